@@ -1,0 +1,134 @@
+//! Per-CPU state the whole kernel can read: online flags and interrupt statistics.
+//!
+//! Counters are relaxed atomics: each is written by its own CPU's interrupt handlers and read by
+//! anyone (the `cpus` shell command) as a snapshot.
+
+use crate::MAX_CPUS;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Statistics and state of one CPU.
+pub struct CpuStats {
+    online: AtomicBool,
+    irqs: AtomicU64,
+    timer_irqs: AtomicU64,
+    sgis: AtomicU64,
+}
+
+/// What kind of interrupt a CPU took, for [`CpuStats::count`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqKind {
+    /// The per-CPU generic timer.
+    Timer,
+    /// A software-generated (inter-processor) interrupt.
+    Sgi,
+    /// A device (shared peripheral) interrupt.
+    Device,
+}
+
+/// A consistent-enough copy of one CPU's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuSnapshot {
+    /// CPU index.
+    pub id: usize,
+    /// Whether the CPU has come online.
+    pub online: bool,
+    /// All interrupts taken.
+    pub irqs: u64,
+    /// Timer interrupts taken.
+    pub timer_irqs: u64,
+    /// SGIs taken.
+    pub sgis: u64,
+}
+
+impl CpuStats {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        Self {
+            online: AtomicBool::new(false),
+            irqs: AtomicU64::new(0),
+            timer_irqs: AtomicU64::new(0),
+            sgis: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks the CPU online.
+    pub fn set_online(&self) {
+        self.online.store(true, Ordering::Release);
+    }
+
+    /// Whether the CPU is online.
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Counts one interrupt of `kind`.
+    pub fn count(&self, kind: IrqKind) {
+        self.irqs.fetch_add(1, Ordering::Relaxed);
+        match kind {
+            IrqKind::Timer => self.timer_irqs.fetch_add(1, Ordering::Relaxed),
+            IrqKind::Sgi => self.sgis.fetch_add(1, Ordering::Relaxed),
+            IrqKind::Device => 0,
+        };
+    }
+
+    fn snapshot(&self, id: usize) -> CpuSnapshot {
+        CpuSnapshot {
+            id,
+            online: self.is_online(),
+            irqs: self.irqs.load(Ordering::Relaxed),
+            timer_irqs: self.timer_irqs.load(Ordering::Relaxed),
+            sgis: self.sgis.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+static CPUS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
+
+/// The statistics of CPU `id`, or `None` past [`MAX_CPUS`].
+#[cfg(not(loom))]
+pub fn stats(id: usize) -> Option<&'static CpuStats> {
+    CPUS.get(id)
+}
+
+/// Snapshot of CPU `id`.
+#[cfg(not(loom))]
+pub fn snapshot(id: usize) -> Option<CpuSnapshot> {
+    CPUS.get(id).map(|c| c.snapshot(id))
+}
+
+/// How many CPUs are marked online.
+#[cfg(not(loom))]
+pub fn online_count() -> usize {
+    CPUS.iter().filter(|c| c.is_online()).count()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_kind() {
+        // CPU 7 is used by no other test.
+        let c = stats(7).unwrap();
+        let before = snapshot(7).unwrap();
+        c.count(IrqKind::Timer);
+        c.count(IrqKind::Sgi);
+        c.count(IrqKind::Sgi);
+        c.count(IrqKind::Device);
+        let after = snapshot(7).unwrap();
+        assert_eq!(after.irqs - before.irqs, 4);
+        assert_eq!(after.timer_irqs - before.timer_irqs, 1);
+        assert_eq!(after.sgis - before.sgis, 2);
+        assert!(stats(MAX_CPUS).is_none());
+    }
+
+    #[test]
+    fn online_flag() {
+        let before = online_count();
+        assert!(!stats(6).unwrap().is_online());
+        stats(6).unwrap().set_online();
+        assert!(snapshot(6).unwrap().online);
+        assert_eq!(online_count(), before + 1);
+    }
+}
