@@ -1,0 +1,88 @@
+//! Output plumbing: an error-swallowing byte sink over the real IO, and a `fmt::Write` adapter
+//! that turns `\n` into `\r\n` for serial terminals.
+
+use core::fmt;
+
+use embedded_io::Write;
+
+use crate::MAX_LINE;
+
+/// `write_all` that treats `Ok(0)` as an error instead of panicking like embedded-io's does.
+pub(crate) fn write_all<W: Write + ?Sized>(w: &mut W, mut buf: &[u8]) -> Result<(), ()> {
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(n) if n > 0 => buf = buf.get(n..).unwrap_or(&[]),
+            _ => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+/// Where command output goes. Write errors are remembered, not returned: a command cannot do
+/// anything useful about a broken UART, and the shell loop checks [`Sink::failed`] afterwards.
+pub(crate) trait Sink {
+    /// Writes raw bytes (no line-ending translation).
+    fn put(&mut self, bytes: &[u8]);
+    /// Flushes buffered output.
+    fn flush(&mut self);
+    /// Whether any write or flush failed.
+    fn failed(&self) -> bool;
+}
+
+/// [`Sink`] over an `embedded_io::Write`.
+pub(crate) struct IoSink<'a, W: Write> {
+    w: &'a mut W,
+    failed: bool,
+}
+
+impl<'a, W: Write> IoSink<'a, W> {
+    pub(crate) fn new(w: &'a mut W) -> Self {
+        Self { w, failed: false }
+    }
+}
+
+impl<W: Write> Sink for IoSink<'_, W> {
+    fn put(&mut self, bytes: &[u8]) {
+        if !self.failed && write_all(self.w, bytes).is_err() {
+            self.failed = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.failed && self.w.flush().is_err() {
+            self.failed = true;
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// `fmt::Write` over a [`Sink`] that writes every `\n` as `\r\n`.
+pub(crate) struct Out<'a> {
+    pub(crate) sink: &'a mut dyn Sink,
+}
+
+impl fmt::Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut parts = s.split('\n');
+        if let Some(first) = parts.next() {
+            self.sink.put(first.as_bytes());
+        }
+        for part in parts {
+            self.sink.put(b"\r\n");
+            self.sink.put(part.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// Prints the one-line error for an over-long input line.
+pub(crate) fn line_too_long(sink: &mut dyn Sink) {
+    let mut out = Out { sink };
+    let _ = fmt::Write::write_fmt(
+        &mut out,
+        format_args!("error: line too long (max {MAX_LINE} bytes)\n"),
+    );
+}

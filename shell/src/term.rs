@@ -1,0 +1,678 @@
+//! The IO wrapper noline runs over in terminal mode.
+//!
+//! Output side (noline -> terminal), a small VT tracker in noline's coordinate frame:
+//! * `ESC 7` / `ESC 8` (save/restore) are handled virtually, not forwarded. At `ESC 7` — the
+//!   start of every noline line — the cursor row is assumed to be the bottom row.
+//! * `ESC[999;999H` (noline's "move to the corner") is virtual too.
+//! * `ESC[6n` is never forwarded; a CPR is queued for noline instead: the size after the corner
+//!   move, the tracked cursor otherwise. The column reported is never past the last column.
+//! * Any other `ESC[<r>;<c>H` becomes relative moves (`ESC[nA`/`ESC[nB`, `\r`, `ESC[nC`), which
+//!   land on the right cell wherever the prompt really is.
+//! * Everything else is forwarded; printable characters and `\r`/`\n` update the tracker.
+//!
+//! Input side (terminal -> noline): UTF-8 is validated (C1 controls dropped), `\r\n` counts as
+//! one Enter, CPRs and all escape sequences noline cannot handle safely are dropped, and the
+//! editing keys are forwarded in one canonical form (`ESC[A`..`ESC[D`, `ESC[1~` Home, `ESC[4~`
+//! End, `ESC[3~` Delete). That keeps noline's parser away from its panics (`ESC[R`, huge numbers,
+//! private sequences that never end).
+
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
+
+use crate::out::write_all;
+
+/// Narrowest width told to noline: the prompt plus room to type must fit on one row, otherwise
+/// noline's column arithmetic underflows.
+pub(crate) const MIN_COLS: u16 = 16;
+
+/// Fixed-size byte FIFO.
+#[derive(Debug)]
+struct Queue {
+    buf: [u8; 16],
+    head: usize,
+    len: usize,
+}
+
+impl Queue {
+    const fn new() -> Self {
+        Self {
+            buf: [0; 16],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.len < self.buf.len() {
+                self.buf[(self.head + self.len) % self.buf.len()] = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        let b = self.buf[self.head];
+        self.head = (self.head + 1) % self.buf.len();
+        self.len -= 1;
+        Some(b)
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InState {
+    Ground,
+    Esc,
+    /// `ESC [`: two saturating parameters, how many `;` seen, whether anything odd
+    /// (private markers, intermediates) appeared.
+    Csi {
+        p: [u16; 2],
+        n: u8,
+        odd: bool,
+    },
+    Ss3,
+    Utf8 {
+        buf: [u8; 4],
+        have: u8,
+        need: u8,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    Ground,
+    Esc,
+    Csi,
+}
+
+/// Small output buffer so forwarding does not write byte by byte.
+const OBUF: usize = 64;
+
+/// noline's IO: answers its probes, sanitizes input, makes cursor moves relative.
+pub(crate) struct TermIo<'a, IO> {
+    /// The real IO; the shell writes command output straight to it between lines.
+    pub io: &'a mut IO,
+    rows: u16,
+    cols: u16,
+    raw: [u8; 32],
+    raw_pos: usize,
+    raw_len: usize,
+    replies: Queue,
+    input: Queue,
+    in_state: InState,
+    last_cr: bool,
+    /// The real input ended.
+    pub eof: bool,
+    /// The real IO failed.
+    pub failed: bool,
+    out_state: OutState,
+    seq: [u8; 16],
+    seq_len: usize,
+    seq_overflow: bool,
+    row: u16,
+    col: u16,
+    saved: (u16, u16),
+    obuf: [u8; OBUF],
+    olen: usize,
+}
+
+impl<'a, IO: Read + Write> TermIo<'a, IO> {
+    /// Wraps `io` for a terminal of `rows` x `cols` (each already in `1..=999`).
+    pub(crate) fn new(io: &'a mut IO, rows: u16, cols: u16) -> Self {
+        let rows = rows.max(1);
+        let cols = cols.max(MIN_COLS);
+        Self {
+            io,
+            rows,
+            cols,
+            raw: [0; 32],
+            raw_pos: 0,
+            raw_len: 0,
+            replies: Queue::new(),
+            input: Queue::new(),
+            in_state: InState::Ground,
+            last_cr: false,
+            eof: false,
+            failed: false,
+            out_state: OutState::Ground,
+            seq: [0; 16],
+            seq_len: 0,
+            seq_overflow: false,
+            row: rows - 1,
+            col: 0,
+            saved: (rows - 1, 0),
+            obuf: [0; OBUF],
+            olen: 0,
+        }
+    }
+
+    // ---- input side ----
+
+    /// Feeds one real input byte through the filter into `self.input`.
+    fn filter_in(&mut self, b: u8) {
+        // At most two passes: a byte that aborts a sequence is looked at again from Ground.
+        for _ in 0..2 {
+            match self.in_state {
+                InState::Ground => {
+                    self.ground_in(b);
+                    return;
+                }
+                InState::Esc => match b {
+                    b'[' => {
+                        self.in_state = InState::Csi {
+                            p: [0; 2],
+                            n: 0,
+                            odd: false,
+                        };
+                        return;
+                    }
+                    b'O' => {
+                        self.in_state = InState::Ss3;
+                        return;
+                    }
+                    0x1b => return,
+                    0x20..=0x7e => {
+                        // Alt+key and other two-byte escapes: not for noline.
+                        self.in_state = InState::Ground;
+                        return;
+                    }
+                    _ => self.in_state = InState::Ground,
+                },
+                InState::Csi {
+                    mut p,
+                    mut n,
+                    mut odd,
+                } => {
+                    match b {
+                        b'0'..=b'9' => {
+                            if let Some(v) = p.get_mut(usize::from(n)) {
+                                *v = v.saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                            }
+                        }
+                        b';' => n = n.saturating_add(1),
+                        0x20..=0x2f | 0x3a | 0x3c..=0x3f => odd = true,
+                        0x40..=0x7e => {
+                            self.in_state = InState::Ground;
+                            if !odd {
+                                self.csi_in(b, p[0]);
+                            }
+                            return;
+                        }
+                        _ => {
+                            // Control byte or non-ASCII inside a sequence: abort it.
+                            self.in_state = InState::Ground;
+                            continue;
+                        }
+                    }
+                    self.in_state = InState::Csi { p, n, odd };
+                    return;
+                }
+                InState::Ss3 => {
+                    self.in_state = InState::Ground;
+                    if (0x40..=0x7e).contains(&b) {
+                        self.csi_in(b, 0);
+                        return;
+                    }
+                }
+                InState::Utf8 {
+                    mut buf,
+                    mut have,
+                    need,
+                } => {
+                    if b & 0xc0 != 0x80 {
+                        self.in_state = InState::Ground; // truncated: drop, reprocess b
+                        continue;
+                    }
+                    buf[usize::from(have)] = b;
+                    have += 1;
+                    if have < need {
+                        self.in_state = InState::Utf8 { buf, have, need };
+                        return;
+                    }
+                    self.in_state = InState::Ground;
+                    let bytes = &buf[..usize::from(have)];
+                    if let Ok(s) = core::str::from_utf8(bytes)
+                        && !s.chars().any(char::is_control)
+                    {
+                        self.last_cr = false;
+                        self.input.push(bytes);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn ground_in(&mut self, b: u8) {
+        let after_cr = core::mem::replace(&mut self.last_cr, false);
+        match b {
+            0x1b => self.in_state = InState::Esc,
+            b'\n' if after_cr => {}
+            b'\r' => {
+                self.last_cr = true;
+                self.input.push(&[b]);
+            }
+            0x00..=0x7f => self.input.push(&[b]),
+            0xc2..=0xdf => {
+                self.in_state = InState::Utf8 {
+                    buf: [b, 0, 0, 0],
+                    have: 1,
+                    need: 2,
+                }
+            }
+            0xe0..=0xef => {
+                self.in_state = InState::Utf8 {
+                    buf: [b, 0, 0, 0],
+                    have: 1,
+                    need: 3,
+                }
+            }
+            0xf0..=0xf4 => {
+                self.in_state = InState::Utf8 {
+                    buf: [b, 0, 0, 0],
+                    have: 1,
+                    need: 4,
+                }
+            }
+            _ => {} // stray continuation byte or invalid lead byte
+        }
+    }
+
+    /// A complete key sequence from the terminal; forwards the ones noline handles.
+    fn csi_in(&mut self, fin: u8, p0: u16) {
+        let key: &[u8] = match (fin, p0) {
+            (b'A', _) => b"\x1b[A",
+            (b'B', _) => b"\x1b[B",
+            (b'C', _) => b"\x1b[C",
+            (b'D', _) => b"\x1b[D",
+            (b'H', _) | (b'~', 1 | 7) => b"\x1b[1~",
+            (b'F', _) | (b'~', 4 | 8) => b"\x1b[4~",
+            (b'~', 3) => b"\x1b[3~",
+            _ => return, // CPRs (R), function keys, paste brackets, ...
+        };
+        self.input.push(key);
+    }
+
+    // ---- output side ----
+
+    fn emit(&mut self, bytes: &[u8]) -> Result<(), ErrorKind> {
+        for &b in bytes {
+            if self.olen == OBUF {
+                self.drain()?;
+            }
+            self.obuf[self.olen] = b;
+            self.olen += 1;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), ErrorKind> {
+        let n = core::mem::take(&mut self.olen);
+        if write_all(self.io, &self.obuf[..n]).is_err() {
+            self.failed = true;
+            return Err(ErrorKind::Other);
+        }
+        Ok(())
+    }
+
+    fn emit_num_seq(&mut self, n: u16, fin: u8) -> Result<(), ErrorKind> {
+        let mut buf = [0u8; 8];
+        let len = fmt_seq(&mut buf, &[n], fin);
+        self.emit(&buf[..len])
+    }
+
+    fn out_byte(&mut self, b: u8) -> Result<(), ErrorKind> {
+        match self.out_state {
+            OutState::Ground => match b {
+                0x1b => self.out_state = OutState::Esc,
+                b'\r' => {
+                    self.col = 0;
+                    self.emit(&[b])?;
+                }
+                b'\n' => {
+                    self.row = (self.row + 1).min(self.rows - 1);
+                    self.emit(&[b])?;
+                }
+                0x08 => {
+                    self.col = self.col.saturating_sub(1);
+                    self.emit(&[b])?;
+                }
+                0x00..=0x1f | 0x7f | 0x80..=0xbf => self.emit(&[b])?,
+                _ => {
+                    // A character cell (ASCII or UTF-8 lead byte). col == cols: pending wrap.
+                    if self.col >= self.cols {
+                        self.col = 0;
+                        self.row = (self.row + 1).min(self.rows - 1);
+                    }
+                    self.col += 1;
+                    self.emit(&[b])?;
+                }
+            },
+            OutState::Esc => {
+                self.out_state = OutState::Ground;
+                match b {
+                    b'7' => {
+                        self.row = self.rows - 1;
+                        self.saved = (self.row, self.col);
+                    }
+                    b'8' => (self.row, self.col) = self.saved,
+                    b'[' => {
+                        self.out_state = OutState::Csi;
+                        self.seq_len = 0;
+                        self.seq_overflow = false;
+                    }
+                    _ => self.emit(&[0x1b, b])?,
+                }
+            }
+            OutState::Csi => {
+                if (0x20..=0x3f).contains(&b) {
+                    match self.seq.get_mut(self.seq_len) {
+                        Some(slot) => {
+                            *slot = b;
+                            self.seq_len += 1;
+                        }
+                        None => self.seq_overflow = true,
+                    }
+                    return Ok(());
+                }
+                self.out_state = OutState::Ground;
+                if self.seq_overflow {
+                    return Ok(()); // noline never writes these; drop rather than mangle
+                }
+                self.csi_out(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn csi_out(&mut self, fin: u8) -> Result<(), ErrorKind> {
+        let params = &self.seq[..self.seq_len];
+        let mut p = [0u16; 2];
+        let mut idx = 0;
+        let mut plain = true;
+        for &c in params {
+            match c {
+                b'0'..=b'9' => {
+                    if let Some(v) = p.get_mut(idx) {
+                        *v = v.saturating_mul(10).saturating_add(u16::from(c - b'0'));
+                    }
+                }
+                b';' => idx += 1,
+                _ => plain = false,
+            }
+        }
+        match fin {
+            b'n' if plain && p[0] == 6 => {
+                let (r, c) = (self.row + 1, (self.col + 1).min(self.cols));
+                let mut buf = [0u8; 16];
+                let len = fmt_seq(&mut buf, &[r, c], b'R');
+                self.replies.clear();
+                self.replies.push(&buf[..len]);
+            }
+            b'H' | b'f' if plain && (p[0] >= 999 || p[1] >= 999) => {
+                self.row = self.rows - 1;
+                self.col = self.cols - 1;
+            }
+            b'H' | b'f' if plain => {
+                let target_row = p[0].clamp(1, self.rows) - 1;
+                let target_col = p[1].clamp(1, self.cols) - 1;
+                if target_row < self.row {
+                    self.emit_num_seq(self.row - target_row, b'A')?;
+                } else if target_row > self.row {
+                    self.emit_num_seq(target_row - self.row, b'B')?;
+                }
+                self.emit(b"\r")?;
+                if target_col > 0 {
+                    self.emit_num_seq(target_col, b'C')?;
+                }
+                self.row = target_row;
+                self.col = target_col;
+            }
+            _ => {
+                let mut buf = [0u8; 19];
+                buf[0] = 0x1b;
+                buf[1] = b'[';
+                let n = self.seq_len;
+                buf[2..2 + n].copy_from_slice(&self.seq[..n]);
+                buf[2 + n] = fin;
+                self.emit(&buf[..3 + n])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Formats `ESC [ n1 ; n2 ... fin` into `buf` (numbers up to 5 digits); returns the length.
+fn fmt_seq(buf: &mut [u8], nums: &[u16], fin: u8) -> usize {
+    let mut len = 0;
+    let mut put = |b: u8| {
+        if let Some(slot) = buf.get_mut(len) {
+            *slot = b;
+            len += 1;
+        }
+    };
+    put(0x1b);
+    put(b'[');
+    for (i, &n) in nums.iter().enumerate() {
+        if i > 0 {
+            put(b';');
+        }
+        let mut digits = [0u8; 5];
+        let mut k = 0;
+        let mut v = n;
+        loop {
+            digits[k] = b'0' + (v % 10) as u8;
+            k += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for &d in digits[..k].iter().rev() {
+            put(d);
+        }
+    }
+    put(fin);
+    len
+}
+
+impl<IO: ErrorType> ErrorType for TermIo<'_, IO> {
+    type Error = ErrorKind;
+}
+
+impl<IO: Read + Write> Read for TermIo<'_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let Some(first) = buf.first_mut() else {
+            return Ok(0);
+        };
+        loop {
+            if let Some(b) = self.replies.pop().or_else(|| self.input.pop()) {
+                *first = b;
+                return Ok(1);
+            }
+            if self.eof || self.failed {
+                return Ok(0);
+            }
+            if self.raw_pos >= self.raw_len {
+                self.drain()?;
+                match self.io.read(&mut self.raw) {
+                    Ok(0) => {
+                        self.eof = true;
+                        return Ok(0);
+                    }
+                    Ok(n) => {
+                        self.raw_pos = 0;
+                        self.raw_len = n.min(self.raw.len());
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        return Err(embedded_io::Error::kind(&e));
+                    }
+                }
+            }
+            let b = self.raw[self.raw_pos];
+            self.raw_pos += 1;
+            self.filter_in(b);
+        }
+    }
+}
+
+impl<IO: Read + Write> Write for TermIo<'_, IO> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        for &b in buf {
+            self.out_byte(b)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.drain()?;
+        if self.io.flush().is_err() {
+            self.failed = true;
+            return Err(ErrorKind::Other);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn fmt_seq_formats() {
+        let mut buf = [0u8; 16];
+        let n = fmt_seq(&mut buf, &[24, 80], b'R');
+        assert_eq!(&buf[..n], b"\x1b[24;80R");
+        let n = fmt_seq(&mut buf, &[0], b'A');
+        assert_eq!(&buf[..n], b"\x1b[0A");
+        let n = fmt_seq(&mut buf, &[65535, 999], b'H');
+        assert_eq!(&buf[..n], b"\x1b[65535;999H");
+    }
+
+    #[test]
+    fn queue_is_fifo_and_bounded() {
+        let mut q = Queue::new();
+        q.push(b"abc");
+        assert_eq!(q.pop(), Some(b'a'));
+        q.push(&[7; 40]);
+        assert_eq!(q.len, 16);
+        assert_eq!(q.pop(), Some(b'b'));
+        assert_eq!(q.pop(), Some(b'c'));
+        assert_eq!(q.pop(), Some(7));
+    }
+
+    /// Minimal in-memory IO for the filter tests.
+    struct Mem {
+        input: Vec<u8>,
+        pos: usize,
+        output: Vec<u8>,
+    }
+
+    impl ErrorType for Mem {
+        type Error = ErrorKind;
+    }
+    impl Read for Mem {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+            let n = buf.len().min(self.input.len() - self.pos);
+            buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+    impl Write for Mem {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+            self.output.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> Result<(), ErrorKind> {
+            Ok(())
+        }
+    }
+
+    fn filtered(input: &[u8]) -> Vec<u8> {
+        let mut mem = Mem {
+            input: input.to_vec(),
+            pos: 0,
+            output: Vec::new(),
+        };
+        let mut t = TermIo::new(&mut mem, 24, 80);
+        let mut out = Vec::new();
+        let mut b = [0u8; 1];
+        while t.read(&mut b) == Ok(1) {
+            out.push(b[0]);
+        }
+        assert!(t.eof);
+        out
+    }
+
+    #[test]
+    fn input_filter() {
+        assert_eq!(filtered(b"ab\r\ncd\n"), b"ab\rcd\n");
+        assert_eq!(filtered(b"\x1b[24;80R\x1b[R\x1b[0;0Rx"), b"x");
+        assert_eq!(
+            filtered(b"\x1b[A\x1b[1;5C\x1bOB\x1b[H\x1b[4~\x1b[3~"),
+            b"\x1b[A\x1b[C\x1b[B\x1b[1~\x1b[4~\x1b[3~"
+        );
+        assert_eq!(filtered(b"\x1b[200~paste\x1b[201~"), b"paste");
+        assert_eq!(filtered(b"\x1b[?1;2c\x1bxq"), b"q");
+        assert_eq!(filtered("é€😀".as_bytes()), "é€😀".as_bytes());
+        assert_eq!(filtered(b"\xff\xc3a\xe2\x82\r\x80"), b"a\r");
+        assert_eq!(filtered("\u{85}z".as_bytes()), b"z"); // C1 control
+        assert_eq!(filtered(b"\x1b[12\x03"), b"\x03"); // Ctrl-C aborts a sequence
+        let mut long = b"\x1b[".to_vec();
+        long.extend(core::iter::repeat_n(b'7', 10_000));
+        long.extend(b";5Rok");
+        assert_eq!(filtered(&long), b"ok");
+    }
+
+    fn written(rows: u16, cols: u16, out: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut mem = Mem {
+            input: Vec::new(),
+            pos: 0,
+            output: Vec::new(),
+        };
+        let mut t = TermIo::new(&mut mem, rows, cols);
+        t.write(out).unwrap();
+        t.flush().unwrap();
+        let mut replies = Vec::new();
+        while let Some(b) = t.replies.pop() {
+            replies.push(b);
+        }
+        (mem.output, replies)
+    }
+
+    #[test]
+    fn probes_are_answered_not_forwarded() {
+        let (wire, reply) = written(30, 100, b"\x1b7\x1b[999;999H\x1b[6n\x1b8");
+        assert_eq!(wire, b"");
+        assert_eq!(reply, b"\x1b[30;100R");
+        let (wire, reply) = written(30, 100, b"\x1b7\x1b8\r\x1b[Jrtos> \x1b[6n");
+        assert_eq!(wire, b"\r\x1b[Jrtos> ");
+        assert_eq!(reply, b"\x1b[30;7R");
+        // Tiny terminals are widened so the prompt fits.
+        let (_, reply) = written(1, 1, b"\x1b7\x1b[999;999H\x1b[6n\x1b8");
+        assert_eq!(reply, b"\x1b[1;16R");
+    }
+
+    #[test]
+    fn absolute_moves_become_relative() {
+        // Prompt on the (assumed) bottom row 24, then a two-row line and moves around it.
+        let (wire, _) = written(
+            24,
+            20,
+            b"\x1b7\x1b8\r\x1b[Jrtos> \x1b[24;3H\x1b[23;1H\x1b[24;10H\x1b[J",
+        );
+        assert_eq!(
+            wire,
+            b"\r\x1b[Jrtos> \r\x1b[2C\x1b[1A\r\x1b[1B\r\x1b[9C\x1b[J"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Whole-shell tests over fake IO and a fake system.
+
+mod fakes;
+mod hostile;
+mod session;
+mod terminal;
+mod vt;
