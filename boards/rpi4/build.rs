@@ -1,0 +1,5 @@
+fn main() {
+    // The Raspberry Pi 4 firmware (and QEMU raspi4b) load kernel8.img at 0x80000.
+    println!("cargo:rustc-link-arg-bins=--defsym=KERNEL_BASE=0x80000");
+    println!("cargo:rustc-link-arg-bins=-Tkernel.ld");
+}

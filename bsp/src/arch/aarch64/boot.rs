@@ -1,0 +1,121 @@
+//! Entry points: `_start` for the boot CPU, `_secondary_start` for the others.
+//!
+//! Both accept entry at EL2 (Raspberry Pi 4 firmware, QEMU `virt,virtualization=on`) or EL1
+//! (plain QEMU `virt`) and drop to EL1h with interrupts masked. The boot CPU zeroes BSS, takes the
+//! first boot stack and calls [`crate::boot::primary_main`] with the device-tree pointer the
+//! loader left in `x0` and the exception level it was entered at. Secondary CPUs (released by
+//! PSCI `CPU_ON` or the spin table) take their own stack, turn the MMU on with the registers the
+//! boot CPU published in [`MMU_REGS`](super::mmu::MMU_REGS) and call
+//! [`crate::boot::secondary_main`]. The CPU index is `MPIDR_EL1.Aff0` on every supported board.
+
+use core::arch::global_asm;
+
+/// Bytes of boot stack per CPU (threads get their own stacks from the heap).
+pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+pub(crate) struct BootStacks(pub(crate) [[u8; BOOT_STACK_SIZE]; rtos::MAX_CPUS]);
+
+/// The per-CPU boot stacks; CPU n uses `BOOT_STACKS.0[n]`, growing down from its end.
+pub(crate) static mut BOOT_STACKS: BootStacks = BootStacks([[0; BOOT_STACK_SIZE]; rtos::MAX_CPUS]);
+
+global_asm!(
+    r#"
+// Drop from EL2 to EL1h if entered at EL2; falls through at EL1. Clobbers x9.
+.macro DROP_TO_EL1
+    mrs     x9, CurrentEL
+    lsr     x9, x9, #2
+    cmp     x9, #2
+    b.ne    1f
+    mov     x9, #(1 << 31)          // HCR_EL2.RW: EL1 runs AArch64; no traps, IRQs to EL1
+    msr     hcr_el2, x9
+    mov     x9, #3                  // CNTHCTL_EL2: EL1 may use the physical counter and timer
+    msr     cnthctl_el2, x9
+    msr     cntvoff_el2, xzr
+    ldr     x9, =0x30d00800         // SCTLR_EL1: RES1 bits, MMU and caches off
+    msr     sctlr_el1, x9
+    mov     x9, #0x3c5              // SPSR_EL2: EL1h, DAIF masked
+    msr     spsr_el2, x9
+    adr     x9, 1f
+    msr     elr_el2, x9
+    eret
+1:
+    msr     daifset, #0xf
+    msr     spsel, #1
+.endm
+
+// x0 := top of boot stack for CPU x19. Clobbers x1.
+.macro BOOT_STACK_TOP
+    adrp    x0, {stacks}
+    add     x0, x0, :lo12:{stacks}
+    add     x1, x19, #1
+    mov     x9, #{stack_size}
+    madd    x0, x1, x9, x0
+.endm
+
+.section .text.boot, "ax"
+.global _start
+_start:
+    mov     x20, x0                 // device tree pointer from the loader (may be 0)
+    mrs     x21, CurrentEL
+    lsr     x21, x21, #2            // entry exception level, for the banner
+    mrs     x19, mpidr_el1
+    and     x19, x19, #0xff
+    cbnz    x19, 9f                 // only CPU 0 boots through here
+    DROP_TO_EL1
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __bss_end
+    add     x1, x1, :lo12:__bss_end
+2:  cmp     x0, x1
+    b.hs    3f
+    stp     xzr, xzr, [x0], #16
+    b       2b
+3:  BOOT_STACK_TOP
+    mov     sp, x0
+    mov     x0, x20
+    mov     x1, x21
+    bl      {primary_main}
+9:  wfe
+    b       9b
+
+.global _secondary_start
+_secondary_start:
+    mrs     x19, mpidr_el1
+    and     x19, x19, #0xff
+    DROP_TO_EL1
+    BOOT_STACK_TOP
+    mov     sp, x0
+    // MMU on with the boot CPU's tables (published and cleaned to memory before our release).
+    adrp    x1, {mmu_regs}
+    add     x1, x1, :lo12:{mmu_regs}
+    ldp     x2, x3, [x1]            // MAIR, TCR
+    ldp     x4, x5, [x1, #16]       // TTBR0, SCTLR
+    msr     mair_el1, x2
+    msr     tcr_el1, x3
+    msr     ttbr0_el1, x4
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     sctlr_el1, x5
+    isb
+    ic      iallu
+    dsb     nsh
+    isb
+    mov     x0, x19
+    bl      {secondary_main}
+8:  wfe
+    b       8b
+"#,
+    stacks = sym BOOT_STACKS,
+    stack_size = const BOOT_STACK_SIZE,
+    mmu_regs = sym super::mmu::MMU_REGS,
+    primary_main = sym crate::boot::primary_main,
+    secondary_main = sym crate::boot::secondary_main,
+);
+
+unsafe extern "C" {
+    /// The secondary CPUs' entry point (physical = virtual: the map is an identity map).
+    pub(crate) fn _secondary_start();
+}

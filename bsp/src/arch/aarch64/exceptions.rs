@@ -1,0 +1,242 @@
+//! Exception vectors, the trap frame, and dispatch to interrupt and fault handling.
+//!
+//! Every exception saves all general registers plus `ELR_EL1` and `SPSR_EL1` in a [`TrapFrame`]
+//! on the current stack, so a handler can report or alter the interrupted context. Only the
+//! "current EL with SP_ELx" synchronous and IRQ vectors are expected; anything else is a fault.
+
+use core::arch::global_asm;
+
+/// The interrupted context, as saved by the vector code.
+#[repr(C)]
+pub struct TrapFrame {
+    /// General registers x0..x30.
+    pub x: [u64; 31],
+    /// Exception link register: where execution resumes.
+    pub elr: u64,
+    /// Saved program status.
+    pub spsr: u64,
+    _pad: u64,
+}
+
+const FRAME_SIZE: usize = size_of::<TrapFrame>();
+const _: () = assert!(FRAME_SIZE == 34 * 8 && FRAME_SIZE.is_multiple_of(16));
+
+/// Which vector was taken (the order of the architectural table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Vector {
+    CurrentSp0Sync = 0,
+    CurrentSp0Irq,
+    CurrentSp0Fiq,
+    CurrentSp0SError,
+    CurrentSpxSync,
+    CurrentSpxIrq,
+    CurrentSpxFiq,
+    CurrentSpxSError,
+    LowerA64Sync,
+    LowerA64Irq,
+    LowerA64Fiq,
+    LowerA64SError,
+    LowerA32Sync,
+    LowerA32Irq,
+    LowerA32Fiq,
+    LowerA32SError,
+}
+
+impl Vector {
+    fn from_raw(raw: u64) -> Self {
+        const ALL: [Vector; 16] = [
+            Vector::CurrentSp0Sync,
+            Vector::CurrentSp0Irq,
+            Vector::CurrentSp0Fiq,
+            Vector::CurrentSp0SError,
+            Vector::CurrentSpxSync,
+            Vector::CurrentSpxIrq,
+            Vector::CurrentSpxFiq,
+            Vector::CurrentSpxSError,
+            Vector::LowerA64Sync,
+            Vector::LowerA64Irq,
+            Vector::LowerA64Fiq,
+            Vector::LowerA64SError,
+            Vector::LowerA32Sync,
+            Vector::LowerA32Irq,
+            Vector::LowerA32Fiq,
+            Vector::LowerA32SError,
+        ];
+        ALL[(raw & 15) as usize]
+    }
+
+    /// A short human name.
+    pub fn name(self) -> &'static str {
+        match self as u64 & 3 {
+            0 => "synchronous",
+            1 => "IRQ",
+            2 => "FIQ",
+            _ => "SError",
+        }
+    }
+}
+
+global_asm!(
+    r#"
+.macro VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       bsp_exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global bsp_vectors
+bsp_vectors:
+    VECTOR 0
+    VECTOR 1
+    VECTOR 2
+    VECTOR 3
+    VECTOR 4
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    VECTOR 8
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    VECTOR 12
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15
+
+bsp_exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x9, elr_el1
+    mrs     x10, spsr_el1
+    stp     x30, x9, [sp, #240]
+    str     x10, [sp, #256]
+    mov     x0, sp
+    bl      {handler}
+    ldr     x10, [sp, #256]
+    ldp     x30, x9, [sp, #240]
+    msr     elr_el1, x9
+    msr     spsr_el1, x10
+    ldp     x28, x29, [sp, #224]
+    ldp     x26, x27, [sp, #208]
+    ldp     x24, x25, [sp, #192]
+    ldp     x22, x23, [sp, #176]
+    ldp     x20, x21, [sp, #160]
+    ldp     x18, x19, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame}
+    eret
+"#,
+    frame = const FRAME_SIZE,
+    handler = sym exception_handler,
+);
+
+unsafe extern "C" {
+    static bsp_vectors: u8;
+}
+
+/// Points `VBAR_EL1` at the vector table on the calling CPU.
+pub(crate) fn install() {
+    // SAFETY: `bsp_vectors` is a correctly aligned, complete vector table that stays mapped.
+    unsafe {
+        core::arch::asm!(
+            "msr vbar_el1, {}",
+            "isb",
+            in(reg) core::ptr::addr_of!(bsp_vectors),
+            options(nostack),
+        );
+    }
+}
+
+/// Reads ESR_EL1 and FAR_EL1.
+fn syndrome() -> (u64, u64) {
+    let (esr, far): (u64, u64);
+    // SAFETY: reading system registers has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far,
+            options(nomem, nostack, preserves_flags));
+    }
+    (esr, far)
+}
+
+extern "C" fn exception_handler(frame: &mut TrapFrame, raw: u64) {
+    let vector = Vector::from_raw(raw);
+    match vector {
+        Vector::CurrentSpxIrq => crate::irq::handle_irq(),
+        Vector::CurrentSpxSync => {
+            let (esr, far) = syndrome();
+            if super::semihosting::skip_if_probe(frame, esr) {
+                return;
+            }
+            crate::panic::fault(vector, frame, esr, far);
+        }
+        _ => {
+            let (esr, far) = syndrome();
+            crate::panic::fault(vector, frame, esr, far);
+        }
+    }
+}
+
+/// A name for an ESR exception class, for fault reports.
+pub fn exception_class_name(ec: u64) -> &'static str {
+    match ec {
+        0x00 => "unknown reason (undefined instruction)",
+        0x01 => "trapped WFI/WFE",
+        0x07 => "FP/SIMD access trapped",
+        0x0e => "illegal execution state",
+        0x15 => "SVC instruction",
+        0x16 => "HVC instruction",
+        0x17 => "SMC instruction",
+        0x18 => "trapped system register access",
+        0x20 => "instruction abort from a lower EL",
+        0x21 => "instruction abort",
+        0x22 => "PC alignment fault",
+        0x24 => "data abort from a lower EL",
+        0x25 => "data abort",
+        0x26 => "SP alignment fault",
+        0x2f => "SError interrupt",
+        0x30 | 0x31 => "breakpoint",
+        0x32 | 0x33 => "software step",
+        0x34 | 0x35 => "watchpoint",
+        0x3c => "BRK instruction",
+        _ => "reserved or unhandled class",
+    }
+}
+
+/// Decodes the fault status code of an abort (ESR ISS bits [5:0]).
+pub fn abort_status_name(iss: u64) -> &'static str {
+    match iss & 0x3f {
+        0x00..=0x03 => "address size fault",
+        0x04..=0x07 => "translation fault (unmapped address)",
+        0x09..=0x0b => "access flag fault",
+        0x0d..=0x0f => "permission fault",
+        0x10 => "synchronous external abort",
+        0x21 => "alignment fault",
+        0x30 => "TLB conflict abort",
+        _ => "other fault status",
+    }
+}

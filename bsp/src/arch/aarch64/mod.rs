@@ -1,0 +1,83 @@
+//! AArch64 specifics: boot, MMU, exception vectors, semihosting, PSCI and small CPU helpers.
+
+pub(crate) mod boot;
+pub(crate) mod cache;
+pub mod exceptions;
+pub(crate) mod mmu;
+pub mod psci;
+pub mod semihosting;
+
+/// The calling CPU's index (`MPIDR_EL1.Aff0`, dense from 0 on every supported board).
+pub fn cpu_id() -> usize {
+    let mpidr: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, mpidr_el1", out(reg) mpidr, options(nomem, nostack, preserves_flags))
+    };
+    (mpidr & 0xff) as usize
+}
+
+/// Masks IRQs, returning the previous `DAIF`.
+pub fn irq_save() -> u64 {
+    let daif: u64;
+    // SAFETY: masking interrupts on this CPU is always sound.
+    unsafe {
+        core::arch::asm!("mrs {}, daif", "msr daifset, #2", out(reg) daif, options(nomem, nostack, preserves_flags));
+    }
+    daif
+}
+
+/// Restores a `DAIF` value returned by [`irq_save`].
+pub fn irq_restore(daif: u64) {
+    // SAFETY: restores a mask state this CPU had before; handlers are installed before IRQs are
+    // ever unmasked.
+    unsafe {
+        core::arch::asm!("msr daif, {}", in(reg) daif, options(nomem, nostack, preserves_flags))
+    };
+}
+
+/// Whether IRQs are masked on this CPU.
+pub fn irqs_masked() -> bool {
+    let daif: u64;
+    // SAFETY: reading DAIF has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, daif", out(reg) daif, options(nomem, nostack, preserves_flags))
+    };
+    daif & (1 << 7) != 0
+}
+
+/// Unmasks IRQs on this CPU.
+pub(crate) fn irq_enable() {
+    // SAFETY: the vector table and GIC are initialised before any caller enables interrupts.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Waits for an interrupt. With IRQs masked, a pending interrupt still ends the wait (and is
+/// taken once the caller unmasks), which is how [`wait_until`] avoids lost wake-ups.
+pub fn wfi() {
+    // SAFETY: WFI only pauses the CPU.
+    unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Sleeps in WFI until `done()` holds. `done` is evaluated with IRQs masked, so an interrupt that
+/// makes it true cannot slip in between the check and the WFI.
+pub fn wait_until(mut done: impl FnMut() -> bool) {
+    loop {
+        let saved = irq_save();
+        if done() {
+            irq_restore(saved);
+            return;
+        }
+        wfi();
+        irq_restore(saved);
+    }
+}
+
+/// Stops this CPU for good: IRQs masked, WFE forever.
+pub fn halt() -> ! {
+    irq_save();
+    loop {
+        // SAFETY: WFE only pauses the CPU.
+        unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) };
+    }
+}

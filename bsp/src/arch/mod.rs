@@ -1,0 +1,3 @@
+//! Architecture layer. Only AArch64 is supported.
+mod aarch64;
+pub use aarch64::*;

@@ -1,0 +1,301 @@
+//! The boot sequence (see the crate docs) and the shell's view of the system.
+
+use crate::arch::{self, psci::Conduit};
+use crate::board::{Board, PowerMethod, SmpMethod};
+use crate::console::{SerialIo, kprintln};
+use crate::drivers::{bcm2711, gic::Gic, pl011::Pl011, timer};
+use crate::{KERNEL, Kernel, kernel};
+use core::sync::atomic::{AtomicBool, Ordering};
+use rtos::MAX_CPUS;
+
+unsafe extern "Rust" {
+    /// Defined by the board binary through [`crate::entry!`].
+    static BSP_BOARD: &'static Board;
+}
+
+unsafe extern "C" {
+    static __kernel_end: u8;
+}
+
+/// Set by each secondary CPU once it runs Rust code with its GIC interface up.
+static STARTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// How long CPU 0 waits for a secondary CPU to come up, in milliseconds.
+const CPU_START_TIMEOUT_MS: u64 = 500;
+
+/// What the device tree told us, if the loader passed one.
+#[derive(Default)]
+struct DtbInfo {
+    ram: Option<(usize, usize)>,
+    cpus: Option<usize>,
+    psci: Option<Conduit>,
+    /// Where the blob itself lives, `(base, size)`, so the heap keeps clear of it.
+    span: Option<(usize, usize)>,
+}
+
+const FDT_MAGIC: u32 = 0xd00d_feed;
+
+fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
+    let (ram_base, ram_size) = board.early_ram;
+    // Loaders that do not pass the pointer (QEMU for bare ELF images) put it at the start of RAM.
+    let candidates = [ptr, ram_base];
+    for &addr in candidates.iter().filter(|&&a| a != 0) {
+        let inside = |a: usize, len: usize| a >= ram_base && a + len <= ram_base + ram_size;
+        if addr % 8 != 0 || !inside(addr, 8) {
+            continue;
+        }
+        // SAFETY: `addr..addr+8` lies in mapped RAM (checked above).
+        let header = unsafe { core::ptr::read_volatile(addr as *const [u32; 2]) };
+        let total = u32::from_be(header[1]) as usize;
+        if u32::from_be(header[0]) != FDT_MAGIC || !inside(addr, total) {
+            continue;
+        }
+        // SAFETY: a blob with a valid magic whose whole extent lies in mapped RAM.
+        let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(addr as *const u8) }) else {
+            continue;
+        };
+        let ram = fdt
+            .memory()
+            .regions()
+            .next()
+            .and_then(|r| Some((r.starting_address as usize, r.size?)));
+        let cpus = Some(fdt.cpus().count()).filter(|&n| n > 0);
+        let psci = fdt
+            .find_node("/psci")
+            .and_then(|n| n.property("method"))
+            .and_then(|p| p.as_str())
+            .and_then(|m| match m.trim_end_matches('\0') {
+                "hvc" => Some(Conduit::Hvc),
+                "smc" => Some(Conduit::Smc),
+                _ => None,
+            });
+        return DtbInfo {
+            ram,
+            cpus,
+            psci,
+            span: Some((addr, total)),
+        };
+    }
+    DtbInfo::default()
+}
+
+/// The boot CPU's first Rust code, called by `_start` on the boot stack with the MMU off.
+pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64) -> ! {
+    let boot_ticks = timer::now();
+    // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static Board`.
+    let board: &'static Board = unsafe { BSP_BOARD };
+    // SAFETY: first thing on the boot CPU, MMU off; the board describes its own RAM and MMIO.
+    unsafe { arch::mmu::enable_boot_cpu(board) };
+    arch::exceptions::install();
+
+    let info = parse_dtb(board, dtb);
+    if let Some(gpio) = board.uart_pinmux_gpio {
+        // SAFETY: the board names its GPIO block; nothing else uses it.
+        unsafe { bcm2711::uart0_pins(gpio) };
+    }
+    // SAFETY: the board's UART and GIC addresses, mapped as Device memory by the early map;
+    // these are the only driver instances.
+    let (uart, gic) = unsafe {
+        (
+            Pl011::new(board.uart_base),
+            Gic::new(board.gicd_base, board.gicc_base, &[board.uart_intid]),
+        )
+    };
+    uart.init(board.uart_clock_hz);
+    let cpus = info
+        .cpus
+        .unwrap_or(board.max_cpus)
+        .clamp(1, board.max_cpus.min(MAX_CPUS));
+    KERNEL.call_once(|| Kernel {
+        board,
+        uart,
+        gic,
+        psci: info.psci,
+        ram: info.ram.unwrap_or(board.early_ram),
+        cpus,
+        boot_ticks,
+    });
+    let k = kernel();
+
+    // Heap: from the end of the image to the end of boot-mapped RAM (or of real RAM if the device
+    // tree reports less), stopping short of the device tree blob if it lies in between.
+    let heap_start = core::ptr::addr_of!(__kernel_end) as usize;
+    let mut heap_end = (board.early_ram.0 + board.early_ram.1).min(k.ram.0 + k.ram.1);
+    if let Some((dtb_base, _)) = info.span.filter(|&(b, _)| b > heap_start) {
+        heap_end = heap_end.min(dtb_base);
+    }
+    // SAFETY: RAM past the image, mapped normal by the early map, owned by nothing else.
+    unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
+
+    rtos::port::install(&crate::port::PORT);
+    k.gic.init_cpu(&[timer::TIMER_INTID]);
+    timer::set_deadline(None);
+    if let Some(s) = rtos::cpu::stats(0) {
+        s.set_online();
+    }
+    arch::irq_enable();
+
+    start_secondaries(k);
+
+    let ms = |t: u64| rtos::time::ticks_to_ns(t, timer::frequency()) / 1_000_000;
+    kprintln!("rtos {} on {}", crate::VERSION, board.name);
+    kprintln!("  entry: EL{} (running at EL1)", entry_el);
+    kprintln!("  cpus: {}/{} online", rtos::cpu::online_count(), k.cpus);
+    kprintln!("  gic: GICv2, {} interrupt lines", k.gic.lines());
+    kprintln!("  timer: {} Hz", timer::frequency());
+    kprintln!("  ram: {} MiB at {:#x}", k.ram.1 >> 20, k.ram.0);
+    kprintln!(
+        "  heap: {} KiB, boot took {} ms",
+        crate::heap::usage().1 >> 10,
+        ms(timer::now() - boot_ticks)
+    );
+
+    let mut shell = shell::Shell::new();
+    let exit = shell.run(&mut SerialIo, &mut System);
+    match exit {
+        shell::Exit::Poweroff(code) => power_off(code),
+        shell::Exit::Reboot => reboot(),
+    }
+}
+
+/// Starts every secondary CPU, then pings each with an SGI; a CPU is online once it answered.
+fn start_secondaries(k: &Kernel) {
+    let entry = arch::boot::_secondary_start as *const () as usize as u64;
+    for (cpu, started) in STARTED.iter().enumerate().take(k.cpus).skip(1) {
+        match k.board.smp {
+            SmpMethod::Psci => {
+                let Some(conduit) = k.psci else { break };
+                if arch::psci::cpu_on(conduit, cpu as u64, entry, cpu as u64).is_err() {
+                    continue;
+                }
+            }
+            SmpMethod::SpinTable { release_base } => {
+                let slot = release_base + 8 * cpu;
+                // SAFETY: the spin-table release slot of `cpu`, in boot-mapped RAM below the
+                // kernel, read by that CPU's firmware stub.
+                unsafe { core::ptr::write_volatile(slot as *mut u64, entry) };
+                arch::cache::clean_to_poc(slot, 8);
+                // SAFETY: SEV only signals an event to other CPUs.
+                unsafe { core::arch::asm!("sev", options(nomem, nostack, preserves_flags)) };
+            }
+        }
+        let deadline = rtos::time::deadline_after(
+            timer::now(),
+            CPU_START_TIMEOUT_MS * 1_000_000,
+            timer::frequency(),
+        );
+        while !started.load(Ordering::Acquire) && timer::now() < deadline {
+            core::hint::spin_loop();
+        }
+        if started.load(Ordering::Acquire) {
+            k.gic.send_sgi(crate::irq::SGI_PING, 1 << cpu);
+            let online = rtos::cpu::stats(cpu).expect("cpu < MAX_CPUS");
+            while !online.is_online() && timer::now() < deadline {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// A secondary CPU's first Rust code, with its MMU on, on its boot stack.
+pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
+    arch::exceptions::install();
+    let k = kernel();
+    k.gic.init_cpu(&[timer::TIMER_INTID]);
+    timer::set_deadline(None);
+    if let Some(started) = STARTED.get(cpu) {
+        started.store(true, Ordering::Release);
+    }
+    arch::irq_enable();
+    loop {
+        arch::wfi();
+    }
+}
+
+/// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the
+/// board is powered off (PSCI) or halted by the watchdog.
+pub(crate) fn power_off(code: u8) -> ! {
+    let k = kernel();
+    k.uart.flush();
+    arch::semihosting::exit(u32::from(code));
+    match (k.board.power, k.psci) {
+        (PowerMethod::Psci, Some(c)) => arch::psci::system_off(c),
+        // SAFETY: the board names its watchdog block, mapped as Device memory.
+        (PowerMethod::Bcm2711Watchdog(base), _) => unsafe { bcm2711::watchdog_reset(base, true) },
+        _ => {}
+    }
+    arch::halt()
+}
+
+/// Resets the board.
+pub(crate) fn reboot() -> ! {
+    let k = kernel();
+    k.uart.flush();
+    match (k.board.power, k.psci) {
+        (PowerMethod::Psci, Some(c)) => arch::psci::system_reset(c),
+        // SAFETY: as in `power_off`.
+        (PowerMethod::Bcm2711Watchdog(base), _) => unsafe { bcm2711::watchdog_reset(base, false) },
+        _ => {}
+    }
+    arch::halt()
+}
+
+/// The shell's view of the system.
+struct System;
+
+impl shell::System for System {
+    fn now_ns(&self) -> u64 {
+        rtos::time::ticks_to_ns(
+            timer::now().saturating_sub(kernel().boot_ticks),
+            timer::frequency(),
+        )
+    }
+
+    fn sleep_ns(&mut self, ns: u64) {
+        let deadline = rtos::time::deadline_after(timer::now(), ns, timer::frequency());
+        timer::set_deadline(Some(deadline));
+        arch::wait_until(|| timer::now() >= deadline);
+        timer::set_deadline(None);
+    }
+
+    fn idle(&mut self) {
+        // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
+        let uart = &kernel().uart;
+        let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
+        timer::set_deadline(Some(deadline));
+        let saved = arch::irq_save();
+        if !uart.has_input() && timer::now() < deadline {
+            arch::wfi();
+        }
+        arch::irq_restore(saved);
+        timer::set_deadline(None);
+    }
+
+    fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {
+        for id in 0..kernel().cpus {
+            if let Some(s) = rtos::cpu::snapshot(id) {
+                f(&shell::CpuInfo {
+                    id,
+                    online: s.online,
+                    irqs: s.irqs,
+                    timer_irqs: s.timer_irqs,
+                    sgis: s.sgis,
+                });
+            }
+        }
+    }
+
+    fn crash(&mut self, kind: shell::CrashKind) {
+        match kind {
+            shell::CrashKind::Panic => panic!("deliberate crash requested from the shell"),
+            shell::CrashKind::Fault => {
+                // An address the identity map leaves unmapped: a translation fault, reported.
+                let bad = 0x7f_0000_0000usize as *const u64;
+                // SAFETY: not sound to dereference, on purpose: the load faults before returning
+                // a value, and the fault handler reports it and stops the system.
+                let v = unsafe { core::ptr::read_volatile(bad) };
+                core::hint::black_box(v);
+            }
+        }
+    }
+}

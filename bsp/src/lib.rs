@@ -1,0 +1,86 @@
+//! `bsp`: board support for the ARM64 RTOS: the only crate with assembly and MMIO.
+//!
+//! # Layout
+//! - [`arch`]: AArch64 boot code (EL2 to EL1, BSS, boot stacks), the identity map and MMU enable,
+//!   exception vectors and fault decoding, semihosting, PSCI, IRQ masking and WFI.
+//! - [`drivers`]: PL011 UART (`tock-registers`, `embedded-io`), GICv2 (`arm-gic`), the generic
+//!   timer (`aarch64-cpu`), and the BCM2711 GPIO/watchdog bits the Pi 4 needs.
+//! - [`port`]: the `rtos::port::Port` implementation on top of those.
+//! - `console`, `heap`, `panic`, `boot`: the serial console given to the shell, the kernel heap,
+//!   fatal-error reporting, and the boot sequence.
+//!
+//! # Boot
+//! 1. `_start` (asm): CPU 0 only; drop to EL1, zero BSS, boot stack, call `boot::primary_main`.
+//! 2. MMU on with an identity map built from the [`board::Board`] description (no atomics before
+//!    this point), vectors installed, UART, heap, GIC and timer initialised, the port installed.
+//! 3. The device tree (if the loader passed one) gives RAM size, CPU count and the PSCI conduit.
+//! 4. Secondary CPUs are started (PSCI `CPU_ON` or spin table); each installs its vectors, sets
+//!    up its GIC CPU interface and waits for interrupts; a CPU counts as online once it has taken
+//!    an SGI from CPU 0.
+//! 5. The banner is printed and CPU 0 runs the shell until `poweroff`/`reboot`.
+//!
+//! A board crate describes its hardware in a [`board::Board`] and names it with [`entry!`].
+#![no_std]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod board;
+mod boot;
+mod console;
+pub mod drivers;
+mod heap;
+mod irq;
+mod panic;
+pub mod port;
+
+pub use board::{Board, PowerMethod, SmpMethod};
+
+use arch::psci::Conduit;
+use drivers::{gic::Gic, pl011::Pl011};
+
+/// Kernel version shown in the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Exit status reported to QEMU after a kernel panic or fault.
+pub const PANIC_EXIT_CODE: u32 = 101;
+
+/// Everything the bsp initialised at boot.
+pub(crate) struct Kernel {
+    pub board: &'static Board,
+    pub uart: Pl011,
+    pub gic: Gic,
+    /// PSCI conduit from the device tree, if any.
+    pub psci: Option<Conduit>,
+    /// RAM `(base, size)` as reported by the device tree, else the board's boot RAM.
+    pub ram: (usize, usize),
+    /// CPUs the system has (device tree `cpus` count, else the board maximum).
+    pub cpus: usize,
+    /// Counter value at kernel entry (first Rust instruction on the boot CPU).
+    pub boot_ticks: u64,
+}
+
+static KERNEL: spin::Once<Kernel> = spin::Once::new();
+
+/// The initialised kernel state. Interrupts are only enabled after it is set.
+pub(crate) fn kernel() -> &'static Kernel {
+    match KERNEL.get() {
+        Some(k) => k,
+        None => arch::halt(),
+    }
+}
+
+pub(crate) fn try_kernel() -> Option<&'static Kernel> {
+    KERNEL.get()
+}
+
+/// Names the board description the kernel boots with. Use once, in the board binary:
+/// `bsp::entry!(BOARD);` where `BOARD` is a `static bsp::Board`.
+#[macro_export]
+macro_rules! entry {
+    ($board:path) => {
+        /// The board description the bsp boots with (looked up by `bsp` at boot).
+        #[unsafe(no_mangle)]
+        static BSP_BOARD: &$crate::Board = &$board;
+    };
+}
