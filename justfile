@@ -1,0 +1,125 @@
+# Tasks for the ARM64 RTOS. `just` lists them; `just setup` installs what is missing.
+#
+# The kernel is always built with an explicit `--target aarch64-unknown-none-softfloat` (there is
+# no global build target, so plain `cargo test` keeps working for the host crates).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+kernel_target := "aarch64-unknown-none-softfloat"
+kernel_pkgs := "-p bsp -p qemu-virt -p rpi4"
+manifest := justfile_directory() / "Cargo.toml"
+# The host-side runner (tests/src/main.rs); `runner --help` explains every command.
+runner := "cargo run -q --manifest-path '" + manifest + "' -p tests --bin runner --"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b. Quiet when all is there.
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd "{{ justfile_directory() }}"
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+
+    # Rust toolchain, targets and components from rust-toolchain.toml.
+    if ! command -v rustup >/dev/null 2>&1; then
+        echo "setup: rustup is missing; install it from https://rustup.rs and run \`just setup\` again" >&2
+        exit 1
+    fi
+    tc=rust-toolchain.toml
+    chan=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$tc")
+    targets=$(sed -n 's/^targets *= *\[\(.*\)\]/\1/p' "$tc" | grep -o '"[^"]*"' | tr -d '"' | paste -sd, -)
+    comps=$(sed -n 's/^components *= *\[\(.*\)\]/\1/p' "$tc" | grep -o '"[^"]*"' | tr -d '"' | paste -sd, -)
+    have_t=$(rustup target list --installed --toolchain "$chan" 2>/dev/null || true)
+    have_c=$(rustup component list --installed --toolchain "$chan" 2>/dev/null || true)
+    missing=""
+    [ -n "$have_c" ] || missing="toolchain $chan"
+    for t in ${targets//,/ }; do grep -qx "$t" <<<"$have_t" || missing="$missing target $t"; done
+    for c in ${comps//,/ }; do grep -q "^$c-" <<<"$have_c" || missing="$missing component $c"; done
+    if [ -n "$missing" ]; then
+        echo "setup: installing Rust $chan (missing:$missing)"
+        rustup toolchain install "$chan" --profile minimal ${targets:+--target "$targets"} ${comps:+--component "$comps"}
+    fi
+
+    # QEMU with the raspi4b machine (QEMU >= 9.0).
+    has_qemu() { command -v qemu-system-aarch64 >/dev/null 2>&1 && qemu-system-aarch64 -machine help 2>/dev/null | grep -q raspi4b; }
+    if has_qemu; then exit 0; fi
+    id=""; codename=""; like=""
+    if [ -r /etc/os-release ]; then
+        id=$(. /etc/os-release; echo "${ID:-}")
+        like=$(. /etc/os-release; echo "${ID_LIKE:-}")
+        codename=$(. /etc/os-release; echo "${VERSION_CODENAME:-}")
+    fi
+    apt_install() {
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+    }
+    if [ "$id" = debian ] && [ "$codename" = bookworm ]; then
+        # bookworm has QEMU 7.2 (no raspi4b); bookworm-backports has 10.x.
+        if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | head -n1 || true)
+            [ -n "$uri" ] || uri=$(sed -n 's/^deb \+\(\[[^]]*\] \+\)\?\([^ ]*\) \+bookworm .*/\2/p' /etc/apt/sources.list 2>/dev/null | head -n1 || true)
+            [ -n "$uri" ] || uri=http://deb.debian.org/debian
+            echo "setup: adding bookworm-backports ($uri) for QEMU >= 9"
+            printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
+                | $sudo tee /etc/apt/sources.list.d/backports.sources >/dev/null
+        fi
+        apt_install -t bookworm-backports qemu-system-arm
+    elif command -v apt-get >/dev/null 2>&1 && [[ "$id $like" == *debian* || "$id $like" == *ubuntu* ]]; then
+        apt_install qemu-system-arm
+    else
+        echo "setup: please install QEMU >= 9.0 with qemu-system-aarch64 and its raspi4b machine" >&2
+        echo "       (Fedora: dnf install qemu-system-aarch64; Arch: pacman -S qemu-system-aarch64;" >&2
+        echo "        macOS: brew install qemu), then run \`just setup\` again" >&2
+        exit 1
+    fi
+    if ! has_qemu; then
+        echo "setup: the installed qemu-system-aarch64 has no raspi4b machine (needs QEMU >= 9.0):" >&2
+        qemu-system-aarch64 --version >&2 || true
+        exit 1
+    fi
+
+# Build both kernel images (virt ELF, rpi4 kernel8.img) into target/aarch64-unknown-none-softfloat/release.
+build:
+    @{{ runner }} build all
+
+# Boot a board in QEMU on this terminal (Ctrl-A X quits). Extra args: --smp N, --kernel PATH, -- QEMU args.
+[no-exit-message]
+run board="virt" *args: setup
+    @{{ runner }} run "$@"
+
+# Run a shell script (a file, or - for stdin) in QEMU; exits with the guest's status (see RUNNER.md).
+[no-cd]
+[no-exit-message]
+script file board="virt" *args: setup
+    @{{ runner }} script "$@"
+
+# Write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default target/rpi4-sd; --out DIR).
+[no-cd]
+image board="rpi4" *args:
+    @{{ runner }} image "$@"
+
+# Everything CI checks: host tests, kernel clippy and build for both boards, QEMU tests on both boards.
+test: setup
+    cargo test
+    {{ just_executable() }} clippy
+    {{ runner }} build all
+    cargo test -p tests --features qemu --test qemu
+
+# Lints: host crates and tests, then the kernel crates for the kernel target; warnings are errors.
+clippy:
+    cargo clippy --all-targets -- -D warnings
+    cargo clippy -p tests --all-targets --features qemu -- -D warnings
+    cargo clippy --target {{ kernel_target }} {{ kernel_pkgs }} -- -D warnings
+
+# Format everything (`just fmt --check` only checks).
+fmt *args:
+    cargo fmt --all "$@"
+
+# API docs: host crates, then the kernel crates for the kernel target.
+doc:
+    cargo doc --no-deps
+    cargo doc --no-deps --target {{ kernel_target }} {{ kernel_pkgs }}

@@ -1,0 +1,5 @@
+# Smoke test: print, show the uptime, power off with status 3.
+#   just script tests/scripts/hello.rsh        -> prints `hi`, exits 3
+echo hi
+uptime
+poweroff 3

@@ -1,0 +1,350 @@
+//! The `runner` command line.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::script::{DEFAULT_TIMEOUT, ScriptOpts};
+use crate::{Board, MAX_SMP};
+
+/// `runner --help`.
+pub const USAGE: &str = "\
+runner: build the RTOS kernel and run it in QEMU
+
+usage:
+  runner run [virt|rpi4] [--smp N] [--kernel PATH] [-- QEMU-ARGS...]
+      build, then run QEMU on this terminal (Ctrl-A X quits); exits with QEMU's status
+  runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH] [-- QEMU-ARGS...]
+      build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;
+      prints the serial transcript and exits with the guest's status, or
+        101  a line starting with `KERNEL PANIC` appeared
+        124  no `rtos> ` prompt, or the guest did not end, within SECS (default 60; QEMU killed)
+        125  the build or QEMU failed to start
+  runner image [rpi4] [--out DIR] [--kernel PATH]
+      write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
+  runner build [virt|rpi4|all]
+      build the kernel image(s) and print their paths
+
+The board defaults to virt (image: rpi4). --smp (virt only, 1..=8) defaults to 4.
+--kernel skips the build and boots the given image (an ELF for virt, kernel8.img for rpi4).
+Environment: RUNNER_QEMU replaces qemu-system-aarch64.
+";
+
+/// Where a script comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `-`: read stdin to the end first.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+/// A parsed command line.
+#[derive(Clone, Debug)]
+pub enum Cmd {
+    /// `runner run`.
+    Run {
+        /// Board.
+        board: Board,
+        /// Options (only `smp`, `kernel`, `extra_args` matter).
+        opts: ScriptOpts,
+    },
+    /// `runner script`.
+    Script {
+        /// Script source.
+        source: Source,
+        /// Board.
+        board: Board,
+        /// Options.
+        opts: ScriptOpts,
+    },
+    /// `runner image`.
+    Image {
+        /// Output folder (`None`: `target/rpi4-sd`).
+        out: Option<PathBuf>,
+        /// A prebuilt `kernel8.img` to copy instead of building.
+        kernel: Option<PathBuf>,
+    },
+    /// `runner build`.
+    Build {
+        /// Boards to build.
+        boards: Vec<Board>,
+    },
+    /// `runner help`, `--help`, `-h`.
+    Help,
+}
+
+/// Parses `--timeout`: seconds, optionally fractional, optionally suffixed with `s`.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let n = s.strip_suffix('s').unwrap_or(s);
+    match n.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "--timeout wants a positive number of seconds, not `{s}`"
+        )),
+    }
+}
+
+/// Parses `--smp`: 1..=8.
+pub fn parse_smp(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (1..=MAX_SMP).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--smp wants a CPU count from 1 to {MAX_SMP}, not `{s}`"
+        )),
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let sub = match it.next() {
+        None => return Err("missing command (run, script, image, build)".into()),
+        Some(s) => s.to_string_lossy().into_owned(),
+    };
+    if matches!(sub.as_str(), "help" | "--help" | "-h") {
+        return Ok(Cmd::Help);
+    }
+    if !matches!(sub.as_str(), "run" | "script" | "image" | "build") {
+        return Err(format!("unknown command `{sub}`"));
+    }
+
+    let mut positional: Vec<OsString> = Vec::new();
+    let mut timeout: Option<Duration> = None;
+    let mut smp: Option<u32> = None;
+    let mut kernel: Option<PathBuf> = None;
+    let mut out: Option<PathBuf> = None;
+    let mut extra: Vec<OsString> = Vec::new();
+
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--" {
+            extra.extend(it.by_ref().cloned());
+            break;
+        }
+        if s == "-" || !s.starts_with('-') {
+            positional.push(a.clone());
+            continue;
+        }
+        if s == "-h" || s == "--help" {
+            return Ok(Cmd::Help);
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (s.to_string(), None),
+        };
+        let mut value = || -> Result<OsString, String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let allowed: &[&str] = match sub.as_str() {
+            "run" => &["--smp", "--kernel"],
+            "script" => &["--timeout", "--smp", "--kernel"],
+            "image" => &["--out", "--kernel"],
+            _ => &[],
+        };
+        if !allowed.contains(&name.as_str()) {
+            return Err(format!("`{sub}` does not take option `{name}`"));
+        }
+        match name.as_str() {
+            "--timeout" => timeout = Some(parse_timeout(&value()?.to_string_lossy())?),
+            "--smp" => smp = Some(parse_smp(&value()?.to_string_lossy())?),
+            "--kernel" => kernel = Some(PathBuf::from(value()?)),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            _ => unreachable!("checked against `allowed`"),
+        }
+    }
+    if !extra.is_empty() && !matches!(sub.as_str(), "run" | "script") {
+        return Err(format!("`{sub}` does not take QEMU arguments"));
+    }
+
+    let mut pos = positional.into_iter();
+    let source = if sub == "script" {
+        let f = pos.next().ok_or("script needs a file (or `-` for stdin)")?;
+        Some(if f == "-" {
+            Source::Stdin
+        } else {
+            Source::File(PathBuf::from(f))
+        })
+    } else {
+        None
+    };
+    let board_arg = pos.next().map(|b| b.to_string_lossy().into_owned());
+    if let Some(x) = pos.next() {
+        return Err(format!("unexpected argument `{}`", x.to_string_lossy()));
+    }
+    let board_of =
+        |b: &str| Board::parse(b).ok_or_else(|| format!("unknown board `{b}` (virt or rpi4)"));
+
+    if sub == "build" {
+        let boards = match board_arg.as_deref() {
+            None | Some("all") => Board::ALL.to_vec(),
+            Some(b) => vec![board_of(b)?],
+        };
+        return Ok(Cmd::Build { boards });
+    }
+    if sub == "image" {
+        if let Some(b) = board_arg.as_deref()
+            && board_of(b)? != Board::Rpi4
+        {
+            return Err(
+                "only rpi4 has an SD-card image; the virt kernel is the ELF \
+                 target/aarch64-unknown-none-softfloat/release/qemu-virt"
+                    .into(),
+            );
+        }
+        return Ok(Cmd::Image { out, kernel });
+    }
+    let board = match board_arg.as_deref() {
+        None => Board::Virt,
+        Some(b) => board_of(b)?,
+    };
+    if board == Board::Rpi4 && smp.is_some() {
+        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
+    }
+    let opts = ScriptOpts {
+        timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+        smp,
+        kernel,
+        echo: true,
+        extra_args: extra,
+        quiet_build: false,
+        ..ScriptOpts::default()
+    };
+    Ok(match source {
+        Some(source) => Cmd::Script {
+            source,
+            board,
+            opts,
+        },
+        None => Cmd::Run { board, opts },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Cmd, String> {
+        let v: Vec<OsString> = s.split_whitespace().map(OsString::from).collect();
+        parse(&v)
+    }
+
+    #[test]
+    fn script_defaults() {
+        let Ok(Cmd::Script {
+            source,
+            board,
+            opts,
+        }) = p("script tests/scripts/hello.rsh")
+        else {
+            panic!()
+        };
+        assert_eq!(source, Source::File("tests/scripts/hello.rsh".into()));
+        assert_eq!(board, Board::Virt);
+        assert_eq!(opts.timeout, Duration::from_secs(60));
+        assert_eq!(opts.smp, None);
+        assert_eq!(opts.kernel, None);
+        assert!(opts.echo);
+    }
+
+    #[test]
+    fn script_with_everything() {
+        let Ok(Cmd::Script {
+            source,
+            board,
+            opts,
+        }) = p("script - virt --timeout 3 --smp=8 --kernel /k -- -icount shift=0")
+        else {
+            panic!()
+        };
+        assert_eq!(source, Source::Stdin);
+        assert_eq!(board, Board::Virt);
+        assert_eq!(opts.timeout, Duration::from_secs(3));
+        assert_eq!(opts.smp, Some(8));
+        assert_eq!(opts.kernel, Some(PathBuf::from("/k")));
+        assert_eq!(opts.extra_args, ["-icount", "shift=0"]);
+        // Options may come before the positionals too.
+        let Ok(Cmd::Script { board, opts, .. }) = p("script --timeout 2.5s f rpi4") else {
+            panic!()
+        };
+        assert_eq!(board, Board::Rpi4);
+        assert_eq!(opts.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn run_image_build() {
+        assert!(matches!(
+            p("run"),
+            Ok(Cmd::Run {
+                board: Board::Virt,
+                ..
+            })
+        ));
+        assert!(matches!(
+            p("run rpi4"),
+            Ok(Cmd::Run {
+                board: Board::Rpi4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            p("image"),
+            Ok(Cmd::Image {
+                out: None,
+                kernel: None
+            })
+        ));
+        let Ok(Cmd::Image { out, .. }) = p("image rpi4 --out /tmp/sd") else {
+            panic!()
+        };
+        assert_eq!(out, Some(PathBuf::from("/tmp/sd")));
+        let Ok(Cmd::Build { boards }) = p("build") else {
+            panic!()
+        };
+        assert_eq!(boards, Board::ALL);
+        let Ok(Cmd::Build { boards }) = p("build rpi4") else {
+            panic!()
+        };
+        assert_eq!(boards, [Board::Rpi4]);
+        assert!(matches!(p("--help"), Ok(Cmd::Help)));
+        assert!(matches!(p("script -h"), Ok(Cmd::Help)));
+    }
+
+    #[test]
+    fn bad_command_lines() {
+        for (line, why) in [
+            ("", "missing command"),
+            ("fly", "unknown command"),
+            ("script", "needs a file"),
+            ("script f pi5", "unknown board"),
+            ("script f virt extra", "unexpected argument"),
+            ("script f --timeout", "needs a value"),
+            ("script f --timeout 0", "positive number"),
+            ("script f --timeout -1", "positive number"),
+            ("script f --timeout abc", "positive number"),
+            ("script f --smp 0", "from 1 to 8"),
+            ("script f --smp 9", "from 1 to 8"),
+            ("script f rpi4 --smp 2", "only for virt"),
+            ("script f --out d", "does not take option"),
+            ("run --timeout 3", "does not take option"),
+            ("image virt", "only rpi4"),
+            ("image -- -x", "does not take QEMU arguments"),
+        ] {
+            let e = p(line).expect_err(line);
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_timeout("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_timeout("0.25").unwrap(), Duration::from_millis(250));
+        for bad in ["", "s", "0", "-3", "nan", "inf", "1e99"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+}

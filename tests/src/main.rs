@@ -1,0 +1,99 @@
+//! `runner`: see `runner --help` and the `runner` library docs.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::process::ExitCode;
+
+use runner::cli::{self, Cmd, Source};
+use runner::{Board, STATUS_START_FAILED, STATUS_USAGE, build, image, script};
+
+fn code(status: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(status).unwrap_or(STATUS_START_FAILED as u8))
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("runner: {msg}");
+    code(STATUS_START_FAILED)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let cmd = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runner: {e}\n\n{}", cli::USAGE);
+            return code(STATUS_USAGE);
+        }
+    };
+    let root = build::workspace_root();
+    match cmd {
+        Cmd::Help => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Cmd::Build { boards } => {
+            for b in boards {
+                match build::build(&root, b, false) {
+                    Ok(p) => println!("{b}: {}", p.display()),
+                    Err(e) => return fail(e),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Image { out, kernel } => {
+            let img = match kernel {
+                Some(k) => k,
+                None => match build::build(&root, Board::Rpi4, false) {
+                    Ok(p) => p,
+                    Err(e) => return fail(e),
+                },
+            };
+            let out = out.unwrap_or_else(|| image::default_out(&root));
+            match image::write_sd_folder(&img, &out) {
+                Ok(_) => {
+                    println!("{}", image::instructions(&out));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Cmd::Run { board, opts } => match script::run_interactive(board, &opts) {
+            Ok(st) => code(st),
+            Err(e) => fail(e),
+        },
+        Cmd::Script {
+            source,
+            board,
+            opts,
+        } => {
+            let text = match &source {
+                Source::Stdin => {
+                    let mut v = Vec::new();
+                    if let Err(e) = std::io::stdin().read_to_end(&mut v) {
+                        return fail(format!("reading the script from stdin: {e}"));
+                    }
+                    v
+                }
+                Source::File(p) => match std::fs::read(p) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("runner: cannot read script {}: {e}", p.display());
+                        return code(STATUS_USAGE);
+                    }
+                },
+            };
+            let o = script::run_script(board, &text, &opts);
+            if let Some(m) = &o.message {
+                // Start the message on its own line even if the transcript ended mid-line.
+                let nl = if o.bytes.last().is_some_and(|&b| b != b'\n') {
+                    "\n"
+                } else {
+                    ""
+                };
+                eprintln!("{nl}{m}");
+            }
+            code(o.status)
+        }
+    }
+}
