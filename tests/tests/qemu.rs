@@ -124,6 +124,23 @@ fn virt_smp_1() {
     smp(1);
 }
 
+/// `virtualization=on` enters the kernel at EL2 (as the Pi 4 firmware does) and moves PSCI to the
+/// SMC conduit: the kernel must drop to EL1 and still start every CPU.
+#[test]
+fn virt_el2_entry_with_smc_psci() {
+    let opts = ScriptOpts {
+        kernel: Some(image(Board::Virt)),
+        timeout: TIMEOUT,
+        extra_args: vec!["-M".into(), "virt,gic-version=2,virtualization=on".into()],
+        ..ScriptOpts::default()
+    };
+    let o = run_script(Board::Virt, "echo up\npoweroff 7\n", &opts);
+    assert_eq!(o.status, 7, "{}", show(&o));
+    assert!(o.has_line("entry: EL2 (running at EL1)"), "{}", show(&o));
+    assert!(o.has_line("cpus: 4/4 online"), "{}", show(&o));
+    assert!(o.has_line("up"), "{}", show(&o));
+}
+
 fn set_e_stops_at_the_failing_command(board: Board) {
     let o = run(board, include_str!("../scripts/set-e.rsh"));
     assert_eq!(o.status, 2, "{}", show(&o));
