@@ -18,13 +18,22 @@
 //! The dependency arrow points one way: `boards -> bsp -> {shell, rtos}` and `shell -> rtos`.
 //! This crate never names a board or a device.
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+extern crate alloc;
+
+pub mod console;
 pub mod cpu;
+pub mod error;
+pub mod kthread;
 pub mod port;
 pub mod ring;
+pub mod sched;
 pub mod sync;
 pub mod time;
+pub mod timer;
+
+pub use error::Error;
 
 /// The largest number of CPUs the kernel supports (GICv2 can target at most 8).
 pub const MAX_CPUS: usize = 8;

@@ -4,11 +4,57 @@
 //! with [`install`]. Host tests install a fake (see `tests` in [`crate::sync`]).
 
 use crate::sync::OnceRef;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Saved interrupt-mask state, returned by [`Port::irq_save`] and given back to
 /// [`Port::irq_restore`]. Opaque to the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IrqState(pub u64);
+
+/// A switched-out thread's saved execution state, as far as the kernel is concerned: one word the
+/// port interprets (on AArch64 the saved stack pointer; the registers live on the thread's stack).
+#[derive(Debug, Default)]
+pub struct Context(AtomicUsize);
+
+impl Context {
+    /// A context holding `word`.
+    pub const fn new(word: usize) -> Self {
+        Self(AtomicUsize::new(word))
+    }
+    /// The saved word.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+    /// Replaces the saved word.
+    pub fn set(&self, word: usize) {
+        self.0.store(word, Ordering::Release);
+    }
+    /// Where the word lives, for ports that save it from assembly.
+    pub fn as_ptr(&self) -> *mut usize {
+        self.0.as_ptr()
+    }
+}
+
+/// A thread stack handed out by the port: `[base, base + size)`, growing down from the top, with
+/// an inaccessible guard page just below `base` where the hardware allows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stack {
+    /// Lowest usable address.
+    pub base: usize,
+    /// Usable bytes.
+    pub size: usize,
+}
+
+impl Stack {
+    /// One past the highest usable address (the initial stack pointer).
+    pub fn top(&self) -> usize {
+        self.base + self.size
+    }
+}
+
+/// Entry point of a new thread's context: called with the `arg` given to
+/// [`Port::init_context`], with interrupts masked, on the thread's own stack. Never returns.
+pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 
 /// What the kernel core needs from the hardware.
 ///
@@ -24,6 +70,15 @@ pub struct IrqState(pub u64);
 ///   bit set `cpus` (bit n = CPU n), including the caller if its bit is set.
 /// - [`cpu_id`](Port::cpu_id) is stable while interrupts are masked (threads may migrate otherwise).
 /// - [`idle`](Port::idle) waits for an interrupt (WFI) and may return spuriously.
+/// - [`switch`](Port::switch) saves the calling thread's state in `from` and resumes the thread
+///   saved in (or initialised into) `to`; it returns when some CPU later switches back to `from`.
+///   It is called with interrupts masked and returns with them masked.
+/// - After delivering any interrupt to a CPU that was running a thread (not inside another
+///   interrupt), the port calls [`crate::sched::preempt_irq`] before resuming the thread, still
+///   with interrupts masked and on the interrupted thread's stack, so a wake-up can preempt.
+/// - Stacks from [`stack_alloc`](Port::stack_alloc) are distinct and stay valid until given back
+///   to [`stack_free`](Port::stack_free).
+#[allow(unsafe_code)] // the two unsafe methods are the port's context-switch and stack contracts
 pub trait Port: Sync {
     /// Masks interrupts on this CPU, returning the previous state.
     fn irq_save(&self) -> IrqState;
@@ -31,6 +86,8 @@ pub trait Port: Sync {
     fn irq_restore(&self, state: IrqState);
     /// Whether interrupts are currently masked on this CPU.
     fn irqs_masked(&self) -> bool;
+    /// Unmasks interrupts on this CPU (a new thread's first step).
+    fn irq_enable(&self);
     /// The monotonic counter, in ticks.
     fn now(&self) -> u64;
     /// Counter frequency (ticks per second). Read from the hardware, never assumed.
@@ -45,6 +102,25 @@ pub trait Port: Sync {
     fn cpus_online(&self) -> usize;
     /// Waits for an interrupt; may return spuriously.
     fn idle(&self);
+
+    /// Allocates a thread stack (with a guard page where possible); `None` when none is left.
+    fn stack_alloc(&self) -> Option<Stack>;
+    /// Gives a stack back.
+    ///
+    /// # Safety
+    /// `stack` came from [`Port::stack_alloc`], is not freed yet, and no thread runs on it.
+    unsafe fn stack_free(&self, stack: Stack);
+    /// The most bytes of `stack` ever used (high-water mark), as far as the port can tell.
+    fn stack_high_water(&self, stack: &Stack) -> usize;
+    /// Prepares a context that, once switched to, runs `entry(arg)` on `stack`.
+    fn init_context(&self, stack: &Stack, entry: ThreadEntry, arg: usize) -> Context;
+    /// Saves the current thread into `from` and resumes `to` (see the trait rules).
+    ///
+    /// # Safety
+    /// Interrupts masked; `from` is the calling thread's own context; `to` holds a context made by
+    /// [`Port::init_context`] or saved by an earlier `switch`, that no CPU is running, and whose
+    /// stack stays valid.
+    unsafe fn switch(&self, from: &Context, to: &Context);
 }
 
 static PORT: OnceRef<dyn Port> = OnceRef::new();

@@ -82,9 +82,20 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
+    /// The value, through exclusive access (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
     /// Whether some CPU holds the lock (a snapshot, for diagnostics only).
     pub fn is_locked(&self) -> bool {
         self.inner.is_locked()
+    }
+}
+
+impl<T: Default> Default for IrqSpinLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
     }
 }
 

@@ -1,0 +1,331 @@
+//! Kernel threads with the contracts of Linux's `kernel/kthread.c`.
+//!
+//! - [`create`]: the thread exists but does not run until woken ([`wake_up_process`]); [`run`] is
+//!   create + wake. Creation fails with [`Error::NoMemory`] when no stack (or thread slot) is left,
+//!   never panics. The full name (up to [`MAX_NAME`] bytes) is kept.
+//! - [`create_on_cpu`] / [`bind`]: binding is only legal while the thread is not running (created,
+//!   or parked and off its CPU). A per-CPU thread (from `create_on_cpu`) is re-bound to its CPU
+//!   when unparked.
+//! - The thread polls [`should_stop`], [`should_park`] or [`should_stop_or_park`] and calls
+//!   [`parkme`], which parks it (state `parked`, and signals the parker) until unparked.
+//! - [`park`]: sets should-park, wakes the thread and waits until it is really parked (parked
+//!   state *and* switched off its CPU), not just flagged. [`Error::Exited`] (ENOSYS) if the thread
+//!   has exited; parking an already parked (or being-parked) thread is [`Error::Busy`]; called by
+//!   the thread on itself it only sets the flag. A thread parked before it ever ran parks without
+//!   calling its function.
+//! - [`unpark`]: clears should-park, re-binds a per-CPU thread, wakes it from parked; a no-op if
+//!   it is not parked.
+//! - [`stop`]: sets should-stop, unparks, wakes, waits for the exit and returns the thread
+//!   function's result. A thread that was never woken never runs its function, and `stop` returns
+//!   `-EINTR` (-4).
+//! - [`exit`] ends the calling thread with a result; returning from the thread function is the
+//!   same as `exit` with its value.
+//! - `park` and `stop` wait on completions (the thread's `parked` and `exited`), never by spinning
+//!   on a flag. The `_until` variants take a deadline on the counter; on timeout the request stays
+//!   set (a later `stop` or `park` still sees it), as a user at the shell expects.
+
+use crate::error::Error;
+use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
+use crate::sync::IrqSpinLock;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+/// Longest thread name accepted, in bytes.
+pub const MAX_NAME: usize = 63;
+/// Most kthreads alive (not yet collected) at once.
+pub const MAX_THREADS: usize = 256;
+
+static REGISTRY: IrqSpinLock<BTreeMap<Tid, Arc<Thread>>> = IrqSpinLock::new(BTreeMap::new());
+
+/// A handle to a kthread.
+#[derive(Clone, Debug)]
+pub struct KThread(Arc<Thread>);
+
+impl KThread {
+    /// The thread.
+    pub fn thread(&self) -> &Arc<Thread> {
+        &self.0
+    }
+    /// Thread id.
+    pub fn tid(&self) -> Tid {
+        self.0.tid()
+    }
+    /// Full name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.0.state()
+    }
+    /// A snapshot for `ps`.
+    pub fn info(&self) -> ThreadInfo {
+        self.0.info()
+    }
+}
+
+/// How to create a kthread.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Priority (default [`sched::DEFAULT_PRIORITY`]).
+    pub prio: Option<u8>,
+    /// Create bound to this CPU as a per-CPU thread (`create_on_cpu`).
+    pub cpu: Option<usize>,
+}
+
+fn check_cpu(cpu: usize) -> Result<u32, Error> {
+    let online = sched::online_mask();
+    if cpu >= crate::MAX_CPUS || online & (1 << cpu) == 0 {
+        return Err(Error::Invalid);
+    }
+    Ok(1 << cpu)
+}
+
+/// Creates a kthread running `f`, not yet woken.
+pub fn create_with(name: &str, opts: Options, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(Error::Invalid);
+    }
+    let allowed = match opts.cpu {
+        Some(cpu) => check_cpu(cpu)?,
+        None => sched::online_mask(),
+    };
+    let mut reg = REGISTRY.lock();
+    if reg.values().any(|t| t.name() == name) {
+        return Err(Error::Exists);
+    }
+    if reg.len() >= MAX_THREADS {
+        return Err(Error::NoMemory);
+    }
+    let body = move || -> i32 {
+        let Some(me) = sched::current() else { return Error::Interrupted.errno() };
+        if me.has_flag(flags::SHOULD_STOP) {
+            return Error::Interrupted.errno();
+        }
+        drop(me);
+        parkme();
+        f()
+    };
+    let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);
+    let t = sched::create_thread(String::from(name), prio, allowed, Box::new(body)).ok_or(Error::NoMemory)?;
+    if let Some(cpu) = opts.cpu {
+        t.bound_cpu.store(cpu, Ordering::Release);
+        t.set_flag(flags::IS_PER_CPU);
+    }
+    reg.insert(t.tid(), t.clone());
+    Ok(KThread(t))
+}
+
+/// Creates a kthread, not yet woken (`kthread_create`).
+pub fn create(name: &str, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
+    create_with(name, Options::default(), f)
+}
+
+/// Creates a per-CPU kthread bound to `cpu`, not yet woken (`kthread_create_on_cpu`).
+pub fn create_on_cpu(name: &str, cpu: usize, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
+    create_with(name, Options { cpu: Some(cpu), ..Options::default() }, f)
+}
+
+/// Creates and wakes a kthread (`kthread_run`).
+pub fn run(name: &str, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
+    let t = create(name, f)?;
+    wake_up_process(&t);
+    Ok(t)
+}
+
+/// Wakes a created or sleeping thread; returns whether it changed its state.
+pub fn wake_up_process(t: &KThread) -> bool {
+    sched::wake_up_process(&t.0)
+}
+
+/// Binds `t` to `cpu`. Only while `t` is created, or parked and off its CPU.
+pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
+    let mask = check_cpu(cpu)?;
+    if t.0.is_exiting() {
+        return Err(Error::Exited);
+    }
+    let idle = match t.0.state() {
+        State::Created => true,
+        State::Parked => !t.0.on_cpu.load(Ordering::Acquire),
+        _ => false,
+    };
+    if !idle {
+        return Err(Error::Busy);
+    }
+    t.0.bound_cpu.store(cpu, Ordering::Release);
+    sched::set_allowed(&t.0, mask);
+    Ok(())
+}
+
+/// Changes `t`'s priority.
+pub fn set_priority(t: &KThread, prio: u8) -> Result<(), Error> {
+    if prio as usize >= sched::PRIORITIES {
+        return Err(Error::Invalid);
+    }
+    if t.0.is_exiting() {
+        return Err(Error::Exited);
+    }
+    sched::set_priority(&t.0, prio);
+    Ok(())
+}
+
+fn current_has(f: u32) -> bool {
+    sched::current().is_some_and(|t| t.has_flag(f))
+}
+
+/// Whether [`stop`] was called on the calling thread.
+pub fn should_stop() -> bool {
+    current_has(flags::SHOULD_STOP)
+}
+
+/// Whether [`park`] was called on the calling thread.
+pub fn should_park() -> bool {
+    current_has(flags::SHOULD_PARK)
+}
+
+/// Whether the calling thread should stop or park.
+pub fn should_stop_or_park() -> bool {
+    current_has(flags::SHOULD_STOP | flags::SHOULD_PARK)
+}
+
+/// Parks the calling thread while should-park is set: state `parked`, the parker is signalled,
+/// and the thread stays off the CPU until [`unpark`].
+pub fn parkme() {
+    let Some(me) = sched::current() else { return };
+    loop {
+        sched::set_current_state(State::Parked);
+        if !me.has_flag(flags::SHOULD_PARK) {
+            sched::set_current_state(State::Running);
+            break;
+        }
+        me.parked.complete();
+        sched::schedule();
+    }
+}
+
+/// Ends the calling thread with `result` (what [`stop`] returns).
+pub fn exit(result: i32) -> ! {
+    sched::exit_current(result)
+}
+
+/// Parks `t` and waits, without a time limit, until it is parked.
+pub fn park(t: &KThread) -> Result<(), Error> {
+    park_until(t, None)
+}
+
+/// Parks `t`, waiting until it is parked or the counter reaches `deadline`
+/// ([`Error::TimedOut`]; should-park stays set).
+pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
+    let k = &t.0;
+    if k.is_exiting() {
+        return Err(Error::Exited);
+    }
+    if k.has_flag(flags::SHOULD_PARK) {
+        return Err(Error::Busy);
+    }
+    k.parked.reinit();
+    k.set_flag(flags::SHOULD_PARK);
+    if sched::current().is_some_and(|c| Arc::ptr_eq(&c, k)) {
+        return Ok(());
+    }
+    sched::wake_up_process(k);
+    let waited = match deadline {
+        Some(d) => k.parked.wait_until(d),
+        None => {
+            k.parked.wait();
+            Ok(())
+        }
+    };
+    if waited.is_err() {
+        return Err(if k.is_exiting() { Error::Exited } else { Error::TimedOut });
+    }
+    // Really parked: in the parked state and switched off its CPU (wait_task_inactive).
+    while k.on_cpu.load(Ordering::Acquire) && k.state() == State::Parked {
+        sched::yield_now();
+    }
+    Ok(())
+}
+
+/// Unparks `t`: clears should-park, re-binds a per-CPU thread, wakes it. No-op if not parked.
+pub fn unpark(t: &KThread) {
+    let k = &t.0;
+    if !k.has_flag(flags::SHOULD_PARK) {
+        return;
+    }
+    if k.has_flag(flags::IS_PER_CPU) {
+        let cpu = k.bound_cpu.load(Ordering::Acquire);
+        if let Ok(mask) = check_cpu(cpu) {
+            sched::set_allowed(k, mask);
+        }
+    }
+    k.clear_flag(flags::SHOULD_PARK);
+    sched::try_wake(k, &[State::Parked]);
+}
+
+/// Stops `t` and returns its result, waiting as long as it takes.
+pub fn stop(t: &KThread) -> i32 {
+    match stop_until(t, None) {
+        Ok(r) => r,
+        Err(e) => e.errno(),
+    }
+}
+
+/// Stops `t`: sets should-stop, unparks and wakes it, waits for its exit until `deadline`, and
+/// returns the thread function's result (`-EINTR` if it was never woken). On timeout the stop
+/// request stays set. Once stopped, the thread leaves the registry.
+pub fn stop_until(t: &KThread, deadline: Option<u64>) -> Result<i32, Error> {
+    let k = &t.0;
+    k.set_flag(flags::SHOULD_STOP);
+    unpark(t);
+    sched::wake_up_process(k);
+    match deadline {
+        Some(d) => k.exited.wait_until(d).map_err(|_| Error::TimedOut)?,
+        None => k.exited.wait(),
+    }
+    REGISTRY.lock().remove(&k.tid());
+    Ok(k.result.load(Ordering::Acquire))
+}
+
+/// Forgets an exited thread (its result is lost); returns whether it was exited and known.
+pub fn reap(t: &KThread) -> bool {
+    if t.0.state() != State::Exited {
+        return false;
+    }
+    REGISTRY.lock().remove(&t.tid()).is_some()
+}
+
+/// Finds a kthread by tid (decimal) or by name.
+pub fn find(key: &str) -> Option<KThread> {
+    let reg = REGISTRY.lock();
+    if let Ok(tid) = key.parse::<Tid>() {
+        if let Some(t) = reg.get(&tid) {
+            return Some(KThread(t.clone()));
+        }
+    }
+    reg.values().find(|t| t.name() == key).map(|t| KThread(t.clone()))
+}
+
+/// Every kthread still known (running, parked, or exited but not collected), by tid.
+pub fn list() -> Vec<KThread> {
+    REGISTRY.lock().values().map(|t| KThread(t.clone())).collect()
+}
+
+/// The kthread whose stack (or the guard page just below it) contains `addr`: for reporting a
+/// stack overflow by name. `guard` is the size of the guard region below each stack.
+///
+/// Only tries the locks it needs (it runs in the fault path, maybe under them): `None` if busy.
+pub fn owner_of_stack(addr: usize, guard: usize) -> Option<ThreadInfo> {
+    let reg = REGISTRY.try_lock()?;
+    reg.values()
+        .find(|t| {
+            t.stack
+                .try_lock()
+                .and_then(|s| *s)
+                .is_some_and(|s| addr >= s.base.saturating_sub(guard) && addr < s.top())
+        })
+        .map(|t| t.info())
+}

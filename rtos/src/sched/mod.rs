@@ -1,0 +1,539 @@
+//! The scheduler: per-CPU run queues, priority-based preemptive picking, round-robin slices.
+//!
+//! # Model
+//! - Every CPU has a run queue: one FIFO per priority (0..32, higher is more urgent) and a bitmap
+//!   of the non-empty ones, so picking the next thread is one `leading_zeros`: O(1) whatever the
+//!   number of threads. Each CPU also has an idle thread (its boot context) that runs when its
+//!   queue is empty and waits for interrupts.
+//! - A thread's `state`, `cpu` and `on_rq` change only under the run-queue lock of its CPU.
+//!   `on_cpu` is set while its registers are live on a CPU, and cleared by the next thread on that
+//!   CPU once the switch away has completed ([`finish_switch`]); a CPU never switches to a thread
+//!   whose `on_cpu` is still set.
+//! - Blocking: a thread sets its own state (sleeping, parked) under its run-queue lock, then calls
+//!   [`schedule`]; a waker that comes in between finds the thread still current, sets it ready,
+//!   and `schedule` keeps it running. Nothing is lost, nothing is queued twice.
+//! - Wake-ups pick a CPU for a thread that is not running: the least loaded CPU it may run on
+//!   (its current one on ties). If the woken thread is more urgent than what that CPU runs, the
+//!   CPU is told to reschedule (an SGI when it is another CPU), and it does so on the way out of
+//!   that interrupt ([`preempt_irq`]).
+//! - Time slices: when a thread starts running and another thread of the same priority is ready
+//!   on that CPU, a timer ends its slice after [`SLICE_NS`]; with nobody to share with, no tick.
+//! - Accounting: run time (counter ticks) and switches per thread.
+
+pub mod completion;
+pub mod thread;
+
+pub use completion::{Completion, WaitError, WaitQueue};
+pub use thread::{DEFAULT_PRIORITY, PRIORITIES, State, Thread, ThreadInfo, Tid};
+
+use crate::port::{self, Context, ThreadEntry};
+use crate::sync::IrqSpinLock;
+use crate::{MAX_CPUS, timer};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+
+/// Length of a round-robin time slice.
+pub const SLICE_NS: u64 = 10_000_000;
+/// SGI that asks a CPU to reschedule.
+pub const SGI_RESCHED: u8 = 1;
+
+struct RunQueue {
+    queues: [VecDeque<Arc<Thread>>; PRIORITIES],
+    bitmap: u32,
+    nr_ready: usize,
+    current: Option<Arc<Thread>>,
+    idle: Option<Arc<Thread>>,
+    /// The thread this CPU last switched away from, until [`finish_switch`].
+    prev: Option<Arc<Thread>>,
+    slice: Option<timer::TimerId>,
+}
+
+impl RunQueue {
+    const fn new() -> Self {
+        Self {
+            queues: [const { VecDeque::new() }; PRIORITIES],
+            bitmap: 0,
+            nr_ready: 0,
+            current: None,
+            idle: None,
+            prev: None,
+            slice: None,
+        }
+    }
+
+    fn enqueue(&mut self, t: Arc<Thread>) {
+        let p = (t.prio() as usize).min(PRIORITIES - 1);
+        t.on_rq.store(true, Ordering::Release);
+        self.queues[p].push_back(t);
+        self.bitmap |= 1 << p;
+        self.nr_ready += 1;
+    }
+
+    fn pick(&mut self) -> Option<Arc<Thread>> {
+        if self.bitmap == 0 {
+            return None;
+        }
+        let p = 31 - self.bitmap.leading_zeros() as usize;
+        let t = self.queues[p].pop_front()?;
+        if self.queues[p].is_empty() {
+            self.bitmap &= !(1 << p);
+        }
+        self.nr_ready -= 1;
+        t.on_rq.store(false, Ordering::Release);
+        Some(t)
+    }
+
+    fn remove(&mut self, t: &Arc<Thread>) -> bool {
+        for (p, q) in self.queues.iter_mut().enumerate() {
+            if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, t)) {
+                q.remove(i);
+                if q.is_empty() {
+                    self.bitmap &= !(1 << p);
+                }
+                self.nr_ready -= 1;
+                t.on_rq.store(false, Ordering::Release);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn highest_ready(&self) -> Option<u8> {
+        (self.bitmap != 0).then(|| (31 - self.bitmap.leading_zeros()) as u8)
+    }
+}
+
+struct PerCpu {
+    rq: IrqSpinLock<RunQueue>,
+    need_resched: AtomicBool,
+    online: AtomicBool,
+}
+
+static CPUS: [PerCpu; MAX_CPUS] = [const {
+    PerCpu {
+        rq: IrqSpinLock::new(RunQueue::new()),
+        need_resched: AtomicBool::new(false),
+        online: AtomicBool::new(false),
+    }
+}; MAX_CPUS];
+
+static NEXT_TID: AtomicU32 = AtomicU32::new(1);
+
+fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
+    Thread {
+        tid: if is_idle { 0 } else { NEXT_TID.fetch_add(1, Ordering::Relaxed) },
+        name,
+        prio: AtomicU8::new(prio.min(PRIORITIES as u8 - 1)),
+        state: AtomicU8::new(if is_idle { State::Running } else { State::Created } as u8),
+        cpu: AtomicUsize::new(cpu),
+        allowed: AtomicU32::new(allowed),
+        on_rq: AtomicBool::new(false),
+        on_cpu: AtomicBool::new(is_idle),
+        is_idle,
+        context: Context::default(),
+        stack: IrqSpinLock::new(None),
+        stack_size: 0,
+        entry: IrqSpinLock::new(None),
+        flags: AtomicU32::new(0),
+        bound_cpu: AtomicUsize::new(cpu),
+        parked: Completion::new(),
+        exited: Completion::new(),
+        result: AtomicI32::new(0),
+        runtime: AtomicU64::new(0),
+        switches: AtomicU64::new(0),
+        ran_since: AtomicU64::new(0),
+        stack_peak: AtomicUsize::new(0),
+    }
+}
+
+/// Turns the calling CPU's boot context into its idle thread and marks the CPU schedulable.
+/// Call once per CPU, with the port installed, before enabling interrupts there.
+pub fn init_cpu() {
+    let p = port::port();
+    let cpu = p.cpu_id();
+    let idle = Arc::new(new_thread(format!("idle/{cpu}"), 0, cpu, 1 << cpu, true));
+    idle.ran_since.store(p.now(), Ordering::Relaxed);
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        rq.current = Some(idle.clone());
+        rq.idle = Some(idle);
+    }
+    CPUS[cpu].online.store(true, Ordering::Release);
+}
+
+/// CPUs the scheduler may place threads on (bit n = CPU n).
+pub fn online_mask() -> u32 {
+    CPUS.iter()
+        .enumerate()
+        .filter(|(_, c)| c.online.load(Ordering::Acquire))
+        .fold(0, |m, (i, _)| m | 1 << i)
+}
+
+/// The thread running on this CPU, once the scheduler runs here.
+pub fn current() -> Option<Arc<Thread>> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let cur = CPUS.get(p.cpu_id()).and_then(|c| c.rq.lock().current.clone());
+    p.irq_restore(saved);
+    cur
+}
+
+/// Sets the calling thread's state (sleeping or parked) before it calls [`schedule`].
+pub(crate) fn set_current_state(s: State) {
+    let p = port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    if let Some(cur) = CPUS[cpu].rq.lock().current.as_ref() {
+        cur.set_state(s);
+    }
+    p.irq_restore(saved);
+}
+
+/// Asks `cpu` to reschedule at its next preemption point.
+pub fn set_need_resched(cpu: usize) {
+    if let Some(c) = CPUS.get(cpu) {
+        c.need_resched.store(true, Ordering::Release);
+    }
+}
+
+/// Allocates a thread with its own stack, in the `Created` state (not runnable until woken).
+pub(crate) fn create_thread(
+    name: String,
+    prio: u8,
+    allowed: u32,
+    entry: Box<dyn FnOnce() -> i32 + Send>,
+) -> Option<Arc<Thread>> {
+    let p = port::port();
+    let stack = p.stack_alloc()?;
+    let cpu = allowed.trailing_zeros() as usize;
+    let mut t = new_thread(name, prio, cpu.min(MAX_CPUS - 1), allowed, false);
+    t.stack_size = stack.size;
+    t.context = p.init_context(&stack, thread_start as ThreadEntry, 0);
+    *t.stack.get_mut() = Some(stack);
+    *t.entry.get_mut() = Some(entry);
+    Some(Arc::new(t))
+}
+
+/// First code of every thread: complete the switch that brought us here, then run the entry.
+extern "C" fn thread_start(_arg: usize) -> ! {
+    finish_switch();
+    let me = current().expect("a new thread runs under the scheduler");
+    let entry = me.entry.lock().take();
+    port::port().irq_enable();
+    let result = entry.map_or(0, |f| f());
+    exit_current(result)
+}
+
+/// Ends the calling thread with `result`; never returns.
+pub(crate) fn exit_current(result: i32) -> ! {
+    let me = current().expect("exit from a thread");
+    me.result.store(result, Ordering::Release);
+    me.set_flag(thread::flags::EXITING);
+    set_current_state(State::Exited);
+    me.exited.complete_all();
+    drop(me);
+    loop {
+        schedule();
+    }
+}
+
+/// Makes `t` runnable if its state is in `from`. Returns whether it did.
+pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
+    let p = port::port();
+    let saved = p.irq_save();
+    let woke = loop {
+        let c = t.cpu();
+        let mut rq = CPUS[c].rq.lock();
+        if t.cpu() != c {
+            continue;
+        }
+        let s = t.state();
+        if !from.contains(&s) {
+            break false;
+        }
+        if s == State::Created {
+            t.set_flag(thread::flags::STARTED);
+        }
+        t.set_state(State::Ready);
+        if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t)) || t.on_rq.load(Ordering::Acquire) {
+            // Still current on its CPU (about to call schedule): it keeps running.
+            break true;
+        }
+        let on_cpu = t.on_cpu.load(Ordering::Acquire);
+        let target = if on_cpu { c } else { select_cpu_unlocked(&mut rq, t, c) };
+        if target != c {
+            t.cpu.store(target, Ordering::Release);
+            drop(rq);
+            let mut trq = CPUS[target].rq.lock();
+            trq.enqueue(t.clone());
+            kick(&trq, target, t, p.cpu_id());
+        } else {
+            rq.enqueue(t.clone());
+            kick(&rq, target, t, p.cpu_id());
+        }
+        break true;
+    };
+    p.irq_restore(saved);
+    woke
+}
+
+/// Chooses a CPU for `t` while holding `rq` (the lock of CPU `c`): the other queues are sampled
+/// without holding two locks at once.
+fn select_cpu_unlocked(rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>, t: &Thread, c: usize) -> usize {
+    let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
+    if allowed == 1 << c || allowed == 0 {
+        return c;
+    }
+    let here = rq.nr_ready + rq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
+    if allowed & (1 << c) != 0 && here == 0 {
+        return c;
+    }
+    // Sampling other CPUs needs their locks: only ever try_lock them to avoid lock-order cycles.
+    let mut best = if allowed & (1 << c) != 0 { c } else { allowed.trailing_zeros() as usize };
+    let mut best_load = if best == c { here } else { usize::MAX };
+    for o in 0..MAX_CPUS {
+        if allowed & (1 << o) == 0 || o == c {
+            continue;
+        }
+        if let Some(orq) = CPUS[o].rq.try_lock() {
+            let l = orq.nr_ready + orq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
+            if l < best_load {
+                best = o;
+                best_load = l;
+            }
+        }
+    }
+    best
+}
+
+/// After queueing `t` on `cpu`: preempt what runs there if `t` is more urgent.
+fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
+    let preempt = rq.current.as_ref().is_none_or(|cur| cur.is_idle || t.prio() > cur.prio());
+    if preempt {
+        CPUS[cpu].need_resched.store(true, Ordering::Release);
+        if cpu != this_cpu {
+            port::port().send_sgi(SGI_RESCHED, 1 << cpu);
+        }
+    }
+}
+
+/// Wakes a created (first start) or sleeping thread. Returns whether it changed its state.
+pub fn wake_up_process(t: &Arc<Thread>) -> bool {
+    try_wake(t, &[State::Created, State::Sleeping])
+}
+
+/// Picks the next thread for this CPU and switches to it. Returns when the caller runs again.
+pub fn schedule() {
+    let p = port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let pc = &CPUS[cpu];
+    let now = p.now();
+    let switch = {
+        let mut rq = pc.rq.lock();
+        pc.need_resched.store(false, Ordering::Release);
+        let Some(prev) = rq.current.clone() else {
+            drop(rq);
+            p.irq_restore(saved);
+            return;
+        };
+        let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
+        prev.runtime.fetch_add(ran, Ordering::Relaxed);
+        if !prev.is_idle && matches!(prev.state(), State::Running | State::Ready) {
+            prev.set_state(State::Ready);
+            rq.enqueue(prev.clone());
+        }
+        let idle = rq.idle.clone().expect("init_cpu ran");
+        let next = rq.pick().unwrap_or(idle);
+        next.set_state(State::Running);
+        next.ran_since.store(now, Ordering::Relaxed);
+        if let Some(s) = rq.slice.take() {
+            timer::cancel(s);
+        }
+        if !next.is_idle && rq.highest_ready() == Some(next.prio()) {
+            rq.slice = Some(timer::arm(
+                crate::time::deadline_after(now, SLICE_NS, p.ticks_per_second()),
+                timer::Action::Resched,
+            ));
+        }
+        if Arc::ptr_eq(&next, &prev) {
+            None
+        } else {
+            next.switches.fetch_add(1, Ordering::Relaxed);
+            next.cpu.store(cpu, Ordering::Release);
+            rq.current = Some(next.clone());
+            rq.prev = Some(prev.clone());
+            Some((prev, next))
+        }
+    };
+    if let Some((prev, next)) = switch {
+        while next.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        next.on_cpu.store(true, Ordering::Release);
+        let from: *const Context = &prev.context;
+        let to: *const Context = &next.context;
+        // `rq.prev` keeps `prev` alive until `finish_switch`, `rq.current` keeps `next` alive while
+        // it runs: drop our references so an exiting thread does not leak them on its stack.
+        drop(prev);
+        drop(next);
+        do_switch(from, to);
+        finish_switch();
+    }
+    p.irq_restore(saved);
+}
+
+#[allow(unsafe_code)]
+fn do_switch(from: *const Context, to: *const Context) {
+    // SAFETY: interrupts are masked (schedule); `from` is the calling thread's context and is kept
+    // alive by `rq.prev`; `to` is the context of the thread just made current (kept alive by
+    // `rq.current`), made by `init_context` or saved by an earlier switch, and no CPU runs it
+    // (its `on_cpu` was clear before we claimed it).
+    unsafe { port::port().switch(&*from, &*to) }
+}
+
+/// Completes a switch on this CPU: the thread switched away from is no longer on a CPU; if it
+/// exited, its stack is released. Called by the thread switched to, first thing.
+pub(crate) fn finish_switch() {
+    let p = port::port();
+    let cpu = p.cpu_id();
+    let prev = CPUS[cpu].rq.lock().prev.take();
+    if let Some(prev) = prev {
+        prev.on_cpu.store(false, Ordering::Release);
+        if prev.state() == State::Exited {
+            let stack = prev.stack.lock().take();
+            if let Some(stack) = stack {
+                prev.stack_peak.store(p.stack_high_water(&stack), Ordering::Relaxed);
+                free_stack(stack);
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn free_stack(stack: port::Stack) {
+    // SAFETY: the stack came from `stack_alloc` (create_thread), was taken out of its thread so it
+    // cannot be freed twice, and its thread has exited and been switched away from for good.
+    unsafe { port::port().stack_free(stack) }
+}
+
+/// Gives up the CPU to another ready thread of the same or higher priority, if any.
+pub fn yield_now() {
+    schedule();
+}
+
+/// The preemption point on the way out of an interrupt (called by the port, interrupts masked).
+pub fn preempt_irq() {
+    let p = port::port();
+    let cpu = p.cpu_id();
+    if CPUS[cpu].need_resched.load(Ordering::Acquire) && CPUS[cpu].online.load(Ordering::Acquire) {
+        schedule();
+    }
+}
+
+/// A CPU's idle loop: wait for interrupts, run whatever becomes ready. Never returns.
+pub fn idle_loop() -> ! {
+    let p = port::port();
+    loop {
+        let saved = p.irq_save();
+        let cpu = p.cpu_id();
+        if !CPUS[cpu].need_resched.load(Ordering::Acquire) {
+            p.idle();
+        }
+        p.irq_restore(saved);
+        if CPUS[cpu].need_resched.load(Ordering::Acquire) {
+            schedule();
+        }
+    }
+}
+
+/// Sleeps the calling thread until the counter reaches `deadline` (uninterruptible: wake-ups
+/// before the deadline go back to sleep).
+pub fn sleep_until(deadline: u64) {
+    let p = port::port();
+    let Some(me) = current() else {
+        while p.now() < deadline {
+            p.idle();
+        }
+        return;
+    };
+    while p.now() < deadline {
+        set_current_state(State::Sleeping);
+        let id = timer::arm(deadline, timer::Action::Wake(me.clone()));
+        schedule();
+        timer::cancel(id);
+    }
+}
+
+/// Sleeps the calling thread for `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) {
+    let p = port::port();
+    sleep_until(crate::time::deadline_after(p.now(), ns, p.ticks_per_second()));
+}
+
+/// Changes a thread's priority, requeueing it if it is waiting for a CPU.
+pub fn set_priority(t: &Arc<Thread>, prio: u8) {
+    let p = port::port();
+    let saved = p.irq_save();
+    loop {
+        let c = t.cpu();
+        let mut rq = CPUS[c].rq.lock();
+        if t.cpu() != c {
+            continue;
+        }
+        t.prio.store(prio.min(PRIORITIES as u8 - 1), Ordering::Relaxed);
+        if t.on_rq.load(Ordering::Acquire) && rq.remove(t) {
+            rq.enqueue(t.clone());
+            kick(&rq, c, t, p.cpu_id());
+        } else if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t)) {
+            // Lowered below a ready thread: let it go.
+            if rq.highest_ready().is_some_and(|h| h > t.prio()) {
+                CPUS[c].need_resched.store(true, Ordering::Release);
+                if c != p.cpu_id() {
+                    p.send_sgi(SGI_RESCHED, 1 << c);
+                }
+            }
+        }
+        break;
+    }
+    p.irq_restore(saved);
+}
+
+/// Restricts `t` to the CPUs in `mask`. Only legal while `t` is not running or runnable (the
+/// caller checks the kthread rules); moves its home CPU into the mask.
+pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
+    let p = port::port();
+    let saved = p.irq_save();
+    loop {
+        let c = t.cpu();
+        let rq = CPUS[c].rq.lock();
+        if t.cpu() != c {
+            continue;
+        }
+        t.allowed.store(mask, Ordering::Release);
+        if mask & (1 << c) == 0 && !t.on_rq.load(Ordering::Acquire) && !t.on_cpu.load(Ordering::Acquire) {
+            t.cpu.store(mask.trailing_zeros() as usize, Ordering::Release);
+        }
+        drop(rq);
+        break;
+    }
+    p.irq_restore(saved);
+}
+
+/// Ready threads and current thread of each online CPU: `(cpu, current tid, ready count)`.
+pub fn cpu_load(cpu: usize) -> Option<(Tid, &'static str, usize)> {
+    let c = CPUS.get(cpu)?;
+    if !c.online.load(Ordering::Acquire) {
+        return None;
+    }
+    let rq = c.rq.lock();
+    let cur = rq.current.as_ref().map_or(0, |t| t.tid);
+    let kind = if rq.current.as_ref().is_some_and(|t| t.is_idle) { "idle" } else { "busy" };
+    Some((cur, kind, rq.nr_ready))
+}

@@ -1,0 +1,213 @@
+//! The thread control block.
+
+use crate::port::{Context, Stack};
+use crate::sched::completion::Completion;
+use crate::sync::IrqSpinLock;
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Thread id: unique for the life of the system, never reused.
+pub type Tid = u32;
+
+/// Number of priority levels; higher numbers are more urgent.
+pub const PRIORITIES: usize = 32;
+/// Priority of new threads unless asked otherwise.
+pub const DEFAULT_PRIORITY: u8 = 10;
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Created, never woken: it has not run and does not run until woken.
+    Created = 0,
+    /// Runnable, waiting for a CPU.
+    Ready = 1,
+    /// On a CPU now.
+    Running = 2,
+    /// Blocked: sleeping, or waiting on a completion or wait queue.
+    Sleeping = 3,
+    /// Parked (kthread_parkme), until unparked.
+    Parked = 4,
+    /// Finished; its result is kept until collected.
+    Exited = 5,
+}
+
+impl State {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => State::Created,
+            1 => State::Ready,
+            2 => State::Running,
+            3 => State::Sleeping,
+            4 => State::Parked,
+            _ => State::Exited,
+        }
+    }
+
+    /// Lower-case name, as `ps` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Ready => "ready",
+            State::Running => "running",
+            State::Sleeping => "sleeping",
+            State::Parked => "parked",
+            State::Exited => "exited",
+        }
+    }
+}
+
+/// kthread flag bits (`Thread::flags`).
+pub(crate) mod flags {
+    /// kthread_stop() was called: the thread should return.
+    pub const SHOULD_STOP: u32 = 1 << 0;
+    /// kthread_park() was called: the thread should call parkme().
+    pub const SHOULD_PARK: u32 = 1 << 1;
+    /// Bound to one CPU by create_on_cpu: re-bound there on unpark.
+    pub const IS_PER_CPU: u32 = 1 << 2;
+    /// The thread is exiting or has exited (task_work adds fail, park returns ENOSYS).
+    pub const EXITING: u32 = 1 << 3;
+    /// Woken at least once (so it has started or will start).
+    pub const STARTED: u32 = 1 << 4;
+}
+
+/// A thread. Shared through `Arc`; the scheduler, the registry and handles hold references.
+pub struct Thread {
+    pub(crate) tid: Tid,
+    pub(crate) name: String,
+    pub(crate) prio: AtomicU8,
+    /// [`State`], changed only under the run-queue lock of `cpu`.
+    pub(crate) state: AtomicU8,
+    /// The CPU whose run queue owns the thread.
+    pub(crate) cpu: AtomicUsize,
+    /// CPUs the thread may run on (bit n = CPU n).
+    pub(crate) allowed: AtomicU32,
+    /// Queued in a run queue.
+    pub(crate) on_rq: AtomicBool,
+    /// Its registers are live on a CPU (set while running and until the switch away completes).
+    pub(crate) on_cpu: AtomicBool,
+    pub(crate) is_idle: bool,
+    pub(crate) context: Context,
+    pub(crate) stack: IrqSpinLock<Option<Stack>>,
+    /// Size of the stack it was created with (kept after the stack is freed).
+    pub(crate) stack_size: usize,
+    /// The function to run, taken on first start.
+    pub(crate) entry: IrqSpinLock<Option<Box<dyn FnOnce() -> i32 + Send>>>,
+    pub(crate) flags: AtomicU32,
+    /// The CPU a per-CPU kthread belongs to.
+    pub(crate) bound_cpu: AtomicUsize,
+    pub(crate) parked: Completion,
+    pub(crate) exited: Completion,
+    pub(crate) result: AtomicI32,
+    /// Accounting: counter ticks spent running, switches in, and when it last started running.
+    pub(crate) runtime: AtomicU64,
+    pub(crate) switches: AtomicU64,
+    pub(crate) ran_since: AtomicU64,
+    /// Stack high-water mark, sampled when the stack is freed.
+    pub(crate) stack_peak: AtomicUsize,
+}
+
+/// A snapshot of one thread for `ps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// Thread id.
+    pub tid: Tid,
+    /// Full name.
+    pub name: String,
+    /// State, with "stopping" reported separately.
+    pub state: State,
+    /// A stop was requested and the thread has not exited yet.
+    pub stopping: bool,
+    /// The CPU it runs or last ran on.
+    pub cpu: usize,
+    /// Priority (higher is more urgent).
+    pub prio: u8,
+    /// Counter ticks spent running.
+    pub runtime_ticks: u64,
+    /// Times it was switched in.
+    pub switches: u64,
+    /// Most stack bytes ever used.
+    pub stack_used: usize,
+    /// Stack size.
+    pub stack_size: usize,
+    /// Exit result, once exited.
+    pub result: Option<i32>,
+    /// Bound to one CPU (bind or create_on_cpu).
+    pub bound: Option<usize>,
+}
+
+impl Thread {
+    /// Thread id.
+    pub fn tid(&self) -> Tid {
+        self.tid
+    }
+    /// Full name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Current state.
+    pub fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+    pub(crate) fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+    /// Priority.
+    pub fn prio(&self) -> u8 {
+        self.prio.load(Ordering::Relaxed)
+    }
+    /// The CPU it runs or last ran on.
+    pub fn cpu(&self) -> usize {
+        self.cpu.load(Ordering::Acquire)
+    }
+    pub(crate) fn has_flag(&self, f: u32) -> bool {
+        self.flags.load(Ordering::Acquire) & f != 0
+    }
+    pub(crate) fn set_flag(&self, f: u32) {
+        self.flags.fetch_or(f, Ordering::AcqRel);
+    }
+    pub(crate) fn clear_flag(&self, f: u32) {
+        self.flags.fetch_and(!f, Ordering::AcqRel);
+    }
+    /// Whether the thread is exiting or has exited.
+    pub fn is_exiting(&self) -> bool {
+        self.has_flag(flags::EXITING)
+    }
+    /// A snapshot for `ps`.
+    pub fn info(&self) -> ThreadInfo {
+        let state = self.state();
+        let port = crate::port::try_port();
+        let stack_used = match (*self.stack.lock(), port) {
+            (Some(stack), Some(p)) => p.stack_high_water(&stack),
+            _ => self.stack_peak.load(Ordering::Relaxed),
+        };
+        let allowed = self.allowed.load(Ordering::Relaxed);
+        let mut runtime = self.runtime.load(Ordering::Relaxed);
+        if state == State::Running {
+            if let Some(p) = port {
+                runtime += p.now().saturating_sub(self.ran_since.load(Ordering::Relaxed));
+            }
+        }
+        ThreadInfo {
+            tid: self.tid,
+            name: self.name.clone(),
+            state,
+            stopping: self.has_flag(flags::SHOULD_STOP) && state != State::Exited,
+            cpu: self.cpu(),
+            prio: self.prio(),
+            runtime_ticks: runtime,
+            switches: self.switches.load(Ordering::Relaxed),
+            stack_used,
+            stack_size: self.stack_size,
+            result: (state == State::Exited).then(|| self.result.load(Ordering::Acquire)),
+            bound: (allowed.count_ones() == 1).then(|| allowed.trailing_zeros() as usize),
+        }
+    }
+}
+
+impl core::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Thread({} {:?} {:?})", self.tid, self.name, self.state())
+    }
+}
