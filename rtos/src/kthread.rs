@@ -86,7 +86,11 @@ fn check_cpu(cpu: usize) -> Result<u32, Error> {
 }
 
 /// Creates a kthread running `f`, not yet woken.
-pub fn create_with(name: &str, opts: Options, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
+pub fn create_with(
+    name: &str,
+    opts: Options,
+    f: impl FnOnce() -> i32 + Send + 'static,
+) -> Result<KThread, Error> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(Error::Invalid);
     }
@@ -102,7 +106,9 @@ pub fn create_with(name: &str, opts: Options, f: impl FnOnce() -> i32 + Send + '
         return Err(Error::NoMemory);
     }
     let body = move || -> i32 {
-        let Some(me) = sched::current() else { return Error::Interrupted.errno() };
+        let Some(me) = sched::current() else {
+            return Error::Interrupted.errno();
+        };
         if me.has_flag(flags::SHOULD_STOP) {
             return Error::Interrupted.errno();
         }
@@ -111,7 +117,8 @@ pub fn create_with(name: &str, opts: Options, f: impl FnOnce() -> i32 + Send + '
         f()
     };
     let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);
-    let t = sched::create_thread(String::from(name), prio, allowed, Box::new(body)).ok_or(Error::NoMemory)?;
+    let t = sched::create_thread(String::from(name), prio, allowed, Box::new(body))
+        .ok_or(Error::NoMemory)?;
     if let Some(cpu) = opts.cpu {
         t.bound_cpu.store(cpu, Ordering::Release);
         t.set_flag(flags::IS_PER_CPU);
@@ -126,8 +133,19 @@ pub fn create(name: &str, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KT
 }
 
 /// Creates a per-CPU kthread bound to `cpu`, not yet woken (`kthread_create_on_cpu`).
-pub fn create_on_cpu(name: &str, cpu: usize, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
-    create_with(name, Options { cpu: Some(cpu), ..Options::default() }, f)
+pub fn create_on_cpu(
+    name: &str,
+    cpu: usize,
+    f: impl FnOnce() -> i32 + Send + 'static,
+) -> Result<KThread, Error> {
+    create_with(
+        name,
+        Options {
+            cpu: Some(cpu),
+            ..Options::default()
+        },
+        f,
+    )
 }
 
 /// Creates and wakes a kthread (`kthread_run`).
@@ -156,7 +174,7 @@ pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
     if !idle {
         return Err(Error::Busy);
     }
-    t.0.bound_cpu.store(cpu, Ordering::Release);
+    // The home CPU of a per-CPU thread (create_on_cpu) stays: unpark re-binds it there.
     sched::set_allowed(&t.0, mask);
     Ok(())
 }
@@ -241,7 +259,11 @@ pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
         }
     };
     if waited.is_err() {
-        return Err(if k.is_exiting() { Error::Exited } else { Error::TimedOut });
+        return Err(if k.is_exiting() {
+            Error::Exited
+        } else {
+            Error::TimedOut
+        });
     }
     // Really parked: in the parked state and switched off its CPU (wait_task_inactive).
     while k.on_cpu.load(Ordering::Acquire) && k.state() == State::Parked {
@@ -301,17 +323,21 @@ pub fn reap(t: &KThread) -> bool {
 /// Finds a kthread by tid (decimal) or by name.
 pub fn find(key: &str) -> Option<KThread> {
     let reg = REGISTRY.lock();
-    if let Ok(tid) = key.parse::<Tid>() {
-        if let Some(t) = reg.get(&tid) {
-            return Some(KThread(t.clone()));
-        }
+    if let Some(t) = key.parse::<Tid>().ok().and_then(|tid| reg.get(&tid)) {
+        return Some(KThread(t.clone()));
     }
-    reg.values().find(|t| t.name() == key).map(|t| KThread(t.clone()))
+    reg.values()
+        .find(|t| t.name() == key)
+        .map(|t| KThread(t.clone()))
 }
 
 /// Every kthread still known (running, parked, or exited but not collected), by tid.
 pub fn list() -> Vec<KThread> {
-    REGISTRY.lock().values().map(|t| KThread(t.clone())).collect()
+    REGISTRY
+        .lock()
+        .values()
+        .map(|t| KThread(t.clone()))
+        .collect()
 }
 
 /// The kthread whose stack (or the guard page just below it) contains `addr`: for reporting a
@@ -328,4 +354,10 @@ pub fn owner_of_stack(addr: usize, guard: usize) -> Option<ThreadInfo> {
                 .is_some_and(|s| addr >= s.base.saturating_sub(guard) && addr < s.top())
         })
         .map(|t| t.info())
+}
+
+/// Forgets every kthread (the fake port's fresh start).
+#[cfg(any(test, feature = "fake"))]
+pub(crate) fn reset_for_fake() {
+    REGISTRY.lock().clear();
 }

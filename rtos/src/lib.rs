@@ -21,10 +21,14 @@
 #![deny(unsafe_code)]
 
 extern crate alloc;
+#[cfg(any(test, feature = "fake"))]
+extern crate std;
 
 pub mod console;
 pub mod cpu;
 pub mod error;
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
+pub mod fake;
 pub mod kthread;
 pub mod port;
 pub mod ring;
@@ -32,6 +36,9 @@ pub mod sched;
 pub mod sync;
 pub mod time;
 pub mod timer;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use error::Error;
 

@@ -129,3 +129,11 @@ pub fn handle_irq() {
         }
     }
 }
+
+/// Drops every pending timer (the fake port's fresh start).
+#[cfg(any(test, feature = "fake"))]
+pub(crate) fn reset_for_fake() {
+    for q in &QUEUES {
+        q.lock().clear();
+    }
+}

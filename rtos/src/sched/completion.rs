@@ -36,7 +36,11 @@ impl WaitQueue {
 
     /// Sleeps until `cond()` returns true (evaluated under the queue lock), or until the counter
     /// reaches `deadline`. Before the scheduler runs (early boot) it spins with `Port::idle`.
-    pub fn wait_event(&self, mut cond: impl FnMut() -> bool, deadline: Option<u64>) -> Result<(), WaitError> {
+    pub fn wait_event(
+        &self,
+        mut cond: impl FnMut() -> bool,
+        deadline: Option<u64>,
+    ) -> Result<(), WaitError> {
         let Some(me) = sched::current() else {
             return self.spin_wait(cond, deadline);
         };
@@ -64,7 +68,11 @@ impl WaitQueue {
         }
     }
 
-    fn spin_wait(&self, mut cond: impl FnMut() -> bool, deadline: Option<u64>) -> Result<(), WaitError> {
+    fn spin_wait(
+        &self,
+        mut cond: impl FnMut() -> bool,
+        deadline: Option<u64>,
+    ) -> Result<(), WaitError> {
         let port = crate::port::port();
         loop {
             if cond() {
@@ -153,7 +161,9 @@ impl Completion {
     pub fn complete(&self) {
         let _ = self
             .done
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| (d != ALL).then(|| d.saturating_add(1).min(ALL - 1)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
+                (d != ALL).then(|| d.saturating_add(1).min(ALL - 1))
+            });
         self.queue.wake_one();
     }
 

@@ -127,10 +127,18 @@ static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
     Thread {
-        tid: if is_idle { 0 } else { NEXT_TID.fetch_add(1, Ordering::Relaxed) },
+        tid: if is_idle {
+            0
+        } else {
+            NEXT_TID.fetch_add(1, Ordering::Relaxed)
+        },
         name,
         prio: AtomicU8::new(prio.min(PRIORITIES as u8 - 1)),
-        state: AtomicU8::new(if is_idle { State::Running } else { State::Created } as u8),
+        state: AtomicU8::new(if is_idle {
+            State::Running
+        } else {
+            State::Created
+        } as u8),
         cpu: AtomicUsize::new(cpu),
         allowed: AtomicU32::new(allowed),
         on_rq: AtomicBool::new(false),
@@ -179,7 +187,9 @@ pub fn online_mask() -> u32 {
 pub fn current() -> Option<Arc<Thread>> {
     let p = port::try_port()?;
     let saved = p.irq_save();
-    let cur = CPUS.get(p.cpu_id()).and_then(|c| c.rq.lock().current.clone());
+    let cur = CPUS
+        .get(p.cpu_id())
+        .and_then(|c| c.rq.lock().current.clone());
     p.irq_restore(saved);
     cur
 }
@@ -261,12 +271,18 @@ pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
             t.set_flag(thread::flags::STARTED);
         }
         t.set_state(State::Ready);
-        if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t)) || t.on_rq.load(Ordering::Acquire) {
+        if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t))
+            || t.on_rq.load(Ordering::Acquire)
+        {
             // Still current on its CPU (about to call schedule): it keeps running.
             break true;
         }
         let on_cpu = t.on_cpu.load(Ordering::Acquire);
-        let target = if on_cpu { c } else { select_cpu_unlocked(&mut rq, t, c) };
+        let target = if on_cpu {
+            c
+        } else {
+            select_cpu_unlocked(&mut rq, t, c)
+        };
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
@@ -285,7 +301,11 @@ pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
 
 /// Chooses a CPU for `t` while holding `rq` (the lock of CPU `c`): the other queues are sampled
 /// without holding two locks at once.
-fn select_cpu_unlocked(rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>, t: &Thread, c: usize) -> usize {
+fn select_cpu_unlocked(
+    rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>,
+    t: &Thread,
+    c: usize,
+) -> usize {
     let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
     if allowed == 1 << c || allowed == 0 {
         return c;
@@ -295,13 +315,17 @@ fn select_cpu_unlocked(rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>, t: &Thr
         return c;
     }
     // Sampling other CPUs needs their locks: only ever try_lock them to avoid lock-order cycles.
-    let mut best = if allowed & (1 << c) != 0 { c } else { allowed.trailing_zeros() as usize };
+    let mut best = if allowed & (1 << c) != 0 {
+        c
+    } else {
+        allowed.trailing_zeros() as usize
+    };
     let mut best_load = if best == c { here } else { usize::MAX };
-    for o in 0..MAX_CPUS {
+    for (o, other) in CPUS.iter().enumerate() {
         if allowed & (1 << o) == 0 || o == c {
             continue;
         }
-        if let Some(orq) = CPUS[o].rq.try_lock() {
+        if let Some(orq) = other.rq.try_lock() {
             let l = orq.nr_ready + orq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
             if l < best_load {
                 best = o;
@@ -314,7 +338,10 @@ fn select_cpu_unlocked(rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>, t: &Thr
 
 /// After queueing `t` on `cpu`: preempt what runs there if `t` is more urgent.
 fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
-    let preempt = rq.current.as_ref().is_none_or(|cur| cur.is_idle || t.prio() > cur.prio());
+    let preempt = rq
+        .current
+        .as_ref()
+        .is_none_or(|cur| cur.is_idle || t.prio() > cur.prio());
     if preempt {
         CPUS[cpu].need_resched.store(true, Ordering::Release);
         if cpu != this_cpu {
@@ -409,7 +436,8 @@ pub(crate) fn finish_switch() {
         if prev.state() == State::Exited {
             let stack = prev.stack.lock().take();
             if let Some(stack) = stack {
-                prev.stack_peak.store(p.stack_high_water(&stack), Ordering::Relaxed);
+                prev.stack_peak
+                    .store(p.stack_high_water(&stack), Ordering::Relaxed);
                 free_stack(stack);
             }
         }
@@ -474,7 +502,11 @@ pub fn sleep_until(deadline: u64) {
 /// Sleeps the calling thread for `ns` nanoseconds.
 pub fn sleep_ns(ns: u64) {
     let p = port::port();
-    sleep_until(crate::time::deadline_after(p.now(), ns, p.ticks_per_second()));
+    sleep_until(crate::time::deadline_after(
+        p.now(),
+        ns,
+        p.ticks_per_second(),
+    ));
 }
 
 /// Changes a thread's priority, requeueing it if it is waiting for a CPU.
@@ -487,7 +519,8 @@ pub fn set_priority(t: &Arc<Thread>, prio: u8) {
         if t.cpu() != c {
             continue;
         }
-        t.prio.store(prio.min(PRIORITIES as u8 - 1), Ordering::Relaxed);
+        t.prio
+            .store(prio.min(PRIORITIES as u8 - 1), Ordering::Relaxed);
         if t.on_rq.load(Ordering::Acquire) && rq.remove(t) {
             rq.enqueue(t.clone());
             kick(&rq, c, t, p.cpu_id());
@@ -517,8 +550,12 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
             continue;
         }
         t.allowed.store(mask, Ordering::Release);
-        if mask & (1 << c) == 0 && !t.on_rq.load(Ordering::Acquire) && !t.on_cpu.load(Ordering::Acquire) {
-            t.cpu.store(mask.trailing_zeros() as usize, Ordering::Release);
+        if mask & (1 << c) == 0
+            && !t.on_rq.load(Ordering::Acquire)
+            && !t.on_cpu.load(Ordering::Acquire)
+        {
+            t.cpu
+                .store(mask.trailing_zeros() as usize, Ordering::Release);
         }
         drop(rq);
         break;
@@ -534,6 +571,20 @@ pub fn cpu_load(cpu: usize) -> Option<(Tid, &'static str, usize)> {
     }
     let rq = c.rq.lock();
     let cur = rq.current.as_ref().map_or(0, |t| t.tid);
-    let kind = if rq.current.as_ref().is_some_and(|t| t.is_idle) { "idle" } else { "busy" };
+    let kind = if rq.current.as_ref().is_some_and(|t| t.is_idle) {
+        "idle"
+    } else {
+        "busy"
+    };
     Some((cur, kind, rq.nr_ready))
+}
+
+/// Forgets every thread and queue (the fake port's fresh start).
+#[cfg(any(test, feature = "fake"))]
+pub(crate) fn reset_for_fake() {
+    for c in &CPUS {
+        *c.rq.lock() = RunQueue::new();
+        c.need_resched.store(false, Ordering::Release);
+        c.online.store(false, Ordering::Release);
+    }
 }

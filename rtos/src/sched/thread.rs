@@ -5,7 +5,9 @@ use crate::sched::completion::Completion;
 use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::string::String;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// Thread id: unique for the life of the system, never reused.
 pub type Tid = u32;
@@ -184,10 +186,10 @@ impl Thread {
         };
         let allowed = self.allowed.load(Ordering::Relaxed);
         let mut runtime = self.runtime.load(Ordering::Relaxed);
-        if state == State::Running {
-            if let Some(p) = port {
-                runtime += p.now().saturating_sub(self.ran_since.load(Ordering::Relaxed));
-            }
+        if let (State::Running, Some(p)) = (state, port) {
+            runtime += p
+                .now()
+                .saturating_sub(self.ran_since.load(Ordering::Relaxed));
         }
         ThreadInfo {
             tid: self.tid,

@@ -135,48 +135,11 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
 #[cfg(all(test, not(loom)))]
 pub(crate) mod tests {
     use super::*;
-    use crate::port::{IrqState, Port};
-    use std::cell::Cell;
-
-    std::thread_local! {
-        static MASKED: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// A fake port for host tests: per-thread interrupt mask, a settable clock.
-    pub struct FakePort;
-    pub static FAKE: FakePort = FakePort;
-
-    impl Port for FakePort {
-        fn irq_save(&self) -> IrqState {
-            IrqState(MASKED.with(|m| m.replace(true)) as u64)
-        }
-        fn irq_restore(&self, state: IrqState) {
-            MASKED.with(|m| m.set(state.0 != 0));
-        }
-        fn irqs_masked(&self) -> bool {
-            MASKED.with(|m| m.get())
-        }
-        fn now(&self) -> u64 {
-            0
-        }
-        fn ticks_per_second(&self) -> u64 {
-            62_500_000
-        }
-        fn set_deadline(&self, _deadline: Option<u64>) {}
-        fn send_sgi(&self, _sgi: u8, _cpus: u32) {}
-        fn cpu_id(&self) -> usize {
-            0
-        }
-        fn cpus_online(&self) -> usize {
-            1
-        }
-        fn idle(&self) {}
-    }
+    use crate::fake;
 
     #[test]
     fn lock_masks_and_restores_irqs_nested() {
-        crate::port::install(&FAKE);
-        let p = crate::port::port();
+        let p = fake::install();
         let a = IrqSpinLock::new(1u32);
         let b = IrqSpinLock::new(2u32);
         assert!(!p.irqs_masked());
@@ -195,8 +158,7 @@ pub(crate) mod tests {
 
     #[test]
     fn try_lock_fails_while_held_and_restores_state() {
-        crate::port::install(&FAKE);
-        let p = crate::port::port();
+        let p = fake::install();
         let a = IrqSpinLock::new(());
         let g = a.lock();
         assert!(a.is_locked());
@@ -209,7 +171,7 @@ pub(crate) mod tests {
 
     #[test]
     fn lock_excludes_across_threads() {
-        crate::port::install(&FAKE);
+        fake::install();
         let counter = std::sync::Arc::new(IrqSpinLock::new(0u64));
         let threads: Vec<_> = (0..4)
             .map(|_| {

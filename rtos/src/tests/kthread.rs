@@ -1,0 +1,431 @@
+//! The kthread contracts from kernel/kthread.c, each as a test that fails if the contract breaks.
+
+use crate::Error;
+use crate::fake::{run, spin_for};
+use crate::kthread::{self, KThread, Options};
+use crate::sched::{self, State};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const MS: u64 = 1_000_000;
+
+fn deadline_in(ms: u64) -> u64 {
+    crate::port::port().now() + ms * MS
+}
+
+/// Waits (sleeping in the kernel) until `t` is in `state`, at most `ms`.
+fn wait_state(t: &KThread, state: State, ms: u64) -> bool {
+    let end = deadline_in(ms);
+    while crate::port::port().now() < end {
+        if t.state() == state {
+            return true;
+        }
+        sched::sleep_ns(MS);
+    }
+    t.state() == state
+}
+
+/// A kthread body that polls should_stop/should_park as the shell's kinds do, counting loops.
+fn poller(count: Arc<AtomicU64>, result: i32) -> impl FnOnce() -> i32 + Send + 'static {
+    move || {
+        while !kthread::should_stop() {
+            if kthread::should_park() {
+                kthread::parkme();
+                continue;
+            }
+            count.fetch_add(1, Ordering::Relaxed);
+            sched::sleep_ns(MS / 2);
+        }
+        result
+    }
+}
+
+#[test]
+fn fake_system_runs_main() {
+    assert_eq!(run(2, || 7), 7);
+}
+
+#[test]
+fn created_thread_does_not_run_until_woken() {
+    let r = run(2, || {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let t = kthread::create("lazy", move || {
+            r2.store(true, Ordering::SeqCst);
+            5
+        })
+        .unwrap();
+        sched::sleep_ns(20 * MS);
+        assert_eq!(t.state(), State::Created);
+        assert!(!ran.load(Ordering::SeqCst), "ran before wake_up_process");
+        assert!(kthread::wake_up_process(&t));
+        // Let it actually run: a stop that lands before its first run would (as in Linux) end it
+        // with -EINTR without calling the function.
+        let end = deadline_in(500);
+        while !ran.load(Ordering::SeqCst) && crate::port::port().now() < end {
+            sched::sleep_ns(MS);
+        }
+        assert!(ran.load(Ordering::SeqCst), "woken thread ran");
+        assert_eq!(kthread::stop(&t), 5);
+        0
+    });
+    assert_eq!(r, 0);
+}
+
+#[test]
+fn stop_returns_the_thread_result() {
+    let r = run(4, || {
+        let count = Arc::new(AtomicU64::new(0));
+        let t = kthread::run("worker", poller(count.clone(), 42)).unwrap();
+        assert!(wait_state(&t, State::Sleeping, 200) || count.load(Ordering::Relaxed) > 0);
+        let result = kthread::stop(&t);
+        assert!(count.load(Ordering::Relaxed) > 0, "thread ran");
+        assert!(
+            kthread::find("worker").is_none(),
+            "stopped thread left the registry"
+        );
+        result
+    });
+    assert_eq!(r, 42);
+}
+
+#[test]
+fn stop_before_first_run_is_eintr_and_fn_never_runs() {
+    let r = run(2, || {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let t = kthread::create("never", move || {
+            r2.store(true, Ordering::SeqCst);
+            1
+        })
+        .unwrap();
+        let res = kthread::stop(&t);
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "function ran despite stop before wake"
+        );
+        res
+    });
+    assert_eq!(r, -4);
+}
+
+#[test]
+fn park_before_first_run_parks_without_calling_fn() {
+    run(2, || {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let t = kthread::create("parked-early", move || {
+            r2.store(true, Ordering::SeqCst);
+            while !kthread::should_stop() {
+                sched::sleep_ns(MS);
+            }
+            9
+        })
+        .unwrap();
+        kthread::park(&t).unwrap();
+        assert_eq!(t.state(), State::Parked);
+        sched::sleep_ns(10 * MS);
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "parked thread ran its function"
+        );
+        kthread::unpark(&t);
+        let end = deadline_in(500);
+        while !ran.load(Ordering::SeqCst) && crate::port::port().now() < end {
+            sched::sleep_ns(MS);
+        }
+        assert!(ran.load(Ordering::SeqCst), "unpark let it run");
+        assert_eq!(kthread::stop(&t), 9);
+        0
+    });
+}
+
+#[test]
+fn park_waits_until_really_parked_and_counter_stops() {
+    run(4, || {
+        let count = Arc::new(AtomicU64::new(0));
+        let t = kthread::run("c", poller(count.clone(), 0)).unwrap();
+        sched::sleep_ns(10 * MS);
+        kthread::park(&t).unwrap();
+        assert_eq!(
+            t.state(),
+            State::Parked,
+            "park returned before the thread parked"
+        );
+        assert!(
+            !t.thread().on_cpu.load(Ordering::Acquire),
+            "parked but still on a CPU"
+        );
+        let before = count.load(Ordering::Relaxed);
+        sched::sleep_ns(20 * MS);
+        assert_eq!(
+            count.load(Ordering::Relaxed),
+            before,
+            "counter grew while parked"
+        );
+        kthread::unpark(&t);
+        sched::sleep_ns(20 * MS);
+        assert!(
+            count.load(Ordering::Relaxed) > before,
+            "counter did not grow after unpark"
+        );
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn park_errors_exited_busy_and_self_park_only_flags() {
+    run(2, || {
+        let t = kthread::run("quick", || 3).unwrap();
+        assert!(wait_state(&t, State::Exited, 500));
+        assert_eq!(
+            kthread::park(&t),
+            Err(Error::Exited),
+            "park of an exited thread is ENOSYS"
+        );
+        assert_eq!(Error::Exited.errno(), -38);
+
+        let count = Arc::new(AtomicU64::new(0));
+        let p = kthread::run("p", poller(count, 0)).unwrap();
+        kthread::park(&p).unwrap();
+        assert_eq!(
+            kthread::park(&p),
+            Err(Error::Busy),
+            "parking a parked thread is an error"
+        );
+        kthread::unpark(&p);
+        kthread::unpark(&p); // no-op when not parked
+        assert!(
+            wait_state(&p, State::Sleeping, 200)
+                || p.state() == State::Running
+                || p.state() == State::Ready
+        );
+        kthread::stop(&p);
+
+        // Called by the thread on itself, park only sets the flag.
+        let verdict = Arc::new(AtomicU64::new(0));
+        let v = verdict.clone();
+        let selfpark = kthread::run("selfpark", move || {
+            let me = kthread::find("selfpark").unwrap();
+            let r = kthread::park(&me);
+            let flagged = kthread::should_park();
+            v.store(if r.is_ok() && flagged { 1 } else { 2 }, Ordering::SeqCst);
+            while !kthread::should_stop() {
+                sched::sleep_ns(MS);
+            }
+            0
+        })
+        .unwrap();
+        let end = deadline_in(500);
+        while verdict.load(Ordering::SeqCst) == 0 && crate::port::port().now() < end {
+            sched::sleep_ns(MS);
+        }
+        assert_eq!(
+            verdict.load(Ordering::SeqCst),
+            1,
+            "self-park returned Ok and only set the flag"
+        );
+        assert_ne!(selfpark.state(), State::Parked, "self-park must not park");
+        kthread::unpark(&selfpark);
+        kthread::stop(&selfpark);
+        0
+    });
+}
+
+#[test]
+fn bind_rules_and_per_cpu_rebind_on_unpark() {
+    run(4, || {
+        let count = Arc::new(AtomicU64::new(0));
+        let t = kthread::create("b", poller(count.clone(), 0)).unwrap();
+        assert_eq!(kthread::bind(&t, 9), Err(Error::Invalid), "no CPU 9");
+        kthread::bind(&t, 2).unwrap();
+        kthread::wake_up_process(&t);
+        sched::sleep_ns(10 * MS);
+        assert_eq!(t.info().cpu, 2);
+        assert_eq!(kthread::bind(&t, 1), Err(Error::Busy), "bind while running");
+        kthread::park(&t).unwrap();
+        kthread::bind(&t, 1).unwrap();
+        kthread::unpark(&t);
+        sched::sleep_ns(10 * MS);
+        assert_eq!(t.info().cpu, 1, "bound while parked: runs on the new CPU");
+        kthread::stop(&t);
+
+        // create_on_cpu makes a per-CPU thread: unpark re-binds it to its CPU.
+        let pc =
+            kthread::create_on_cpu("percpu", 3, poller(Arc::new(AtomicU64::new(0)), 0)).unwrap();
+        kthread::wake_up_process(&pc);
+        sched::sleep_ns(5 * MS);
+        assert_eq!(pc.info().cpu, 3);
+        kthread::park(&pc).unwrap();
+        kthread::bind(&pc, 0).unwrap();
+        kthread::unpark(&pc);
+        sched::sleep_ns(10 * MS);
+        assert_eq!(
+            pc.info().cpu,
+            3,
+            "per-CPU thread re-bound to its CPU on unpark"
+        );
+        kthread::stop(&pc);
+        0
+    });
+}
+
+#[test]
+fn stop_timeout_keeps_the_request() {
+    run(2, || {
+        // Sleeps uninterruptibly for a long time and never polls: stop must time out.
+        let t = kthread::run("deaf", || {
+            sched::sleep_ns(30_000 * MS);
+            0
+        })
+        .unwrap();
+        sched::sleep_ns(5 * MS);
+        let start = crate::port::port().now();
+        assert_eq!(
+            kthread::stop_until(&t, Some(deadline_in(50))),
+            Err(Error::TimedOut)
+        );
+        assert!(crate::port::port().now() - start >= 50 * MS);
+        assert!(t.info().stopping, "stop request kept after timeout");
+        assert!(kthread::find("deaf").is_some());
+        0
+    });
+}
+
+#[test]
+fn names_errors_and_out_of_stacks() {
+    run(2, || {
+        let a = kthread::create("dup", || 0).unwrap();
+        assert_eq!(kthread::create("dup", || 0).err(), Some(Error::Exists));
+        assert_eq!(kthread::create("", || 0).err(), Some(Error::Invalid));
+        let long = "x".repeat(kthread::MAX_NAME + 1);
+        assert_eq!(kthread::create(&long, || 0).err(), Some(Error::Invalid));
+        let full = "y".repeat(kthread::MAX_NAME);
+        let f = kthread::create(&full, || 0).unwrap();
+        assert_eq!(f.name(), full, "full name kept");
+        crate::fake::set_stack_limit(0);
+        assert_eq!(kthread::create("nomem", || 0).err(), Some(Error::NoMemory));
+        crate::fake::set_stack_limit(usize::MAX);
+        kthread::stop(&a);
+        kthread::stop(&f);
+        0
+    });
+}
+
+#[test]
+fn new_threads_spread_over_idle_cpus() {
+    run(4, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut ts = Vec::new();
+        for i in 0..3 {
+            let s = stop.clone();
+            let name = alloc::format!("spread{i}");
+            ts.push(
+                kthread::run(&name, move || {
+                    while !s.load(Ordering::Relaxed) && !kthread::should_stop() {
+                        spin_for(Duration::from_micros(200));
+                    }
+                    0
+                })
+                .unwrap(),
+            );
+            sched::sleep_ns(2 * MS);
+        }
+        sched::sleep_ns(10 * MS);
+        let mut cpus: Vec<usize> = ts.iter().map(|t| t.info().cpu).collect();
+        cpus.sort();
+        cpus.dedup();
+        assert_eq!(cpus.len(), 3, "three busy threads on three different CPUs");
+        stop.store(true, Ordering::Relaxed);
+        for t in &ts {
+            kthread::stop(t);
+        }
+        0
+    });
+}
+
+#[test]
+fn higher_priority_preempts_and_equal_priority_round_robins() {
+    run(1, || {
+        // Two equal-priority spinners below main share the single CPU while main sleeps.
+        let a = Arc::new(AtomicU64::new(0));
+        let b = Arc::new(AtomicU64::new(0));
+        let mk = |c: Arc<AtomicU64>| {
+            move || {
+                while !kthread::should_stop() {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    spin_for(Duration::from_micros(100));
+                }
+                0
+            }
+        };
+        let opts = Options {
+            prio: Some(5),
+            cpu: None,
+        };
+        let ta = kthread::create_with("rr-a", opts.clone(), mk(a.clone())).unwrap();
+        let tb = kthread::create_with("rr-b", opts, mk(b.clone())).unwrap();
+        kthread::wake_up_process(&ta);
+        kthread::wake_up_process(&tb);
+        let t0 = Instant::now();
+        sched::sleep_ns(100 * MS);
+        // Main (priority 10) got the CPU back from two busy lower-priority threads on time.
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "high priority was not preempting"
+        );
+        assert!(
+            a.load(Ordering::Relaxed) > 0 && b.load(Ordering::Relaxed) > 0,
+            "round robin"
+        );
+        assert!(
+            ta.info().switches > 1 && tb.info().switches > 1,
+            "slices rotated"
+        );
+        kthread::stop(&ta);
+        kthread::stop(&tb);
+        0
+    });
+}
+
+#[test]
+fn park_unpark_storm_loses_nothing() {
+    run(4, || {
+        let n = 8;
+        let counts: Vec<Arc<AtomicU64>> = (0..n).map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let ts: Vec<KThread> = (0..n)
+            .map(|i| {
+                kthread::run(
+                    &alloc::format!("storm{i}"),
+                    poller(counts[i].clone(), i as i32),
+                )
+                .unwrap()
+            })
+            .collect();
+        for round in 0..60 {
+            let t = &ts[round % n];
+            kthread::park_until(t, Some(deadline_in(1000))).unwrap();
+            assert_eq!(t.state(), State::Parked);
+            kthread::unpark(t);
+        }
+        for (i, t) in ts.iter().enumerate() {
+            let before = counts[i].load(Ordering::Relaxed);
+            let end = deadline_in(500);
+            while counts[i].load(Ordering::Relaxed) == before && crate::port::port().now() < end {
+                sched::sleep_ns(MS);
+            }
+            assert!(
+                counts[i].load(Ordering::Relaxed) > before,
+                "thread {i} unresponsive"
+            );
+            assert_eq!(
+                kthread::stop_until(t, Some(deadline_in(1000))),
+                Ok(i as i32)
+            );
+        }
+        0
+    });
+}
