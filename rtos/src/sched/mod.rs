@@ -356,7 +356,18 @@ pub fn wake_up_process(t: &Arc<Thread>) -> bool {
 }
 
 /// Picks the next thread for this CPU and switches to it. Returns when the caller runs again.
+///
+/// Called by a thread that set itself sleeping, parked or exited, this takes it off the CPU
+/// until woken; called by a running thread it is a yield.
 pub fn schedule() {
+    schedule_inner(false);
+}
+
+/// `preempt`: an involuntary switch (from an interrupt). As in Linux, preemption ignores the
+/// thread's state: a thread caught between "I am going to sleep" and its own `schedule()` stays
+/// queued with that state, runs again later and finishes blocking itself. Taking it off the queue
+/// here would lose it (e.g. parked before it signalled its parker).
+fn schedule_inner(preempt: bool) {
     let p = port::port();
     let saved = p.irq_save();
     let cpu = p.cpu_id();
@@ -372,13 +383,22 @@ pub fn schedule() {
         };
         let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
         prev.runtime.fetch_add(ran, Ordering::Relaxed);
-        if !prev.is_idle && matches!(prev.state(), State::Running | State::Ready) {
-            prev.set_state(State::Ready);
-            rq.enqueue(prev.clone());
+        if !prev.is_idle {
+            match prev.state() {
+                State::Running | State::Ready => {
+                    prev.set_state(State::Ready);
+                    rq.enqueue(prev.clone());
+                }
+                _ if preempt => rq.enqueue(prev.clone()),
+                _ => {}
+            }
         }
         let idle = rq.idle.clone().expect("init_cpu ran");
         let next = rq.pick().unwrap_or(idle);
-        next.set_state(State::Running);
+        if matches!(next.state(), State::Ready | State::Running) {
+            // (A thread preempted while blocking keeps its state until it blocks for real.)
+            next.set_state(State::Running);
+        }
         next.ran_since.store(now, Ordering::Relaxed);
         if let Some(s) = rq.slice.take() {
             timer::cancel(s);
@@ -433,7 +453,7 @@ pub(crate) fn finish_switch() {
     let prev = CPUS[cpu].rq.lock().prev.take();
     if let Some(prev) = prev {
         prev.on_cpu.store(false, Ordering::Release);
-        if prev.state() == State::Exited {
+        if prev.state() == State::Exited && !prev.on_rq.load(Ordering::Acquire) {
             let stack = prev.stack.lock().take();
             if let Some(stack) = stack {
                 prev.stack_peak
@@ -461,7 +481,7 @@ pub fn preempt_irq() {
     let p = port::port();
     let cpu = p.cpu_id();
     if CPUS[cpu].need_resched.load(Ordering::Acquire) && CPUS[cpu].online.load(Ordering::Acquire) {
-        schedule();
+        schedule_inner(true);
     }
 }
 
