@@ -1,4 +1,4 @@
-//! The boot sequence (see the crate docs) and the shell's view of the system.
+//! The boot sequence (see the crate docs), the shell thread and the shell's view of the system.
 
 use crate::arch::{self, psci::Conduit};
 use crate::board::{Board, PowerMethod, SmpMethod};
@@ -23,6 +23,9 @@ static STARTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_
 /// How long CPU 0 waits for a secondary CPU to come up, in milliseconds.
 const CPU_START_TIMEOUT_MS: u64 = 500;
 
+/// Priority of the shell thread (above the default, so work it starts does not starve it).
+const SHELL_PRIORITY: u8 = 20;
+
 /// What the device tree told us, if the loader passed one.
 #[derive(Default)]
 struct DtbInfo {
@@ -39,8 +42,14 @@ fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
     let (ram_base, ram_size) = board.early_ram;
     // Loaders that do not pass the pointer (QEMU for bare ELF images) put it at the start of RAM.
     let candidates = [ptr, ram_base];
+    let (arena, arena_size) = crate::stacks::arena();
     for &addr in candidates.iter().filter(|&&a| a != 0) {
-        let inside = |a: usize, len: usize| a >= ram_base && a + len <= ram_base + ram_size;
+        // In boot-mapped RAM and clear of the stack arena (whose guard pages are unmapped).
+        let inside = |a: usize, len: usize| {
+            a >= ram_base
+                && a + len <= ram_base + ram_size
+                && (a + len <= arena || a >= arena + arena_size)
+        };
         if addr % 8 != 0 || !inside(addr, 8) {
             continue;
         }
@@ -128,11 +137,13 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64) -> ! {
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
     rtos::port::install(&crate::port::PORT);
+    rtos::console::install(&crate::console::SINK);
     k.gic.init_cpu(&[timer::TIMER_INTID]);
     timer::set_deadline(None);
     if let Some(s) = rtos::cpu::stats(0) {
         s.set_online();
     }
+    rtos::sched::init_cpu();
     arch::irq_enable();
 
     start_secondaries(k);
@@ -150,9 +161,23 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64) -> ! {
         ms(timer::now() - boot_ticks)
     );
 
-    let mut shell = shell::Shell::new();
-    let exit = shell.run(&mut SerialIo, &mut System);
-    match exit {
+    let opts = rtos::kthread::Options {
+        prio: Some(SHELL_PRIORITY),
+        cpu: Some(0),
+    };
+    match rtos::kthread::create_with("shell", opts, shell_main) {
+        Ok(t) => {
+            rtos::kthread::wake_up_process(&t);
+        }
+        Err(e) => panic!("cannot create the shell thread: {}", e.name()),
+    }
+    // The boot context is CPU 0's idle thread from here on.
+    rtos::sched::idle_loop()
+}
+
+/// The shell thread: runs the shell on the serial console, then powers off or resets.
+fn shell_main() -> i32 {
+    match shell::Shell::new().run(&mut SerialIo, &mut System) {
         shell::Exit::Poweroff(code) => power_off(code),
         shell::Exit::Reboot => reboot(),
     }
@@ -197,19 +222,19 @@ fn start_secondaries(k: &Kernel) {
     }
 }
 
-/// A secondary CPU's first Rust code, with its MMU on, on its boot stack.
+/// A secondary CPU's first Rust code, with its MMU on, on its boot stack, which becomes the
+/// CPU's idle thread.
 pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
     arch::exceptions::install();
     let k = kernel();
     k.gic.init_cpu(&[timer::TIMER_INTID]);
     timer::set_deadline(None);
+    rtos::sched::init_cpu();
     if let Some(started) = STARTED.get(cpu) {
         started.store(true, Ordering::Release);
     }
     arch::irq_enable();
-    loop {
-        arch::wfi();
-    }
+    rtos::sched::idle_loop()
 }
 
 /// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the
@@ -252,23 +277,14 @@ impl shell::System for System {
     }
 
     fn sleep_ns(&mut self, ns: u64) {
-        let deadline = rtos::time::deadline_after(timer::now(), ns, timer::frequency());
-        timer::set_deadline(Some(deadline));
-        arch::wait_until(|| timer::now() >= deadline);
-        timer::set_deadline(None);
+        rtos::sched::sleep_ns(ns);
     }
 
     fn idle(&mut self) {
         // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
         let uart = &kernel().uart;
         let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
-        timer::set_deadline(Some(deadline));
-        let saved = arch::irq_save();
-        if !uart.has_input() && timer::now() < deadline {
-            arch::wfi();
-        }
-        arch::irq_restore(saved);
-        timer::set_deadline(None);
+        let _ = crate::console::RX_WAIT.wait_event(|| uart.has_input(), Some(deadline));
     }
 
     fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {

@@ -1,7 +1,9 @@
-//! Interrupt dispatch: acknowledge at the GIC, count, handle, end.
+//! Interrupt dispatch: acknowledge at the GIC, count, handle, end; then the scheduler's
+//! preemption point.
 //!
 //! SGI numbers used by the kernel: [`SGI_PING`] proves a CPU takes interrupts during bring-up;
-//! [`SGI_HALT`] stops a CPU when another one panics.
+//! [`rtos::sched::SGI_RESCHED`] asks a CPU to reschedule (the sender has set its need-resched
+//! flag; the preemption point does the rest); [`SGI_HALT`] stops a CPU when another one panics.
 
 use crate::drivers::timer::TIMER_INTID;
 use rtos::cpu::{self, IrqKind};
@@ -11,18 +13,15 @@ pub const SGI_PING: u8 = 0;
 /// SGI that parks a CPU forever with interrupts masked (panic on another CPU).
 pub const SGI_HALT: u8 = 15;
 
-/// INTID 1023: no interrupt pending (spurious).
-const SPURIOUS: u32 = 1023;
-
-/// Handles every pending interrupt on this CPU. Called from the IRQ vector with IRQs masked.
+/// Handles every pending interrupt on this CPU, then lets the scheduler preempt the interrupted
+/// thread if a wake-up asked for it. Called from the IRQ vector with IRQs masked, on the
+/// interrupted thread's stack; returns when that thread is resumed.
 pub(crate) fn handle_irq() {
     let k = crate::kernel();
     let cpu_id = crate::arch::cpu_id();
     let stats = cpu::stats(cpu_id);
-    while let Some(intid) = k.gic.ack() {
-        if intid >= SPURIOUS {
-            break;
-        }
+    while let Some(acked) = k.gic.ack() {
+        let intid = acked.intid();
         let kind = match intid {
             0..=15 => IrqKind::Sgi,
             TIMER_INTID => IrqKind::Timer,
@@ -33,7 +32,7 @@ pub(crate) fn handle_irq() {
         }
         match intid {
             i if i == u32::from(SGI_HALT) => {
-                k.gic.eoi(intid);
+                k.gic.eoi(acked);
                 crate::arch::halt();
             }
             i if i == u32::from(SGI_PING) => {
@@ -41,10 +40,16 @@ pub(crate) fn handle_irq() {
                     s.set_online();
                 }
             }
-            TIMER_INTID => crate::drivers::timer::set_deadline(None),
-            i if i == k.board.uart_intid => k.uart.handle_irq(),
+            TIMER_INTID => rtos::timer::handle_irq(),
+            i if i == k.board.uart_intid => {
+                k.uart.handle_irq();
+                crate::console::RX_WAIT.wake_all();
+            }
+            // SGI_RESCHED and anything else: nothing more to do here.
             _ => {}
         }
-        k.gic.eoi(intid);
+        k.gic.eoi(acked);
     }
+    // Every interrupt has been ended at the GIC: switching threads here leaves nothing active.
+    rtos::sched::preempt_irq();
 }

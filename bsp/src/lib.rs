@@ -2,22 +2,35 @@
 //!
 //! # Layout
 //! - [`arch`]: AArch64 boot code (EL2 to EL1, BSS, boot stacks), the identity map and MMU enable,
-//!   exception vectors and fault decoding, semihosting, PSCI, IRQ masking and WFI.
+//!   exception vectors and fault decoding (with stack-overflow detection), the context switch,
+//!   semihosting, PSCI, IRQ masking and WFI.
 //! - [`drivers`]: PL011 UART (`tock-registers`, `embedded-io`), GICv2 (`arm-gic`), the generic
 //!   timer (`aarch64-cpu`), and the BCM2711 GPIO/watchdog bits the Pi 4 needs.
 //! - [`port`]: the `rtos::port::Port` implementation on top of those.
-//! - `console`, `heap`, `panic`, `boot`: the serial console given to the shell, the kernel heap,
-//!   fatal-error reporting, and the boot sequence.
+//! - [`stacks`]: the thread-stack arena: 256 slots of a 16 KiB stack above an unmapped guard page.
+//! - `console`, `heap`, `panic`, `boot`: the serial console given to the shell (reads block on a
+//!   wait queue woken by the UART interrupt; threads print through a sleeping console lock), the
+//!   kernel heap, fatal-error reporting, and the boot sequence.
+//!
+//! # Threads
+//! Threads (and each CPU's idle thread, which is its boot context on its boot stack) run at EL1h
+//! on their own stacks. Interrupts push their trap frame on the current thread's stack; at the end
+//! of every IRQ, after all EOIs, the scheduler's preemption point may switch threads, leaving the
+//! interrupted thread's frame on its stack until it is switched back to. A switch saves x19-x30 on
+//! the outgoing stack and swaps stack pointers (`arch::context`).
 //!
 //! # Boot
 //! 1. `_start` (asm): CPU 0 only; drop to EL1, zero BSS, boot stack, call `boot::primary_main`.
 //! 2. MMU on with an identity map built from the [`board::Board`] description (no atomics before
-//!    this point), vectors installed, UART, heap, GIC and timer initialised, the port installed.
+//!    this point; 4 KiB pages with invalid guard pages over the stack arena), vectors installed,
+//!    UART, heap, GIC and timer initialised, the port and console sink installed, and the boot
+//!    context made CPU 0's idle thread (`rtos::sched::init_cpu`).
 //! 3. The device tree (if the loader passed one) gives RAM size, CPU count and the PSCI conduit.
 //! 4. Secondary CPUs are started (PSCI `CPU_ON` or spin table); each installs its vectors, sets
-//!    up its GIC CPU interface and waits for interrupts; a CPU counts as online once it has taken
-//!    an SGI from CPU 0.
-//! 5. The banner is printed and CPU 0 runs the shell until `poweroff`/`reboot`.
+//!    up its GIC CPU interface, becomes its idle thread (`init_cpu`) and enters the scheduler's
+//!    idle loop; a CPU counts as online once it has taken an SGI from CPU 0.
+//! 5. The banner is printed, CPU 0 starts the shell as a kthread (`shell`, priority 20, bound to
+//!    CPU 0; it powers off or resets when the shell ends) and enters its idle loop.
 //!
 //! A board crate describes its hardware in a [`board::Board`] and names it with [`entry!`].
 #![no_std]
@@ -33,6 +46,7 @@ mod heap;
 mod irq;
 mod panic;
 pub mod port;
+pub mod stacks;
 
 pub use board::{Board, PowerMethod, SmpMethod};
 

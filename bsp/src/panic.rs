@@ -77,19 +77,74 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     end()
 }
 
-/// Reports an unexpected exception and stops the system.
+/// Reports an unexpected exception and stops the system. A data abort on a guard page of the
+/// stack arena is reported as a stack overflow of the thread that owns the page.
 pub(crate) fn fault(vector: Vector, frame: &TrapFrame, esr: u64, far: u64) -> ! {
-    let mut w = begin();
     let ec = esr >> 26;
-    let iss = esr & 0x1ff_ffff;
+    let on_guard = matches!(ec, 0x24 | 0x25) && crate::stacks::in_guard(far as usize);
+    let mut w = begin();
+    let (class, cpu) = (exception_class_name(ec), arch::cpu_id());
+    let _ = if on_guard {
+        overflow_line(&mut w, far as usize);
+        writeln!(w, "  {} exception: {class} (EC {ec:#04x})", vector.name())
+    } else {
+        writeln!(
+            w,
+            "KERNEL PANIC on cpu{cpu}: unhandled {} exception: {class} (EC {ec:#04x})",
+            vector.name()
+        )
+    };
+    details(&mut w, frame, esr, far);
+    end()
+}
+
+/// Reports a stack overflow caught by the synchronous vector before it pushed a trap frame onto a
+/// guard page (`frame` lives on the emergency stack; `sp` is the thread's SP at the exception).
+pub(crate) fn stack_overflow(frame: &TrapFrame, sp: usize, esr: u64, far: u64) -> ! {
+    let mut w = begin();
+    // Name the thread from its stack: the SP, or for a fault on a guard page that the SP has not
+    // reached (a big frame), the faulting address.
+    let ec = esr >> 26;
+    let addr = if matches!(ec, 0x24 | 0x25) && crate::stacks::in_guard(far as usize) {
+        far as usize
+    } else {
+        sp
+    };
+    overflow_line(&mut w, addr);
     let _ = writeln!(
         w,
-        "KERNEL PANIC on cpu{}: unhandled {} exception: {} (EC {:#04x})",
-        arch::cpu_id(),
-        vector.name(),
+        "  synchronous exception: {} (EC {:#04x}), SP {sp:#018x}",
         exception_class_name(ec),
         ec
     );
+    details(&mut w, frame, esr, far);
+    end()
+}
+
+/// The `KERNEL PANIC ...: stack overflow in thread <name> (tid T)` line; `addr` is on the thread's
+/// stack or its guard page.
+fn overflow_line(w: &mut RawWriter, addr: usize) {
+    let cpu = arch::cpu_id();
+    // The lookup only try-locks and never allocates, so it is safe even when this CPU faulted
+    // while holding the registry or the heap lock (it then reports the address instead).
+    let named = rtos::kthread::with_owner_of_stack(addr, crate::stacks::GUARD_SIZE, |tid, name| {
+        let _ = writeln!(
+            w,
+            "KERNEL PANIC on cpu{cpu}: stack overflow in thread {name} (tid {tid})"
+        );
+    });
+    if !named {
+        let _ = writeln!(
+            w,
+            "KERNEL PANIC on cpu{cpu}: stack overflow in thread at {addr:#x} (name unavailable)"
+        );
+    }
+}
+
+/// ESR (decoded for aborts), FAR, ELR, SPSR and the general registers.
+fn details(w: &mut RawWriter, frame: &TrapFrame, esr: u64, far: u64) {
+    let ec = esr >> 26;
+    let iss = esr & 0x1ff_ffff;
     let _ = write!(w, "  ESR {esr:#018x}");
     if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
         let _ = write!(
@@ -115,5 +170,4 @@ pub(crate) fn fault(vector: Vector, frame: &TrapFrame, esr: u64, far: u64) -> ! 
         }
         let _ = writeln!(w);
     }
-    end()
 }

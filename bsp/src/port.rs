@@ -1,7 +1,10 @@
 //! [`rtos::port::Port`] for AArch64 with a GICv2 and the generic timer.
+//!
+//! Stacks come from the guarded arena in [`crate::stacks`]; contexts are saved stack pointers
+//! ([`crate::arch::context`]).
 
-use crate::{arch, drivers::timer};
-use rtos::port::{IrqState, Port};
+use crate::{arch, drivers::timer, stacks};
+use rtos::port::{Context, IrqState, Port, Stack, ThreadEntry};
 
 /// The hardware port; installed once at boot.
 pub struct HwPort;
@@ -18,6 +21,9 @@ impl Port for HwPort {
     }
     fn irqs_masked(&self) -> bool {
         arch::irqs_masked()
+    }
+    fn irq_enable(&self) {
+        arch::irq_enable();
     }
     fn now(&self) -> u64 {
         timer::now()
@@ -40,6 +46,25 @@ impl Port for HwPort {
         rtos::cpu::online_count()
     }
     fn idle(&self) {
+        // Called with IRQs masked: a pending interrupt still ends the WFI, and is taken once the
+        // scheduler unmasks.
         arch::wfi();
+    }
+
+    fn stack_alloc(&self) -> Option<Stack> {
+        stacks::alloc()
+    }
+    unsafe fn stack_free(&self, stack: Stack) {
+        stacks::free(stack);
+    }
+    fn stack_high_water(&self, stack: &Stack) -> usize {
+        stacks::high_water(stack)
+    }
+    fn init_context(&self, stack: &Stack, entry: ThreadEntry, arg: usize) -> Context {
+        arch::context::init_context(stack, entry, arg)
+    }
+    unsafe fn switch(&self, from: &Context, to: &Context) {
+        // SAFETY: the trait's contract is `context::switch`'s.
+        unsafe { arch::context::switch(from, to) }
     }
 }

@@ -340,20 +340,26 @@ pub fn list() -> Vec<KThread> {
         .collect()
 }
 
-/// The kthread whose stack (or the guard page just below it) contains `addr`: for reporting a
-/// stack overflow by name. `guard` is the size of the guard region below each stack.
-///
-/// Only tries the locks it needs (it runs in the fault path, maybe under them): `None` if busy.
-pub fn owner_of_stack(addr: usize, guard: usize) -> Option<ThreadInfo> {
-    let reg = REGISTRY.try_lock()?;
-    reg.values()
-        .find(|t| {
-            t.stack
-                .try_lock()
-                .and_then(|s| *s)
-                .is_some_and(|s| addr >= s.base.saturating_sub(guard) && addr < s.top())
-        })
-        .map(|t| t.info())
+/// Calls `f` with the tid and name of the kthread whose stack (or the `guard` bytes below it)
+/// contains `addr`, for reporting a stack overflow by name. Runs in the fault path: it only
+/// try-locks and never allocates; returns false if it found nobody (or a lock was busy).
+pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str)) -> bool {
+    let Some(reg) = REGISTRY.try_lock() else {
+        return false;
+    };
+    let owner = reg.values().find(|t| {
+        t.stack
+            .try_lock()
+            .and_then(|s| *s)
+            .is_some_and(|s| addr >= s.base.saturating_sub(guard) && addr < s.top())
+    });
+    match owner {
+        Some(t) => {
+            f(t.tid(), t.name());
+            true
+        }
+        None => false,
+    }
 }
 
 /// Forgets every kthread (the fake port's fresh start).

@@ -5,13 +5,26 @@
 //! [`Gic::init_cpu`] for itself. `arm_gic` has no call for the SPI target registers
 //! (`GICD_ITARGETSR`), so [`Gic::new`] routes the device interrupts before the driver takes
 //! ownership of the register block.
+//!
+//! Acknowledge and end-of-interrupt go straight to the banked CPU-interface registers
+//! (`GICC_IAR`, `GICC_EOIR`), without the lock: for an SGI, `GICC_IAR` carries the sending CPU in
+//! bits [12:10], and `GICC_EOIR` must get that exact value back, or the SGI stays active and
+//! blocks every interrupt of its priority on this CPU for good.
 
 use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
-use arm_gic::{IntId, InterruptGroup, Trigger};
+use arm_gic::{IntId, Trigger};
 use rtos::sync::IrqSpinLock;
 
 /// Offset of GICD_ITARGETSR in the distributor.
 const GICD_ITARGETSR: usize = 0x800;
+/// Offset of GICC_IAR (interrupt acknowledge) in the CPU interface.
+const GICC_IAR: usize = 0x0c;
+/// Offset of GICC_EOIR (end of interrupt) in the CPU interface.
+const GICC_EOIR: usize = 0x10;
+/// INTID field of GICC_IAR/GICC_EOIR (bits [9:0]); bits [12:10] are an SGI's source CPU.
+const INTID_MASK: u32 = 0x3ff;
+/// INTID 1023: nothing pending.
+const SPURIOUS: u32 = 1023;
 /// Default priority for every interrupt we enable (lower is more urgent).
 const PRIORITY: u8 = 0x80;
 
@@ -19,6 +32,19 @@ const PRIORITY: u8 = 0x80;
 pub struct Gic {
     inner: IrqSpinLock<GicV2<'static>>,
     lines: u32,
+    /// CPU interface base (for the lock-free acknowledge and end of interrupt).
+    gicc: usize,
+}
+
+/// An acknowledged interrupt: give it back to [`Gic::eoi`] unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acked(u32);
+
+impl Acked {
+    /// The interrupt ID (without an SGI's source CPU).
+    pub fn intid(self) -> u32 {
+        self.0 & INTID_MASK
+    }
 }
 
 impl Gic {
@@ -50,6 +76,7 @@ impl Gic {
         Self {
             inner: IrqSpinLock::new(gic),
             lines,
+            gicc,
         }
     }
 
@@ -78,19 +105,20 @@ impl Gic {
         self.lines
     }
 
-    /// Acknowledges the highest-priority pending interrupt, returning its INTID.
-    pub fn ack(&self) -> Option<u32> {
-        self.inner
-            .lock()
-            .get_and_acknowledge_interrupt(InterruptGroup::Group0)
-            .map(u32::from)
+    /// Acknowledges the highest-priority pending interrupt on this CPU; `None` if nothing is
+    /// pending (spurious). Call with IRQs masked, and end it with [`Gic::eoi`] on the same CPU.
+    pub fn ack(&self) -> Option<Acked> {
+        // SAFETY: GICC_IAR of the CPU interface (mapped Device memory, `new`'s contract); the
+        // register is banked per CPU, so no lock is needed. Reading it activates the interrupt.
+        let iar = unsafe { core::ptr::read_volatile((self.gicc + GICC_IAR) as *const u32) };
+        (iar & INTID_MASK < SPURIOUS).then_some(Acked(iar))
     }
 
-    /// Signals end of handling for `intid`.
-    pub fn eoi(&self, intid: u32) {
-        if let Ok(id) = IntId::try_from(intid) {
-            self.inner.lock().end_interrupt(id, InterruptGroup::Group0);
-        }
+    /// Ends (priority drop and deactivation) an interrupt returned by [`Gic::ack`] on this CPU.
+    pub fn eoi(&self, acked: Acked) {
+        // SAFETY: GICC_EOIR of the CPU interface, banked per CPU; the value is what GICC_IAR
+        // returned (with an SGI's source CPU), as the architecture requires.
+        unsafe { core::ptr::write_volatile((self.gicc + GICC_EOIR) as *mut u32, acked.0) };
     }
 
     /// Sends SGI `sgi` to the CPUs in bit set `cpus`.

@@ -41,7 +41,8 @@ impl WaitQueue {
         mut cond: impl FnMut() -> bool,
         deadline: Option<u64>,
     ) -> Result<(), WaitError> {
-        let Some(me) = sched::current() else {
+        // Early boot and idle threads cannot sleep: they poll.
+        let Some(me) = sched::current().filter(|t| !t.is_idle()) else {
             return self.spin_wait(cond, deadline);
         };
         loop {

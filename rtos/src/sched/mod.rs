@@ -296,7 +296,19 @@ pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
         break true;
     };
     p.irq_restore(saved);
+    preempt_point();
     woke
+}
+
+/// In preemptible thread context (interrupts enabled), switches now if this CPU was asked to:
+/// a wake-up of a more urgent thread takes effect at once, not at the next interrupt.
+fn preempt_point() {
+    let p = port::port();
+    if !p.irqs_masked() && CPUS[p.cpu_id()].need_resched.load(Ordering::Acquire) {
+        let saved = p.irq_save();
+        schedule_inner(true);
+        p.irq_restore(saved);
+    }
 }
 
 /// Chooses a CPU for `t` while holding `rq` (the lock of CPU `c`): the other queues are sampled
@@ -336,12 +348,14 @@ fn select_cpu_unlocked(
     best
 }
 
-/// After queueing `t` on `cpu`: preempt what runs there if `t` is more urgent.
+/// After queueing `t` on `cpu`: preempt what runs there if `t` is more urgent, or if it is as
+/// urgent and the running thread has no time slice yet (it started alone): rescheduling there
+/// puts the running thread at the back of its queue and arms the slice, so equal priorities
+/// share the CPU instead of the newcomer starving.
 fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
-    let preempt = rq
-        .current
-        .as_ref()
-        .is_none_or(|cur| cur.is_idle || t.prio() > cur.prio());
+    let preempt = rq.current.as_ref().is_none_or(|cur| {
+        cur.is_idle || t.prio() > cur.prio() || (t.prio() == cur.prio() && rq.slice.is_none())
+    });
     if preempt {
         CPUS[cpu].need_resched.store(true, Ordering::Release);
         if cpu != this_cpu {

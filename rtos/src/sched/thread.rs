@@ -172,6 +172,10 @@ impl Thread {
     pub(crate) fn clear_flag(&self, f: u32) {
         self.flags.fetch_and(!f, Ordering::AcqRel);
     }
+    /// Whether this is a CPU's idle thread (its boot context; it never sleeps).
+    pub fn is_idle(&self) -> bool {
+        self.is_idle
+    }
     /// Whether the thread is exiting or has exited.
     pub fn is_exiting(&self) -> bool {
         self.has_flag(flags::EXITING)

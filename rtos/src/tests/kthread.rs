@@ -429,3 +429,45 @@ fn park_unpark_storm_loses_nothing() {
         0
     });
 }
+
+#[test]
+fn equal_priority_newcomer_is_not_starved_by_a_lone_spinner() {
+    run(2, || {
+        // A spins alone on CPU 1 (nobody to share with: no time slice). B, same priority, is then
+        // woken onto CPU 1 from CPU 0: it must get the CPU soon, not wait for A to block.
+        let a_count = Arc::new(AtomicU64::new(0));
+        let b_count = Arc::new(AtomicU64::new(0));
+        let spinner = |c: Arc<AtomicU64>| {
+            move || {
+                while !kthread::should_stop() {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    spin_for(Duration::from_micros(100));
+                }
+                0
+            }
+        };
+        let a = kthread::create_on_cpu("lone", 1, spinner(a_count.clone())).unwrap();
+        kthread::wake_up_process(&a);
+        sched::sleep_ns(20 * MS);
+        assert!(a_count.load(Ordering::Relaxed) > 0);
+        let b = kthread::create_on_cpu("newcomer", 1, spinner(b_count.clone())).unwrap();
+        kthread::wake_up_process(&b);
+        let end = deadline_in(300);
+        while b_count.load(Ordering::Relaxed) == 0 && crate::port::port().now() < end {
+            sched::sleep_ns(MS);
+        }
+        assert!(
+            b_count.load(Ordering::Relaxed) > 0,
+            "equal-priority newcomer starved"
+        );
+        let a_before = a_count.load(Ordering::Relaxed);
+        sched::sleep_ns(50 * MS);
+        assert!(
+            a_count.load(Ordering::Relaxed) > a_before,
+            "and the first one still gets its share"
+        );
+        kthread::stop(&a);
+        kthread::stop(&b);
+        0
+    });
+}

@@ -10,7 +10,7 @@
 
 use core::arch::global_asm;
 
-/// Bytes of boot stack per CPU (threads get their own stacks from the heap).
+/// Bytes of boot stack per CPU: its idle thread's stack (threads get theirs from the stack arena).
 pub const BOOT_STACK_SIZE: usize = 64 * 1024;
 
 #[repr(C, align(16))]

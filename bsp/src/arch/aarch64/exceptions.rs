@@ -3,6 +3,19 @@
 //! Every exception saves all general registers plus `ELR_EL1` and `SPSR_EL1` in a [`TrapFrame`]
 //! on the current stack, so a handler can report or alter the interrupted context. Only the
 //! "current EL with SP_ELx" synchronous and IRQ vectors are expected; anything else is a fault.
+//!
+//! An IRQ ends with [`crate::irq::handle_irq`] calling the scheduler's preemption point, which may
+//! switch threads: the interrupted thread's trap frame then stays on its stack until it is
+//! switched back to, and the vector code finishes with `eret` from that frame.
+//!
+//! # Stack overflow
+//! A thread that runs off its stack faults on the guard page below it ([`crate::stacks`]). The
+//! synchronous vector must not push a trap frame there (that would fault again, recursively), so
+//! before it touches memory it checks whether the frame would overlap a guard page of the stack
+//! arena: with `x0`/`x1` parked in `TPIDRRO_EL0`/`TPIDR_EL0` (unused: nothing runs at EL0), it
+//! computes `(SP - 1 - arena) % SLOT_SIZE < GUARD_SIZE + FRAME_SIZE`. If so it moves to this
+//! CPU's emergency stack, saves the frame there and reports the overflow by thread name
+//! ([`crate::panic::stack_overflow`]).
 
 use core::arch::global_asm;
 
@@ -20,6 +33,17 @@ pub struct TrapFrame {
 
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
 const _: () = assert!(FRAME_SIZE == 34 * 8 && FRAME_SIZE.is_multiple_of(16));
+
+/// Bytes of each CPU's emergency stack (stack-overflow reports run on it).
+const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
+const _: () = assert!(EMERGENCY_STACK_SIZE.is_power_of_two() && rtos::MAX_CPUS.is_power_of_two());
+
+#[repr(C, align(16))]
+struct EmergencyStacks([[u8; EMERGENCY_STACK_SIZE]; rtos::MAX_CPUS]);
+
+/// Per-CPU stacks for reporting a stack overflow; only ever used by the vector code below.
+static mut EMERGENCY_STACKS: EmergencyStacks =
+    EmergencyStacks([[0; EMERGENCY_STACK_SIZE]; rtos::MAX_CPUS]);
 
 /// Which vector was taken (the order of the architectural table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +119,8 @@ bsp_vectors:
     VECTOR 1
     VECTOR 2
     VECTOR 3
-    VECTOR 4
+    .balign 0x80                    // 4: current EL with SP_ELx, synchronous
+    b       bsp_sync_spx
     VECTOR 5
     VECTOR 6
     VECTOR 7
@@ -107,6 +132,72 @@ bsp_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+
+// Synchronous exception at EL1h: would the trap frame overlap a guard page of the stack arena?
+bsp_sync_spx:
+    msr     tpidrro_el0, x0
+    msr     tpidr_el0, x1
+    mov     x0, sp
+    sub     x0, x0, #1
+    adrp    x1, {arena}
+    add     x1, x1, :lo12:{arena}
+    sub     x0, x0, x1              // offset of the frame's top byte in the arena (wraps below)
+    movz    x1, #({arena_size} >> 16), lsl #16
+    movk    x1, #({arena_size} & 0xffff)
+    cmp     x0, x1
+    b.hs    1f                      // not on a thread stack
+    mov     x1, #{slot_size}
+    udiv    x1, x0, x1              // slot index
+    sub     x0, x0, x1, lsl #{guard_shift}
+    sub     x0, x0, x1, lsl #{stack_shift}  // offset inside the slot
+    mov     x1, #({guard_size} + {frame})
+    cmp     x0, x1
+    b.lo    bsp_stack_overflow_entry
+1:  mrs     x0, tpidrro_el0
+    mrs     x1, tpidr_el0
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    mov     x1, #4
+    b       bsp_exception_common
+
+// Stack overflow: x0/x1 are parked in TPIDRRO_EL0/TPIDR_EL0, SP is the thread's. Move to this
+// CPU's emergency stack, save the frame there and report; never returns.
+bsp_stack_overflow_entry:
+    mrs     x0, mpidr_el1
+    and     x0, x0, #({max_cpus} - 1)
+    add     x0, x0, #1
+    adrp    x1, {emergency}
+    add     x1, x1, :lo12:{emergency}
+    add     x1, x1, x0, lsl #{emergency_shift}    // top of this CPU's emergency stack
+    mov     x0, sp                  // the overflowing SP, for the report
+    mov     sp, x1
+    sub     sp, sp, #{frame}
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x9, elr_el1
+    mrs     x10, spsr_el1
+    stp     x30, x9, [sp, #240]
+    str     x10, [sp, #256]
+    mrs     x9, tpidrro_el0
+    mrs     x10, tpidr_el0
+    stp     x9, x10, [sp, #0]
+    mov     x1, x0
+    mov     x0, sp
+    bl      {overflow}
+2:  wfe
+    b       2b
 
 bsp_exception_common:
     stp     x2, x3, [sp, #16]
@@ -153,6 +244,16 @@ bsp_exception_common:
 "#,
     frame = const FRAME_SIZE,
     handler = sym exception_handler,
+    overflow = sym stack_overflow_handler,
+    arena = sym crate::stacks::STACK_ARENA,
+    arena_size = const crate::stacks::ARENA_SIZE,
+    slot_size = const crate::stacks::SLOT_SIZE,
+    guard_size = const crate::stacks::GUARD_SIZE,
+    guard_shift = const crate::stacks::GUARD_SHIFT,
+    stack_shift = const crate::stacks::STACK_SHIFT,
+    emergency = sym EMERGENCY_STACKS,
+    emergency_shift = const EMERGENCY_STACK_SIZE.trailing_zeros(),
+    max_cpus = const rtos::MAX_CPUS,
 );
 
 unsafe extern "C" {
@@ -199,6 +300,13 @@ extern "C" fn exception_handler(frame: &mut TrapFrame, raw: u64) {
             crate::panic::fault(vector, frame, esr, far);
         }
     }
+}
+
+/// The synchronous vector found the trap frame would overlap a guard page: `frame` is on the
+/// emergency stack, `sp` is the thread's stack pointer at the exception.
+extern "C" fn stack_overflow_handler(frame: &TrapFrame, sp: u64) -> ! {
+    let (esr, far) = syndrome();
+    crate::panic::stack_overflow(frame, sp as usize, esr, far)
 }
 
 /// A name for an ESR exception class, for fault reports.

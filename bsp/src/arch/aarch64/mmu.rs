@@ -4,21 +4,27 @@
 //! memory (which is what all memory is with the MMU off) are not guaranteed to work on real
 //! hardware. So this module runs first, uses no atomics, and builds a small identity map from the
 //! board's description with plain stores: 1 GiB blocks where a whole gigabyte has one kind
-//! (RAM, device or nothing), 2 MiB blocks where it is mixed.
+//! (RAM, device or nothing), 2 MiB blocks where it is mixed, and 4 KiB pages for the 2 MiB blocks
+//! that hold the thread-stack arena ([`crate::stacks`]), whose guard pages stay invalid.
 //!
 //! Attributes: RAM is Normal write-back cacheable, inner shareable, never executable from EL0;
 //! device ranges are Device-nGnRE and never executable. Everything else is unmapped, so a stray
 //! pointer faults (and is reported) instead of reading garbage.
 
 use crate::board::Board;
+use crate::stacks;
 
 const ENTRIES: usize = 512;
 const GIB: usize = 1 << 30;
 const MIB2: usize = 2 << 20;
+const PAGE: usize = 4096;
 /// Identity-mapped address space: 39-bit VA, translation starting at level 1.
 const VA_BITS: u64 = 39;
 /// How many level-2 tables the map may use (each covers one mixed gigabyte).
 const L2_TABLES: usize = 4;
+/// Level-3 tables for the 2 MiB blocks the stack arena touches (one spare in case it is not
+/// 2 MiB-aligned).
+const L3_TABLES: usize = stacks::ARENA_SIZE.div_ceil(MIB2) + 1;
 
 const ATTR_DEVICE: u64 = 0; // MAIR index 0: Device-nGnRE
 const ATTR_NORMAL: u64 = 1; // MAIR index 1: Normal, inner/outer write-back RW-allocate
@@ -26,6 +32,7 @@ const MAIR: u64 = 0x04 | (0xff << 8);
 
 const DESC_BLOCK: u64 = 0b01;
 const DESC_TABLE: u64 = 0b11;
+const DESC_PAGE: u64 = 0b11; // at level 3
 const AF: u64 = 1 << 10;
 const SH_INNER: u64 = 3 << 8;
 const PXN: u64 = 1 << 53;
@@ -36,6 +43,7 @@ struct Table([u64; ENTRIES]);
 
 static mut L1: Table = Table([0; ENTRIES]);
 static mut L2: [Table; L2_TABLES] = [const { Table([0; ENTRIES]) }; L2_TABLES];
+static mut L3: [Table; L3_TABLES] = [const { Table([0; ENTRIES]) }; L3_TABLES];
 
 /// The values a secondary CPU loads to turn its MMU on: MAIR_EL1, TCR_EL1, TTBR0_EL1, SCTLR_EL1.
 #[repr(C)]
@@ -62,12 +70,32 @@ fn kind_of(board: &Board, addr: usize) -> Kind {
     }
 }
 
-fn block(addr: usize, kind: Kind) -> u64 {
+/// The kind of the 4 KiB page at `addr`: guard pages of the stack arena are unmapped.
+fn page_kind(board: &Board, addr: usize) -> Kind {
+    if stacks::in_guard(addr) {
+        Kind::Unmapped
+    } else {
+        kind_of(board, addr)
+    }
+}
+
+/// Whether the 2 MiB block at `addr` must be mapped with pages (it overlaps the stack arena).
+fn needs_pages(addr: usize) -> bool {
+    let (base, size) = stacks::arena();
+    addr < base + size && base < addr + MIB2
+}
+
+/// A block (levels 1-2, `desc` = [`DESC_BLOCK`]) or page (level 3, [`DESC_PAGE`]) descriptor.
+fn leaf(addr: usize, kind: Kind, desc: u64) -> u64 {
     match kind {
         Kind::Unmapped => 0,
-        Kind::Normal => addr as u64 | DESC_BLOCK | AF | SH_INNER | (ATTR_NORMAL << 2) | UXN,
-        Kind::Device => addr as u64 | DESC_BLOCK | AF | (ATTR_DEVICE << 2) | PXN | UXN,
+        Kind::Normal => addr as u64 | desc | AF | SH_INNER | (ATTR_NORMAL << 2) | UXN,
+        Kind::Device => addr as u64 | desc | AF | (ATTR_DEVICE << 2) | PXN | UXN,
     }
+}
+
+fn block(addr: usize, kind: Kind) -> u64 {
+    leaf(addr, kind, DESC_BLOCK)
 }
 
 /// Builds the identity map for `board`, turns the MMU and caches on for the calling CPU and
@@ -79,24 +107,37 @@ fn block(addr: usize, kind: Kind) -> u64 {
 /// and boot stacks must lie inside `board.early_ram`.
 pub(crate) unsafe fn enable_boot_cpu(board: &Board) {
     // SAFETY: single CPU, MMU off, nothing else refers to the tables yet (caller's contract).
-    let (l1, l2) = unsafe {
+    let (l1, l2, l3) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(L1),
             &mut *core::ptr::addr_of_mut!(L2),
+            &mut *core::ptr::addr_of_mut!(L3),
         )
     };
-    let mut next_l2 = 0;
+    let (mut next_l2, mut next_l3) = (0, 0);
     for (gib, entry) in l1.0.iter_mut().enumerate().take(1 << (VA_BITS - 30)) {
         let base = gib * GIB;
         let kinds = |i: usize| kind_of(board, base + i * MIB2);
         let first = kinds(0);
-        if (1..ENTRIES).all(|i| kinds(i) == first) {
+        let split = |i: usize| needs_pages(base + i * MIB2);
+        if (0..ENTRIES).all(|i| kinds(i) == first && !split(i)) {
             *entry = block(base, first);
         } else if next_l2 < L2_TABLES {
             let table = &mut l2[next_l2];
             next_l2 += 1;
             for (i, e) in table.0.iter_mut().enumerate() {
-                *e = block(base + i * MIB2, kinds(i));
+                let addr = base + i * MIB2;
+                if split(i) && next_l3 < L3_TABLES {
+                    let pages = &mut l3[next_l3];
+                    next_l3 += 1;
+                    for (j, p) in pages.0.iter_mut().enumerate() {
+                        let at = addr + j * PAGE;
+                        *p = leaf(at, page_kind(board, at), DESC_PAGE);
+                    }
+                    *e = pages as *const Table as u64 | DESC_TABLE;
+                } else {
+                    *e = block(addr, kinds(i));
+                }
             }
             *entry = table as *const Table as u64 | DESC_TABLE;
         }

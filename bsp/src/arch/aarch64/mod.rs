@@ -2,6 +2,7 @@
 
 pub(crate) mod boot;
 pub(crate) mod cache;
+pub(crate) mod context;
 pub mod exceptions;
 pub(crate) mod mmu;
 pub mod psci;

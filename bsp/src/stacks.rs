@@ -1,0 +1,147 @@
+//! Thread stacks: a fixed arena of slots, each an unmapped guard page below a 16 KiB stack.
+//!
+//! The arena is a 2 MiB-aligned region right after the kernel's BSS (section `.stack_arena` in
+//! `kernel.ld`, not zeroed at boot, not part of the image). The boot identity map
+//! ([`crate::arch::mmu`]) maps it with 4 KiB pages and leaves the first page of every slot
+//! invalid, so a thread that runs off the bottom of its stack faults on its own guard page instead
+//! of scribbling over its neighbour. The guards are never mapped, so no break-before-make is ever
+//! needed.
+//!
+//! ```text
+//! arena:  | guard 0 | stack 0 (16 KiB) | guard 1 | stack 1 | ... | guard 255 | stack 255 |
+//!          4 KiB     top of stack 0 = guard 1
+//! ```
+//!
+//! Slots are handed out from a bitmap under an [`IrqSpinLock`]. A new stack is filled with
+//! [`FILL`] so [`high_water`] can find the deepest byte ever written. The exception vectors check
+//! the stack pointer against the guard pages before pushing a trap frame ([`in_guard`] is the same
+//! test in Rust), so an overflow is reported by thread name instead of faulting recursively.
+
+use core::mem::MaybeUninit;
+use rtos::port::Stack;
+use rtos::sync::IrqSpinLock;
+
+/// Bytes of the unmapped guard page at the bottom of each slot.
+pub const GUARD_SIZE: usize = 4096;
+/// Usable bytes of each thread stack.
+pub const STACK_SIZE: usize = 16 * 1024;
+/// Bytes per slot: guard page plus stack.
+pub const SLOT_SIZE: usize = GUARD_SIZE + STACK_SIZE;
+/// Number of slots: as many as the kernel allows kthreads (`rtos::kthread::MAX_THREADS`).
+pub const SLOTS: usize = 256;
+/// Size of the whole arena (5 MiB).
+pub const ARENA_SIZE: usize = SLOTS * SLOT_SIZE;
+/// The byte a fresh stack is filled with.
+pub const FILL: u8 = 0xa5;
+
+// The vector code computes `offset % SLOT_SIZE` with shifts by these (see exceptions.rs).
+pub(crate) const GUARD_SHIFT: u32 = GUARD_SIZE.trailing_zeros();
+pub(crate) const STACK_SHIFT: u32 = STACK_SIZE.trailing_zeros();
+const _: () = assert!(GUARD_SIZE == 1 << GUARD_SHIFT && STACK_SIZE == 1 << STACK_SHIFT);
+const _: () = assert!(GUARD_SIZE == 4096 && STACK_SIZE.is_multiple_of(4096));
+const _: () = assert!(SLOTS.is_multiple_of(64) && SLOT_SIZE <= 0xffff && ARENA_SIZE < 1 << 32);
+
+/// The arena's memory. Never accessed through a reference: only through raw pointers into
+/// slots that [`alloc`] handed out.
+#[repr(C, align(4096))]
+pub(crate) struct Arena(MaybeUninit<[u8; ARENA_SIZE]>);
+
+/// The stack arena, in its own non-loaded, 2 MiB-aligned section (see `kernel.ld`).
+#[unsafe(link_section = ".stack_arena")]
+pub(crate) static mut STACK_ARENA: Arena = Arena(MaybeUninit::uninit());
+
+/// Which slots are in use (bit `i % 64` of word `i / 64`).
+static USED: IrqSpinLock<[u64; SLOTS / 64]> = IrqSpinLock::new([0; SLOTS / 64]);
+
+/// Start address of the arena.
+pub fn arena_base() -> usize {
+    core::ptr::addr_of!(STACK_ARENA) as usize
+}
+
+/// `(base, size)` of the arena.
+pub fn arena() -> (usize, usize) {
+    (arena_base(), ARENA_SIZE)
+}
+
+/// Whether `addr` lies in a guard page of the arena.
+pub fn in_guard(addr: usize) -> bool {
+    let off = addr.wrapping_sub(arena_base());
+    off < ARENA_SIZE && off % SLOT_SIZE < GUARD_SIZE
+}
+
+/// Whether `addr` lies in the arena (a guard page or a stack).
+pub fn in_arena(addr: usize) -> bool {
+    addr.wrapping_sub(arena_base()) < ARENA_SIZE
+}
+
+/// The slot index of a stack handed out by [`alloc`], or `None` if `stack` is not one.
+fn slot_of(stack: &Stack) -> Option<usize> {
+    let off = stack.base.wrapping_sub(arena_base() + GUARD_SIZE);
+    (off < ARENA_SIZE && off.is_multiple_of(SLOT_SIZE) && stack.size == STACK_SIZE)
+        .then_some(off / SLOT_SIZE)
+}
+
+/// Whether `stack` is a slot of the arena that is currently handed out.
+pub(crate) fn is_allocated(stack: &Stack) -> bool {
+    slot_of(stack).is_some_and(|i| USED.lock()[i / 64] & (1 << (i % 64)) != 0)
+}
+
+/// Hands out a free stack, filled with [`FILL`]; `None` when every slot is in use.
+pub fn alloc() -> Option<Stack> {
+    let slot = {
+        let mut used = USED.lock();
+        let (w, word) = used.iter_mut().enumerate().find(|(_, w)| **w != u64::MAX)?;
+        let bit = word.trailing_ones() as usize;
+        *word |= 1 << bit;
+        w * 64 + bit
+    };
+    let base = arena_base() + slot * SLOT_SIZE + GUARD_SIZE;
+    // SAFETY: `[base, base + STACK_SIZE)` is the usable part of a slot we just claimed: mapped
+    // normal RAM (the early map) that nothing else uses until the slot is freed.
+    unsafe { core::ptr::write_bytes(base as *mut u8, FILL, STACK_SIZE) };
+    Some(Stack {
+        base,
+        size: STACK_SIZE,
+    })
+}
+
+/// Gives a stack back.
+///
+/// # Panics
+/// If `stack` is not a stack handed out by [`alloc`] or was already freed (a kernel bug).
+pub fn free(stack: Stack) {
+    let Some(i) = slot_of(&stack) else {
+        panic!("stack_free: {stack:x?} is not a stack slot");
+    };
+    let mut used = USED.lock();
+    let bit = 1u64 << (i % 64);
+    assert!(used[i / 64] & bit != 0, "stack_free: slot {i} freed twice");
+    used[i / 64] &= !bit;
+}
+
+/// Slots in use now.
+pub fn in_use() -> usize {
+    USED.lock().iter().map(|w| w.count_ones() as usize).sum()
+}
+
+/// The most bytes of `stack` ever used: from its top down to the lowest byte that no longer holds
+/// [`FILL`]. 0 for anything that is not an arena stack.
+pub fn high_water(stack: &Stack) -> usize {
+    if slot_of(stack).is_none() {
+        return 0;
+    }
+    let words = stack.base as *const u64;
+    let pattern = u64::from_ne_bytes([FILL; 8]);
+    for i in 0..STACK_SIZE / 8 {
+        // SAFETY: inside the slot's usable range, mapped normal RAM. The owning thread may be
+        // writing its stack concurrently: a volatile word read of plain memory only ever yields
+        // some value it held, which is all a high-water estimate needs.
+        let w = unsafe { core::ptr::read_volatile(words.add(i)) };
+        if w != pattern {
+            // Little-endian: the lowest differing byte is the least significant one.
+            let low = ((w ^ pattern).trailing_zeros() / 8) as usize;
+            return STACK_SIZE - (i * 8 + low);
+        }
+    }
+    0
+}
