@@ -214,7 +214,6 @@ impl<'a> Args<'a> {
     }
 
     /// The value of option `name` (`--name value` or `--name=value`), parsed; consumes both.
-    #[cfg_attr(not(test), allow(dead_code))] // helper API for upcoming commands
     pub(crate) fn option<T: FromArg>(&mut self, name: &str) -> Result<Option<T>, CmdError> {
         let Some((i, inline)) = self.find_option(name) else {
             return Ok(None);

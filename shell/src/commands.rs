@@ -21,6 +21,7 @@ use alloc::format;
 use core::fmt;
 
 use crate::args::{Args, CmdError, Duration, ExitCode};
+use crate::kthreads;
 use crate::out::{Out, Sink};
 use crate::parse::tokenize;
 use crate::{CpuInfo, CrashKind, Exit, State, System};
@@ -103,6 +104,104 @@ pub(crate) static COMMANDS: &[Command] = &[
         long_help: "One row per CPU: whether it is online, interrupts taken (all kinds), timer\n\
                     interrupts and software-generated interrupts (SGIs/IPIs).",
         run: cmd_cpus,
+    },
+    Command {
+        name: "spawn",
+        usage: "spawn <kind> [name] [opts]",
+        help: "start a kernel thread of a built-in kind",
+        long_help: "Creates a kthread running one of the built-in bodies and wakes it; prints\n\
+                    `spawned <name> (tid <tid>) on cpu<n>`. Kinds (each polls its stop and park\n\
+                    requests, except hog):\n\
+                    \x20 spin     busy loop; result: iterations modulo 2^31\n\
+                    \x20 sleeper  sleeps (10 ms at a time) until stopped; result 0\n\
+                    \x20 ticker   prints `<name>: tick N` every period (default 1s); result: ticks\n\
+                    \x20 counter  counts every period (default 100ms), shown by ps; result: count\n\
+                    \x20 hog      spins and never polls: park and stop on it time out\n\
+                    \x20 exit     returns --result (default 0) at once\n\
+                    [name] defaults to <kind><n>, the first one free; it must be unique, at most\n\
+                    63 bytes and not all digits (it would read as a tid). Options:\n\
+                    \x20 --cpu N      a per-CPU thread bound to CPU N (EINVAL if N is not online)\n\
+                    \x20 --prio P     priority 0..=31, higher is more urgent (default 10)\n\
+                    \x20 --period D   ticker/counter period, a duration as for sleep\n\
+                    \x20 --result R   what an exit thread returns\n\
+                    \x20 --created    create only; `wake <t>` starts it (`stop` gives -4, EINTR)\n\
+                    Errors: a taken name (EEXIST), no memory or thread slot left (ENOMEM).",
+        run: kthreads::cmd_spawn,
+    },
+    Command {
+        name: "ps",
+        usage: "ps [--json]",
+        help: "list kernel threads",
+        long_help: "One row per kthread: TID, NAME, STATE (created, ready, running, sleeping,\n\
+                    parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
+                    on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
+                    in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
+                    --json: one JSON object per line and thread, with the fields tid, name,\n\
+                    state, cpu, prio, runtime_ms, runtime_us, switches, stack_used, stack_size\n\
+                    (bytes), count, bound and result (null where they do not apply).",
+        run: kthreads::cmd_ps,
+    },
+    Command {
+        name: "park",
+        usage: "park <t> [--timeout D]",
+        help: "park a kernel thread (waits until parked)",
+        long_help: "Asks thread <t> (a name or a tid) to park and waits until it is parked and\n\
+                    off its CPU, at most --timeout (default 5s): then `error: park: timeout`\n\
+                    and the request stays set. A thread that has exited gives ENOSYS, one that\n\
+                    is already parked (or being parked) EBUSY.",
+        run: kthreads::cmd_park,
+    },
+    Command {
+        name: "unpark",
+        usage: "unpark <t>",
+        help: "let a parked kernel thread run again",
+        long_help: "Clears the park request of <t> and wakes it if it is parked (a per-CPU\n\
+                    thread goes back to its CPU). Does nothing if it is not parked.",
+        run: kthreads::cmd_unpark,
+    },
+    Command {
+        name: "stop",
+        usage: "stop <t> [--timeout D]",
+        help: "stop a kernel thread and print its result",
+        long_help: "Asks <t> to stop (unparking it if needed), waits for it to return, prints\n\
+                    `<name>: result <R>` and forgets it. A thread created but never woken does\n\
+                    not run and gives -4 (EINTR). After --timeout (default 5s) it fails with\n\
+                    `error: stop: timeout`; the stop request stays (ps shows `stopping`).\n\
+                    A thread that already exited by itself is an error that shows its result\n\
+                    (unless an earlier stop of it timed out); it is forgotten too.",
+        run: kthreads::cmd_stop,
+    },
+    Command {
+        name: "wait",
+        usage: "wait <t> <state> [--timeout D]",
+        help: "wait until a kernel thread is in a state",
+        long_help: "Polls <t> every 2 ms until its state (as ps shows it) is <state>: created,\n\
+                    ready, running, sleeping, parked, stopping or exited. Fails after --timeout\n\
+                    (default 5s), or at once if the thread exited and <state> is not exited.",
+        run: kthreads::cmd_wait,
+    },
+    Command {
+        name: "bind",
+        usage: "bind <t> <cpu>",
+        help: "bind a created or parked thread to a CPU",
+        long_help: "Restricts <t> to CPU <cpu>. Only while it is created (never woken) or parked\n\
+                    and off its CPU; otherwise EBUSY. A CPU that is not online is EINVAL.",
+        run: kthreads::cmd_bind,
+    },
+    Command {
+        name: "wake",
+        usage: "wake <t>",
+        help: "wake a created or sleeping kernel thread",
+        long_help: "Starts a thread created with `spawn --created`, or wakes a sleeping one\n\
+                    early. Anything else is left alone (with a note).",
+        run: kthreads::cmd_wake,
+    },
+    Command {
+        name: "prio",
+        usage: "prio <t> <prio>",
+        help: "change a kernel thread's priority",
+        long_help: "Sets the priority of <t> to <prio>, 0..=31 (higher is more urgent).",
+        run: kthreads::cmd_prio,
     },
     Command {
         name: "poweroff",
@@ -211,7 +310,7 @@ fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         None => {
             writeln!(ctx, "commands:");
             for c in COMMANDS {
-                writeln!(ctx, "  {:<22} {}", c.usage, c.help);
+                writeln!(ctx, "  {:<30} {}", c.usage, c.help);
             }
             writeln!(
                 ctx,

@@ -58,6 +58,19 @@
 //! long). An error is exactly one line starting with `error: `. `$?` expands to the last status
 //! in any unquoted or double-quoted word. Blank and comment lines leave `$?` alone.
 //!
+//! # Kernel threads
+//!
+//! `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake` and `prio` (in `kthreads.rs`)
+//! drive the kernel's kthreads directly through `rtos::kthread` and `rtos::sched`, not through
+//! [`System`]. `spawn` starts built-in bodies (`spin`, `sleeper`, `ticker`, `counter`, `hog`,
+//! `exit`) that honour Linux's kthread contract (poll should-stop/should-park, `parkme`), except
+//! `hog`, which never polls, so that timeouts can be seen. A thread is named by its name or tid.
+//! `park`, `stop` and `wait` take `--timeout` (default 5 s): on timeout the request stays set.
+//! Kernel errors are shown with their errno name, e.g. `error: bind: thread is busy (EBUSY)`; a
+//! CPU that is not online is a bad argument (status 2), other kernel refusals status 1. Without a
+//! running scheduler these commands fail with an error instead of panicking. The host tests run
+//! them under `rtos::fake::run`, a fake SMP kernel on host threads.
+//!
 //! All output uses `\r\n` line endings. No input can make the shell panic, and nothing it
 //! allocates grows with the input beyond [`MAX_LINE`]-sized buffers.
 //!
@@ -71,6 +84,7 @@ extern crate alloc;
 mod args;
 mod commands;
 mod detect;
+mod kthreads;
 mod out;
 mod parse;
 mod reader;

@@ -263,3 +263,374 @@ fn hostile_bytes_then_alive(board: Board) {
         show(&o)
     );
 }
+
+// ---- bsp helper tests ----
+// Added with the bsp's thread support (context switch, preemption from IRQs, guard-paged stacks).
+// They drive the kernel through the shell's kthread commands; the tests above already cover the
+// boot with the shell running as a kthread (banner, `echo`, `poweroff 3`).
+
+/// A counter thread on each secondary CPU, waking every millisecond, while the shell (a thread
+/// bound to CPU 0) sleeps, stops them and collects their results. Wake-ups cross CPUs both ways:
+/// SGIs sent by CPUs other than 0 carry the sender in `GICC_IAR`, and must be ended with that
+/// exact value, or the receiving CPU never takes another interrupt and the run hangs.
+fn bsp_threads_on_every_cpu(board: Board) {
+    let names = ["bsp-a", "bsp-b", "bsp-c"];
+    let mut script = String::new();
+    for (i, name) in names.iter().enumerate() {
+        script += &format!("spawn counter {name} --cpu {} --period 1ms\n", i + 1);
+    }
+    script += "sleep 300ms\n";
+    for name in names {
+        script += &format!("stop {name}\n");
+    }
+    script += "sleep 20ms\necho threads-done\n";
+    let o = run(board, &script);
+    assert_eq!(o.status, 0, "{}", show(&o));
+    assert!(o.has_line("threads-done"), "{}", show(&o));
+    assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+    for name in names {
+        let prefix = format!("{name}: result ");
+        let count: Option<u64> = o
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&prefix).and_then(|n| n.parse().ok()));
+        assert!(
+            count.is_some_and(|n| n > 0),
+            "{name} did not count\n{}",
+            show(&o)
+        );
+    }
+}
+
+#[test]
+fn bsp_threads_on_every_cpu_virt() {
+    bsp_threads_on_every_cpu(Board::Virt);
+}
+
+#[test]
+fn bsp_threads_on_every_cpu_rpi4() {
+    bsp_threads_on_every_cpu(Board::Rpi4);
+}
+
+// ---- kthread tests ----
+// The shell's kthread commands (`spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, ...) on
+// the real kernel, on both boards. Each test runs one script from `tests/scripts/kthread-*.rsh`,
+// so a failure can be replayed with e.g. `just script tests/scripts/kthread-storm.rsh rpi4`.
+
+mod kthread {
+    use super::{lines_starting, panic_lines, run, show};
+    use runner::{Board, Outcome};
+
+    both_boards!(
+        sixteen_threads_over_four_cpus,
+        a_park_unpark_storm_loses_nothing,
+        a_hog_times_out_and_the_shell_stays_usable,
+        a_counter_counts_only_while_unparked,
+        a_created_thread_stops_with_eintr,
+        every_error_is_reported,
+        too_many_threads_is_enomem,
+    );
+
+    /// A number field of a `ps --json` object.
+    fn field(obj: &str, key: &str) -> Option<i64> {
+        let key = format!("\"{key}\":");
+        let rest = &obj[obj.find(&key)? + key.len()..];
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        rest[..end].parse().ok()
+    }
+
+    /// A string field (without escapes) of a `ps --json` object.
+    fn str_field<'a>(obj: &'a str, key: &str) -> Option<&'a str> {
+        let key = format!("\"{key}\":\"");
+        let rest = &obj[obj.find(&key)? + key.len()..];
+        rest.find('"').map(|end| &rest[..end])
+    }
+
+    /// The `ps --json` objects printed after the marker line `== <label>`, up to the next prompt
+    /// that is not `ps --json` itself, by thread name.
+    fn ps_after<'a>(o: &'a Outcome, label: &str) -> Vec<(String, &'a str)> {
+        let marker = format!("== {label}");
+        o.lines()
+            .map(str::trim)
+            .skip_while(|l| *l != marker)
+            .skip(1)
+            .skip_while(|l| !l.ends_with("ps --json"))
+            .skip(1)
+            .take_while(|l| l.starts_with('{'))
+            .map(|l| (str_field(l, "name").unwrap_or_default().to_string(), l))
+            .collect()
+    }
+
+    /// The object of thread `name` in `objs`.
+    fn obj<'a>(objs: &[(String, &'a str)], name: &str) -> Option<&'a str> {
+        objs.iter().find(|(n, _)| n == name).map(|(_, o)| *o)
+    }
+
+    /// The result `stop` printed for `name`.
+    fn result(o: &Outcome, name: &str) -> Option<i64> {
+        let prefix = format!("{name}: result ");
+        o.lines()
+            .find_map(|l| l.trim().strip_prefix(&prefix).and_then(|n| n.parse().ok()))
+    }
+
+    /// A script with `set -e` ran to its end: status 0, no error line, no panic.
+    fn clean(o: &Outcome) {
+        assert_eq!(o.status, 0, "{}", show(o));
+        assert_eq!(
+            lines_starting(o, "error:"),
+            Vec::<&str>::new(),
+            "{}",
+            show(o)
+        );
+        assert_eq!(panic_lines(o), 0, "{}", show(o));
+    }
+
+    fn sixteen_threads_over_four_cpus(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-16.rsh"));
+        clean(&o);
+        // In script order: on each CPU two sleepers (y, z) and two counters (c, d), except that
+        // CPU 3 has a spinner (s) instead of the sleeper y.
+        let names: Vec<String> = (0..4)
+            .flat_map(|cpu| {
+                let first = if cpu == 3 { "s" } else { "y" };
+                [first, "z", "c", "d"].map(|p| format!("{p}{cpu}"))
+            })
+            .collect();
+        assert_eq!(names.len(), 16);
+        let parked = ps_after(&o, "all-parked");
+        let running = ps_after(&o, "all-running");
+        for (i, name) in names.iter().enumerate() {
+            let cpu = i as i64 / 4;
+            let p = obj(&parked, name).unwrap_or_else(|| panic!("{name} missing\n{}", show(&o)));
+            assert_eq!(str_field(p, "state"), Some("parked"), "{p}\n{}", show(&o));
+            assert_eq!(field(p, "cpu"), Some(cpu), "{p}");
+            assert_eq!(field(p, "bound"), Some(cpu), "{p}");
+            let r = obj(&running, name).unwrap_or_else(|| panic!("{name} missing\n{}", show(&o)));
+            assert_ne!(str_field(r, "state"), Some("parked"), "{r}");
+            assert_eq!(
+                field(r, "cpu"),
+                Some(cpu),
+                "back on its CPU after unpark: {r}"
+            );
+            let res =
+                result(&o, name).unwrap_or_else(|| panic!("no result for {name}\n{}", show(&o)));
+            assert!(res >= 0, "{name}: result {res}\n{}", show(&o));
+            if name.starts_with(['z', 'y']) {
+                assert_eq!(res, 0, "a sleeper returns 0");
+            }
+            if name.starts_with(['c', 'd']) {
+                let count = field(r, "count").expect("a counter has a count");
+                assert!(
+                    count > 0 && res >= count,
+                    "{name}: count {count}, result {res}"
+                );
+            }
+        }
+        let left = ps_after(&o, "all-stopped");
+        assert!(
+            names.iter().all(|n| obj(&left, n).is_none()),
+            "{}",
+            show(&o)
+        );
+    }
+
+    fn a_park_unpark_storm_loses_nothing(board: Board) {
+        let script = include_str!("../scripts/kthread-storm.rsh");
+        assert_eq!(
+            script.lines().filter(|l| l.starts_with("park ")).count(),
+            1000 + 12
+        );
+        assert_eq!(
+            script.lines().filter(|l| l.starts_with("unpark ")).count(),
+            1000 + 12
+        );
+        let o = run(board, script);
+        clean(&o);
+        assert!(o.has_line("== storm-done"), "{}", show(&o));
+        let names: Vec<String> = (0..10)
+            .map(|i| format!("c{i}"))
+            .chain(["s3", "z1"].map(String::from))
+            .collect();
+        let before = ps_after(&o, "before");
+        let after = ps_after(&o, "after");
+        for name in &names {
+            let b = obj(&before, name).unwrap_or_else(|| panic!("{name} lost\n{}", show(&o)));
+            let a = obj(&after, name).unwrap_or_else(|| panic!("{name} lost\n{}", show(&o)));
+            assert_ne!(str_field(a, "state"), Some("parked"), "{a}");
+            assert_ne!(str_field(a, "state"), Some("stopping"), "{a}");
+            if name.starts_with('c') {
+                assert!(
+                    field(a, "count") > field(b, "count"),
+                    "{name} does not count any more: {b} -> {a}"
+                );
+            } else {
+                assert!(field(a, "switches") >= field(b, "switches"), "{b} -> {a}");
+            }
+            let res =
+                result(&o, name).unwrap_or_else(|| panic!("no result for {name}\n{}", show(&o)));
+            assert!(res >= 0, "{name}: result {res}");
+        }
+        let left = ps_after(&o, "stopped");
+        assert!(
+            names.iter().all(|n| obj(&left, n).is_none()),
+            "{}",
+            show(&o)
+        );
+    }
+
+    fn a_hog_times_out_and_the_shell_stays_usable(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-hog.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            [
+                "error: park: timeout",
+                "error: bind: thread is busy (EBUSY)",
+                "error: stop: timeout",
+            ],
+            "{}",
+            show(&o)
+        );
+        for line in ["park=1", "bind=1", "stop=1", "wait=0", "alive"] {
+            assert!(o.has_line(line), "no `{line}`\n{}", show(&o));
+        }
+        let h = lines_starting(&o, "{\"tid\"")
+            .into_iter()
+            .find(|l| str_field(l, "name") == Some("h"))
+            .unwrap_or_else(|| panic!("h not listed\n{}", show(&o)));
+        assert_eq!(
+            str_field(h, "state"),
+            Some("stopping"),
+            "the stop request stays: {h}"
+        );
+    }
+
+    fn a_counter_counts_only_while_unparked(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-counter.rsh"));
+        clean(&o);
+        assert!(
+            lines_starting(&o, "spawned c (tid ")
+                .iter()
+                .any(|l| l.ends_with(" on cpu2")),
+            "{}",
+            show(&o)
+        );
+        let c = |label: &str| {
+            let objs = ps_after(&o, label);
+            let c = obj(&objs, "c").unwrap_or_else(|| panic!("c missing at {label}\n{}", show(&o)));
+            assert_eq!(field(c, "cpu"), Some(2), "{c}");
+            let f = |k| field(c, k).unwrap_or_else(|| panic!("no {k} in {c}"));
+            (
+                str_field(c, "state").unwrap().to_string(),
+                f("count"),
+                f("runtime_us"),
+            )
+        };
+        let (_, count1, rt1) = c("running-1");
+        let (_, count2, rt2) = c("running-2");
+        assert!(
+            count1 > 0 && count2 > count1,
+            "counts: {count1} {count2}\n{}",
+            show(&o)
+        );
+        assert!(rt2 > rt1, "RUNTIME grows: {rt1} {rt2}\n{}", show(&o));
+        let (state1, count3, rt3) = c("parked-1");
+        let (state2, count4, rt4) = c("parked-2");
+        assert_eq!((state1.as_str(), state2.as_str()), ("parked", "parked"));
+        assert_eq!(
+            (count3, rt3),
+            (count4, rt4),
+            "no counting nor running while parked"
+        );
+        let (state5, count5, _) = c("unparked");
+        assert_ne!(state5, "parked");
+        assert!(
+            count5 > count4,
+            "counts again: {count4} {count5}\n{}",
+            show(&o)
+        );
+        let res = result(&o, "c").unwrap_or_else(|| panic!("no result\n{}", show(&o)));
+        assert!(res >= count5, "result {res}, count {count5}");
+        assert!(
+            ps_after(&o, "stopped").iter().all(|(n, _)| n != "c"),
+            "{}",
+            show(&o)
+        );
+    }
+
+    fn a_created_thread_stops_with_eintr(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-created.rsh"));
+        clean(&o);
+        assert!(
+            lines_starting(&o, "spawned s (tid ")
+                .iter()
+                .any(|l| l.ends_with("(created, not woken)")),
+            "{}",
+            show(&o)
+        );
+        assert!(o.has_line("s: result -4"), "{}", show(&o));
+    }
+
+    fn every_error_is_reported(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-errors.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            [
+                "error: park: no such thread 'nosuch'",
+                "error: spawn: CPU 9 is not online (EINVAL)",
+                "error: bind: CPU 9 is not online (EINVAL)",
+                "error: bind: thread is busy (EBUSY)",
+                "error: spawn: a thread named 'z' already exists (EEXIST)",
+                "error: park: e has exited (ENOSYS)",
+                "error: stop: e has already exited (result 42)",
+                "error: stop: no such thread 'e'",
+            ],
+            "{}",
+            show(&o)
+        );
+        assert_eq!(
+            lines_starting(&o, "st="),
+            [
+                "st=1", "st=2", "st=2", "st=1", "st=1", "st=1", "st=1", "st=1"
+            ],
+            "{}",
+            show(&o)
+        );
+        assert!(o.has_line("z: result 0"), "{}", show(&o));
+    }
+
+    fn too_many_threads_is_enomem(board: Board) {
+        let o = run(board, include_str!("../scripts/kthread-enomem.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        let spawned = lines_starting(&o, "spawned e").len();
+        let enomem: Vec<String> = lines_starting(&o, "error: spawn: ")
+            .into_iter()
+            .map(|l| {
+                assert!(l.ends_with("(ENOMEM)"), "{l}\n{}", show(&o));
+                let name = l.split('\'').nth(1).expect("a quoted name");
+                format!("error: stop: no such thread '{name}'")
+            })
+            .collect();
+        // 256 slots, the shell's own thread (and any other kernel thread) included.
+        assert!(
+            spawned >= 200 && !enomem.is_empty(),
+            "{spawned}\n{}",
+            show(&o)
+        );
+        assert_eq!(spawned + enomem.len(), 256, "{}", show(&o));
+        assert_eq!(lines_starting(&o, "error: stop: "), enomem, "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "e")
+                .iter()
+                .filter(|l| l.ends_with(": result -4"))
+                .count(),
+            spawned,
+            "{}",
+            show(&o)
+        );
+    }
+}

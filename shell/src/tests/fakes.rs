@@ -164,6 +164,9 @@ pub(crate) struct FakeSystem {
     pub crashes: Vec<CrashKind>,
     pub sleeps: Vec<u64>,
     pub idles: usize,
+    /// `sleep` also really sleeps the calling kernel thread (inside `rtos::fake::run`), so that
+    /// kernel threads get real time to run.
+    pub real_sleep: bool,
 }
 
 impl FakeSystem {
@@ -185,6 +188,7 @@ impl FakeSystem {
             crashes: Vec::new(),
             sleeps: Vec::new(),
             idles: 0,
+            real_sleep: false,
         }
     }
 }
@@ -196,6 +200,9 @@ impl System for FakeSystem {
 
     fn sleep_ns(&mut self, ns: u64) {
         self.sleeps.push(ns);
+        if self.real_sleep {
+            rtos::sched::sleep_ns(ns);
+        }
         self.clock.set(self.clock.get().saturating_add(ns));
     }
 

@@ -2,6 +2,7 @@
 
 mod fakes;
 mod hostile;
+mod kthread;
 mod session;
 mod terminal;
 mod vt;

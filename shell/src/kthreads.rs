@@ -1,0 +1,758 @@
+//! The kernel-thread commands: `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake`
+//! and `prio`.
+//!
+//! They call the kernel directly (`rtos::kthread`, `rtos::sched`), not through [`crate::System`]:
+//! the threads are the kernel's own, and on the host the tests boot a fake SMP kernel
+//! (`rtos::fake::run`) under the shell. Without a scheduler (no port installed, or no CPU
+//! schedulable yet) the commands that need one fail with a runtime error instead of panicking.
+//!
+//! `spawn` starts one of a few built-in thread bodies ([`Kind`]). Each is a real kthread function
+//! with Linux's contract: it polls `should_stop`/`should_park`, calls `parkme` when asked and
+//! returns its result when stopped, except `hog`, which never polls anything, so that `park` and
+//! `stop` can be seen to time out. What the shell shares with a thread it spawned (a counter's
+//! count, whether the body has started) lives in [`SPAWNED`], by tid, so that `ps` can show it.
+//!
+//! A thread argument `<t>` is a tid (decimal) or a name, looked up with `kthread::find` (a tid
+//! wins; `spawn` refuses all-digit names so that the two cannot be confused).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rtos::Error;
+use rtos::kthread::{self, KThread, Options};
+use rtos::port::Port;
+use rtos::sched::{self, State, ThreadInfo, Tid};
+use rtos::sync::IrqSpinLock;
+use rtos::time::{deadline_after, ns_to_ticks_ceil, ticks_to_ns};
+
+use crate::args::{Args, CmdError, Duration, FromArg};
+use crate::commands::Ctx;
+use crate::parse::parse_u64;
+
+/// Default `--timeout` of `park`, `stop` and `wait`.
+pub(crate) const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Default `--period` of a `ticker`.
+const TICKER_PERIOD_NS: u64 = 1_000_000_000;
+/// Default `--period` of a `counter`.
+const COUNTER_PERIOD_NS: u64 = 100_000_000;
+/// Longest a thread body sleeps before it looks at its stop/park requests again.
+const SLICE_NS: u64 = 10_000_000;
+/// How often `wait` looks at the thread's state.
+const POLL_NS: u64 = 2_000_000;
+/// Results are reported as non-negative `i32`s: counts are taken modulo 2^31.
+const RESULT_MASK: u64 = 0x7fff_ffff;
+
+/// What the shell shares with a thread it spawned.
+#[derive(Debug)]
+struct Shared {
+    kind: Kind,
+    /// The body runs (it is past the kthread wrapper's first stop and park checks).
+    started: AtomicBool,
+    /// A counter's count.
+    count: AtomicU64,
+}
+
+/// The threads `spawn` made, by tid, until they are collected.
+static SPAWNED: IrqSpinLock<BTreeMap<Tid, Arc<Shared>>> = IrqSpinLock::new(BTreeMap::new());
+
+/// Threads whose `stop` timed out: when one of them has exited since, `stop` reports its result
+/// as a stop that completed, not as a thread that exited by itself.
+static STOP_PENDING: IrqSpinLock<BTreeSet<Tid>> = IrqSpinLock::new(BTreeSet::new());
+
+/// Test builds only: lets the host tests end a `hog` (which otherwise never returns and would
+/// keep a fake CPU forever). The kernel's `hog` has no way out.
+#[cfg(test)]
+pub(crate) static HOG_RELEASE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// The built-in thread bodies `spawn` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Busy loop; result: iterations modulo 2^31.
+    Spin,
+    /// Sleeps (10 ms at a time) until stopped; result 0.
+    Sleeper,
+    /// Prints `<name>: tick N` every period; result: ticks.
+    Ticker,
+    /// Counts every period, visible in `ps`; result: the count.
+    Counter,
+    /// Spins without ever polling: cannot be parked or stopped.
+    Hog,
+    /// Returns `--result` at once.
+    Exit,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Spin => "spin",
+            Kind::Sleeper => "sleeper",
+            Kind::Ticker => "ticker",
+            Kind::Counter => "counter",
+            Kind::Hog => "hog",
+            Kind::Exit => "exit",
+        }
+    }
+
+    fn default_period(self) -> Option<u64> {
+        match self {
+            Kind::Ticker => Some(TICKER_PERIOD_NS),
+            Kind::Counter => Some(COUNTER_PERIOD_NS),
+            _ => None,
+        }
+    }
+}
+
+impl FromArg for Kind {
+    const WHAT: &'static str = "thread kind";
+    const HINT: Option<&'static str> = Some("spin, sleeper, ticker, counter, hog or exit");
+    fn from_arg(s: &str) -> Option<Self> {
+        [
+            Kind::Spin,
+            Kind::Sleeper,
+            Kind::Ticker,
+            Kind::Counter,
+            Kind::Hog,
+            Kind::Exit,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+    }
+}
+
+/// A priority, `0..sched::PRIORITIES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Prio(pub u8);
+
+const _: () = assert!(sched::PRIORITIES == 32, "update Prio's hint");
+
+impl FromArg for Prio {
+    const WHAT: &'static str = "priority";
+    const HINT: Option<&'static str> = Some("0..=31, higher is more urgent");
+    fn from_arg(s: &str) -> Option<Self> {
+        parse_u64(s)
+            .filter(|&p| p < sched::PRIORITIES as u64)
+            .map(|p| Prio(p as u8))
+    }
+}
+
+impl FromArg for i32 {
+    const WHAT: &'static str = "number";
+    const HINT: Option<&'static str> = Some("-2147483648..=2147483647");
+    fn from_arg(s: &str) -> Option<Self> {
+        match s.strip_prefix('-') {
+            Some(n) => parse_u64(n)
+                .and_then(|n| i64::try_from(n).ok())
+                .and_then(|n| i32::try_from(-n).ok()),
+            None => parse_u64(s).and_then(|n| i32::try_from(n).ok()),
+        }
+    }
+}
+
+/// The states `wait` accepts, as `ps` shows them.
+const STATES: [&str; 7] = [
+    "created", "ready", "running", "sleeping", "parked", "stopping", "exited",
+];
+
+/// A state name for `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaitState(pub &'static str);
+
+impl FromArg for WaitState {
+    const WHAT: &'static str = "state";
+    const HINT: Option<&'static str> =
+        Some("created, ready, running, sleeping, parked, stopping or exited");
+    fn from_arg(s: &str) -> Option<Self> {
+        STATES.into_iter().find(|&n| n == s).map(WaitState)
+    }
+}
+
+/// The state as `ps` shows it: `stopping` while a stop request is pending.
+fn state_name(i: &ThreadInfo) -> &'static str {
+    if i.stopping {
+        "stopping"
+    } else {
+        i.state.name()
+    }
+}
+
+/// The port, once the scheduler runs on at least one CPU.
+fn scheduler() -> Result<&'static dyn Port, CmdError> {
+    rtos::port::try_port()
+        .filter(|_| sched::online_mask() != 0)
+        .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
+}
+
+/// The counter value `ns` from now.
+fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
+    deadline_after(p.now(), ns, p.ticks_per_second())
+}
+
+/// The kthread `key` names (tid or name).
+fn lookup(key: &str) -> Result<KThread, CmdError> {
+    kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}'")))
+}
+
+/// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
+fn show_duration(ns: u64) -> String {
+    let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
+    for (unit, suffix) in units {
+        if ns >= unit {
+            let (whole, frac) = (ns / unit, ns % unit);
+            if frac == 0 {
+                return format!("{whole}{suffix}");
+            }
+            let mut s = format!("{whole}.{frac:0width$}", width = unit.ilog10() as usize);
+            while s.ends_with('0') {
+                s.pop();
+            }
+            s.push_str(suffix);
+            return s;
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// Bytes for `ps`: `512B`, `16K`, `1.5K`, `2M`.
+fn show_size(n: usize) -> String {
+    const K: usize = 1024;
+    if n < K {
+        format!("{n}B")
+    } else if n < K * K {
+        if n.is_multiple_of(K) {
+            format!("{}K", n / K)
+        } else {
+            format!("{}.{}K", n / K, n % K * 10 / K)
+        }
+    } else if n.is_multiple_of(K * K) {
+        format!("{}M", n / (K * K))
+    } else {
+        format!("{}.{}M", n / (K * K), n % (K * K) * 10 / (K * K))
+    }
+}
+
+/// Forgets a thread that is gone: its counter and pending stop, if any.
+fn forget(tid: Tid) {
+    SPAWNED.lock().remove(&tid);
+    STOP_PENDING.lock().remove(&tid);
+}
+
+/// A thread name `spawn` can use: `<kind><n>`, the smallest `n >= 1` not taken.
+fn default_name(kind: Kind) -> String {
+    let taken: BTreeSet<String> = kthread::list()
+        .iter()
+        .map(|t| String::from(t.name()))
+        .collect();
+    (1u32..)
+        .map(|n| format!("{}{n}", kind.name()))
+        .find(|n| !taken.contains(n))
+        .unwrap_or_default()
+}
+
+// ---- thread bodies ----
+
+/// The poll point of every body but `hog`: parks while asked to, then says whether to stop.
+fn checkpoint() -> bool {
+    if kthread::should_park() {
+        kthread::parkme();
+    }
+    kthread::should_stop()
+}
+
+fn spin_body() -> i32 {
+    let mut n: u64 = 0;
+    loop {
+        if kthread::should_stop_or_park() && checkpoint() {
+            break;
+        }
+        n = (n + 1) & RESULT_MASK;
+        core::hint::spin_loop();
+    }
+    n as i32
+}
+
+fn sleeper_body() -> i32 {
+    while !checkpoint() {
+        sched::sleep_ns(SLICE_NS);
+    }
+    0
+}
+
+/// Calls `tick` every `period_ns` until stopped, sleeping in slices of at most [`SLICE_NS`] so a
+/// stop or park request is seen quickly. After a park the period starts afresh. Returns the
+/// number of ticks modulo 2^31.
+fn periodic(period_ns: u64, mut tick: impl FnMut(u64)) -> i32 {
+    let p = rtos::port::port();
+    let hz = p.ticks_per_second();
+    let period = ns_to_ticks_ceil(period_ns, hz).max(1);
+    let mut ticks: u64 = 0;
+    let mut next = p.now().saturating_add(period);
+    loop {
+        if kthread::should_park() {
+            kthread::parkme();
+            next = p.now().saturating_add(period);
+        }
+        if kthread::should_stop() {
+            break;
+        }
+        let now = p.now();
+        if now >= next {
+            ticks += 1;
+            tick(ticks);
+            // Missed periods (the thread did not get a CPU in time) are skipped, not caught up
+            // in a burst.
+            next = next.saturating_add(period);
+            if next <= now {
+                next = now.saturating_add(period);
+            }
+        } else {
+            sched::sleep_until(next.min(deadline_after(now, SLICE_NS, hz)));
+        }
+    }
+    (ticks & RESULT_MASK) as i32
+}
+
+fn hog_body() -> i32 {
+    loop {
+        #[cfg(test)]
+        if HOG_RELEASE.load(Ordering::Acquire) {
+            return 0;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The body of a thread of `shared.kind`.
+fn body(
+    shared: Arc<Shared>,
+    name: String,
+    period_ns: u64,
+    result: i32,
+) -> impl FnOnce() -> i32 + Send + 'static {
+    move || {
+        shared.started.store(true, Ordering::Release);
+        match shared.kind {
+            Kind::Spin => spin_body(),
+            Kind::Sleeper => sleeper_body(),
+            Kind::Ticker => periodic(period_ns, |n| rtos::kprintln!("{name}: tick {n}")),
+            Kind::Counter => periodic(period_ns, |n| shared.count.store(n, Ordering::Relaxed)),
+            Kind::Hog => hog_body(),
+            Kind::Exit => result,
+        }
+    }
+}
+
+/// Whether the body of `tid` (spawned by the shell) has started.
+#[cfg(test)]
+pub(crate) fn started(tid: Tid) -> bool {
+    SPAWNED
+        .lock()
+        .get(&tid)
+        .is_some_and(|s| s.started.load(Ordering::Acquire))
+}
+
+// ---- commands ----
+
+pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let cpu: Option<usize> = args.option("--cpu")?;
+    let prio: Option<Prio> = args.option("--prio")?;
+    let period: Option<Duration> = args.option("--period")?;
+    let result: Option<i32> = args.option("--result")?;
+    let created = args.flag("--created")?;
+    let kind: Kind = args.next("<kind>")?;
+    let name: Option<String> = args.next_opt()?;
+    args.finish()?;
+
+    let period_ns = match (kind.default_period(), period) {
+        (Some(_), Some(Duration(0))) => return Err(CmdError::usage("--period must be above 0")),
+        (Some(_), Some(Duration(ns))) | (Some(ns), None) => ns,
+        (None, Some(_)) => {
+            return Err(CmdError::usage(
+                "--period is for ticker and counter threads only",
+            ));
+        }
+        (None, None) => 0,
+    };
+    if result.is_some() && kind != Kind::Exit {
+        return Err(CmdError::usage("--result is for exit threads only"));
+    }
+    if let Some(name) = &name {
+        if name.is_empty() {
+            return Err(CmdError::usage("empty thread name"));
+        }
+        if name.len() > kthread::MAX_NAME {
+            return Err(CmdError::usage(format!(
+                "thread name too long (max {} bytes)",
+                kthread::MAX_NAME
+            )));
+        }
+        if name.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CmdError::usage(format!(
+                "thread name '{name}' is a number (it would read as a tid)"
+            )));
+        }
+    }
+    scheduler()?;
+
+    let name = name.unwrap_or_else(|| default_name(kind));
+    let shared = Arc::new(Shared {
+        kind,
+        started: AtomicBool::new(false),
+        count: AtomicU64::new(0),
+    });
+    let f = body(shared.clone(), name.clone(), period_ns, result.unwrap_or(0));
+    let opts = Options {
+        prio: prio.map(|p| p.0),
+        cpu,
+    };
+    let t = kthread::create_with(&name, opts, f).map_err(|e| match e {
+        Error::Exists => CmdError::runtime(format!(
+            "a thread named '{name}' already exists ({})",
+            e.name()
+        )),
+        Error::NoMemory => CmdError::runtime(format!(
+            "no memory or thread slot left for '{name}' ({})",
+            e.name()
+        )),
+        Error::Invalid => match cpu {
+            Some(cpu) => bad_cpu(cpu, e),
+            None => CmdError::usage(format!("{e}")),
+        },
+        e => CmdError::runtime(format!("{e}")),
+    })?;
+    SPAWNED.lock().insert(t.tid(), shared);
+    if !created {
+        kthread::wake_up_process(&t);
+    }
+    writeln!(
+        ctx,
+        "spawned {} (tid {}) on cpu{}{}",
+        t.name(),
+        t.tid(),
+        t.info().cpu,
+        if created { " (created, not woken)" } else { "" }
+    );
+    Ok(0)
+}
+
+/// `--cpu`/`<cpu>` named a CPU the scheduler does not run on: a bad argument.
+fn bad_cpu(cpu: usize, e: Error) -> CmdError {
+    CmdError::usage(format!("CPU {cpu} is not online ({})", e.name()))
+}
+
+/// One thread's row in `ps`, gathered once.
+struct Row {
+    info: ThreadInfo,
+    /// Run time in microseconds.
+    runtime_us: u64,
+    /// A counter's count.
+    count: Option<u64>,
+}
+
+pub(crate) fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
+    args.finish()?;
+    let hz = rtos::port::try_port().map_or(0, |p| p.ticks_per_second());
+    let threads = kthread::list();
+    let spawned: BTreeMap<Tid, Arc<Shared>> = {
+        let mut spawned = SPAWNED.lock();
+        spawned.retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
+        STOP_PENDING
+            .lock()
+            .retain(|tid| threads.iter().any(|t| t.tid() == *tid));
+        spawned.clone()
+    };
+    let rows = threads.iter().map(|t| {
+        let info = t.info();
+        Row {
+            runtime_us: ticks_to_ns(info.runtime_ticks, hz) / 1_000,
+            count: spawned
+                .get(&t.tid())
+                .filter(|s| s.kind == Kind::Counter)
+                .map(|s| s.count.load(Ordering::Relaxed)),
+            info,
+        }
+    });
+    if !json {
+        writeln!(
+            ctx,
+            "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
+            "TID", "NAME", "STATE", "CPU", "PRIO", "RUNTIME", "SWITCHES", "STACK", "COUNT"
+        );
+    }
+    for row in rows {
+        if json {
+            writeln!(ctx, "{}", json_row(&row));
+        } else {
+            let i = &row.info;
+            writeln!(
+                ctx,
+                "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
+                i.tid,
+                i.name,
+                state_name(i),
+                i.cpu,
+                i.prio,
+                format!("{}ms", row.runtime_us / 1_000),
+                i.switches,
+                format!("{}/{}", show_size(i.stack_used), show_size(i.stack_size)),
+                row.count.map_or(String::from("-"), |c| format!("{c}")),
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// `s` as a JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One `ps --json` line.
+fn json_row(row: &Row) -> String {
+    let i = &row.info;
+    let opt = |v: Option<i64>| v.map_or(String::from("null"), |v| format!("{v}"));
+    format!(
+        "{{\"tid\":{},\"name\":{},\"state\":\"{}\",\"cpu\":{},\"prio\":{},\"runtime_ms\":{},\
+         \"runtime_us\":{},\
+         \"switches\":{},\"stack_used\":{},\"stack_size\":{},\"count\":{},\"bound\":{},\
+         \"result\":{}}}",
+        i.tid,
+        json_str(&i.name),
+        state_name(i),
+        i.cpu,
+        i.prio,
+        row.runtime_us / 1_000,
+        row.runtime_us,
+        i.switches,
+        i.stack_used,
+        i.stack_size,
+        opt(row.count.map(|c| c as i64)),
+        opt(i.bound.map(|b| b as i64)),
+        opt(i.result.map(i64::from)),
+    )
+}
+
+pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let Duration(timeout) = args
+        .option("--timeout")?
+        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let key: String = args.next("<t>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    let p = scheduler()?;
+    match kthread::park_until(&t, Some(deadline_in(p, timeout))) {
+        Ok(()) => Ok(0),
+        Err(Error::TimedOut) => Err(CmdError::runtime("timeout")),
+        Err(e @ Error::Exited) => Err(CmdError::runtime(format!(
+            "{} has exited ({})",
+            t.name(),
+            e.name()
+        ))),
+        Err(e @ Error::Busy) => Err(CmdError::runtime(format!(
+            "{} is already parked or being parked ({})",
+            t.name(),
+            e.name()
+        ))),
+        Err(e) => Err(CmdError::runtime(format!("{e}"))),
+    }
+}
+
+pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let key: String = args.next("<t>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    scheduler()?;
+    kthread::unpark(&t);
+    Ok(0)
+}
+
+pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let Duration(timeout) = args
+        .option("--timeout")?
+        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let key: String = args.next("<t>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    let p = scheduler()?;
+    let info = t.info();
+    if info.state == State::Exited {
+        // Collect it. If an earlier `stop` timed out, this one completes that stop; otherwise
+        // it ended by itself and stopping it is an error (that shows the result).
+        let requested = STOP_PENDING.lock().contains(&t.tid());
+        kthread::reap(&t);
+        forget(t.tid());
+        let result = info.result.unwrap_or(0);
+        if requested {
+            writeln!(ctx, "{}: result {result}", t.name());
+            return Ok(0);
+        }
+        return Err(CmdError::runtime(format!(
+            "{} has already exited (result {result})",
+            t.name()
+        )));
+    }
+    match kthread::stop_until(&t, Some(deadline_in(p, timeout))) {
+        Ok(result) => {
+            forget(t.tid());
+            writeln!(ctx, "{}: result {result}", t.name());
+            Ok(0)
+        }
+        Err(Error::TimedOut) => {
+            STOP_PENDING.lock().insert(t.tid());
+            Err(CmdError::runtime("timeout"))
+        }
+        Err(e) => Err(CmdError::runtime(format!("{e}"))),
+    }
+}
+
+pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let Duration(timeout) = args
+        .option("--timeout")?
+        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let key: String = args.next("<t>")?;
+    let WaitState(want) = args.next("<state>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    let p = scheduler()?;
+    let deadline = deadline_in(p, timeout);
+    loop {
+        let info = t.info();
+        let now = state_name(&info);
+        if now == want {
+            return Ok(0);
+        }
+        if info.state == State::Exited {
+            return Err(CmdError::runtime(format!(
+                "{} has exited (result {}), it will never be {want}",
+                t.name(),
+                info.result.unwrap_or(0)
+            )));
+        }
+        if p.now() >= deadline {
+            return Err(CmdError::runtime(format!(
+                "timeout: {} is {now}, not {want}, after {}",
+                t.name(),
+                show_duration(timeout)
+            )));
+        }
+        sched::sleep_ns(POLL_NS);
+    }
+}
+
+pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let key: String = args.next("<t>")?;
+    let cpu: usize = args.next("<cpu>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    scheduler()?;
+    kthread::bind(&t, cpu).map_err(|e| match e {
+        Error::Invalid => bad_cpu(cpu, e),
+        Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),
+        e => CmdError::runtime(format!("{e}")),
+    })?;
+    Ok(0)
+}
+
+pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let key: String = args.next("<t>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    scheduler()?;
+    if !kthread::wake_up_process(&t) {
+        let info = t.info();
+        writeln!(
+            ctx,
+            "{} is {}: nothing to wake",
+            t.name(),
+            state_name(&info)
+        );
+    }
+    Ok(0)
+}
+
+pub(crate) fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let key: String = args.next("<t>")?;
+    let Prio(prio) = args.next("<prio>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    scheduler()?;
+    kthread::set_priority(&t, prio).map_err(|e| match e {
+        Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),
+        e => CmdError::runtime(format!("{e}")),
+    })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_messages() {
+        assert_eq!(show_duration(5_000_000_000), "5s");
+        assert_eq!(show_duration(1_500_000_000), "1.5s");
+        assert_eq!(show_duration(500_000_000), "500ms");
+        assert_eq!(show_duration(1_250_000), "1.25ms");
+        assert_eq!(show_duration(250_000), "250us");
+        assert_eq!(show_duration(7), "7ns");
+        assert_eq!(show_duration(0), "0ns");
+    }
+
+    #[test]
+    fn sizes_for_ps() {
+        assert_eq!(show_size(0), "0B");
+        assert_eq!(show_size(1023), "1023B");
+        assert_eq!(show_size(16384), "16K");
+        assert_eq!(show_size(1536), "1.5K");
+        assert_eq!(show_size(2 << 20), "2M");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("plain"), "\"plain\"");
+        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(json_str("t\tn\nr\r"), "\"t\\tn\\nr\\r\"");
+        assert_eq!(json_str("\u{1}\u{7f}"), "\"\\u0001\\u007f\"");
+        assert_eq!(json_str("grüße 😀"), "\"grüße 😀\"");
+    }
+
+    #[test]
+    fn argument_types() {
+        assert_eq!(i32::from_arg("-4"), Some(-4));
+        assert_eq!(i32::from_arg("2147483647"), Some(i32::MAX));
+        assert_eq!(i32::from_arg("-2147483648"), Some(i32::MIN));
+        assert_eq!(i32::from_arg("2147483648"), None);
+        assert_eq!(i32::from_arg("-2147483649"), None);
+        assert_eq!(i32::from_arg("--1"), None);
+        assert_eq!(i32::from_arg("-"), None);
+        assert_eq!(Prio::from_arg("31"), Some(Prio(31)));
+        assert_eq!(Prio::from_arg("32"), None);
+        assert_eq!(Kind::from_arg("counter"), Some(Kind::Counter));
+        assert_eq!(Kind::from_arg("Counter"), None);
+        for s in STATES {
+            assert_eq!(WaitState::from_arg(s), Some(WaitState(s)));
+        }
+        assert_eq!(WaitState::from_arg("zombie"), None);
+    }
+}
