@@ -312,6 +312,31 @@ impl shell::System for System {
                 let v = unsafe { core::ptr::read_volatile(bad) };
                 core::hint::black_box(v);
             }
+            shell::CrashKind::Overflow => {
+                // A kthread on another CPU if there is one, so the report names a thread the
+                // shell did not run on.
+                let cpu = usize::from(kernel().cpus > 1);
+                let opts = rtos::kthread::Options {
+                    prio: None,
+                    cpu: Some(cpu),
+                };
+                if let Ok(t) = rtos::kthread::create_with("overflow", opts, || recurse(0) as i32) {
+                    rtos::kthread::wake_up_process(&t);
+                    // The fault report stops the system; give it time to get there.
+                    rtos::sched::sleep_ns(2_000_000_000);
+                }
+            }
         }
     }
+}
+
+/// Recurses until the stack runs into its guard page (for `crash overflow`). Each frame keeps a
+/// 256-byte array alive across the call so the recursion can't become a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(frame[(depth % 32) as usize])
 }

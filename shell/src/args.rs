@@ -120,11 +120,12 @@ impl FromArg for Duration {
 
 impl FromArg for CrashKind {
     const WHAT: &'static str = "crash kind";
-    const HINT: Option<&'static str> = Some("panic or fault");
+    const HINT: Option<&'static str> = Some("panic, fault or overflow");
     fn from_arg(s: &str) -> Option<Self> {
         match s {
             "panic" => Some(CrashKind::Panic),
             "fault" => Some(CrashKind::Fault),
+            "overflow" => Some(CrashKind::Overflow),
             _ => None,
         }
     }

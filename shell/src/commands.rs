@@ -239,11 +239,12 @@ pub(crate) static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash <panic|fault>",
+        usage: "crash <panic|fault|overflow>",
         help: "crash the kernel on purpose (tests the fault path)",
         long_help: "Deliberately crashes the kernel to test the crash path: `panic` calls panic!,\n\
-                    `fault` makes the CPU take a data abort. The kernel prints KERNEL PANIC and\n\
-                    does not come back.",
+                    `fault` makes the CPU take a data abort, `overflow` starts a kthread that\n\
+                    recurses into its stack's guard page (reported with the thread's name).\n\
+                    The kernel prints KERNEL PANIC and does not come back.",
         run: cmd_crash,
     },
 ];
@@ -421,7 +422,7 @@ fn cmd_set(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 }
 
 fn cmd_crash(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let kind: CrashKind = args.next("panic or fault")?;
+    let kind: CrashKind = args.next("panic, fault or overflow")?;
     args.finish()?;
     writeln!(
         ctx,
@@ -429,6 +430,7 @@ fn cmd_crash(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         match kind {
             CrashKind::Panic => "panic",
             CrashKind::Fault => "fault",
+            CrashKind::Overflow => "stack overflow",
         }
     );
     ctx.sys.crash(kind);

@@ -276,8 +276,10 @@ fn spin_body() -> i32 {
 }
 
 fn sleeper_body() -> i32 {
+    let p = rtos::port::port();
     while !checkpoint() {
-        sched::sleep_ns(SLICE_NS);
+        // Interruptible: park and stop wake it, so they take effect at once.
+        sched::sleep_interruptible_until(deadline_after(p.now(), SLICE_NS, p.ticks_per_second()));
     }
     0
 }
@@ -310,7 +312,7 @@ fn periodic(period_ns: u64, mut tick: impl FnMut(u64)) -> i32 {
                 next = now.saturating_add(period);
             }
         } else {
-            sched::sleep_until(next.min(deadline_after(now, SLICE_NS, hz)));
+            sched::sleep_interruptible_until(next.min(deadline_after(now, SLICE_NS, hz)));
         }
     }
     (ticks & RESULT_MASK) as i32

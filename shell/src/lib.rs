@@ -148,6 +148,8 @@ pub enum CrashKind {
     Panic,
     /// A CPU fault (e.g. a data abort from touching unmapped memory).
     Fault,
+    /// A kernel thread that recurses until it overflows its stack into the guard page.
+    Overflow,
 }
 
 /// How the shell ended; the kernel acts on it.

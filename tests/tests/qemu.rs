@@ -89,6 +89,7 @@ both_boards!(
     a_script_larger_than_the_receive_buffer_arrives_whole,
     crash_panic,
     crash_fault,
+    crash_overflow_names_the_thread,
     timeout_kills_qemu,
     hostile_bytes_then_alive,
     reboot_ends_the_run_with_0,
@@ -192,7 +193,7 @@ fn a_script_larger_than_the_receive_buffer_arrives_whole(board: Board) {
     );
 }
 
-fn crash(board: Board, script: &str) {
+fn crash(board: Board, script: &str) -> Outcome {
     let o = run(board, script);
     assert_eq!(o.status, 101, "{}", show(&o));
     assert_eq!(o.ending, Ending::Panic, "{}", show(&o));
@@ -205,6 +206,17 @@ fn crash(board: Board, script: &str) {
             .as_deref()
             .unwrap_or("")
             .contains("exited with status 101"),
+        "{}",
+        show(&o)
+    );
+    o
+}
+
+fn crash_overflow_names_the_thread(board: Board) {
+    let o = crash(board, include_str!("../scripts/crash-overflow.rsh"));
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("KERNEL PANIC on cpu1: stack overflow in thread overflow (tid ")),
         "{}",
         show(&o)
     );

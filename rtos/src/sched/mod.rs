@@ -533,6 +533,25 @@ pub fn sleep_until(deadline: u64) {
     }
 }
 
+/// Sleeps until the counter reaches `deadline` or the thread is woken (`wake_up_process`, as
+/// kthread_park and kthread_stop do), whichever comes first, like Linux's
+/// `schedule_timeout_interruptible`. Returns true if the deadline was reached.
+pub fn sleep_interruptible_until(deadline: u64) -> bool {
+    let p = port::port();
+    let Some(me) = current().filter(|t| !t.is_idle()) else {
+        sleep_until(deadline);
+        return true;
+    };
+    if p.now() >= deadline {
+        return true;
+    }
+    set_current_state(State::Sleeping);
+    let id = timer::arm(deadline, timer::Action::Wake(me));
+    schedule();
+    timer::cancel(id);
+    p.now() >= deadline
+}
+
 /// Sleeps the calling thread for `ns` nanoseconds.
 pub fn sleep_ns(ns: u64) {
     let p = port::port();

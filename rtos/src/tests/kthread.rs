@@ -471,3 +471,40 @@ fn equal_priority_newcomer_is_not_starved_by_a_lone_spinner() {
         0
     });
 }
+
+#[test]
+fn interruptible_sleep_ends_early_when_parked_or_stopped() {
+    run(2, || {
+        let t = kthread::run("napper", || {
+            let mut early = 0;
+            while !kthread::should_stop() {
+                if kthread::should_park() {
+                    kthread::parkme();
+                }
+                let p = crate::port::port();
+                if !sched::sleep_interruptible_until(p.now() + 10_000 * MS) {
+                    early += 1;
+                }
+            }
+            early
+        })
+        .unwrap();
+        sched::sleep_ns(10 * MS);
+        let start = Instant::now();
+        kthread::park(&t).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "park waited out a 10 s sleep"
+        );
+        kthread::unpark(&t);
+        sched::sleep_ns(10 * MS);
+        let start = Instant::now();
+        let early = kthread::stop(&t);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "stop waited out a 10 s sleep"
+        );
+        assert!(early >= 2, "both park and stop cut a sleep short ({early})");
+        0
+    });
+}
