@@ -328,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             a.next::<CrashKind>("k").unwrap_err().msg,
-            "invalid crash kind 'boom' (expected panic or fault)"
+            "invalid crash kind 'boom' (expected panic, fault or overflow)"
         );
         assert_eq!(
             a.next::<u16>("n").unwrap_err().msg,

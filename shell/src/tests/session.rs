@@ -103,7 +103,7 @@ fn help() {
     }
     assert!(
         l.iter()
-            .any(|x| x.contains("crash <panic|fault>") && x.contains("fault path"))
+            .any(|x| x.contains("crash <panic|fault|overflow>") && x.contains("fault path"))
     );
     let l = out("help sleep\necho $?\n");
     assert_eq!(l[0], "usage: sleep <duration>");
@@ -309,8 +309,11 @@ fn set_plus_e_and_query() {
 
 #[test]
 fn crash() {
-    let s = script(b"crash panic\ncrash fault\ncrash\ncrash boom\necho $?\n");
-    assert_eq!(s.sys.crashes, [CrashKind::Panic, CrashKind::Fault]);
+    let s = script(b"crash panic\ncrash fault\ncrash overflow\ncrash\ncrash boom\necho $?\n");
+    assert_eq!(
+        s.sys.crashes,
+        [CrashKind::Panic, CrashKind::Fault, CrashKind::Overflow]
+    );
     assert_eq!(
         s.output_lines(),
         [
@@ -318,8 +321,10 @@ fn crash() {
             "error: crash: the system survived the crash",
             "crash: deliberate fault",
             "error: crash: the system survived the crash",
-            "error: crash: missing panic or fault (usage: crash <panic|fault>)",
-            "error: crash: invalid crash kind 'boom' (expected panic or fault)",
+            "crash: deliberate stack overflow",
+            "error: crash: the system survived the crash",
+            "error: crash: missing panic, fault or overflow (usage: crash <panic|fault|overflow>)",
+            "error: crash: invalid crash kind 'boom' (expected panic, fault or overflow)",
             "2",
             ""
         ]
