@@ -6,7 +6,6 @@
 
 use crate::kernel;
 use core::convert::Infallible;
-use core::sync::atomic::{AtomicBool, Ordering};
 use rtos::sched::WaitQueue;
 
 /// Serialises whole writes from different threads and CPUs so lines do not interleave mid-way.
@@ -15,68 +14,12 @@ use rtos::sched::WaitQueue;
 /// whole line (about 7 ms for 80 bytes at 115200 baud on hardware) would let the receive FIFO
 /// overrun during a paste. The price: interrupt handlers must not print (the panic path bypasses
 /// the lock). Since threads are preemptible, a spinning lock could be held by a preempted thread
-/// while a more urgent one spins for it on the same CPU forever, so contended threads sleep
-/// instead (see [`ConsoleLock`]).
-pub(crate) static LOCK: ConsoleLock = ConsoleLock::new();
+/// while a more urgent one spins for it on the same CPU forever, so it is the kernel's sleeping
+/// mutex: contended threads sleep (boot code, idle threads and masked-IRQ code spin).
+pub(crate) static LOCK: rtos::sync::Mutex<()> = rtos::sync::Mutex::new(());
 
 /// Threads waiting for received bytes; woken by the UART interrupt.
 pub(crate) static RX_WAIT: WaitQueue = WaitQueue::new();
-
-/// A sleeping lock: a flag plus a wait queue. A thread that finds it taken waits on the queue;
-/// code that cannot sleep (boot code and idle threads, or IRQs masked) spins instead.
-pub(crate) struct ConsoleLock {
-    locked: AtomicBool,
-    waiters: WaitQueue,
-}
-
-/// Holds the [`ConsoleLock`]; releases it (and wakes one waiter) when dropped.
-pub(crate) struct ConsoleGuard<'a>(&'a ConsoleLock);
-
-impl ConsoleLock {
-    const fn new() -> Self {
-        Self {
-            locked: AtomicBool::new(false),
-            waiters: WaitQueue::new(),
-        }
-    }
-
-    fn try_acquire(&self) -> bool {
-        self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// Takes the lock, sleeping (or spinning where sleeping is impossible) while it is held.
-    pub(crate) fn lock(&self) -> ConsoleGuard<'_> {
-        if !self.try_acquire() {
-            // Idle threads have tid 0; they (and boot code, before the scheduler) never sleep.
-            let can_sleep =
-                !crate::arch::irqs_masked() && rtos::sched::current().is_some_and(|t| t.tid() != 0);
-            if can_sleep {
-                let _ = self.waiters.wait_event(|| self.try_acquire(), None);
-            } else {
-                while !self.try_acquire() {
-                    core::hint::spin_loop();
-                }
-            }
-        }
-        ConsoleGuard(self)
-    }
-
-    /// Whether someone holds the lock (a snapshot, for the panic path).
-    pub(crate) fn is_locked(&self) -> bool {
-        self.locked.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for ConsoleGuard<'_> {
-    fn drop(&mut self) {
-        self.0.locked.store(false, Ordering::Release);
-        // A waiter that queued itself before the store above is found here (it checks and queues
-        // under the queue's lock, which `wake_one` takes); a later one sees the lock free.
-        self.0.waiters.wake_one();
-    }
-}
 
 /// The console sink for `rtos::kprintln!`: one call is one line, written under [`LOCK`].
 pub(crate) struct ConsoleSink;

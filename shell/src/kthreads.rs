@@ -193,6 +193,19 @@ fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
 }
 
 /// The kthread `key` names (tid or name).
+/// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and the counter value at
+/// which to give up (default timeout [`DEFAULT_TIMEOUT_NS`]).
+fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> {
+    let Duration(timeout) = args
+        .option("--timeout")?
+        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let key: String = args.next("<t>")?;
+    args.finish()?;
+    let t = lookup(&key)?;
+    let p = scheduler()?;
+    Ok((t, deadline_in(p, timeout)))
+}
+
 fn lookup(key: &str) -> Result<KThread, CmdError> {
     kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}'")))
 }
@@ -556,14 +569,8 @@ fn json_row(row: &Row) -> String {
 }
 
 pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let Duration(timeout) = args
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
-    args.finish()?;
-    let t = lookup(&key)?;
-    let p = scheduler()?;
-    match kthread::park_until(&t, Some(deadline_in(p, timeout))) {
+    let (t, deadline) = target_and_deadline(args)?;
+    match kthread::park_until(&t, Some(deadline)) {
         Ok(()) => Ok(0),
         Err(Error::TimedOut) => Err(CmdError::runtime("timeout")),
         Err(e @ Error::Exited) => Err(CmdError::runtime(format!(
@@ -590,13 +597,7 @@ pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
 }
 
 pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let Duration(timeout) = args
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
-    args.finish()?;
-    let t = lookup(&key)?;
-    let p = scheduler()?;
+    let (t, deadline) = target_and_deadline(args)?;
     let info = t.info();
     if info.state == State::Exited {
         // Collect it. If an earlier `stop` timed out, this one completes that stop; otherwise
@@ -614,7 +615,7 @@ pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
             t.name()
         )));
     }
-    match kthread::stop_until(&t, Some(deadline_in(p, timeout))) {
+    match kthread::stop_until(&t, Some(deadline)) {
         Ok(result) => {
             forget(t.tid());
             writeln!(ctx, "{}: result {result}", t.name());

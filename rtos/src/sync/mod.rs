@@ -2,6 +2,7 @@
 //!
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts on the local CPU while held, so it can be
 //!   shared between thread context and interrupt handlers without deadlocking a CPU against itself.
+//! - [`Mutex`]: a sleeping mutex for thread context (holders may sleep).
 //! - [`OnceRef`]: a write-once `&'static` slot (used for the installed port and drivers).
 //! - [`atomic`]: the atomics every lock-free structure uses; under `cfg(loom)` they are loom's, so
 //!   the same code is model-checked on the host.
@@ -96,6 +97,95 @@ impl<T> IrqSpinLock<T> {
 impl<T: Default> Default for IrqSpinLock<T> {
     fn default() -> Self {
         Self::new(T::default())
+    }
+}
+
+/// A sleeping mutex: a thread that finds it taken sleeps on a wait queue until it is released,
+/// so a holder may sleep (or be preempted) without other threads burning their CPUs. Where
+/// sleeping is impossible (interrupts masked, an idle thread, or before the scheduler runs) it
+/// spins instead. Unlocking wakes the longest waiter, which then retries; not strictly FIFO.
+pub struct Mutex<T> {
+    inner: spin::mutex::SpinMutex<T>,
+    waiters: crate::sched::WaitQueue,
+}
+
+/// Holds a [`Mutex`]; releases it, then wakes one waiter, when dropped.
+pub struct MutexGuard<'a, T> {
+    guard: Option<spin::mutex::SpinMutexGuard<'a, T>>,
+    waiters: &'a crate::sched::WaitQueue,
+}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex around `value`.
+    pub const fn new(value: T) -> Self {
+        Self {
+            inner: spin::mutex::SpinMutex::new(value),
+            waiters: crate::sched::WaitQueue::new(),
+        }
+    }
+
+    /// Takes the mutex, sleeping while another thread holds it.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        if let Some(g) = self.try_lock() {
+            return g;
+        }
+        let can_sleep = try_port().is_some_and(|p| !p.irqs_masked())
+            && crate::sched::current().is_some_and(|t| !t.is_idle());
+        let mut got = None;
+        if can_sleep {
+            let _ = self.waiters.wait_event(
+                || {
+                    got = self.inner.try_lock();
+                    got.is_some()
+                },
+                None,
+            );
+        }
+        let guard = loop {
+            if let Some(g) = got.take().or_else(|| self.inner.try_lock()) {
+                break g;
+            }
+            core::hint::spin_loop();
+        };
+        MutexGuard {
+            guard: Some(guard),
+            waiters: &self.waiters,
+        }
+    }
+
+    /// Takes the mutex only if it is free now.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.inner.try_lock().map(|g| MutexGuard {
+            guard: Some(g),
+            waiters: &self.waiters,
+        })
+    }
+
+    /// Whether someone holds it (a snapshot, for diagnostics only).
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("guard present until drop")
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("guard present until drop")
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        // A waiter that checked and queued itself before the unlock above did so under the
+        // queue's lock, which `wake_one` takes: it is found here. A later one finds it free.
+        self.waiters.wake_one();
     }
 }
 

@@ -508,3 +508,36 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
         0
     });
 }
+
+#[test]
+fn sleeping_mutex_excludes_and_waiters_sleep() {
+    run(4, || {
+        static M: crate::sync::Mutex<u64> = crate::sync::Mutex::new(0);
+        *M.lock() = 0;
+        let ts: Vec<KThread> = (0..4)
+            .map(|i| {
+                kthread::run(&alloc::format!("m{i}"), || {
+                    for _ in 0..25 {
+                        let mut g = M.lock();
+                        let v = *g;
+                        // Sleep while holding it: the others must sleep too, not spin.
+                        sched::sleep_ns(MS / 4);
+                        *g = v + 1;
+                    }
+                    0
+                })
+                .unwrap()
+            })
+            .collect();
+        for t in &ts {
+            assert_eq!(kthread::stop(t), 0);
+        }
+        assert_eq!(*M.lock(), 100, "lost updates: the mutex did not exclude");
+        let sleeps: u64 = ts.iter().map(|t| t.info().switches).sum();
+        assert!(
+            sleeps >= 100,
+            "holders and waiters slept ({sleeps} switches)"
+        );
+        0
+    });
+}

@@ -103,6 +103,27 @@ impl Vector {
 
 global_asm!(
     r#"
+.macro SAVE_X2_TO_X30_ELR_SPSR
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x9, elr_el1
+    mrs     x10, spsr_el1
+    stp     x30, x9, [sp, #240]
+    str     x10, [sp, #256]
+.endm
+
 .macro VECTOR kind
     .balign 0x80
     sub     sp, sp, #{frame}
@@ -172,24 +193,7 @@ bsp_stack_overflow_entry:
     mov     x0, sp                  // the overflowing SP, for the report
     mov     sp, x1
     sub     sp, sp, #{frame}
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x9, elr_el1
-    mrs     x10, spsr_el1
-    stp     x30, x9, [sp, #240]
-    str     x10, [sp, #256]
+    SAVE_X2_TO_X30_ELR_SPSR
     mrs     x9, tpidrro_el0
     mrs     x10, tpidr_el0
     stp     x9, x10, [sp, #0]
@@ -200,24 +204,7 @@ bsp_stack_overflow_entry:
     b       2b
 
 bsp_exception_common:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x9, elr_el1
-    mrs     x10, spsr_el1
-    stp     x30, x9, [sp, #240]
-    str     x10, [sp, #256]
+    SAVE_X2_TO_X30_ELR_SPSR
     mov     x0, sp
     bl      {handler}
     ldr     x10, [sp, #256]
