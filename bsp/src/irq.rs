@@ -3,7 +3,8 @@
 //!
 //! SGI numbers used by the kernel: [`SGI_PING`] proves a CPU takes interrupts during bring-up;
 //! [`rtos::sched::SGI_RESCHED`] asks a CPU to reschedule (the sender has set its need-resched
-//! flag; the preemption point does the rest); [`SGI_HALT`] stops a CPU when another one panics.
+//! flag; the preemption point does the rest); `rtos::work::irq_work::SGI_IRQ_WORK` runs the
+//! CPU's irq_work list in hard IRQ context; [`SGI_HALT`] stops a CPU when another one panics.
 
 use crate::drivers::timer::TIMER_INTID;
 use rtos::cpu::{self, IrqKind};
@@ -40,7 +41,14 @@ pub(crate) fn handle_irq() {
                     s.set_online();
                 }
             }
-            TIMER_INTID => rtos::timer::handle_irq(),
+            i if i == u32::from(rtos::work::irq_work::SGI_IRQ_WORK) => {
+                rtos::work::irq_work::run_pending(false);
+            }
+            TIMER_INTID => {
+                rtos::timer::handle_irq();
+                // Lazy irq_works wait for this CPU's timer interrupt.
+                rtos::work::irq_work::run_pending(true);
+            }
             i if i == k.board.uart_intid => {
                 k.uart.handle_irq();
                 crate::console::RX_WAIT.wake_all();

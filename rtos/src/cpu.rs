@@ -3,6 +3,7 @@
 //! Counters are relaxed atomics: each is written by its own CPU's interrupt handlers and read by
 //! anyone (the `cpus` shell command) as a snapshot.
 
+#[cfg(not(loom))]
 use crate::MAX_CPUS;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -71,6 +72,7 @@ impl CpuStats {
         };
     }
 
+    #[cfg(not(loom))]
     fn snapshot(&self, id: usize) -> CpuSnapshot {
         CpuSnapshot {
             id,

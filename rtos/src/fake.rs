@@ -131,9 +131,13 @@ impl FakePort {
                 return;
             }
             MASKED.with(|m| m.set(true));
+            if sgis & (1 << crate::work::irq_work::SGI_IRQ_WORK) != 0 {
+                crate::work::irq_work::run_pending(false);
+            }
             if timer {
                 self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
                 crate::timer::handle_irq();
+                crate::work::irq_work::run_pending(true);
             }
             crate::sched::preempt_irq();
             // `preempt_irq` may have switched away and back (possibly to another CPU).
@@ -281,6 +285,8 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     crate::sched::reset_for_fake();
     crate::timer::reset_for_fake();
     crate::kthread::reset_for_fake();
+    crate::work::workqueue::reset_for_fake();
+    crate::work::irq_work::reset_for_fake();
 
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = Arc::new(AtomicUsize::new(0));

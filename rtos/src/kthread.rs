@@ -223,6 +223,8 @@ pub fn parkme() {
         me.parked.complete();
         sched::schedule();
     }
+    drop(me);
+    crate::work::task_work::notify_resume();
 }
 
 /// Ends the calling thread with `result` (what [`stop`] returns).
@@ -363,7 +365,7 @@ pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str))
 }
 
 /// Forgets every kthread (the fake port's fresh start).
-#[cfg(any(test, feature = "fake"))]
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     REGISTRY.lock().clear();
 }

@@ -36,6 +36,7 @@ pub mod sched;
 pub mod sync;
 pub mod time;
 pub mod timer;
+pub mod work;
 
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -82,6 +82,11 @@ pub fn cancel(id: TimerId) -> bool {
     was
 }
 
+/// Whether `cpu` has any timer pending (a timer interrupt will come).
+pub fn has_pending(cpu: usize) -> bool {
+    QUEUES.get(cpu).is_some_and(|q| !q.lock().is_empty())
+}
+
 /// Timers pending on `cpu`, as `(deadline, kind)` with kind `wake`, `slice` or `call`.
 pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
     QUEUES
@@ -131,7 +136,7 @@ pub fn handle_irq() {
 }
 
 /// Drops every pending timer (the fake port's fresh start).
-#[cfg(any(test, feature = "fake"))]
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for q in &QUEUES {
         q.lock().clear();

@@ -28,6 +28,7 @@ pub use thread::{DEFAULT_PRIORITY, PRIORITIES, State, Thread, ThreadInfo, Tid};
 
 use crate::port::{self, Context, ThreadEntry};
 use crate::sync::IrqSpinLock;
+use crate::work::task_work::{self, TaskWorks};
 use crate::{MAX_CPUS, timer};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -157,6 +158,9 @@ fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -
         switches: AtomicU64::new(0),
         ran_since: AtomicU64::new(0),
         stack_peak: AtomicUsize::new(0),
+        task_works: IrqSpinLock::new(TaskWorks::new()),
+        task_work_notify: AtomicBool::new(false),
+        task_work_running: AtomicBool::new(false),
     }
 }
 
@@ -244,7 +248,10 @@ extern "C" fn thread_start(_arg: usize) -> ! {
 pub(crate) fn exit_current(result: i32) -> ! {
     let me = current().expect("exit from a thread");
     me.result.store(result, Ordering::Release);
+    // Exiting first: from here on other threads' task_work adds fail; then the final pass runs
+    // what is queued (and whatever those works queue) and closes the list.
     me.set_flag(thread::flags::EXITING);
+    task_work::run_at_exit(&me);
     set_current_state(State::Exited);
     me.exited.complete_all();
     drop(me);
@@ -255,6 +262,19 @@ pub(crate) fn exit_current(result: i32) -> ! {
 
 /// Makes `t` runnable if its state is in `from`. Returns whether it did.
 pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
+    try_wake_if(t, from, |_| true)
+}
+
+/// Wakes `t` only from [`sleep_interruptible_until`] (not from [`sleep_until`], a completion or
+/// parked): what a signalling task_work add does. Returns whether it woke it.
+pub(crate) fn wake_interruptible(t: &Arc<Thread>) -> bool {
+    try_wake_if(t, &[State::Sleeping], |t| {
+        t.has_flag(thread::flags::INTERRUPTIBLE)
+    })
+}
+
+/// [`try_wake`], when `cond` also holds (checked under `t`'s run-queue lock).
+fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) -> bool {
     let p = port::port();
     let saved = p.irq_save();
     let woke = loop {
@@ -264,7 +284,7 @@ pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
             continue;
         }
         let s = t.state();
-        if !from.contains(&s) {
+        if !from.contains(&s) || !cond(t) {
             break false;
         }
         if s == State::Created {
@@ -488,6 +508,7 @@ fn free_stack(stack: port::Stack) {
 /// Gives up the CPU to another ready thread of the same or higher priority, if any.
 pub fn yield_now() {
     schedule();
+    task_work::notify_resume();
 }
 
 /// The preemption point on the way out of an interrupt (called by the port, interrupts masked).
@@ -496,6 +517,14 @@ pub fn preempt_irq() {
     let cpu = p.cpu_id();
     if CPUS[cpu].need_resched.load(Ordering::Acquire) && CPUS[cpu].online.load(Ordering::Acquire) {
         schedule_inner(true);
+    }
+    // Back on the way into the interrupted thread: it runs the task works it was notified of,
+    // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
+    // (`schedule_inner` may have switched away and back, maybe onto another CPU: ask again.)
+    if task_work::notified(current().as_ref()) {
+        p.irq_enable();
+        task_work::notify_resume();
+        let _masked = p.irq_save();
     }
 }
 
@@ -531,6 +560,7 @@ pub fn sleep_until(deadline: u64) {
         schedule();
         timer::cancel(id);
     }
+    task_work::notify_resume();
 }
 
 /// Sleeps until the counter reaches `deadline` or the thread is woken (`wake_up_process`, as
@@ -545,10 +575,20 @@ pub fn sleep_interruptible_until(deadline: u64) -> bool {
     if p.now() >= deadline {
         return true;
     }
+    // Interruptible before sleeping, and the notify flag checked after: a signalling task_work
+    // add either sees us asleep (under the run-queue lock) and wakes us, or we see its flag.
+    me.set_flag(thread::flags::INTERRUPTIBLE);
     set_current_state(State::Sleeping);
-    let id = timer::arm(deadline, timer::Action::Wake(me));
-    schedule();
-    timer::cancel(id);
+    if me.task_work_notify.load(Ordering::Acquire) {
+        set_current_state(State::Running);
+    } else {
+        let id = timer::arm(deadline, timer::Action::Wake(me.clone()));
+        schedule();
+        timer::cancel(id);
+    }
+    me.clear_flag(thread::flags::INTERRUPTIBLE);
+    drop(me);
+    task_work::notify_resume();
     p.now() >= deadline
 }
 
@@ -633,7 +673,7 @@ pub fn cpu_load(cpu: usize) -> Option<(Tid, &'static str, usize)> {
 }
 
 /// Forgets every thread and queue (the fake port's fresh start).
-#[cfg(any(test, feature = "fake"))]
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for c in &CPUS {
         *c.rq.lock() = RunQueue::new();

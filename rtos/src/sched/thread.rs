@@ -3,6 +3,7 @@
 use crate::port::{Context, Stack};
 use crate::sched::completion::Completion;
 use crate::sync::IrqSpinLock;
+use crate::work::task_work::TaskWorks;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::sync::atomic::{
@@ -72,6 +73,8 @@ pub(crate) mod flags {
     pub const EXITING: u32 = 1 << 3;
     /// Woken at least once (so it has started or will start).
     pub const STARTED: u32 = 1 << 4;
+    /// In `sleep_interruptible_until`: a signalling task_work add may wake it.
+    pub const INTERRUPTIBLE: u32 = 1 << 5;
 }
 
 /// A thread. Shared through `Arc`; the scheduler, the registry and handles hold references.
@@ -108,6 +111,12 @@ pub struct Thread {
     pub(crate) ran_since: AtomicU64,
     /// Stack high-water mark, sampled when the stack is freed.
     pub(crate) stack_peak: AtomicUsize,
+    /// Queued task works (see [`crate::work::task_work`]).
+    pub(crate) task_works: IrqSpinLock<TaskWorks>,
+    /// A notifying task_work add asked the thread to run its works at its next kernel boundary.
+    pub(crate) task_work_notify: AtomicBool,
+    /// The thread is inside its task_work run loop (boundaries crossed by a callback skip it).
+    pub(crate) task_work_running: AtomicBool,
 }
 
 /// A snapshot of one thread for `ps`.

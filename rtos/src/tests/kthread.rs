@@ -1,5 +1,6 @@
 //! The kthread contracts from kernel/kthread.c, each as a test that fails if the contract breaks.
 
+use super::util::MS;
 use crate::Error;
 use crate::fake::{run, spin_for};
 use crate::kthread::{self, KThread, Options};
@@ -8,8 +9,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-const MS: u64 = 1_000_000;
 
 fn deadline_in(ms: u64) -> u64 {
     crate::port::port().now() + ms * MS
@@ -529,7 +528,10 @@ fn sleeping_mutex_excludes_and_waiters_sleep() {
                 .unwrap()
             })
             .collect();
+        // Let each finish its 25 rounds: a stop landing before a thread's first run would end it
+        // with -EINTR without running it (the contract), which is not what this test is about.
         for t in &ts {
+            assert!(wait_state(t, State::Exited, 5_000), "{} finished", t.name());
             assert_eq!(kthread::stop(t), 0);
         }
         assert_eq!(*M.lock(), 100, "lost updates: the mutex did not exclude");

@@ -1,0 +1,183 @@
+//! irq_work contracts on the fake port.
+
+use super::util::MS;
+use crate::fake::run;
+use crate::sched;
+use crate::work::irq_work::{self, BUSY, IrqWork, PENDING};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+fn counter_work(name: &str, lazy: bool) -> (IrqWork, Arc<AtomicU64>) {
+    let n = Arc::new(AtomicU64::new(0));
+    let c = n.clone();
+    let w = IrqWork::new(
+        name,
+        lazy,
+        Arc::new(move |_| {
+            c.fetch_add(1, Ordering::Relaxed);
+        }),
+    )
+    .unwrap();
+    (w, n)
+}
+
+fn wait_runs(w: IrqWork, n: u64) -> bool {
+    let end = crate::port::port().now() + 500 * MS;
+    while w.runs() < n && crate::port::port().now() < end {
+        sched::sleep_ns(MS / 2);
+    }
+    w.runs() >= n
+}
+
+#[test]
+fn queued_twice_before_it_runs_runs_once() {
+    run(2, || {
+        let (w, n) = counter_work("twice", false);
+        let p = crate::port::port();
+        // Interrupts masked: the SGI cannot be taken between the two queues.
+        let s = p.irq_save();
+        assert!(irq_work::queue(w));
+        assert!(!irq_work::queue(w), "second queue while PENDING fails");
+        assert_eq!(w.flags() & (PENDING | BUSY), PENDING | BUSY);
+        p.irq_restore(s);
+        assert!(wait_runs(w, 1));
+        sched::sleep_ns(5 * MS);
+        assert_eq!(n.load(Ordering::Relaxed), 1, "ran once");
+        assert_eq!(w.flags() & (PENDING | BUSY), 0, "idle after running");
+        0
+    });
+}
+
+#[test]
+fn queue_on_runs_on_that_cpu_in_irq_context() {
+    run(4, || {
+        let seen = Arc::new(AtomicUsize::new(usize::MAX));
+        let masked = Arc::new(AtomicUsize::new(0));
+        let (s2, m2) = (seen.clone(), masked.clone());
+        let w = IrqWork::new(
+            "remote",
+            false,
+            Arc::new(move |_| {
+                let p = crate::port::port();
+                s2.store(p.cpu_id(), Ordering::SeqCst);
+                m2.store(p.irqs_masked() as usize, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+        assert_eq!(irq_work::queue_on(w, 3), Ok(true));
+        assert!(wait_runs(w, 1));
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert_eq!(w.last_cpu(), Some(3));
+        assert_eq!(
+            masked.load(Ordering::SeqCst),
+            1,
+            "callback runs with interrupts masked"
+        );
+        assert_eq!(irq_work::queue_on(w, 9), Err(crate::Error::Invalid));
+        0
+    });
+}
+
+#[test]
+fn requeue_from_its_own_callback_runs_again() {
+    run(2, || {
+        let left = Arc::new(AtomicU64::new(3));
+        let l = left.clone();
+        let w = IrqWork::new(
+            "requeue",
+            false,
+            Arc::new(move |me| {
+                // BUSY without PENDING: re-queueing from the callback must succeed.
+                if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+                    assert!(irq_work::queue(*me));
+                }
+            }),
+        )
+        .unwrap();
+        assert!(irq_work::queue(w));
+        assert!(wait_runs(w, 3));
+        sched::sleep_ns(5 * MS);
+        assert_eq!(w.runs(), 3);
+        0
+    });
+}
+
+#[test]
+fn sync_waits_for_the_callback_and_refuses_masked_callers() {
+    run(2, || {
+        let w = IrqWork::new(
+            "slow",
+            false,
+            Arc::new(|_| {
+                crate::fake::spin_for(std::time::Duration::from_millis(20));
+            }),
+        )
+        .unwrap();
+        assert_eq!(irq_work::queue_on(w, 1), Ok(true));
+        // Give CPU 1 a moment to start it, then wait for it to finish.
+        sched::sleep_ns(2 * MS);
+        assert_eq!(irq_work::sync(w), Ok(()));
+        assert_eq!(w.flags() & BUSY, 0);
+        assert_eq!(w.runs(), 1);
+        let p = crate::port::port();
+        let s = p.irq_save();
+        assert_eq!(irq_work::sync(w), Err(crate::Error::Busy));
+        p.irq_restore(s);
+        0
+    });
+}
+
+#[test]
+fn lazy_work_waits_for_the_timer_interrupt() {
+    run(1, || {
+        let (w, n) = counter_work("lazy", true);
+        let p = crate::port::port();
+        // Keep a timer pending on this CPU so lazy works wait for it.
+        let id = crate::timer::arm(
+            p.now() + 30 * MS,
+            crate::timer::Action::Call(alloc::boxed::Box::new(|| {})),
+        );
+        assert!(irq_work::queue(w));
+        crate::fake::spin_for(std::time::Duration::from_millis(5));
+        assert_eq!(
+            n.load(Ordering::Relaxed),
+            0,
+            "lazy work raised no interrupt"
+        );
+        assert!(wait_runs(w, 1), "ran at the timer interrupt");
+        crate::timer::cancel(id);
+        0
+    });
+}
+
+#[test]
+fn ten_thousand_queues_over_four_cpus_each_run_once() {
+    run(4, || {
+        let works: Vec<(IrqWork, Arc<AtomicU64>)> = (0..8)
+            .map(|i| counter_work(&alloc::format!("w{i}"), false))
+            .collect();
+        let mut accepted = [0u64; 8];
+        for k in 0..10_000usize {
+            let i = k % 8;
+            let cpu = k % 4;
+            if irq_work::queue_on(works[i].0, cpu) == Ok(true) {
+                accepted[i] += 1;
+            }
+            if k % 64 == 0 {
+                sched::yield_now();
+            }
+        }
+        for (i, (w, n)) in works.iter().enumerate() {
+            assert!(wait_runs(*w, accepted[i]));
+            sched::sleep_ns(2 * MS);
+            assert_eq!(
+                n.load(Ordering::Relaxed),
+                accepted[i],
+                "work {i}: every accepted queue ran once"
+            );
+        }
+        assert!(accepted.iter().sum::<u64>() > 100);
+        0
+    });
+}

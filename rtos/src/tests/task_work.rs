@@ -1,0 +1,454 @@
+//! The task_work contracts from kernel/task_work.c, each as a test on the fake port.
+
+use super::util::*;
+use crate::Error;
+use crate::fake::{run, spin_for};
+use crate::kthread::{self, KThread};
+use crate::sched::{self, State, Thread, Tid};
+use crate::work::task_work::{
+    Notify, TaskWork, task_work_add, task_work_cancel, task_work_cancel_func, task_work_list,
+    task_work_pending,
+};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What the works of a test saw: the order they ran in and the thread they ran on.
+#[derive(Default)]
+struct Log(Mutex<Vec<(String, Tid)>>);
+
+impl Log {
+    fn work(self: &Arc<Self>, name: &str) -> Arc<TaskWork> {
+        let log = self.clone();
+        TaskWork::new(name, move |w| log.push(w.name()))
+    }
+    fn push(&self, name: &str) {
+        let tid = sched::current().map_or(u32::MAX, |t| t.tid());
+        self.0.lock().unwrap().push((String::from(name), tid));
+    }
+    fn names(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+    fn tids(&self) -> Vec<Tid> {
+        self.0.lock().unwrap().iter().map(|(_, t)| *t).collect()
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// A kthread that sleeps (uninterruptibly) in 1 ms steps until stopped, parking on request.
+fn sleeper(name: &str) -> KThread {
+    kthread::run(name, || {
+        while !kthread::should_stop() {
+            if kthread::should_park() {
+                kthread::parkme();
+                continue;
+            }
+            sched::sleep_ns(MS);
+        }
+        0
+    })
+    .unwrap()
+}
+
+/// A kthread that sleeps interruptibly for 10 s at a time until stopped; counts its wake-ups.
+fn interruptible(name: &str, wakes: Arc<AtomicUsize>) -> KThread {
+    kthread::run(name, move || {
+        while !kthread::should_stop() {
+            let timed_out = sched::sleep_interruptible_until(now() + 10_000 * MS);
+            if !timed_out {
+                wakes.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        0
+    })
+    .unwrap()
+}
+
+#[test]
+fn notify_none_runs_only_at_exit_in_the_thread() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-none");
+        task_work_add(t.thread(), log.work("a"), Notify::None).unwrap();
+        assert_eq!(task_work_pending(t.thread()), 1);
+        sched::sleep_ns(30 * MS);
+        assert_eq!(log.len(), 0, "a None work ran before exit");
+        kthread::stop(&t);
+        assert_eq!(log.names(), ["a"]);
+        assert_eq!(log.tids(), [t.tid()], "ran in the target thread's context");
+        assert_eq!(task_work_pending(t.thread()), 0);
+        0
+    });
+}
+
+#[test]
+fn notify_none_waits_for_a_later_notifying_add() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-none-later");
+        task_work_add(t.thread(), log.work("quiet"), Notify::None).unwrap();
+        sched::sleep_ns(20 * MS);
+        assert_eq!(log.len(), 0);
+        task_work_add(t.thread(), log.work("loud"), Notify::Resume).unwrap();
+        assert!(
+            wait_for(500, || log.len() == 2),
+            "both ran at the next boundary"
+        );
+        assert_eq!(log.names(), ["loud", "quiet"], "LIFO");
+        assert_eq!(log.tids(), [t.tid(), t.tid()]);
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn notify_resume_runs_after_unpark_not_while_parked() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-resume");
+        kthread::park(&t).unwrap();
+        assert_eq!(t.state(), State::Parked);
+        task_work_add(t.thread(), log.work("r"), Notify::Resume).unwrap();
+        sched::sleep_ns(30 * MS);
+        assert_eq!(log.len(), 0, "a parked thread ran its work");
+        assert_eq!(t.state(), State::Parked, "Resume woke the parked thread");
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 1), "ran after unpark");
+        assert_eq!(log.tids(), [t.tid()]);
+        kthread::stop(&t);
+        assert_eq!(log.len(), 1, "ran once");
+        0
+    });
+}
+
+#[test]
+fn notify_resume_does_not_wake_an_interruptible_sleeper() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let t = interruptible("tw-resume-int", wakes.clone());
+        assert!(wait_for(500, || t.state() == State::Sleeping));
+        task_work_add(t.thread(), log.work("r"), Notify::Resume).unwrap();
+        sched::sleep_ns(30 * MS);
+        assert_eq!(log.len(), 0, "Resume woke an interruptible sleeper");
+        assert_eq!(wakes.load(Ordering::SeqCst), 0);
+        // The stop's wake-up is its next boundary.
+        kthread::stop(&t);
+        assert_eq!(log.names(), ["r"]);
+        assert_eq!(log.tids(), [t.tid()]);
+        0
+    });
+}
+
+#[test]
+fn notify_signal_wakes_an_interruptible_sleeper_promptly() {
+    run(2, || {
+        for (i, mode) in [Notify::Signal, Notify::SignalNoIpi]
+            .into_iter()
+            .enumerate()
+        {
+            let log = Arc::new(Log::default());
+            let wakes = Arc::new(AtomicUsize::new(0));
+            let t = interruptible(&alloc::format!("tw-signal-{i}"), wakes.clone());
+            assert!(wait_for(500, || t.state() == State::Sleeping));
+            let start = now();
+            task_work_add(t.thread(), log.work("s"), mode).unwrap();
+            assert!(wait_for(200, || log.len() == 1), "{mode:?} did not wake it");
+            assert!(now() - start < 1_000 * MS);
+            assert_eq!(log.tids(), [t.tid()]);
+            assert!(wait_for(200, || wakes.load(Ordering::SeqCst) == 1));
+            kthread::stop(&t);
+            assert_eq!(log.len(), 1, "ran once");
+        }
+        0
+    });
+}
+
+#[test]
+fn notify_signal_does_not_wake_an_uninterruptible_sleep() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let slept = Arc::new(AtomicBool::new(false));
+        let s2 = slept.clone();
+        let t = kthread::run("tw-signal-unint", move || {
+            sched::sleep_ns(150 * MS);
+            s2.store(true, Ordering::SeqCst);
+            while !kthread::should_stop() {
+                sched::sleep_ns(MS);
+            }
+            0
+        })
+        .unwrap();
+        assert!(wait_for(100, || t.state() == State::Sleeping));
+        task_work_add(t.thread(), log.work("s"), Notify::Signal).unwrap();
+        sched::sleep_ns(40 * MS);
+        assert_eq!(log.len(), 0, "Signal cut an uninterruptible sleep short");
+        assert!(
+            wait_for(1_000, || log.len() == 1),
+            "ran when the sleep ended"
+        );
+        assert!(
+            slept.load(Ordering::SeqCst),
+            "the full sleep happened first"
+        );
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn notify_signal_interrupts_a_thread_running_on_another_cpu() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let go = Arc::new(AtomicBool::new(true));
+        let g2 = go.clone();
+        let spinning = Arc::new(AtomicBool::new(false));
+        let s2 = spinning.clone();
+        let seen_while_spinning = Arc::new(AtomicBool::new(false));
+        let log2 = log.clone();
+        let seen2 = seen_while_spinning.clone();
+        // A busy thread that never sleeps, yields or parks while `go` is set.
+        let t = kthread::run("tw-spin", move || {
+            s2.store(true, Ordering::SeqCst);
+            while g2.load(Ordering::SeqCst) {
+                spin_for(Duration::from_micros(200));
+                if log2.len() == 1 {
+                    seen2.store(true, Ordering::SeqCst);
+                }
+            }
+            while !kthread::should_stop() {
+                sched::sleep_ns(MS);
+            }
+            0
+        })
+        .unwrap();
+        assert!(wait_for(500, || spinning.load(Ordering::SeqCst)));
+        assert!(wait_for(500, || t.state() == State::Running));
+        task_work_add(t.thread(), log.work("ipi"), Notify::Signal).unwrap();
+        let ran = wait_for(500, || log.len() == 1);
+        assert!(ran, "the SGI made the busy thread run its work");
+        assert!(wait_for(100, || seen_while_spinning.load(Ordering::SeqCst)));
+        assert_eq!(log.tids(), [t.tid()]);
+        go.store(false, Ordering::SeqCst);
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn nmi_current_is_for_the_calling_thread_only() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-nmi");
+        let w = log.work("n");
+        assert_eq!(
+            task_work_add(t.thread(), w.clone(), Notify::NmiCurrent),
+            Err(Error::Invalid)
+        );
+        assert!(!w.is_queued(), "a refused work stays unqueued");
+        assert_eq!(task_work_pending(t.thread()), 0);
+        // On itself: accepted, and run at its next boundary.
+        let me = sched::current().unwrap();
+        task_work_add(&me, w, Notify::NmiCurrent).unwrap();
+        assert_eq!(log.len(), 0, "queued, not run inline");
+        sched::yield_now();
+        assert_eq!(log.names(), ["n"]);
+        assert_eq!(log.tids(), [me.tid()]);
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn add_after_exit_is_esrch_and_not_queued() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-exited");
+        kthread::stop(&t);
+        let w = log.work("late");
+        assert_eq!(
+            task_work_add(t.thread(), w.clone(), Notify::Signal),
+            Err(Error::NoSuchThread)
+        );
+        assert_eq!(Error::NoSuchThread.name(), "ESRCH");
+        assert!(!w.is_queued());
+        assert_eq!(task_work_pending(t.thread()), 0);
+        sched::sleep_ns(10 * MS);
+        assert_eq!(log.len(), 0);
+        0
+    });
+}
+
+#[test]
+fn works_run_lifo_and_list_shows_lifo() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-lifo");
+        kthread::park(&t).unwrap();
+        for n in ["1", "2", "3"] {
+            task_work_add(t.thread(), log.work(n), Notify::Resume).unwrap();
+        }
+        assert_eq!(task_work_list(t.thread()), ["3", "2", "1"]);
+        assert_eq!(task_work_pending(t.thread()), 3);
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 3));
+        assert_eq!(log.names(), ["3", "2", "1"]);
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn a_work_adding_a_work_runs_it_in_the_same_pass() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-chain");
+        kthread::park(&t).unwrap();
+        let child = log.work("child");
+        let (l2, c2) = (log.clone(), child.clone());
+        let parent = TaskWork::new("parent", move |w| {
+            l2.push(w.name());
+            let me = sched::current().unwrap();
+            // None: only the running pass can pick it up before exit.
+            task_work_add(&me, c2.clone(), Notify::None).unwrap();
+        });
+        task_work_add(t.thread(), parent, Notify::Resume).unwrap();
+        kthread::unpark(&t);
+        assert!(
+            wait_for(500, || log.len() == 2),
+            "the child ran in the pass"
+        );
+        assert_eq!(log.names(), ["parent", "child"]);
+        assert_eq!(log.tids(), [t.tid(), t.tid()]);
+        kthread::stop(&t);
+        assert_eq!(log.len(), 2);
+        0
+    });
+}
+
+#[test]
+fn a_work_can_requeue_itself_and_runs_once_per_add() {
+    run(2, || {
+        let count = Arc::new(AtomicU32::new(0));
+        let c2 = count.clone();
+        let t = sleeper("tw-requeue");
+        let w = TaskWork::new("requeue:3", move |w| {
+            if c2.fetch_add(1, Ordering::SeqCst) + 1 < 3 {
+                let me = sched::current().unwrap();
+                task_work_add(&me, w.clone(), Notify::Resume).unwrap();
+            }
+        });
+        task_work_add(t.thread(), w.clone(), Notify::Resume).unwrap();
+        assert_eq!(
+            task_work_add(t.thread(), w.clone(), Notify::Resume),
+            Err(Error::Busy),
+            "queued twice"
+        );
+        assert!(wait_for(500, || count.load(Ordering::SeqCst) == 3));
+        sched::sleep_ns(10 * MS);
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        assert!(!w.is_queued());
+        kthread::stop(&t);
+        0
+    });
+}
+
+#[test]
+fn works_added_during_the_exit_pass_still_run() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-exit-chain");
+        let child = log.work("child");
+        let (l2, c2) = (log.clone(), child.clone());
+        let parent = TaskWork::new("parent", move |w| {
+            l2.push(w.name());
+            let me: Arc<Thread> = sched::current().unwrap();
+            assert!(me.is_exiting(), "runs in the exit pass");
+            task_work_add(&me, c2.clone(), Notify::None).unwrap();
+        });
+        task_work_add(t.thread(), parent, Notify::None).unwrap();
+        kthread::stop(&t);
+        assert_eq!(log.names(), ["parent", "child"]);
+        assert!(!child.is_queued());
+        0
+    });
+}
+
+#[test]
+fn cancel_removes_the_work_and_it_never_runs() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-cancel");
+        kthread::park(&t).unwrap();
+        let keep = log.work("keep");
+        let gone = log.work("gone");
+        task_work_add(t.thread(), keep.clone(), Notify::Resume).unwrap();
+        task_work_add(t.thread(), gone.clone(), Notify::Resume).unwrap();
+        assert!(task_work_cancel(t.thread(), &gone));
+        assert!(!gone.is_queued());
+        assert!(!task_work_cancel(t.thread(), &gone), "cancelled twice");
+        assert_eq!(task_work_list(t.thread()), ["keep"]);
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 1));
+        kthread::stop(&t);
+        assert_eq!(log.names(), ["keep"], "the cancelled work ran");
+        assert!(!task_work_cancel(t.thread(), &keep), "cancel after it ran");
+        0
+    });
+}
+
+#[test]
+fn cancel_func_removes_the_most_recent_with_that_function() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-cancel-func");
+        kthread::park(&t).unwrap();
+        let first = log.work("count");
+        let other = log.work("log");
+        let second = log.work("count");
+        for w in [&first, &other, &second] {
+            task_work_add(t.thread(), (*w).clone(), Notify::None).unwrap();
+        }
+        let got = task_work_cancel_func(t.thread(), "count").unwrap();
+        assert!(Arc::ptr_eq(&got, &second), "not the most recent");
+        assert!(task_work_cancel_func(t.thread(), "nothing").is_none());
+        assert_eq!(task_work_list(t.thread()), ["log", "count"]);
+        kthread::stop(&t);
+        assert_eq!(log.names(), ["log", "count"]);
+        0
+    });
+}
+
+#[test]
+fn cancel_racing_run_never_both_take_a_work() {
+    run(4, || {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let t = interruptible("tw-race", wakes);
+        let mut cancelled = 0;
+        for i in 0..200 {
+            let r2 = ran.clone();
+            let w = TaskWork::new("race", move |_| {
+                r2.fetch_add(1, Ordering::SeqCst);
+            });
+            task_work_add(t.thread(), w.clone(), Notify::Signal).unwrap();
+            if i % 3 != 0 {
+                spin_for(Duration::from_micros(20 * (i % 7)));
+            }
+            cancelled += task_work_cancel(t.thread(), &w) as usize;
+        }
+        kthread::stop(&t);
+        assert_eq!(ran.load(Ordering::SeqCst) + cancelled, 200);
+        0
+    });
+}

@@ -1,0 +1,31 @@
+//! Helpers shared by the host tests that run on the fake port.
+
+use crate::kthread::KThread;
+use crate::sched;
+
+/// One millisecond in counter ticks (the fake counter runs in nanoseconds).
+pub const MS: u64 = 1_000_000;
+
+/// The counter now.
+pub fn now() -> u64 {
+    crate::port::port().now()
+}
+
+/// Sleeps in 1 ms steps until `cond()` holds or `ms` milliseconds passed; returns `cond()`.
+pub fn wait_for(ms: u64, cond: impl Fn() -> bool) -> bool {
+    let end = now() + ms * MS;
+    while !cond() && now() < end {
+        sched::sleep_ns(MS);
+    }
+    cond()
+}
+
+/// Waits for a woken kthread to finish on its own, then collects its result (a stop that lands
+/// before its first run would end it with -EINTR without calling its function).
+pub fn join(t: &KThread) -> i32 {
+    assert!(
+        wait_for(5000, || t.state() == sched::State::Exited),
+        "thread did not finish"
+    );
+    crate::kthread::stop(t)
+}

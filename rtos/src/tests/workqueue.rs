@@ -1,0 +1,223 @@
+//! The workqueue contracts (classic per-CPU design), each as a test on the fake port.
+
+use super::util::*;
+use crate::fake::run;
+use crate::kthread;
+use crate::sched;
+use crate::work::workqueue::{
+    self as wq, Work, WorkState, create_singlethread_workqueue, create_workqueue,
+    destroy_workqueue, flush_workqueue, queue_delayed_work, queue_delayed_work_on, queue_work,
+    queue_work_on,
+};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+#[test]
+fn wq_queue_returns_false_while_pending() {
+    run(2, || {
+        let q = create_singlethread_workqueue("wq-pend").unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let r = release.clone();
+        let blocker = Work::new("blocker", move |_| {
+            while !r.load(Ordering::Acquire) {
+                sched::sleep_ns(MS);
+            }
+        });
+        let w = Work::new("w", |_| {});
+        assert!(queue_work(&q, &blocker));
+        assert!(wait_for(500, || blocker.state() == WorkState::Running));
+        assert!(queue_work(&q, &w), "idle work queues");
+        assert_eq!(w.state(), WorkState::Pending);
+        assert!(!queue_work(&q, &w), "pending work is not queued twice");
+        assert!(!queue_work_on(&q, 1, &w), "nor on another CPU");
+        assert!(
+            !queue_delayed_work(&q, &w, 10 * MS),
+            "nor delayed while pending"
+        );
+        release.store(true, Ordering::Release);
+        flush_workqueue(&q);
+        assert_eq!(w.runs(), 1, "ran exactly once");
+        assert_eq!(w.state(), WorkState::Idle);
+        assert!(w.last_latency() > 0, "queue-to-start latency recorded");
+        destroy_workqueue(q);
+        0
+    });
+}
+
+#[test]
+fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
+    run(4, || {
+        let q = create_workqueue("wq-delay").unwrap();
+        assert_eq!(q.cpus(), alloc::vec![0, 1, 2, 3]);
+        let fired_at = Arc::new(AtomicU64::new(0));
+        let cpu = Arc::new(AtomicUsize::new(usize::MAX));
+        let (f, c) = (fired_at.clone(), cpu.clone());
+        let w = Work::new("late", move |_| {
+            f.store(now(), Ordering::Release);
+            c.store(crate::port::port().cpu_id(), Ordering::Release);
+        });
+        let start = now();
+        assert!(queue_delayed_work_on(&q, 2, &w, 30 * MS));
+        assert_eq!(w.state(), WorkState::Delayed);
+        assert!(
+            !queue_delayed_work_on(&q, 2, &w, 30 * MS),
+            "already delayed"
+        );
+        assert!(!queue_work(&q, &w), "a delayed work is pending");
+        sched::sleep_ns(15 * MS);
+        assert_eq!(w.runs(), 0, "fired before its delay");
+        assert!(wait_for(1000, || w.runs() == 1));
+        assert!(
+            fired_at.load(Ordering::Acquire) - start >= 30 * MS,
+            "ran before the delay passed"
+        );
+        assert_eq!(cpu.load(Ordering::Acquire), 2, "ran on the requested CPU");
+        assert_eq!(w.state(), WorkState::Idle);
+
+        // Without a CPU: queued on the CPU the timer fired on, i.e. where it was armed. Arm
+        // it from a thread bound to CPU 3 so "the calling CPU" is known.
+        let (q2, w2) = (q.clone(), w.clone());
+        let armer = kthread::create_on_cpu("armer", 3, move || {
+            queue_delayed_work(&q2, &w2, 5 * MS) as i32
+        })
+        .unwrap();
+        kthread::wake_up_process(&armer);
+        assert_eq!(join(&armer), 1);
+        assert!(wait_for(1000, || w.runs() == 2));
+        assert_eq!(cpu.load(Ordering::Acquire), 3, "ran on the arming CPU");
+        destroy_workqueue(q);
+        0
+    });
+}
+
+#[test]
+fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
+    run(4, || {
+        let q = create_workqueue("wq-flush").unwrap();
+        let busy = Work::new("busy", |_| sched::sleep_ns(50 * MS));
+        let slow = Work::new("slow", |_| sched::sleep_ns(300 * MS));
+        assert!(queue_work_on(&q, 1, &busy));
+        // Queued on the same CPU while the flush below waits.
+        let (q2, s2) = (q.clone(), slow.clone());
+        let late = kthread::run("late-queuer", move || {
+            sched::sleep_ns(10 * MS);
+            queue_work_on(&q2, 1, &s2) as i32
+        })
+        .unwrap();
+        let start = now();
+        flush_workqueue(&q);
+        let took = now() - start;
+        assert_eq!(busy.runs(), 1, "flush returned before the busy work ran");
+        assert!(took >= 40 * MS, "flush did not wait ({took} ticks)");
+        assert_eq!(join(&late), 1, "the late work was queued");
+        assert_eq!(slow.runs(), 0, "flush waited for a work queued after it");
+        assert!(
+            took < 250 * MS,
+            "flush delayed by a later work ({took} ticks)"
+        );
+        flush_workqueue(&q);
+        assert_eq!(slow.runs(), 1);
+        destroy_workqueue(q);
+        0
+    });
+}
+
+#[test]
+fn wq_flush_from_own_worker_does_not_deadlock() {
+    run(2, || {
+        let q = create_singlethread_workqueue("wq-self").unwrap();
+        let after = Work::new("after", |_| {});
+        let seen = Arc::new(AtomicU64::new(u64::MAX));
+        let (q2, a2, s2) = (q.clone(), after.clone(), seen.clone());
+        let flusher = Work::new("flusher", move |_| {
+            flush_workqueue(&q2);
+            s2.store(a2.runs(), Ordering::Release);
+        });
+        assert!(queue_work(&q, &flusher));
+        assert!(queue_work(&q, &after));
+        assert!(
+            wait_for(2000, || flusher.runs() == 1),
+            "flush from the worker deadlocked"
+        );
+        assert_eq!(
+            seen.load(Ordering::Acquire),
+            1,
+            "the flush ran the work queued behind it"
+        );
+        assert_eq!(after.runs(), 1, "and only once");
+        destroy_workqueue(q);
+        0
+    });
+}
+
+#[test]
+fn wq_thousand_works_on_four_cpus_run_exactly_once() {
+    run(4, || {
+        let q = wq::events().unwrap();
+        assert!(Arc::ptr_eq(&q, &wq::events().unwrap()), "one events queue");
+        assert_eq!(q.name(), "events");
+        let counts: Arc<Vec<AtomicU64>> = Arc::new((0..1000).map(|_| AtomicU64::new(0)).collect());
+        let cpus_seen = Arc::new(AtomicUsize::new(0));
+        let works: Vec<Arc<Work>> = (0..1000)
+            .map(|i| {
+                let (c, s) = (counts.clone(), cpus_seen.clone());
+                Work::new("n", move |_| {
+                    c[i].fetch_add(1, Ordering::AcqRel);
+                    s.fetch_or(1 << crate::port::port().cpu_id(), Ordering::AcqRel);
+                })
+            })
+            .collect();
+        let works = Arc::new(works);
+        // Four queuers, one bound per CPU, each queueing a quarter on its own CPU.
+        let queuers: Vec<_> = (0..4)
+            .map(|cpu| {
+                let (q, ws) = (q.clone(), works.clone());
+                let t = kthread::create_on_cpu(&alloc::format!("queuer{cpu}"), cpu, move || {
+                    let mut ok = 0;
+                    for w in ws.iter().skip(cpu).step_by(4) {
+                        ok += queue_work(&q, w) as i32;
+                    }
+                    ok
+                })
+                .unwrap();
+                kthread::wake_up_process(&t);
+                t
+            })
+            .collect();
+        for t in &queuers {
+            assert_eq!(join(t), 250);
+        }
+        flush_workqueue(&q);
+        for (i, c) in counts.iter().enumerate() {
+            assert_eq!(c.load(Ordering::Acquire), 1, "work {i} ran != once");
+        }
+        assert_eq!(
+            cpus_seen.load(Ordering::Acquire),
+            0b1111,
+            "every CPU's worker ran"
+        );
+        assert!(works.iter().all(|w| w.state() == WorkState::Idle));
+        0
+    });
+}
+
+#[test]
+fn wq_destroy_runs_queued_works_then_refuses_more() {
+    run(2, || {
+        let q = create_workqueue("wq-destroy").unwrap();
+        let w = Work::new("last", |_| sched::sleep_ns(10 * MS));
+        assert!(queue_work_on(&q, 1, &w));
+        let threads: Vec<_> = (0..2)
+            .map(|c| kthread::find(&alloc::format!("wq-destroy/{c}")).unwrap())
+            .collect();
+        destroy_workqueue(q.clone());
+        assert_eq!(w.runs(), 1, "destroy flushed");
+        for t in &threads {
+            assert_eq!(t.state(), sched::State::Exited, "worker stopped");
+        }
+        assert!(!queue_work(&q, &w), "queueing on a destroyed queue fails");
+        assert_eq!(w.state(), WorkState::Idle);
+        0
+    });
+}

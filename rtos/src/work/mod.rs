@@ -1,0 +1,7 @@
+//! Deferred work, with the contracts of Linux's task_work, irq_work, workqueues and kthread
+//! workers (see each module).
+
+pub mod irq_work;
+pub mod kthread_worker;
+pub mod task_work;
+pub mod workqueue;

@@ -1,0 +1,275 @@
+//! Per-thread deferred callbacks, with the contracts of Linux's `kernel/task_work.c`.
+//!
+//! A [`TaskWork`] is a named callback queued on one thread with [`task_work_add`] and run later
+//! *by that thread, in its own context*, when it crosses a kernel boundary.
+//!
+//! # Contracts
+//! - "[`task_work_add`] pushes the work onto the thread's own list (LIFO: the most recently
+//!   queued runs first; nothing more is promised about order) and fails with
+//!   [`Error::NoSuchThread`] (ESRCH) once the thread is exiting or has exited; the work is then
+//!   not queued." The caller arranges something else in that case.
+//! - "A work is queued on at most one thread at a time": adding a work that is still queued
+//!   (here or on another thread) fails with [`Error::Busy`]. It becomes free again the moment it
+//!   is cancelled, or just before its callback is called (so a callback may queue itself again).
+//! - "Works run in the thread's own context, once each, when the thread crosses a kernel boundary
+//!   with its notify flag set": on the return from an interrupt or exception into it
+//!   ([`crate::sched::preempt_irq`]), on the return from a sleep ([`crate::sched::sleep_until`],
+//!   [`crate::sched::sleep_interruptible_until`]), a park ([`crate::kthread::parkme`]) or a yield
+//!   ([`crate::sched::yield_now`]), and always at exit.
+//! - "At exit, the thread is marked exiting first (adds from other threads fail from then on),
+//!   then runs what is left; works queued by those works (from the exiting thread itself) run in
+//!   the same final pass, after which every add fails."
+//! - "A callback may add more works; they run in the same pass": the run loop takes the whole
+//!   list at once and repeats until it finds it empty. A boundary crossed *inside* a callback
+//!   (it sleeps, or is interrupted) does not start a nested run; the outer loop picks the new
+//!   works up. (So an interruptible sleep inside a callback returns at once while new notified
+//!   works wait for the callback to finish: callbacks that sleep should sleep uninterruptibly.)
+//! - "Cancel and run never both take the same work; a cancelled work never runs": both remove the
+//!   work from the list under its lock, and whoever removed it owns it.
+//!
+//! # Notify modes ([`Notify`])
+//! - [`Notify::None`]: no flag; the work waits for the thread's exit, or for a later notifying add.
+//! - [`Notify::Resume`]: sets the flag without waking; a parked or sleeping thread runs the work
+//!   when it resumes.
+//! - [`Notify::Signal`]: sets the flag, wakes the thread out of an interruptible sleep
+//!   ([`crate::sched::sleep_interruptible_until`]; not out of [`crate::sched::sleep_until`], a
+//!   completion wait or a park), and if the thread is running on another CPU sends that CPU a
+//!   reschedule SGI so the thread crosses an interrupt boundary now.
+//! - [`Notify::SignalNoIpi`]: as `Signal` without the SGI: the work runs at the thread's next
+//!   interrupt or boundary.
+//! - [`Notify::NmiCurrent`]: only for the calling thread itself ([`Error::Invalid`], EINVAL,
+//!   otherwise); sets the flag directly. Linux raises it through an irq_work so it is usable from
+//!   NMI context; that variant comes later, on top of [`crate::work::irq_work`].
+//!
+//! Idle threads never run task works (they must never sleep): adding to one is
+//! [`Error::Invalid`].
+
+use crate::error::Error;
+use crate::port;
+use crate::sched::{self, State, Thread};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// The callback type: called with the work itself, so it can queue it again.
+pub type TaskWorkFn = dyn Fn(&Arc<TaskWork>) + Send + Sync;
+
+/// A named deferred callback.
+pub struct TaskWork {
+    name: String,
+    func: Box<TaskWorkFn>,
+    /// Queued on some thread's list.
+    queued: AtomicBool,
+}
+
+impl TaskWork {
+    /// A new, unqueued work called `name` running `func`.
+    pub fn new(name: &str, func: impl Fn(&Arc<TaskWork>) + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            name: String::from(name),
+            func: Box::new(func),
+            queued: AtomicBool::new(false),
+        })
+    }
+
+    /// Its name (what [`task_work_cancel_func`] and [`task_work_list`] go by).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it is queued on a thread now.
+    pub fn is_queued(&self) -> bool {
+        self.queued.load(Ordering::Acquire)
+    }
+}
+
+impl core::fmt::Debug for TaskWork {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "TaskWork({:?})", self.name)
+    }
+}
+
+/// How [`task_work_add`] tells the thread (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// No notification: runs at exit or after a later notifying add.
+    None,
+    /// Flag only: runs at the thread's next boundary (resume from sleep or park, interrupt).
+    Resume,
+    /// Flag, wake from an interruptible sleep, SGI if running on another CPU.
+    Signal,
+    /// Flag and wake from an interruptible sleep, no SGI.
+    SignalNoIpi,
+    /// The calling thread only: flag set directly.
+    NmiCurrent,
+}
+
+/// A thread's queued works (in [`Thread`]).
+pub(crate) struct TaskWorks {
+    /// Oldest first; runs and listings go newest first (LIFO).
+    list: Vec<Arc<TaskWork>>,
+    /// The final pass at exit found the list empty: nothing is accepted any more.
+    closed: bool,
+}
+
+impl TaskWorks {
+    pub(crate) const fn new() -> Self {
+        Self {
+            list: Vec::new(),
+            closed: false,
+        }
+    }
+}
+
+fn is_current(t: &Arc<Thread>) -> bool {
+    sched::current().is_some_and(|c| Arc::ptr_eq(&c, t))
+}
+
+/// Queues `work` on `t` and notifies `t` as `notify` says.
+///
+/// Errors: [`Error::NoSuchThread`] (ESRCH) if `t` is exiting or has exited (the work is not
+/// queued); [`Error::Busy`] if `work` is already queued; [`Error::Invalid`] (EINVAL) for
+/// [`Notify::NmiCurrent`] on a thread other than the caller, or for an idle thread.
+pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), Error> {
+    if t.is_idle() {
+        return Err(Error::Invalid);
+    }
+    let own = is_current(t);
+    if notify == Notify::NmiCurrent && !own {
+        return Err(Error::Invalid);
+    }
+    if work.queued.swap(true, Ordering::AcqRel) {
+        return Err(Error::Busy);
+    }
+    {
+        let mut tw = t.task_works.lock();
+        // Once exiting, only the thread's own final pass may still queue (works adding works).
+        if tw.closed || (t.is_exiting() && !own) {
+            drop(tw);
+            work.queued.store(false, Ordering::Release);
+            return Err(Error::NoSuchThread);
+        }
+        tw.list.push(work);
+    }
+    match notify {
+        Notify::None => {}
+        Notify::Resume | Notify::NmiCurrent => t.task_work_notify.store(true, Ordering::Release),
+        Notify::Signal | Notify::SignalNoIpi => {
+            // The flag before the wake: a thread about to sleep interruptibly either is seen
+            // asleep by the wake (under its run-queue lock) or sees the flag and does not sleep.
+            t.task_work_notify.store(true, Ordering::Release);
+            sched::wake_interruptible(t);
+            if notify == Notify::Signal && !own {
+                kick_if_running_elsewhere(t);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends the reschedule SGI to the CPU `t` is running on, if that is not this CPU: the interrupt's
+/// return path runs its works.
+fn kick_if_running_elsewhere(t: &Thread) {
+    let p = port::port();
+    let saved = p.irq_save();
+    let here = p.cpu_id();
+    let cpu = t.cpu();
+    if t.state() == State::Running && cpu != here {
+        p.send_sgi(sched::SGI_RESCHED, 1 << cpu);
+    }
+    p.irq_restore(saved);
+}
+
+/// Removes and returns the most recently queued work of `t` for which `pred` holds, if any. The
+/// returned work will not run (unless queued again).
+pub fn task_work_cancel_match(
+    t: &Thread,
+    mut pred: impl FnMut(&TaskWork) -> bool,
+) -> Option<Arc<TaskWork>> {
+    let mut tw = t.task_works.lock();
+    let i = tw.list.iter().rposition(|w| pred(w))?;
+    let work = tw.list.remove(i);
+    drop(tw);
+    work.queued.store(false, Ordering::Release);
+    Some(work)
+}
+
+/// Removes and returns the most recently queued work of `t` called `name` (the name stands for
+/// the work's function, as the shell creates them).
+pub fn task_work_cancel_func(t: &Thread, name: &str) -> Option<Arc<TaskWork>> {
+    task_work_cancel_match(t, |w| w.name == name)
+}
+
+/// Removes `work` from `t`'s list: true if it was queued there and is now removed (it will not
+/// run), false if it was not queued on `t` (not queued, already running or run, or elsewhere).
+pub fn task_work_cancel(t: &Thread, work: &Arc<TaskWork>) -> bool {
+    task_work_cancel_match(t, |w| core::ptr::eq(w, &**work)).is_some()
+}
+
+/// How many works are queued on `t`.
+pub fn task_work_pending(t: &Thread) -> usize {
+    t.task_works.lock().list.len()
+}
+
+/// The names of the works queued on `t`, in the order they would run (newest first).
+pub fn task_work_list(t: &Thread) -> Vec<String> {
+    t.task_works
+        .lock()
+        .list
+        .iter()
+        .rev()
+        .map(|w| w.name.clone())
+        .collect()
+}
+
+/// Whether `t` (the thread about to be resumed) should run its works now: notified, not idle, and
+/// not already inside its run loop.
+pub(crate) fn notified(t: Option<&Arc<Thread>>) -> bool {
+    t.is_some_and(|t| {
+        !t.is_idle()
+            && t.task_work_notify.load(Ordering::Acquire)
+            && !t.task_work_running.load(Ordering::Acquire)
+    })
+}
+
+/// The boundary hook: the calling thread runs its works if it was notified (and is not already
+/// running them further up its stack).
+pub(crate) fn notify_resume() {
+    let Some(me) = sched::current() else { return };
+    if !notified(Some(&me)) || me.task_work_running.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    run(&me, false);
+    me.task_work_running.store(false, Ordering::Release);
+}
+
+/// The exit pass (called by the exiting thread, after it set itself exiting): runs every work
+/// left, including those the works queue, then closes the list.
+pub(crate) fn run_at_exit(me: &Thread) {
+    me.task_work_running.store(true, Ordering::Release);
+    run(me, true);
+}
+
+/// Takes the whole list at once, runs it newest first, and again until the list is empty. With
+/// `close`, the list is closed by the same lock hold that finds it empty.
+fn run(me: &Thread, close: bool) {
+    loop {
+        me.task_work_notify.store(false, Ordering::Release);
+        let works = {
+            let mut tw = me.task_works.lock();
+            if tw.list.is_empty() && close {
+                tw.closed = true;
+            }
+            core::mem::take(&mut tw.list)
+        };
+        if works.is_empty() {
+            return;
+        }
+        for w in works.into_iter().rev() {
+            w.queued.store(false, Ordering::Release);
+            (w.func)(&w);
+        }
+    }
+}

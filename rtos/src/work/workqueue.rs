@@ -1,0 +1,494 @@
+//! Workqueues with the contracts of Linux's classic (per-CPU thread) `kernel/workqueue.c`, and
+//! the work item shared with [`super::kthread_worker`].
+//!
+//! # Contracts
+//! - A workqueue has a worker kthread per online CPU, each bound to its CPU with
+//!   `create_on_cpu` semantics ([`create_workqueue`]), or exactly one unbound worker
+//!   ([`create_singlethread_workqueue`]). Each per-CPU queue keeps an insert and a remove
+//!   sequence number.
+//! - [`queue_work`] "returns false if the work is already pending, else queues it on the current
+//!   CPU's worker and wakes that worker"; [`queue_work_on`] picks the CPU. A CPU without a worker
+//!   of this queue (it came online later, or the queue is single-threaded) uses the queue's first
+//!   worker.
+//! - [`events`] is the global default queue `events`, created on first use.
+//! - [`queue_delayed_work`] / [`queue_delayed_work_on`] "arm a timer and on expiry queue the
+//!   work; return false if it is already pending or delayed". The timer is armed on the calling
+//!   CPU (timers are per-CPU); on expiry the work goes to the worker of the CPU the timer fired
+//!   on (the calling CPU), or to `cpu`'s worker for the `_on` variant.
+//! - [`flush_workqueue`] "for each CPU, waits until everything queued before the call has run":
+//!   it remembers each queue's insert sequence at call time and waits until the remove sequence
+//!   reaches it, so works queued meanwhile do not delay it. Called from one of the queue's own
+//!   workers it runs that CPU's queue itself instead of deadlocking.
+//! - [`destroy_workqueue`] flushes, then stops the workers (each runs what is still queued
+//!   before it exits) and frees the queue. Queueing on a destroyed queue returns false; a delayed
+//!   work whose timer fires after the destruction is dropped (never runs) and goes back to idle,
+//!   so callers cancel their delayed works first, as in Linux.
+//!
+//! # Locking
+//! One [`IrqSpinLock`] per per-CPU queue guards its list; work functions run with no lock held.
+//! Workers sleep on a [`WaitQueue`] whose condition reads the list, and flushers on another whose
+//! condition reads the (atomic) sequence numbers. Timer callbacks (interrupt context) only
+//! queue: they take the list lock and wake the worker, never sleep.
+
+use super::kthread_worker::Worker;
+use crate::error::Error;
+use crate::kthread::{self, KThread};
+use crate::sched::{self, WaitQueue};
+use crate::sync::{IrqSpinLock, Mutex};
+use crate::timer::{self, TimerId};
+use crate::{MAX_CPUS, port};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+/// What a work item is doing, for a `work list` command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkState {
+    /// Neither queued, armed nor running.
+    Idle,
+    /// Queued on a worker, waiting to run.
+    Pending,
+    /// Waiting for its timer, then it is queued.
+    Delayed,
+    /// Its function is running (it may also be queued again).
+    Running,
+    /// A `kthread_cancel_*_sync` is in progress; queueing is blocked meanwhile.
+    Canceling,
+}
+
+impl WorkState {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkState::Idle => "idle",
+            WorkState::Pending => "pending",
+            WorkState::Delayed => "delayed",
+            WorkState::Running => "running",
+            WorkState::Canceling => "canceling",
+        }
+    }
+}
+
+/// `Work::pending` values.
+pub(super) const IDLE: u8 = 0;
+pub(super) const QUEUED: u8 = 1;
+pub(super) const DELAYED: u8 = 2;
+
+/// A work item: a named function run by a worker thread, shared through an `Arc`. The same item
+/// serves workqueues and kthread workers (and `Delayed` use), but must not be used with two
+/// queues or workers at once.
+pub struct Work {
+    name: String,
+    func: Box<dyn Fn(&Work) + Send + Sync>,
+    /// [`IDLE`], [`QUEUED`] or [`DELAYED`].
+    pub(super) pending: AtomicU8,
+    pub(super) running: AtomicU32,
+    pub(super) canceling: AtomicU32,
+    runs: AtomicU64,
+    last_latency: AtomicU64,
+    queued_at: AtomicU64,
+    /// Bumped on every arm and disarm: a timer callback whose number is stale does nothing.
+    pub(super) timer_seq: AtomicU64,
+    pub(super) timer: IrqSpinLock<Option<TimerId>>,
+    /// The kthread worker this work was last queued on (for flush and cancel).
+    pub(super) owner: IrqSpinLock<Option<Weak<Worker>>>,
+}
+
+impl Work {
+    /// A new idle work item running `func`.
+    pub fn new(name: &str, func: impl Fn(&Work) + Send + Sync + 'static) -> Arc<Work> {
+        Arc::new(Work {
+            name: String::from(name),
+            func: Box::new(func),
+            pending: AtomicU8::new(IDLE),
+            running: AtomicU32::new(0),
+            canceling: AtomicU32::new(0),
+            runs: AtomicU64::new(0),
+            last_latency: AtomicU64::new(0),
+            queued_at: AtomicU64::new(0),
+            timer_seq: AtomicU64::new(0),
+            timer: IrqSpinLock::new(None),
+            owner: IrqSpinLock::new(None),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its state now (a snapshot). When several apply, the first of canceling, running,
+    /// delayed, pending wins.
+    pub fn state(&self) -> WorkState {
+        if self.canceling.load(Ordering::Acquire) > 0 {
+            WorkState::Canceling
+        } else if self.running.load(Ordering::Acquire) > 0 {
+            WorkState::Running
+        } else {
+            match self.pending.load(Ordering::Acquire) {
+                QUEUED => WorkState::Pending,
+                DELAYED => WorkState::Delayed,
+                _ => WorkState::Idle,
+            }
+        }
+    }
+
+    /// How many times its function has returned.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Acquire)
+    }
+
+    /// Counter ticks from its last insertion into a worker's list (for a delayed work: when its
+    /// timer queued it) to the start of its function.
+    pub fn last_latency(&self) -> u64 {
+        self.last_latency.load(Ordering::Acquire)
+    }
+
+    /// Records the insertion time (call when putting it on a worker's list).
+    pub(super) fn mark_queued(&self) {
+        self.queued_at.store(port::port().now(), Ordering::Release);
+    }
+
+    /// Runs the function; the caller already counted it running (`running`) and took it off
+    /// its list. Called with no lock held.
+    pub(super) fn execute(&self) {
+        let now = port::port().now();
+        let latency = now.saturating_sub(self.queued_at.load(Ordering::Acquire));
+        self.last_latency.store(latency, Ordering::Release);
+        (self.func)(self);
+        self.runs.fetch_add(1, Ordering::AcqRel);
+        self.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl core::fmt::Debug for Work {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Work")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("runs", &self.runs())
+            .finish()
+    }
+}
+
+struct List {
+    works: VecDeque<Arc<Work>>,
+    /// Destroyed: nothing more is queued, the worker exits once the list is empty.
+    dead: bool,
+}
+
+/// One worker of a workqueue (Linux's `cpu_workqueue_struct`).
+struct CpuQueue {
+    list: IrqSpinLock<List>,
+    /// Works ever inserted.
+    insert_seq: AtomicU64,
+    /// Works ever finished.
+    remove_seq: AtomicU64,
+    more_work: WaitQueue,
+    work_done: WaitQueue,
+    thread: IrqSpinLock<Option<KThread>>,
+}
+
+impl CpuQueue {
+    fn new() -> Self {
+        Self {
+            list: IrqSpinLock::new(List {
+                works: VecDeque::new(),
+                dead: false,
+            }),
+            insert_seq: AtomicU64::new(0),
+            remove_seq: AtomicU64::new(0),
+            more_work: WaitQueue::new(),
+            work_done: WaitQueue::new(),
+            thread: IrqSpinLock::new(None),
+        }
+    }
+
+    /// Puts `work` on the list if its pending state is `from` (then it becomes queued).
+    fn insert(&self, work: &Arc<Work>, from: u8) -> bool {
+        {
+            let mut l = self.list.lock();
+            if l.dead {
+                // A timer firing after the destruction: the delayed work is dropped.
+                let _ = work.pending.compare_exchange(
+                    DELAYED,
+                    IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                return false;
+            }
+            if work
+                .pending
+                .compare_exchange(from, QUEUED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return false;
+            }
+            work.mark_queued();
+            l.works.push_back(work.clone());
+            self.insert_seq.fetch_add(1, Ordering::AcqRel);
+        }
+        self.more_work.wake_all();
+        true
+    }
+
+    /// Runs the list until it is empty (`run_workqueue`).
+    fn run(&self) {
+        loop {
+            let work = {
+                let mut l = self.list.lock();
+                let Some(w) = l.works.pop_front() else { break };
+                // Running before not pending: the state never reads idle in between, and the
+                // function may queue its own work again.
+                w.running.fetch_add(1, Ordering::AcqRel);
+                w.pending.store(IDLE, Ordering::Release);
+                w
+            };
+            work.execute();
+            self.remove_seq.fetch_add(1, Ordering::AcqRel);
+            self.work_done.wake_all();
+        }
+    }
+
+    fn is_current(&self) -> bool {
+        let Some(me) = sched::current() else {
+            return false;
+        };
+        self.thread
+            .lock()
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t.thread(), &me))
+    }
+
+    fn worker_loop(&self) {
+        loop {
+            let _ = self.more_work.wait_event(
+                || {
+                    let l = self.list.lock();
+                    l.dead || !l.works.is_empty()
+                },
+                None,
+            );
+            self.run();
+            let l = self.list.lock();
+            if l.dead && l.works.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+/// A workqueue: one worker per online CPU, or a single one.
+pub struct Workqueue {
+    name: String,
+    queues: Vec<Arc<CpuQueue>>,
+    /// CPU -> index into `queues`.
+    by_cpu: [Option<usize>; MAX_CPUS],
+}
+
+impl Workqueue {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The CPUs with a bound worker (empty for a single-threaded queue).
+    pub fn cpus(&self) -> Vec<usize> {
+        (0..MAX_CPUS)
+            .filter(|&c| self.by_cpu[c].is_some())
+            .collect()
+    }
+
+    /// Works queued and not yet started, over all its workers.
+    pub fn queued(&self) -> usize {
+        self.queues.iter().map(|q| q.list.lock().works.len()).sum()
+    }
+
+    fn queue_for(&self, cpu: usize) -> &Arc<CpuQueue> {
+        let i = self.by_cpu.get(cpu).copied().flatten().unwrap_or(0);
+        &self.queues[i]
+    }
+}
+
+impl core::fmt::Debug for Workqueue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Workqueue")
+            .field("name", &self.name)
+            .field("workers", &self.queues.len())
+            .finish()
+    }
+}
+
+fn create(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
+    let cpus: Vec<Option<usize>> = if single {
+        alloc::vec![None]
+    } else {
+        let online = sched::online_mask();
+        (0..MAX_CPUS)
+            .filter(|c| online & (1 << c) != 0)
+            .map(Some)
+            .collect()
+    };
+    let mut by_cpu = [None; MAX_CPUS];
+    let mut queues = Vec::with_capacity(cpus.len());
+    let mut threads = Vec::with_capacity(cpus.len());
+    for (i, cpu) in cpus.iter().enumerate() {
+        let q = Arc::new(CpuQueue::new());
+        let body = {
+            let q = q.clone();
+            move || {
+                q.worker_loop();
+                0
+            }
+        };
+        let made = match cpu {
+            Some(c) => kthread::create_on_cpu(&format!("{name}/{c}"), *c, body),
+            None => kthread::create(name, body),
+        };
+        match made {
+            Ok(t) => {
+                *q.thread.lock() = Some(t.clone());
+                threads.push(t);
+            }
+            Err(e) => {
+                // Never woken: stopping them ends them without running the loop.
+                for t in &threads {
+                    kthread::stop(t);
+                }
+                return Err(e);
+            }
+        }
+        if let Some(c) = cpu {
+            by_cpu[*c] = Some(i);
+        }
+        queues.push(q);
+    }
+    for t in &threads {
+        kthread::wake_up_process(t);
+    }
+    Ok(Arc::new(Workqueue {
+        name: String::from(name),
+        queues,
+        by_cpu,
+    }))
+}
+
+/// Creates a workqueue with a worker bound to each online CPU, named `name/<cpu>`.
+pub fn create_workqueue(name: &str) -> Result<Arc<Workqueue>, Error> {
+    create(name, false)
+}
+
+/// Creates a workqueue with a single (unbound) worker named `name`.
+pub fn create_singlethread_workqueue(name: &str) -> Result<Arc<Workqueue>, Error> {
+    create(name, true)
+}
+
+static EVENTS: Mutex<Option<Arc<Workqueue>>> = Mutex::new(None);
+
+/// The global default workqueue `events`, created (per-CPU) on first use.
+pub fn events() -> Result<Arc<Workqueue>, Error> {
+    let mut slot = EVENTS.lock();
+    if let Some(wq) = slot.as_ref() {
+        return Ok(wq.clone());
+    }
+    let wq = create_workqueue("events")?;
+    *slot = Some(wq.clone());
+    Ok(wq)
+}
+
+fn this_cpu() -> usize {
+    port::port().cpu_id()
+}
+
+/// Queues `work` on the calling CPU's worker; false if it is already pending (or delayed), or
+/// the queue was destroyed. As in Linux, the CPU is sampled once: a caller migrated right after
+/// still queues on the CPU it sampled.
+pub fn queue_work(wq: &Workqueue, work: &Arc<Work>) -> bool {
+    queue_work_on(wq, this_cpu(), work)
+}
+
+/// Queues `work` on `cpu`'s worker (the first worker if `cpu` has none); false if it is already
+/// pending (or delayed), or the queue was destroyed.
+pub fn queue_work_on(wq: &Workqueue, cpu: usize, work: &Arc<Work>) -> bool {
+    wq.queue_for(cpu).insert(work, IDLE)
+}
+
+fn queue_delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, delay_ns: u64) -> bool {
+    if delay_ns == 0 {
+        return queue_work_on(wq, cpu.unwrap_or_else(this_cpu), work);
+    }
+    if work
+        .pending
+        .compare_exchange(IDLE, DELAYED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return false;
+    }
+    let p = port::port();
+    let deadline = crate::time::deadline_after(p.now(), delay_ns, p.ticks_per_second());
+    let (wq, w) = (wq.clone(), work.clone());
+    let fire = move || {
+        // Interrupt context: only queue.
+        let target = cpu.unwrap_or_else(this_cpu);
+        wq.queue_for(target).insert(&w, DELAYED);
+    };
+    timer::arm(deadline, timer::Action::Call(Box::new(fire)));
+    true
+}
+
+/// After `delay_ns` queues `work` on the worker of the CPU the timer fires on: the timer is
+/// armed on the calling CPU, so that is the calling CPU. False if already pending or delayed.
+pub fn queue_delayed_work(wq: &Arc<Workqueue>, work: &Arc<Work>, delay_ns: u64) -> bool {
+    queue_delayed(wq, None, work, delay_ns)
+}
+
+/// After `delay_ns` queues `work` on `cpu`'s worker (the timer itself is armed on the calling
+/// CPU). False if already pending or delayed.
+pub fn queue_delayed_work_on(
+    wq: &Arc<Workqueue>,
+    cpu: usize,
+    work: &Arc<Work>,
+    delay_ns: u64,
+) -> bool {
+    queue_delayed(wq, Some(cpu), work, delay_ns)
+}
+
+/// Waits until every work queued on `wq` before the call has run; works queued meanwhile do not
+/// delay it. From one of `wq`'s own workers, that worker's queue is run in place instead.
+pub fn flush_workqueue(wq: &Workqueue) {
+    for q in &wq.queues {
+        if q.is_current() {
+            q.run();
+            continue;
+        }
+        let needed = q.insert_seq.load(Ordering::Acquire);
+        let _ = q
+            .work_done
+            .wait_event(|| q.remove_seq.load(Ordering::Acquire) >= needed, None);
+    }
+}
+
+/// Flushes `wq`, then stops its workers (each runs whatever is still queued first) and frees
+/// it. Must not be called from one of its own works.
+pub fn destroy_workqueue(wq: Arc<Workqueue>) {
+    flush_workqueue(&wq);
+    for q in &wq.queues {
+        q.list.lock().dead = true;
+        q.more_work.wake_all();
+        let t = q.thread.lock().take();
+        if let Some(t) = t {
+            kthread::stop(&t);
+        }
+    }
+}
+
+/// Forgets the `events` queue (the fake port's fresh start).
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
+pub(crate) fn reset_for_fake() {
+    *EVENTS.lock() = None;
+}
