@@ -108,6 +108,11 @@ test: setup
     {{ just_executable() }} clippy
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
+    {{ just_executable() }} loom
+
+# loom models of the lock-free code (UART ring, irq_work claim and lists), in their own target dir.
+loom:
+    RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom
 
 # Lints: host crates and tests, then the kernel crates for the kernel target; warnings are errors.
 clippy:
