@@ -296,6 +296,8 @@ impl shell::System for System {
                     irqs: s.irqs,
                     timer_irqs: s.timer_irqs,
                     sgis: s.sgis,
+                    irq_work_sgis: s.irq_work_sgis,
+                    irq_work_runs: rtos::work::irq_work::runs_on(id),
                 });
             }
         }

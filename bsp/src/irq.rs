@@ -42,6 +42,9 @@ pub(crate) fn handle_irq() {
                 }
             }
             i if i == u32::from(rtos::work::irq_work::SGI_IRQ_WORK) => {
+                if let Some(s) = stats {
+                    s.count_irq_work_sgi();
+                }
                 rtos::work::irq_work::run_pending(false);
             }
             TIMER_INTID => {

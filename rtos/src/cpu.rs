@@ -13,6 +13,7 @@ pub struct CpuStats {
     irqs: AtomicU64,
     timer_irqs: AtomicU64,
     sgis: AtomicU64,
+    irq_work_sgis: AtomicU64,
 }
 
 /// What kind of interrupt a CPU took, for [`CpuStats::count`].
@@ -39,6 +40,8 @@ pub struct CpuSnapshot {
     pub timer_irqs: u64,
     /// SGIs taken.
     pub sgis: u64,
+    /// irq_work SGIs (`SGI_IRQ_WORK`) taken, counted in `sgis` too.
+    pub irq_work_sgis: u64,
 }
 
 impl CpuStats {
@@ -49,6 +52,7 @@ impl CpuStats {
             irqs: AtomicU64::new(0),
             timer_irqs: AtomicU64::new(0),
             sgis: AtomicU64::new(0),
+            irq_work_sgis: AtomicU64::new(0),
         }
     }
 
@@ -72,6 +76,11 @@ impl CpuStats {
         };
     }
 
+    /// Counts one irq_work SGI (on top of [`CpuStats::count`]).
+    pub fn count_irq_work_sgi(&self) {
+        self.irq_work_sgis.fetch_add(1, Ordering::Relaxed);
+    }
+
     #[cfg(not(loom))]
     fn snapshot(&self, id: usize) -> CpuSnapshot {
         CpuSnapshot {
@@ -80,6 +89,7 @@ impl CpuStats {
             irqs: self.irqs.load(Ordering::Relaxed),
             timer_irqs: self.timer_irqs.load(Ordering::Relaxed),
             sgis: self.sgis.load(Ordering::Relaxed),
+            irq_work_sgis: self.irq_work_sgis.load(Ordering::Relaxed),
         }
     }
 }

@@ -21,10 +21,10 @@ use alloc::format;
 use core::fmt;
 
 use crate::args::{Args, CmdError, Duration, ExitCode};
-use crate::kthreads;
 use crate::out::{Out, Sink};
 use crate::parse::tokenize;
 use crate::{CpuInfo, CrashKind, Exit, State, System};
+use crate::{kthreads, work};
 
 /// A command handler: gets the context and the arguments, returns the exit status.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Args<'_>) -> Result<u8, CmdError>;
@@ -102,7 +102,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         usage: "cpus",
         help: "per-CPU state and interrupt counts",
         long_help: "One row per CPU: whether it is online, interrupts taken (all kinds), timer\n\
-                    interrupts and software-generated interrupts (SGIs/IPIs).",
+                    interrupts, software-generated interrupts (SGIs/IPIs), irq_work SGIs (SGI 2,\n\
+                    also counted in SGIS) and irq_work callbacks run.",
         run: cmd_cpus,
     },
     Command {
@@ -174,11 +175,13 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command {
         name: "wait",
         usage: "wait <t> <state> [--timeout D]",
-        help: "wait until a kernel thread is in a state",
+        help: "wait until a kernel thread is in a state (or a work has run)",
         long_help: "Polls <t> every 2 ms until its state (as ps shows it) is <state>: created,\n\
                     ready, running, sleeping, parked, stopping or exited. Fails after --timeout\n\
-                    (default 5s), or at once if the thread exited and <state> is not exited.",
-        run: kthreads::cmd_wait,
+                    (default 5s), or at once if the thread exited and <state> is not exited.\n\
+                    `wait work <work> runs >= <n> [--timeout D]` waits until the named work\n\
+                    has run at least <n> times (polled every 2 ms, default timeout 5s).",
+        run: work::cmd_wait,
     },
     Command {
         name: "bind",
@@ -202,6 +205,84 @@ pub(crate) static COMMANDS: &[Command] = &[
         help: "change a kernel thread's priority",
         long_help: "Sets the priority of <t> to <prio>, 0..=31 (higher is more urgent).",
         run: kthreads::cmd_prio,
+    },
+    Command {
+        name: "work",
+        usage: "work list [--json]",
+        help: "list the named deferred works",
+        long_help: "One row per named work (created by irqwork, taskwork, wq or kworker with\n\
+                    --fn): NAME, KIND (irq_work, task_work, work), FN, STATE (idle, pending,\n\
+                    delayed, running, canceling), QUEUE (where it was last queued), CPU (where\n\
+                    it last ran), RUNS, LATENCY (queue to start of the last run).\n\
+                    --json: one object per line with name, kind, fn, state, queue, cpu, runs,\n\
+                    latency_ns (null where unknown).\n\
+                    Functions (--fn, fixed when the work is created on first use):\n\
+                    \x20 log          print `<work> ran on cpu<C> (<context>)`; hard-IRQ lines\n\
+                    \x20              go through a ring printed by the klogd thread\n\
+                    \x20 count        only count runs\n\
+                    \x20 busy:<ms>    spin for <ms>\n\
+                    \x20 sleep:<ms>   sleep for <ms> (not for irq_works)\n\
+                    \x20 requeue:<n>  queue itself again, n times per queue command\n\
+                    A queue command that finds the work pending prints `already pending`\n\
+                    and returns 1.",
+        run: work::cmd_work,
+    },
+    Command {
+        name: "irqwork",
+        usage: "irqwork <subcommand> ...",
+        help: "hard-IRQ callbacks (irq_work)",
+        long_help: "irqwork queue <work> [--cpu N] [--lazy] [--fn F]: queue on this CPU, or on\n\
+                    CPU N (an SGI to it); --lazy (at creation) waits for the next timer tick.\n\
+                    irqwork sync <work>: wait until its callback is not running.\n\
+                    irqwork list: every irq_work: NAME, FLAGS (P pending, B busy), LAZY, RUNS,\n\
+                    CPU (last ran on).",
+        run: work::cmd_irqwork,
+    },
+    Command {
+        name: "taskwork",
+        usage: "taskwork <subcommand> ...",
+        help: "per-thread callbacks (task_work)",
+        long_help: "taskwork add <thread> <work> [--notify M] [--fn F]: queue on <thread>; M is\n\
+                    none (runs at exit), resume (default: at its next boundary), signal (also\n\
+                    wakes an interruptible sleeper, SGI if running elsewhere) or signal-no-ipi.\n\
+                    ESRCH once the thread is exiting.\n\
+                    taskwork cancel <thread> <work|--fn F>: remove it (or the newest work with\n\
+                    that function); prints `cancelled <work>`, or `not queued on <t>` (status 1).\n\
+                    taskwork list <thread>: queued works, newest (first to run) first.",
+        run: work::cmd_taskwork,
+    },
+    Command {
+        name: "wq",
+        usage: "wq <subcommand> ...",
+        help: "workqueues",
+        long_help: "wq create <wq> [--single]: a worker per online CPU (<wq>/<cpu>) or one.\n\
+                    wq queue <wq> <work> [--cpu N] [--fn F]: queue on this CPU's worker (or N's).\n\
+                    wq delay <wq> <work> <D> [--cpu N] [--fn F]: queue after D.\n\
+                    wq flush <wq>: wait for everything queued before.\n\
+                    wq destroy <wq>: flush, stop the workers.\n\
+                    wq list: NAME, WORKERS, QUEUED.",
+        run: work::cmd_wq,
+    },
+    Command {
+        name: "kworker",
+        usage: "kworker <subcommand> ...",
+        help: "kthread workers",
+        long_help: "kworker create <w> [--cpu N]: a worker thread <w> (bound to N).\n\
+                    kworker queue <w> <work> [--fn F]; kworker delay <w> <work> <D> [--fn F].\n\
+                    kworker mod <w> <work> <D> [--fn F]: queue if idle, else move its deadline;\n\
+                    prints pending=<was it pending>.\n\
+                    kworker cancel <work>: cancel (sync); prints pending=<was it pending>.\n\
+                    kworker flush-work <work>: wait for it if queued or running.\n\
+                    kworker flush <w>: wait for everything queued before.\n\
+                    kworker destroy <w>: flush and stop; pending delayed works are an error.",
+        run: work::cmd_kworker,
+    },
+    Command {
+        name: "timers",
+        usage: "timers",
+        help: "pending timers per CPU",
+        long_help: "One row per pending timer: CPU, KIND (wake, slice, call), DUE IN.",
+        run: work::cmd_timers,
     },
     Command {
         name: "poweroff",
@@ -363,20 +444,22 @@ fn cmd_cpus(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
     writeln!(
         ctx,
-        "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}",
-        "CPU", "ONLINE", "IRQS", "TIMER", "SGIS"
+        "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}",
+        "CPU", "ONLINE", "IRQS", "TIMER", "SGIS", "IRQWORK_SGIS", "IRQWORK_RUNS"
     );
     let Ctx { out, sys, .. } = ctx;
     sys.cpus(&mut |c: &CpuInfo| {
         let _ = fmt::Write::write_fmt(
             out,
             format_args!(
-                "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}\n",
+                "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}\n",
                 c.id,
                 if c.online { "yes" } else { "no" },
                 c.irqs,
                 c.timer_irqs,
-                c.sgis
+                c.sgis,
+                c.irq_work_sgis,
+                c.irq_work_runs
             ),
         );
     });

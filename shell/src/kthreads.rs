@@ -181,7 +181,7 @@ fn state_name(i: &ThreadInfo) -> &'static str {
 }
 
 /// The port, once the scheduler runs on at least one CPU.
-fn scheduler() -> Result<&'static dyn Port, CmdError> {
+pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
     rtos::port::try_port()
         .filter(|_| sched::online_mask() != 0)
         .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
@@ -206,12 +206,12 @@ fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> 
     Ok((t, deadline_in(p, timeout)))
 }
 
-fn lookup(key: &str) -> Result<KThread, CmdError> {
-    kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}'")))
+pub(crate) fn lookup(key: &str) -> Result<KThread, CmdError> {
+    kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}' (ESRCH)")))
 }
 
 /// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
-fn show_duration(ns: u64) -> String {
+pub(crate) fn show_duration(ns: u64) -> String {
     let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
     for (unit, suffix) in units {
         if ns >= unit {
@@ -455,7 +455,7 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 /// `--cpu`/`<cpu>` named a CPU the scheduler does not run on: a bad argument.
-fn bad_cpu(cpu: usize, e: Error) -> CmdError {
+pub(crate) fn bad_cpu(cpu: usize, e: Error) -> CmdError {
     CmdError::usage(format!("CPU {cpu} is not online ({})", e.name()))
 }
 
@@ -523,7 +523,7 @@ pub(crate) fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
 }
 
 /// `s` as a JSON string literal.
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -71,6 +71,15 @@
 //! running scheduler these commands fail with an error instead of panicking. The host tests run
 //! them under `rtos::fake::run`, a fake SMP kernel on host threads.
 //!
+//! # Deferred work
+//!
+//! `work list`, `irqwork`, `taskwork`, `wq`, `kworker`, `timers` and `wait work` (in `work.rs`)
+//! drive `rtos::work` (irq_work, task_work, workqueues, kthread workers) with named work items
+//! created on first use with `--fn` (`log`, `count`, `busy:<ms>`, `sleep:<ms>`, `requeue:<n>`).
+//! A `log` irq_work never takes the console lock (a sleeping mutex) in hard IRQ context: it
+//! writes into a fixed ring under an `IrqSpinLock` (drops are counted), printed by a `klogd`
+//! kthread the shell starts on first use.
+//!
 //! All output uses `\r\n` line endings. No input can make the shell panic, and nothing it
 //! allocates grows with the input beyond [`MAX_LINE`]-sized buffers.
 //!
@@ -91,6 +100,7 @@ mod reader;
 mod term;
 #[cfg(test)]
 mod tests;
+mod work;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -125,6 +135,10 @@ pub struct CpuInfo {
     pub timer_irqs: u64,
     /// Software-generated interrupts (IPIs) taken by this CPU.
     pub sgis: u64,
+    /// irq_work SGIs taken by this CPU (included in `sgis`).
+    pub irq_work_sgis: u64,
+    /// irq_work callbacks run on this CPU.
+    pub irq_work_runs: u64,
 }
 
 /// What the shell needs from the kernel.

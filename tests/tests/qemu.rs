@@ -590,14 +590,14 @@ mod kthread {
         assert_eq!(
             lines_starting(&o, "error:"),
             [
-                "error: park: no such thread 'nosuch'",
+                "error: park: no such thread 'nosuch' (ESRCH)",
                 "error: spawn: CPU 9 is not online (EINVAL)",
                 "error: bind: CPU 9 is not online (EINVAL)",
                 "error: bind: thread is busy (EBUSY)",
                 "error: spawn: a thread named 'z' already exists (EEXIST)",
                 "error: park: e has exited (ENOSYS)",
                 "error: stop: e has already exited (result 42)",
-                "error: stop: no such thread 'e'",
+                "error: stop: no such thread 'e' (ESRCH)",
             ],
             "{}",
             show(&o)
@@ -624,7 +624,7 @@ mod kthread {
             .map(|l| {
                 assert!(l.ends_with("(ENOMEM)"), "{l}\n{}", show(&o));
                 let name = l.split('\'').nth(1).expect("a quoted name");
-                format!("error: stop: no such thread '{name}'")
+                format!("error: stop: no such thread '{name}' (ESRCH)")
             })
             .collect();
         // 256 slots, the shell's own thread (and any other kernel thread) included.
@@ -644,5 +644,142 @@ mod kthread {
             "{}",
             show(&o)
         );
+    }
+}
+
+// ---- deferred work tests ----
+// The shell's deferred-work commands (`irqwork`, `taskwork`, `wq`, `kworker`, `work list`,
+// `wait work`) on the real kernel, on both boards. Each test runs one script from
+// `tests/scripts/work-*.rsh`, so a failure can be replayed with e.g.
+// `just script tests/scripts/work-kworker.rsh rpi4`.
+
+mod work {
+    use super::{lines_starting, panic_lines, run, show};
+    use runner::{Board, Outcome};
+
+    both_boards!(
+        irq_work_runs_once_while_pending_and_on_the_chosen_cpu,
+        a_delayed_work_fires_after_its_delay_and_flush_waits,
+        kworker_mod_moves_deadlines_and_cancel_wins,
+        task_work_runs_when_each_notify_mode_says,
+    );
+
+    /// A field of a `work list --json` object, as written (numbers, null, unescaped strings).
+    fn field<'a>(obj: &'a str, key: &str) -> Option<&'a str> {
+        let key = format!("\"{key}\":");
+        let rest = &obj[obj.find(&key)? + key.len()..];
+        match rest.strip_prefix('"') {
+            Some(s) => s.find('"').map(|end| &s[..end]),
+            None => rest.find([',', '}']).map(|end| &rest[..end]),
+        }
+    }
+
+    /// The `work list --json` object of work `name` printed after the marker line `== <label>`.
+    fn work_after<'a>(o: &'a Outcome, label: &str, name: &str) -> &'a str {
+        let marker = format!("== {label}");
+        let key = format!("{{\"name\":\"{name}\",");
+        o.lines()
+            .map(str::trim)
+            .skip_while(|l| *l != marker)
+            .skip(1)
+            .skip_while(|l| !l.ends_with("work list --json"))
+            .skip(1)
+            .take_while(|l| l.starts_with('{'))
+            .find(|l| l.starts_with(&key))
+            .unwrap_or_else(|| panic!("{name} not listed after {label}\n{}", show(o)))
+    }
+
+    fn get<'a>(o: &'a Outcome, label: &str, name: &str, key: &str) -> &'a str {
+        field(work_after(o, label, name), key).unwrap_or_else(|| panic!("{key}\n{}", show(o)))
+    }
+
+    /// No panic, and the script ended with status 0.
+    fn ok(o: &Outcome) {
+        assert_eq!(o.status, 0, "{}", show(o));
+        assert_eq!(panic_lines(o), 0, "{}", show(o));
+    }
+
+    fn irq_work_runs_once_while_pending_and_on_the_chosen_cpu(board: Board) {
+        let o = run(board, include_str!("../scripts/work-irq.rsh"));
+        ok(&o);
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            Vec::<&str>::new(),
+            "{}",
+            show(&o)
+        );
+        assert!(o.has_line("already pending"), "{}", show(&o));
+        assert_eq!(lines_starting(&o, "st="), ["st=1"], "{}", show(&o));
+        assert_eq!(get(&o, "list", "c", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "list", "c", "cpu"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "list", "t", "cpu"), "3", "{}", show(&o));
+        assert_eq!(get(&o, "list", "lg", "cpu"), "2", "{}", show(&o));
+        assert!(
+            o.transcript.contains("lg ran on cpu2 (hardirq)"),
+            "{}",
+            show(&o)
+        );
+        // cpus: CPU 3 took the irq_work SGI and ran the work.
+        let row: Vec<u64> = o
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| *l != "== cpus")
+            .find(|l| l.starts_with("3 "))
+            .unwrap_or_else(|| panic!("no cpu3 row\n{}", show(&o)))
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(row.len(), 6, "{row:?}\n{}", show(&o));
+        assert!(row[4] >= 1 && row[5] >= 1, "{row:?}\n{}", show(&o));
+    }
+
+    fn a_delayed_work_fires_after_its_delay_and_flush_waits(board: Board) {
+        let o = run(board, include_str!("../scripts/work-wq.rsh"));
+        ok(&o);
+        assert!(o.has_line("done"), "{}", show(&o));
+        assert_eq!(get(&o, "early", "d", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "early", "d", "state"), "delayed", "{}", show(&o));
+        assert_eq!(get(&o, "late", "d", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "flushed", "b", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "flushed", "b", "cpu"), "2", "{}", show(&o));
+    }
+
+    fn kworker_mod_moves_deadlines_and_cancel_wins(board: Board) {
+        let o = run(board, include_str!("../scripts/work-kworker.rsh"));
+        ok(&o);
+        assert!(o.has_line("done"), "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "pending="),
+            ["pending=true", "pending=true", "pending=true"],
+            "{}",
+            show(&o)
+        );
+        // m moved from 5 s to 100 ms (it ran within the 2 s wait); l from 50 ms to 600 ms.
+        assert_eq!(get(&o, "moved", "m", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "moved", "l", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "moved", "l", "state"), "delayed", "{}", show(&o));
+        assert_eq!(get(&o, "cancelled", "l", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "cancelled", "x", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "cancelled", "x", "state"), "idle", "{}", show(&o));
+        assert_eq!(get(&o, "flushed", "b", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "flushed", "b", "cpu"), "1", "{}", show(&o));
+    }
+
+    fn task_work_runs_when_each_notify_mode_says(board: Board) {
+        let o = run(board, include_str!("../scripts/work-task.rsh"));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            ["error: taskwork: e is exiting or has exited (ESRCH)"],
+            "{}",
+            show(&o)
+        );
+        assert_eq!(lines_starting(&o, "st="), ["st=1"], "{}", show(&o));
+        assert_eq!(get(&o, "before-stop", "n", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "after-stop", "n", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "parked", "r", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "parked", "r", "state"), "pending", "{}", show(&o));
+        assert!(o.transcript.contains(" (p)"), "{}", show(&o));
+        assert!(o.transcript.contains("g ran on cpu"), "{}", show(&o));
     }
 }

@@ -177,6 +177,8 @@ impl FakeSystem {
             irqs,
             timer_irqs,
             sgis,
+            irq_work_sgis: sgis / 2,
+            irq_work_runs: sgis / 2 + 1,
         };
         Self {
             clock: Rc::new(Cell::new(0)),

@@ -13,34 +13,34 @@ use crate::kthreads::HOG_RELEASE;
 
 /// One command's output lines and exit status.
 #[derive(Debug)]
-struct Step {
+pub(super) struct Step {
     #[allow(dead_code)] // read by `Debug`, in failure messages
     cmd: String,
-    out: Vec<String>,
-    status: u8,
+    pub(super) out: Vec<String>,
+    pub(super) status: u8,
 }
 
 impl Step {
     /// The only output line (the step must print exactly one).
-    fn line(&self) -> &str {
+    pub(super) fn line(&self) -> &str {
         assert_eq!(self.out.len(), 1, "{self:?}");
         &self.out[0]
     }
 
-    fn ok(&self) -> &Self {
+    pub(super) fn ok(&self) -> &Self {
         assert_eq!(self.status, 0, "{self:?}");
         self
     }
 
     /// Fails with exactly `line` and `status`.
-    fn fails(&self, status: u8, line: &str) {
+    pub(super) fn fails(&self, status: u8, line: &str) {
         assert_eq!((self.status, self.line()), (status, line), "{self:?}");
     }
 }
 
 /// Runs `cmds` through a fresh shell (one per call; kernel threads outlive it) and returns each
 /// command's output and status. Output and status are told apart by an `echo @@$?` after each.
-fn sh(cmds: &[&str]) -> Vec<Step> {
+pub(super) fn sh(cmds: &[&str]) -> Vec<Step> {
     let mut input = String::new();
     for c in cmds {
         input.push_str(c);
@@ -73,7 +73,7 @@ std::thread_local! {
 }
 
 /// Runs `f` as the main kthread of a fake kernel with 4 CPUs; a panic in `f` fails the test.
-fn in_kernel<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) fn in_kernel<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     type Slot<T> = Mutex<Option<std::thread::Result<T>>>;
     let slot: std::sync::Arc<Slot<T>> = std::sync::Arc::new(Mutex::new(None));
     let s = slot.clone();
@@ -232,11 +232,17 @@ fn usage_errors_need_no_kernel() {
 fn unknown_threads_are_runtime_errors() {
     for cmd in ["park", "unpark", "stop", "wake"] {
         let line = format!("{cmd} no-such-thread");
-        sh(&[&line])[0].fails(1, &format!("error: {cmd}: no such thread 'no-such-thread'"));
+        sh(&[&line])[0].fails(
+            1,
+            &format!("error: {cmd}: no such thread 'no-such-thread' (ESRCH)"),
+        );
     }
-    sh(&["wait no-such-thread parked"])[0].fails(1, "error: wait: no such thread 'no-such-thread'");
-    sh(&["bind no-such-thread 1"])[0].fails(1, "error: bind: no such thread 'no-such-thread'");
-    sh(&["prio no-such-thread 1"])[0].fails(1, "error: prio: no such thread 'no-such-thread'");
+    sh(&["wait no-such-thread parked"])[0]
+        .fails(1, "error: wait: no such thread 'no-such-thread' (ESRCH)");
+    sh(&["bind no-such-thread 1"])[0]
+        .fails(1, "error: bind: no such thread 'no-such-thread' (ESRCH)");
+    sh(&["prio no-such-thread 1"])[0]
+        .fails(1, "error: prio: no such thread 'no-such-thread' (ESRCH)");
     let s = script(b"park x\n");
     assert_eq!(s.exit, crate::Exit::Poweroff(1));
 }
@@ -339,7 +345,7 @@ fn spawn_ps_stop() {
         .unwrap();
     assert!(r >= 0, "{:?}", s[4]);
     assert_eq!(json_of(&s[5], "s"), None, "a stopped thread is gone");
-    s[6].fails(1, "error: stop: no such thread 's'");
+    s[6].fails(1, "error: stop: no such thread 's' (ESRCH)");
 }
 
 #[test]
@@ -569,7 +575,7 @@ fn exited_threads() {
     s[5].fails(1, "error: prio: e has exited (ENOSYS)");
     s[6].fails(1, "error: stop: e has already exited (result 42)");
     assert_eq!(json_of(&s[7], "e"), None, "collected by the failed stop");
-    s[8].fails(1, "error: stop: no such thread 'e'");
+    s[8].fails(1, "error: stop: no such thread 'e' (ESRCH)");
     s[11].fails(1, "error: stop: n has already exited (result -7)");
 }
 
@@ -726,9 +732,9 @@ fn wake_and_prio() {
 }
 
 /// Console lines from kernel threads, for the ticker.
-static CONSOLE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+pub(super) static CONSOLE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-struct TestConsole;
+pub(super) struct TestConsole;
 
 impl rtos::console::Sink for TestConsole {
     fn write_str(&self, s: &str) {
@@ -736,10 +742,15 @@ impl rtos::console::Sink for TestConsole {
     }
 }
 
-#[test]
-fn ticker_prints_ticks() {
+/// Installs [`TestConsole`] as the kernel console (the first install wins).
+pub(super) fn install_console() {
     static SINK: TestConsole = TestConsole;
     rtos::console::install(&SINK);
+}
+
+#[test]
+fn ticker_prints_ticks() {
+    install_console();
     let s = in_kernel(|| sh(&["spawn ticker tk --period 20ms", "sleep 150ms", "stop tk"]));
     spawned(&s[0], "tk");
     let n: usize = s[2]

@@ -6,3 +6,4 @@ mod kthread;
 mod session;
 mod terminal;
 mod vt;
+mod work;

@@ -184,10 +184,21 @@ fn cpus_table() {
     let l = out("cpus\n");
     assert_eq!(l.len(), 4);
     let cols = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-    assert_eq!(cols(&l[0]), ["CPU", "ONLINE", "IRQS", "TIMER", "SGIS"]);
-    assert_eq!(cols(&l[1]), ["0", "yes", "1234", "1000", "17"]);
-    assert_eq!(cols(&l[2]), ["1", "yes", "99", "90", "3"]);
-    assert_eq!(cols(&l[3]), ["2", "no", "0", "0", "0"]);
+    assert_eq!(
+        cols(&l[0]),
+        [
+            "CPU",
+            "ONLINE",
+            "IRQS",
+            "TIMER",
+            "SGIS",
+            "IRQWORK_SGIS",
+            "IRQWORK_RUNS"
+        ]
+    );
+    assert_eq!(cols(&l[1]), ["0", "yes", "1234", "1000", "17", "8", "9"]);
+    assert_eq!(cols(&l[2]), ["1", "yes", "99", "90", "3", "1", "2"]);
+    assert_eq!(cols(&l[3]), ["2", "no", "0", "0", "0", "0", "1"]);
     // Columns line up.
     assert_eq!(l[0].len(), l[1].len());
     assert_eq!(out("cpus -v\n"), ["error: cpus: unknown option '-v'"]);

@@ -1,0 +1,309 @@
+//! The deferred-work commands (`work`, `irqwork`, `taskwork`, `wq`, `kworker`, `timers`,
+//! `wait work`) on a fake 4-CPU kernel.
+
+use std::format;
+use std::vec::Vec;
+
+use super::kthread::{CONSOLE, Step, in_kernel, install_console, sh};
+
+/// Runs `cmds` in a fresh fake kernel with an empty work registry.
+fn run(cmds: &'static [&'static str]) -> Vec<Step> {
+    in_kernel(move || {
+        crate::work::reset();
+        sh(cmds)
+    })
+}
+
+/// The `work list --json` object of `name` in `step`.
+fn obj<'a>(step: &'a Step, name: &str) -> &'a str {
+    let key = format!("{{\"name\":\"{name}\",");
+    step.out
+        .iter()
+        .find(|l| l.starts_with(&key))
+        .unwrap_or_else(|| panic!("{name} not listed: {step:?}"))
+}
+
+/// A field of a JSON object, as written (numbers, null, quoted strings).
+fn field<'a>(obj: &'a str, key: &str) -> &'a str {
+    let at = obj.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
+    let rest = &obj[at..];
+    if let Some(s) = rest.strip_prefix('"') {
+        &s[..s.find('"').unwrap()]
+    } else {
+        &rest[..rest.find([',', '}']).unwrap()]
+    }
+}
+
+#[test]
+fn usage_and_lookup_errors() {
+    let s = run(&[
+        "irqwork queue a --fn bogus",
+        "irqwork queue a --fn sleep:5",
+        "irqwork queue a",
+        "irqwork frob",
+        "work frob",
+        "irqwork queue a --fn count --cpu 9",
+        "irqwork queue a --fn count",
+        "taskwork list a",
+        "wq queue q a",
+        "wq create q",
+        "wq queue q a",
+        "wq create q",
+        "kworker queue nope w --fn count",
+        "taskwork add nobody w --fn count",
+        "irqwork queue a --fn log",
+        "wait work a runs >= 9 --timeout 20ms",
+        "wait work nope runs >= 1",
+        "wq destroy q",
+        "wq destroy q",
+    ]);
+    s[0].fails(
+        2,
+        "error: irqwork: invalid work function 'bogus' (expected log, count, busy:<ms>, sleep:<ms> or requeue:<n>)",
+    );
+    s[1].fails(
+        2,
+        "error: irqwork: sleep is not allowed in hard IRQ context (irq_work)",
+    );
+    s[2].fails(1, "error: irqwork: no such work 'a' (create it with --fn)");
+    s[3].fails(
+        2,
+        "error: irqwork: unknown subcommand 'frob' (expected queue, sync or list)",
+    );
+    s[4].fails(2, "error: work: unknown subcommand 'frob' (expected list)");
+    s[5].fails(2, "error: irqwork: CPU 9 is not online (EINVAL)");
+    s[6].ok();
+    s[7].fails(1, "error: taskwork: no such thread 'a' (ESRCH)");
+    s[8].fails(1, "error: wq: no such workqueue 'q'");
+    s[9].ok();
+    s[10].fails(1, "error: wq: work 'a' is an irq_work, not a work");
+    s[11].fails(
+        1,
+        "error: wq: a workqueue named 'q' already exists (EEXIST)",
+    );
+    s[12].fails(1, "error: kworker: no such kworker 'nope'");
+    s[13].fails(1, "error: taskwork: no such thread 'nobody' (ESRCH)");
+    s[14].fails(1, "error: irqwork: work 'a' already exists with --fn count");
+    assert_eq!(s[15].status, 1);
+    assert!(
+        s[15]
+            .line()
+            .starts_with("error: wait: timeout: a ran 1 times, not 9"),
+        "{:?}",
+        s[15]
+    );
+    s[16].fails(1, "error: wait: no such work 'nope'");
+    s[17].ok();
+    s[18].fails(1, "error: wq: no such workqueue 'q'");
+}
+
+#[test]
+fn irq_work_runs_on_the_chosen_cpu_and_once_while_pending() {
+    let s = run(&[
+        "irqwork queue hog --fn busy:200 --cpu 1",
+        "irqwork queue c --fn count --cpu 1",
+        "irqwork queue c --cpu 1",
+        "wait work c runs >= 1",
+        "sleep 30ms",
+        "irqwork queue t --fn count --cpu 3",
+        "wait work t runs >= 1",
+        "irqwork sync hog",
+        "work list --json",
+        "irqwork list",
+        "cpus",
+    ]);
+    s[0].ok();
+    s[1].ok();
+    assert_eq!((s[2].status, s[2].line()), (1, "already pending"));
+    s[3].ok();
+    s[7].ok();
+    let l = &s[8];
+    assert_eq!(field(obj(l, "c"), "runs"), "1", "queued twice, ran once");
+    assert_eq!(field(obj(l, "c"), "cpu"), "1");
+    assert_eq!(field(obj(l, "t"), "cpu"), "3");
+    assert_eq!(field(obj(l, "t"), "queue"), "irq/3");
+    assert_eq!(field(obj(l, "t"), "kind"), "irq_work");
+    assert_eq!(field(obj(l, "hog"), "state"), "idle");
+    assert_ne!(field(obj(l, "c"), "latency_ns"), "null");
+    assert!(s[9].out.iter().any(|r| r.starts_with("c ")), "{:?}", s[9]);
+    assert!(s[10].out[0].contains("IRQWORK_RUNS"), "{:?}", s[10]);
+}
+
+#[test]
+fn irq_work_log_goes_through_klogd_and_requeue_repeats() {
+    install_console();
+    let s = run(&[
+        "irqwork queue lg --fn log --cpu 2",
+        "wait work lg runs >= 1",
+        "irqwork queue rq --fn requeue:3",
+        "wait work rq runs >= 4",
+        "sleep 300ms",
+        "wait klogd sleeping",
+        "work list --json",
+    ]);
+    s[0].ok();
+    s[1].ok();
+    s[2].ok();
+    s[3].ok();
+    s[5].ok();
+    assert_eq!(field(obj(&s[6], "rq"), "runs"), "4");
+    let console = CONSOLE.lock().unwrap();
+    assert!(
+        console.iter().any(|l| l == "lg ran on cpu2 (hardirq)\r\n"),
+        "{console:?}"
+    );
+}
+
+#[test]
+fn task_work_notify_modes_and_cancel() {
+    let s = run(&[
+        "spawn sleeper s",
+        "taskwork add s n --notify none --fn count",
+        "sleep 60ms",
+        "work list --json",
+        "stop s",
+        "work list --json",
+        "spawn sleeper p",
+        "wait p sleeping",
+        "park p",
+        "taskwork add p r --notify resume --fn count",
+        "sleep 50ms",
+        "work list --json",
+        "unpark p",
+        "wait work r runs >= 1",
+        "taskwork add p g --notify signal --fn log",
+        "wait work g runs >= 1",
+        "park p",
+        "taskwork add p c1 --fn count",
+        "taskwork add p c2 --fn busy:1",
+        "taskwork add p c1",
+        "taskwork list p",
+        "taskwork cancel p c1",
+        "taskwork cancel p --fn busy:1",
+        "taskwork cancel p c1",
+        "stop p",
+        "spawn exit e",
+        "wait e exited",
+        "taskwork add e x --fn count",
+        "work list --json",
+    ]);
+    s[1].ok();
+    assert_eq!(field(obj(&s[3], "n"), "runs"), "0", "none: not before stop");
+    assert_eq!(field(obj(&s[3], "n"), "state"), "pending");
+    assert_eq!(s[4].ok().line(), "s: result 0");
+    assert_eq!(field(obj(&s[5], "n"), "runs"), "1", "none: at stop");
+    assert_eq!(
+        field(obj(&s[11], "r"), "runs"),
+        "0",
+        "resume: not while parked"
+    );
+    s[13].ok();
+    s[15].ok();
+    assert_eq!((s[19].status, s[19].line()), (1, "already pending"));
+    assert_eq!(s[20].out, ["c2", "c1"]);
+    assert_eq!(s[21].ok().line(), "cancelled c1");
+    assert_eq!(s[22].ok().line(), "cancelled c2");
+    assert_eq!((s[23].status, s[23].line()), (1, "not queued on p"));
+    s[24].ok();
+    s[27].fails(1, "error: taskwork: e is exiting or has exited (ESRCH)");
+    assert_eq!(field(obj(&s[28], "c1"), "runs"), "0");
+    assert_eq!(field(obj(&s[28], "c2"), "runs"), "0");
+}
+
+#[test]
+fn workqueues() {
+    let s = run(&[
+        "wq create q",
+        "wq create one --single",
+        "wq queue q w --fn count --cpu 2",
+        "wait work w runs >= 1",
+        "wq delay q d 150ms --fn count",
+        "wq delay q d 10ms",
+        "timers",
+        "sleep 60ms",
+        "work list --json",
+        "wait work d runs >= 1",
+        "wq queue one b --fn busy:200",
+        "wq flush one",
+        "work list --json",
+        "wq list",
+        "wq destroy q",
+        "wq destroy one",
+        "wq list",
+    ]);
+    s[0].ok();
+    s[1].ok();
+    s[2].ok();
+    s[3].ok();
+    s[4].ok();
+    assert_eq!((s[5].status, s[5].line()), (1, "already pending"));
+    assert!(s[6].out.iter().any(|l| l.contains("call")), "{:?}", s[6]);
+    assert_eq!(field(obj(&s[8], "d"), "state"), "delayed");
+    assert_eq!(field(obj(&s[8], "d"), "runs"), "0", "not before its delay");
+    assert_eq!(field(obj(&s[8], "w"), "cpu"), "2");
+    assert_eq!(field(obj(&s[8], "w"), "queue"), "wq q");
+    s[9].ok();
+    s[11].ok();
+    assert_eq!(
+        field(obj(&s[12], "b"), "runs"),
+        "1",
+        "flush waited for busy:200"
+    );
+    assert_eq!(s[13].out.len(), 3, "{:?}", s[13]);
+    assert!(s[13].out[1].starts_with("one"), "{:?}", s[13]);
+    assert!(s[13].out[1].contains("single"), "{:?}", s[13]);
+    s[14].ok();
+    s[15].ok();
+    assert_eq!(s[16].out.len(), 1);
+}
+
+#[test]
+fn kthread_workers() {
+    let s = run(&[
+        "kworker create k --cpu 1",
+        "kworker create k",
+        "kworker delay k d 5s --fn count",
+        "kworker delay k d 5s",
+        "kworker cancel d",
+        "kworker cancel d",
+        "kworker queue k b --fn busy:200",
+        "kworker flush-work b",
+        "work list --json",
+        "kworker delay k m 5s --fn count",
+        "kworker mod k m 30ms",
+        "wait work m runs >= 1 --timeout 2s",
+        "kworker mod k m2 10ms --fn count",
+        "wait work m2 runs >= 1",
+        "kworker queue k b",
+        "kworker flush k",
+        "kworker delay k late 5s --fn count",
+        "kworker destroy k",
+        "kworker destroy k",
+        "work list --json",
+    ]);
+    s[0].ok();
+    s[1].fails(
+        1,
+        "error: kworker: a kworker named 'k' already exists (EEXIST)",
+    );
+    s[2].ok();
+    assert_eq!((s[3].status, s[3].line()), (1, "already pending"));
+    assert_eq!(s[4].ok().line(), "pending=true");
+    assert_eq!(s[5].ok().line(), "pending=false");
+    s[7].ok();
+    assert_eq!(field(obj(&s[8], "b"), "runs"), "1", "flush-work waited");
+    assert_eq!(field(obj(&s[8], "b"), "cpu"), "1");
+    assert_eq!(field(obj(&s[8], "d"), "runs"), "0");
+    assert_eq!(s[10].ok().line(), "pending=true");
+    s[11].ok();
+    assert_eq!(s[12].ok().line(), "pending=false");
+    s[13].ok();
+    s[15].ok();
+    s[17].fails(
+        1,
+        "error: kworker: delayed works were still pending (disarmed, they will not run): late",
+    );
+    s[18].fails(1, "error: kworker: no such kworker 'k'");
+    assert_eq!(field(obj(&s[19], "b"), "runs"), "2");
+    assert_eq!(field(obj(&s[19], "late"), "state"), "idle");
+}

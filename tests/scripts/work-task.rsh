@@ -1,0 +1,30 @@
+# task_work on the real kernel, one thread per notify mode: none runs only at stop, resume only
+# after unpark, signal wakes the sleeper; adding to an exited thread is ESRCH.
+#   just script tests/scripts/work-task.rsh         -> exits 0
+spawn sleeper s
+wait s sleeping
+taskwork add s n --notify none --fn count
+sleep 100ms
+echo == before-stop
+work list --json
+stop s
+echo == after-stop
+work list --json
+spawn sleeper p
+wait p sleeping
+park p
+taskwork add p r --notify resume --fn count
+sleep 100ms
+echo == parked
+work list --json
+unpark p
+wait work r runs >= 1
+taskwork add p g --notify signal --fn log
+wait work g runs >= 1
+taskwork add p q --notify signal-no-ipi --fn count
+wait work q runs >= 1
+stop p
+spawn exit e
+wait e exited
+taskwork add e x --fn count
+echo st=$?
