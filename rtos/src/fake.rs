@@ -287,6 +287,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     crate::kthread::reset_for_fake();
     crate::work::workqueue::reset_for_fake();
     crate::work::irq_work::reset_for_fake();
+    crate::work::task_work::reset_for_fake();
 
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = Arc::new(AtomicUsize::new(0));

@@ -257,13 +257,31 @@ fn nmi_current_is_for_the_calling_thread_only() {
         );
         assert!(!w.is_queued(), "a refused work stays unqueued");
         assert_eq!(task_work_pending(t.thread()), 0);
-        // On itself: accepted, and run at its next boundary.
+        // On itself: accepted, flagged from hard-IRQ context by this CPU's irq_work, and run on
+        // the way out of that interrupt, i.e. as soon as interrupts are enabled again.
         let me = sched::current().unwrap();
+        let p = crate::port::port();
+        let cpu = p.cpu_id();
+        let irq_runs = crate::work::irq_work::runs_on(cpu);
+        let saved = p.irq_save();
         task_work_add(&me, w, Notify::NmiCurrent).unwrap();
-        assert_eq!(log.len(), 0, "queued, not run inline");
-        sched::yield_now();
-        assert_eq!(log.names(), ["n"]);
+        assert_eq!(log.len(), 0, "not run while interrupts are masked");
+        assert!(
+            !me.task_work_notify.load(Ordering::Acquire),
+            "the flag comes from the irq_work"
+        );
+        p.irq_restore(saved);
+        assert_eq!(
+            log.names(),
+            ["n"],
+            "ran on the return from the irq_work interrupt"
+        );
         assert_eq!(log.tids(), [me.tid()]);
+        assert_eq!(
+            crate::work::irq_work::runs_on(cpu),
+            irq_runs + 1,
+            "through an irq_work"
+        );
         kthread::stop(&t);
         0
     });

@@ -38,8 +38,9 @@
 //! - [`Notify::SignalNoIpi`]: as `Signal` without the SGI: the work runs at the thread's next
 //!   interrupt or boundary.
 //! - [`Notify::NmiCurrent`]: only for the calling thread itself ([`Error::Invalid`], EINVAL,
-//!   otherwise); sets the flag directly. Linux raises it through an irq_work so it is usable from
-//!   NMI context; that variant comes later, on top of [`crate::work::irq_work`].
+//!   otherwise); raises this CPU's irq_work (a self-SGI), whose hard-IRQ callback sets the flag,
+//!   so the works run on the return from that interrupt, as Linux does to stay usable from NMI
+//!   context.
 //!
 //! Idle threads never run task works (they must never sleep): adding to one is
 //! [`Error::Invalid`].
@@ -155,7 +156,8 @@ pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Re
     }
     match notify {
         Notify::None => {}
-        Notify::Resume | Notify::NmiCurrent => t.task_work_notify.store(true, Ordering::Release),
+        Notify::Resume => t.task_work_notify.store(true, Ordering::Release),
+        Notify::NmiCurrent => raise_nmi_notify(t)?,
         Notify::Signal | Notify::SignalNoIpi => {
             // The flag before the wake: a thread about to sleep interruptibly either is seen
             // asleep by the wake (under its run-queue lock) or sees the flag and does not sleep.
@@ -167,6 +169,57 @@ pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Re
         }
     }
     Ok(())
+}
+
+/// Per-CPU irq_works behind [`Notify::NmiCurrent`], created on first use.
+#[cfg(not(loom))]
+static NMI_WORKS: [crate::sync::IrqSpinLock<Option<crate::work::irq_work::IrqWork>>;
+    crate::MAX_CPUS] = [const { crate::sync::IrqSpinLock::new(None) }; crate::MAX_CPUS];
+
+/// Queues this CPU's irq_work that sets the current thread's task_work flag from hard-IRQ
+/// context (the interrupt is taken as soon as the caller has interrupts enabled).
+#[cfg(not(loom))]
+fn raise_nmi_notify(_current: &Thread) -> Result<(), Error> {
+    use crate::work::irq_work::{self, IrqWork};
+    let p = port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let work = {
+        let mut slot = NMI_WORKS[cpu].lock();
+        match *slot {
+            Some(w) => Ok(w),
+            None => IrqWork::new(
+                "task_work-nmi",
+                false,
+                alloc::sync::Arc::new(|_: &IrqWork| {
+                    if let Some(t) = sched::current() {
+                        t.task_work_notify.store(true, Ordering::Release);
+                    }
+                }),
+            )
+            .inspect(|w| *slot = Some(*w)),
+        }
+    };
+    let result = work.map(|w| {
+        irq_work::queue(w);
+    });
+    p.irq_restore(saved);
+    result
+}
+
+/// Under loom (which models only the lock-free cores, never this path) the flag is set directly.
+#[cfg(loom)]
+fn raise_nmi_notify(current: &Thread) -> Result<(), Error> {
+    current.task_work_notify.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Forgets the per-CPU irq_works (the fake port's fresh start; their slots are reset too).
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
+pub(crate) fn reset_for_fake() {
+    for w in &NMI_WORKS {
+        *w.lock() = None;
+    }
 }
 
 /// Sends the reschedule SGI to the CPU `t` is running on, if that is not this CPU: the interrupt's
