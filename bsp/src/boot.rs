@@ -290,15 +290,7 @@ impl shell::System for System {
     fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {
         for id in 0..kernel().cpus {
             if let Some(s) = rtos::cpu::snapshot(id) {
-                f(&shell::CpuInfo {
-                    id,
-                    online: s.online,
-                    irqs: s.irqs,
-                    timer_irqs: s.timer_irqs,
-                    sgis: s.sgis,
-                    irq_work_sgis: s.irq_work_sgis,
-                    irq_work_runs: rtos::work::irq_work::runs_on(id),
-                });
+                f(&s);
             }
         }
     }

@@ -42,6 +42,8 @@ pub struct CpuSnapshot {
     pub sgis: u64,
     /// irq_work SGIs (`SGI_IRQ_WORK`) taken, counted in `sgis` too.
     pub irq_work_sgis: u64,
+    /// irq_work callbacks run on this CPU.
+    pub irq_work_runs: u64,
 }
 
 impl CpuStats {
@@ -90,6 +92,7 @@ impl CpuStats {
             timer_irqs: self.timer_irqs.load(Ordering::Relaxed),
             sgis: self.sgis.load(Ordering::Relaxed),
             irq_work_sgis: self.irq_work_sgis.load(Ordering::Relaxed),
+            irq_work_runs: crate::work::irq_work::runs_on(id),
         }
     }
 }

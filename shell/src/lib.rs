@@ -122,24 +122,8 @@ pub const MAX_LINE: usize = 512;
 /// Bytes of line-editor history (a ring; old entries fall out).
 const HISTORY_BYTES: usize = 4096;
 
-/// One CPU as reported by [`System::cpus`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CpuInfo {
-    /// CPU number (MPIDR-derived logical id).
-    pub id: usize,
-    /// Whether the CPU has come up and is running the kernel.
-    pub online: bool,
-    /// Interrupts taken by this CPU, all kinds.
-    pub irqs: u64,
-    /// Timer interrupts taken by this CPU.
-    pub timer_irqs: u64,
-    /// Software-generated interrupts (IPIs) taken by this CPU.
-    pub sgis: u64,
-    /// irq_work SGIs taken by this CPU (included in `sgis`).
-    pub irq_work_sgis: u64,
-    /// irq_work callbacks run on this CPU.
-    pub irq_work_runs: u64,
-}
+/// One CPU as reported by [`System::cpus`]: the kernel's per-CPU counters.
+pub use rtos::cpu::CpuSnapshot as CpuInfo;
 
 /// What the shell needs from the kernel.
 pub trait System {
