@@ -42,9 +42,6 @@ impl Port for HwPort {
     fn cpu_id(&self) -> usize {
         arch::cpu_id()
     }
-    fn cpus_online(&self) -> usize {
-        rtos::cpu::online_count()
-    }
     fn idle(&self) {
         // Called with IRQs masked: a pending interrupt still ends the WFI, and is taken once the
         // scheduler unmasks.

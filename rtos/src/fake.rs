@@ -188,9 +188,6 @@ impl Port for FakePort {
         self.check_alive();
         CPU.with(|c| c.get())
     }
-    fn cpus_online(&self) -> usize {
-        self.cpus.load(Ordering::Relaxed)
-    }
     fn idle(&self) {
         self.check_alive();
         let cpu = CPU.with(|c| c.get());

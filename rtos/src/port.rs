@@ -98,8 +98,6 @@ pub trait Port: Sync {
     fn send_sgi(&self, sgi: u8, cpus: u32);
     /// The calling CPU's index, 0-based and dense.
     fn cpu_id(&self) -> usize;
-    /// How many CPUs the system has brought online.
-    fn cpus_online(&self) -> usize;
     /// Waits for an interrupt; may return spuriously.
     fn idle(&self);
 

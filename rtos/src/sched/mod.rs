@@ -656,22 +656,6 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
     p.irq_restore(saved);
 }
 
-/// Ready threads and current thread of each online CPU: `(cpu, current tid, ready count)`.
-pub fn cpu_load(cpu: usize) -> Option<(Tid, &'static str, usize)> {
-    let c = CPUS.get(cpu)?;
-    if !c.online.load(Ordering::Acquire) {
-        return None;
-    }
-    let rq = c.rq.lock();
-    let cur = rq.current.as_ref().map_or(0, |t| t.tid);
-    let kind = if rq.current.as_ref().is_some_and(|t| t.is_idle) {
-        "idle"
-    } else {
-        "busy"
-    };
-    Some((cur, kind, rq.nr_ready))
-}
-
 /// Forgets every thread and queue (the fake port's fresh start).
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
