@@ -180,7 +180,9 @@ pub(crate) static COMMANDS: &[Command] = &[
                     ready, running, sleeping, parked, stopping or exited. Fails after --timeout\n\
                     (default 5s), or at once if the thread exited and <state> is not exited.\n\
                     `wait work <work> runs >= <n> [--timeout D]` waits until the named work\n\
-                    has run at least <n> times (polled every 2 ms, default timeout 5s).",
+                    has run at least <n> times; `wait work <work> state <s>` until it is in\n\
+                    state <s> (idle, pending, delayed, running, canceling), as `work list`\n\
+                    shows it. Both poll every 2 ms, default timeout 5s.",
         run: work::cmd_wait,
     },
     Command {

@@ -639,11 +639,16 @@ pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     Ok(0)
 }
 
-/// `wait`: `wait work <work> runs >= <n> [--timeout D]`, else the kthread `wait`.
+/// The states `work list` shows, which `wait work <work> state <s>` accepts.
+const WORK_STATES: [&str; 5] = ["idle", "pending", "delayed", "running", "canceling"];
+
+/// `wait`: `wait work <work> runs >= <n> [--timeout D]` or `wait work <work> state <s>
+/// [--timeout D]`, else the kthread `wait`.
 pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let words = args.raw();
-    let is_work =
-        words.len() >= 4 && words.iter().any(|w| w == "runs") && words.iter().any(|w| w == "work");
+    let is_work = words.len() >= 4
+        && words.iter().any(|w| w == "runs" || w == "state")
+        && words.iter().any(|w| w == "work");
     if !is_work {
         let mut a = Args::new("wait <t> <state> [--timeout D]", words);
         return kthreads::cmd_wait(ctx, &mut a);
@@ -655,29 +660,60 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
         .filter(|(i, _)| *i != pos)
         .map(|(_, w)| w.clone())
         .collect();
-    let mut a = Args::new("wait work <work> runs >= <n> [--timeout D]", &rest);
+    let mut a = Args::new(
+        "wait work <work> (runs >= <n> | state <state>) [--timeout D]",
+        &rest,
+    );
     let Duration(timeout) = a
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
     let name: String = a.next("<work>")?;
-    let what: String = a.next("runs")?;
-    let op: String = a.next(">=")?;
-    let n: u64 = a.next("<n>")?;
+    let what: String = a.next("runs or state")?;
+    // Either a run count to reach or a state to be in.
+    let (n, state) = match what.as_str() {
+        "runs" => {
+            let op: String = a.next(">=")?;
+            let n: u64 = a.next("<n>")?;
+            if op != ">=" {
+                return Err(CmdError::usage("expected `runs >= <n>`"));
+            }
+            (n, None)
+        }
+        "state" => {
+            let st: String = a.next("<state>")?;
+            match WORK_STATES.iter().find(|s| **s == st) {
+                Some(s) => (0, Some(*s)),
+                None => {
+                    return Err(CmdError::usage(format!(
+                        "unknown work state '{st}' (expected one of {})",
+                        WORK_STATES.join(", ")
+                    )));
+                }
+            }
+        }
+        _ => return Err(CmdError::usage("expected `runs >= <n>` or `state <state>`")),
+    };
     a.finish()?;
-    if what != "runs" || op != ">=" {
-        return Err(CmdError::usage("expected `runs >= <n>`"));
-    }
     let e = lookup_work(&name)?;
     let p = kthreads::scheduler()?;
     let deadline = deadline_after(p.now(), timeout, p.ticks_per_second());
     loop {
         let runs = e.runs.load(Ordering::Acquire);
-        if runs >= n {
+        let now_state = e.state();
+        let done = match state {
+            Some(s) => now_state == s,
+            None => runs >= n,
+        };
+        if done {
             return Ok(0);
         }
         if p.now() >= deadline {
+            let why = match state {
+                Some(s) => format!("{name} is {now_state}, not {s}"),
+                None => format!("{name} ran {runs} times, not {n}"),
+            };
             return Err(CmdError::runtime(format!(
-                "timeout: {name} ran {runs} times, not {n}, after {}",
+                "timeout: {why}, after {}",
                 kthreads::show_duration(timeout)
             )));
         }

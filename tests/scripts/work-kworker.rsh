@@ -7,15 +7,15 @@ kworker delay k m 5s --fn count
 kworker mod k m 100ms
 wait work m runs >= 1 --timeout 2s
 kworker delay k l 50ms --fn count
-kworker mod k l 600ms
+kworker mod k l 1s
 sleep 250ms
 echo == moved
 work list --json
 wait work l runs >= 1 --timeout 2s
-kworker delay k x 200ms --fn count
+kworker delay k x 1s --fn count
 timers
 kworker cancel x
-sleep 400ms
+sleep 1200ms
 echo == cancelled
 work list --json
 kworker queue k b --fn busy:200

@@ -3,7 +3,7 @@
 #   just script tests/scripts/work-wq.rsh         -> exits 0
 set -e
 wq create q
-wq delay q d 300ms --fn count
+wq delay q d 600ms --fn count
 sleep 150ms
 echo == early
 work list --json

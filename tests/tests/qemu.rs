@@ -754,7 +754,7 @@ mod work {
             "{}",
             show(&o)
         );
-        // m moved from 5 s to 100 ms (it ran within the 2 s wait); l from 50 ms to 600 ms.
+        // m moved from 5 s to 100 ms (it ran within the 2 s wait); l from 50 ms to 1 s.
         assert_eq!(get(&o, "moved", "m", "runs"), "1", "{}", show(&o));
         assert_eq!(get(&o, "moved", "l", "runs"), "0", "{}", show(&o));
         assert_eq!(get(&o, "moved", "l", "state"), "delayed", "{}", show(&o));

@@ -56,6 +56,9 @@ fn usage_and_lookup_errors() {
         "wait work nope runs >= 1",
         "wq destroy q",
         "wq destroy q",
+        "wait work a state busy",
+        "wait work a state pending --timeout 20ms",
+        "wait work a state idle",
     ]);
     s[0].fails(
         2,
@@ -95,12 +98,27 @@ fn usage_and_lookup_errors() {
     s[16].fails(1, "error: wait: no such work 'nope'");
     s[17].ok();
     s[18].fails(1, "error: wq: no such workqueue 'q'");
+    s[19].fails(
+        2,
+        "error: wait: unknown work state 'busy' (expected one of idle, pending, delayed, running, canceling)",
+    );
+    assert_eq!(s[20].status, 1);
+    assert!(
+        s[20]
+            .line()
+            .starts_with("error: wait: timeout: a is idle, not pending"),
+        "{:?}",
+        s[20]
+    );
+    s[21].ok();
 }
 
 #[test]
 fn irq_work_runs_on_the_chosen_cpu_and_once_while_pending() {
     let s = run(&[
         "irqwork queue hog --fn busy:200 --cpu 1",
+        // Until hog's callback really runs, `c` could join its run pass and run at once.
+        "wait work hog state running",
         "irqwork queue c --fn count --cpu 1",
         "irqwork queue c --cpu 1",
         "wait work c runs >= 1",
@@ -114,10 +132,11 @@ fn irq_work_runs_on_the_chosen_cpu_and_once_while_pending() {
     ]);
     s[0].ok();
     s[1].ok();
-    assert_eq!((s[2].status, s[2].line()), (1, "already pending"));
-    s[3].ok();
-    s[7].ok();
-    let l = &s[8];
+    s[2].ok();
+    assert_eq!((s[3].status, s[3].line()), (1, "already pending"));
+    s[4].ok();
+    s[8].ok();
+    let l = &s[9];
     assert_eq!(field(obj(l, "c"), "runs"), "1", "queued twice, ran once");
     assert_eq!(field(obj(l, "c"), "cpu"), "1");
     assert_eq!(field(obj(l, "t"), "cpu"), "3");
@@ -125,8 +144,8 @@ fn irq_work_runs_on_the_chosen_cpu_and_once_while_pending() {
     assert_eq!(field(obj(l, "t"), "kind"), "irq_work");
     assert_eq!(field(obj(l, "hog"), "state"), "idle");
     assert_ne!(field(obj(l, "c"), "latency_ns"), "null");
-    assert!(s[9].out.iter().any(|r| r.starts_with("c ")), "{:?}", s[9]);
-    assert!(s[10].out[0].contains("IRQWORK_RUNS"), "{:?}", s[10]);
+    assert!(s[10].out.iter().any(|r| r.starts_with("c ")), "{:?}", s[10]);
+    assert!(s[11].out[0].contains("IRQWORK_RUNS"), "{:?}", s[11]);
 }
 
 #[test]
