@@ -114,7 +114,7 @@ pub(crate) static COMMANDS: &[Command] = &[
                     `spawned <name> (tid <tid>) on cpu<n>`. Kinds (each polls its stop and park\n\
                     requests, except hog):\n\
                     \x20 spin     busy loop; result: iterations modulo 2^31\n\
-                    \x20 sleeper  sleeps (10 ms at a time) until stopped; result 0\n\
+                    \x20 sleeper  sleeps until woken (stop, park, a signal task_work); result 0\n\
                     \x20 ticker   prints `<name>: tick N` every period (default 1s); result: ticks\n\
                     \x20 counter  counts every period (default 100ms), shown by ps; result: count\n\
                     \x20 hog      spins and never polls: park and stop on it time out\n\

@@ -41,6 +41,8 @@ const TICKER_PERIOD_NS: u64 = 1_000_000_000;
 const COUNTER_PERIOD_NS: u64 = 100_000_000;
 /// Longest a thread body sleeps before it looks at its stop/park requests again.
 const SLICE_NS: u64 = 10_000_000;
+/// How long a `sleeper` sleeps when nothing wakes it (an hour).
+const SLEEPER_NAP_NS: u64 = 3_600_000_000_000;
 /// How often `wait` looks at the thread's state.
 const POLL_NS: u64 = 2_000_000;
 /// Results are reported as non-negative `i32`s: counts are taken modulo 2^31.
@@ -288,11 +290,17 @@ fn spin_body() -> i32 {
     n as i32
 }
 
+/// Sleeps interruptibly until something wakes it: a stop or park request (both wake the thread)
+/// or a signalling task_work. Nothing else does, within [`SLEEPER_NAP_NS`]: that makes a
+/// `signal` wake observable (a `resume` add leaves it asleep).
 fn sleeper_body() -> i32 {
     let p = rtos::port::port();
     while !checkpoint() {
-        // Interruptible: park and stop wake it, so they take effect at once.
-        sched::sleep_interruptible_until(deadline_after(p.now(), SLICE_NS, p.ticks_per_second()));
+        sched::sleep_interruptible_until(deadline_after(
+            p.now(),
+            SLEEPER_NAP_NS,
+            p.ticks_per_second(),
+        ));
     }
     0
 }

@@ -781,5 +781,11 @@ mod work {
         assert_eq!(get(&o, "parked", "r", "state"), "pending", "{}", show(&o));
         assert!(o.transcript.contains(" (p)"), "{}", show(&o));
         assert!(o.transcript.contains("g ran on cpu"), "{}", show(&o));
+        // The sleeper sleeps for an hour: only the signalling adds can have woken it.
+        assert_eq!(get(&o, "resume-asleep", "r2", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "resume-asleep-2", "r3", "runs"), "0", "{}", show(&o));
+        for w in ["g2", "r2", "q2", "r3"] {
+            assert_eq!(get(&o, "signalled", w, "runs"), "1", "{w}: {}", show(&o));
+        }
     }
 }
