@@ -6,6 +6,8 @@
 //! - [`OnceRef`]: a write-once `&'static` slot (used for the installed port and drivers).
 //! - [`atomic`]: the atomics every lock-free structure uses; under `cfg(loom)` they are loom's, so
 //!   the same code is model-checked on the host.
+//! - [`Lock`]: the lock a kernel state machine is written against ([`IrqSpinLock`] in the kernel,
+//!   loom's mutex under `cfg(loom)`), so that the same code is model-checked on the host.
 
 pub mod atomic;
 
@@ -186,6 +188,43 @@ impl<T> Drop for MutexGuard<'_, T> {
         // A waiter that checked and queued itself before the unlock above did so under the
         // queue's lock, which `wake_one` takes: it is found here. A later one finds it free.
         self.waiters.wake_one();
+    }
+}
+
+/// A lock as a kernel state machine sees it: exclusive access to a `T` until the guard drops.
+///
+/// The deferred-work cores (`work::task_work`, `work::kthread_worker`) take their locks through
+/// this trait, so the kernel runs them under an [`IrqSpinLock`] while their loom models
+/// (`cfg(loom)`) run the very same code under loom's mutex, whose interleavings loom explores.
+pub trait Lock<T> {
+    /// Holds the lock; releases it when dropped.
+    type Guard<'a>: DerefMut<Target = T>
+    where
+        Self: 'a;
+    /// Takes the lock, waiting while another holder has it.
+    fn lock(&self) -> Self::Guard<'_>;
+}
+
+impl<T> Lock<T> for IrqSpinLock<T> {
+    type Guard<'a>
+        = IrqSpinGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock(&self) -> IrqSpinGuard<'_, T> {
+        IrqSpinLock::lock(self)
+    }
+}
+
+/// Under loom the state machines' locks are loom's mutex (a spinlock would spin outside loom's
+/// view, and masking interrupts means nothing on the host).
+#[cfg(loom)]
+impl<T> Lock<T> for loom::sync::Mutex<T> {
+    type Guard<'a>
+        = loom::sync::MutexGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        loom::sync::Mutex::lock(self).expect("a loom model panicked while holding a lock")
     }
 }
 

@@ -30,12 +30,26 @@
 //! One [`IrqSpinLock`] per worker guards its lists, its running work, and the pending state and
 //! timer of the works on it; work functions run with no lock held. Each queued entry carries a
 //! sequence number; a flush waits until no entry up to its target is queued or running.
+//!
+//! # Model checking
+//! The state machine (queue, arm, the timer's fire, mod, the worker's take and finish, cancel)
+//! is a set of functions over the worker's `Inner`, written against [`Lock`] and an `Env` for
+//! what needs hardware (arming and cancelling timers, the clock, the owner link). The kernel
+//! runs them under the worker's [`IrqSpinLock`] with `KernelEnv`; the loom models at the
+//! bottom of this file (`just loom`) run the same functions under loom's mutex, with loom
+//! threads playing the timer interrupt (calling the same `fire` the timer action calls), the
+//! worker thread, and the canceller or modder. They check: "after cancel returns, the work is
+//! not queued and does not run again unless re-queued; cancel returns true iff the work was
+//! pending, and that pending instance never runs; a stale timer (superseded by mod or cancel)
+//! never queues the work; a work is never on the list twice; every queued instance that is not
+//! cancelled runs exactly once".
 
 use super::workqueue::{DELAYED, IDLE, QUEUED, Work};
 use crate::error::Error;
 use crate::kthread::{self, KThread};
 use crate::sched::WaitQueue;
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, Lock};
+use crate::timer::TimerId;
 use crate::{port, timer};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -44,7 +58,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-struct Inner {
+/// A worker's state, under its lock: the queued works in order (each with its flush sequence
+/// number), the works waiting for their timer, the running work, and whether it is destroyed.
+pub(crate) struct Inner {
     list: VecDeque<(u64, Arc<Work>)>,
     delayed: Vec<Arc<Work>>,
     current: Option<(u64, Arc<Work>)>,
@@ -100,19 +116,9 @@ impl Worker {
                 },
                 None,
             );
-            loop {
-                let work = {
-                    let mut g = self.inner.lock();
-                    let Some((seq, w)) = g.list.pop_front() else {
-                        break;
-                    };
-                    w.running.fetch_add(1, Ordering::AcqRel);
-                    w.pending.store(IDLE, Ordering::Release);
-                    g.current = Some((seq, w.clone()));
-                    w
-                };
+            while let Some(work) = take_next(&self.inner) {
                 work.execute();
-                self.inner.lock().current = None;
+                finish(&self.inner);
                 self.done.wake_all();
             }
             let g = self.inner.lock();
@@ -123,16 +129,22 @@ impl Worker {
     }
 }
 
-fn create(name: &str, cpu: Option<usize>) -> Result<Arc<Worker>, Error> {
-    let w = Arc::new(Worker {
-        name: String::from(name),
-        inner: IrqSpinLock::new(Inner {
+impl Inner {
+    const fn new() -> Self {
+        Inner {
             list: VecDeque::new(),
             delayed: Vec::new(),
             current: None,
             next_seq: 1,
             dead: false,
-        }),
+        }
+    }
+}
+
+fn create(name: &str, cpu: Option<usize>) -> Result<Arc<Worker>, Error> {
+    let w = Arc::new(Worker {
+        name: String::from(name),
+        inner: IrqSpinLock::new(Inner::new()),
         more: WaitQueue::new(),
         done: WaitQueue::new(),
         thread: IrqSpinLock::new(None),
@@ -163,71 +175,227 @@ pub fn create_worker_on_cpu(cpu: usize, name: &str) -> Result<Arc<Worker>, Error
     create(name, Some(cpu))
 }
 
-fn blocked(g: &Inner, work: &Work) -> bool {
-    g.dead
-        || work.pending.load(Ordering::Acquire) != IDLE
-        || work.canceling.load(Ordering::Acquire) > 0
+/// What the worker state machine needs from the kernel; each method is called under the worker
+/// lock. The kernel's is [`KernelEnv`]; the loom models record what is armed instead.
+pub(crate) trait Env {
+    /// `work` is being queued or armed on this worker (it becomes its owner, for flush/cancel).
+    fn own(&self, work: &Arc<Work>);
+    /// Arm `work`'s timer; when it expires, call [`fire`] with `seq`.
+    fn arm_timer(&self, work: &Arc<Work>, seq: u64);
+    /// Cancel the armed timer `id` (its sequence number is already stale).
+    fn cancel_timer(&self, id: TimerId);
+    /// `work` was just put on the list (its queueing time, for the latency statistic).
+    fn inserted(&self, work: &Arc<Work>);
 }
 
-fn set_owner(w: &Arc<Worker>, work: &Work) {
-    *work.owner.lock() = Some(Arc::downgrade(w));
+/// The kernel's [`Env`]: real timers with `delay_ns`, the port's clock, the owner link.
+pub(crate) struct KernelEnv<'a> {
+    worker: &'a Arc<Worker>,
+    delay_ns: u64,
+}
+
+impl Env for KernelEnv<'_> {
+    fn own(&self, work: &Arc<Work>) {
+        *work.owner.lock() = Some(Arc::downgrade(self.worker));
+    }
+    fn arm_timer(&self, work: &Arc<Work>, seq: u64) {
+        let p = port::port();
+        let deadline = crate::time::deadline_after(p.now(), self.delay_ns, p.ticks_per_second());
+        let (w, wk) = (self.worker.clone(), work.clone());
+        let action = move || {
+            // Interrupt context: only queue. A cancel or re-arm since then bumped the sequence.
+            let env = KernelEnv {
+                worker: &w,
+                delay_ns: 0,
+            };
+            if fire(&w.inner, &env, &wk, seq) {
+                w.more.wake_all();
+            }
+        };
+        let id = timer::arm(deadline, timer::Action::Call(Box::new(action)));
+        *work.timer.lock() = Some(id);
+    }
+    fn cancel_timer(&self, id: TimerId) {
+        timer::cancel(id);
+    }
+    fn inserted(&self, work: &Arc<Work>) {
+        work.mark_queued();
+    }
 }
 
 fn owner(work: &Work) -> Option<Arc<Worker>> {
     work.owner.lock().as_ref().and_then(|w| w.upgrade())
 }
 
-/// Appends `work` to the list (under the worker lock).
-fn insert(g: &mut Inner, work: &Arc<Work>) {
-    let seq = g.next_seq;
-    g.next_seq += 1;
-    work.pending.store(QUEUED, Ordering::Release);
-    work.mark_queued();
-    g.list.push_back((seq, work.clone()));
-}
-
-/// Arms `work`'s timer (under the worker lock).
-fn arm(w: &Arc<Worker>, g: &mut Inner, work: &Arc<Work>, delay_ns: u64) {
-    work.pending.store(DELAYED, Ordering::Release);
-    g.delayed.push(work.clone());
-    let seq = work.timer_seq.fetch_add(1, Ordering::AcqRel) + 1;
-    let p = port::port();
-    let deadline = crate::time::deadline_after(p.now(), delay_ns, p.ticks_per_second());
-    let (w, wk) = (w.clone(), work.clone());
-    let fire = move || {
-        // Interrupt context: only queue. A cancel or re-arm since then bumped the sequence.
-        let mut g = w.inner.lock();
-        if g.dead
-            || wk.timer_seq.load(Ordering::Acquire) != seq
-            || wk.pending.load(Ordering::Acquire) != DELAYED
-        {
-            return;
-        }
-        wk.timer.lock().take();
-        g.delayed.retain(|d| !Arc::ptr_eq(d, &wk));
-        insert(&mut g, &wk);
-        drop(g);
-        w.more.wake_all();
-    };
-    let id = timer::arm(deadline, timer::Action::Call(Box::new(fire)));
-    *work.timer.lock() = Some(id);
-}
-
-/// Takes `work` off its timer or list (under the worker lock); returns whether it was pending.
-fn unqueue(g: &mut Inner, work: &Arc<Work>) -> bool {
-    match work.pending.load(Ordering::Acquire) {
-        DELAYED => {
-            work.timer_seq.fetch_add(1, Ordering::AcqRel);
-            if let Some(id) = work.timer.lock().take() {
-                timer::cancel(id);
-            }
-            g.delayed.retain(|d| !Arc::ptr_eq(d, work));
-        }
-        QUEUED => g.list.retain(|(_, d)| !Arc::ptr_eq(d, work)),
-        _ => return false,
+impl Inner {
+    fn blocked(&self, work: &Work) -> bool {
+        self.dead
+            || work.pending.load(Ordering::Acquire) != IDLE
+            || work.canceling.load(Ordering::Acquire) > 0
     }
-    work.pending.store(IDLE, Ordering::Release);
+
+    /// Appends `work` to the list.
+    fn insert(&mut self, env: &impl Env, work: &Arc<Work>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        work.pending.store(QUEUED, Ordering::Release);
+        env.inserted(work);
+        self.list.push_back((seq, work.clone()));
+    }
+
+    /// Arms `work`'s timer under a new timer sequence number.
+    fn arm(&mut self, env: &impl Env, work: &Arc<Work>) {
+        work.pending.store(DELAYED, Ordering::Release);
+        self.delayed.push(work.clone());
+        let seq = work.timer_seq.fetch_add(1, Ordering::AcqRel) + 1;
+        env.arm_timer(work, seq);
+    }
+
+    /// Makes `work`'s armed timer stale and cancels it; takes it off the delayed list.
+    fn disarm(&mut self, env: &impl Env, work: &Arc<Work>) {
+        work.timer_seq.fetch_add(1, Ordering::AcqRel);
+        if let Some(id) = work.timer.lock().take() {
+            env.cancel_timer(id);
+        }
+        self.delayed.retain(|d| !Arc::ptr_eq(d, work));
+    }
+
+    /// Takes `work` off its timer or list; returns whether it was pending.
+    fn unqueue(&mut self, env: &impl Env, work: &Arc<Work>) -> bool {
+        match work.pending.load(Ordering::Acquire) {
+            DELAYED => self.disarm(env, work),
+            QUEUED => self.list.retain(|(_, d)| !Arc::ptr_eq(d, work)),
+            _ => return false,
+        }
+        work.pending.store(IDLE, Ordering::Release);
+        true
+    }
+
+    /// The running work's flush sequence number, if it is `work`.
+    fn running(&self, work: &Arc<Work>) -> Option<u64> {
+        self.current
+            .as_ref()
+            .filter(|(_, d)| Arc::ptr_eq(d, work))
+            .map(|(s, _)| *s)
+    }
+}
+
+/// What [`queue`] and [`mod_delayed`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Nothing (pending, being cancelled, or the worker is destroyed).
+    No,
+    /// Armed its timer.
+    Armed,
+    /// Put it on the list: wake the worker.
+    Listed,
+}
+
+/// The core of [`kthread_queue_delayed_work`]: unless the work is pending, being cancelled or
+/// the worker destroyed, arms its timer (`delayed`) or puts it on the list.
+pub(crate) fn queue(
+    lock: &impl Lock<Inner>,
+    env: &impl Env,
+    work: &Arc<Work>,
+    delayed: bool,
+) -> Queued {
+    let mut g = lock.lock();
+    if g.blocked(work) {
+        return Queued::No;
+    }
+    env.own(work);
+    if delayed {
+        g.arm(env, work);
+        Queued::Armed
+    } else {
+        g.insert(env, work);
+        Queued::Listed
+    }
+}
+
+/// The core of [`kthread_mod_delayed_work`]: returns whether the work was pending (true without
+/// touching anything while a cancel is in progress) and what it did: takes it off its timer or
+/// list, then arms it again (`delayed`) or lists it.
+pub(crate) fn mod_delayed(
+    lock: &impl Lock<Inner>,
+    env: &impl Env,
+    work: &Arc<Work>,
+    delayed: bool,
+) -> (bool, Queued) {
+    let mut g = lock.lock();
+    if work.canceling.load(Ordering::Acquire) > 0 {
+        return (true, Queued::No);
+    }
+    if g.dead {
+        return (false, Queued::No);
+    }
+    let was = g.unqueue(env, work);
+    env.own(work);
+    if delayed {
+        g.arm(env, work);
+        (was, Queued::Armed)
+    } else {
+        g.insert(env, work);
+        (was, Queued::Listed)
+    }
+}
+
+/// The timer action of a work armed under timer sequence `seq` (interrupt context: only
+/// queues): lists it if it is still delayed under that same sequence, i.e. no cancel, mod or
+/// destruction came in between. Returns whether it listed it (then wake the worker).
+pub(crate) fn fire(lock: &impl Lock<Inner>, env: &impl Env, work: &Arc<Work>, seq: u64) -> bool {
+    let mut g = lock.lock();
+    if g.dead
+        || work.timer_seq.load(Ordering::Acquire) != seq
+        || work.pending.load(Ordering::Acquire) != DELAYED
+    {
+        return false;
+    }
+    work.timer.lock().take();
+    g.delayed.retain(|d| !Arc::ptr_eq(d, work));
+    g.insert(env, work);
     true
+}
+
+/// The worker thread takes the first listed work: it counts as running (before it stops being
+/// pending, so its state never reads idle in between, and its function may queue it again) and
+/// becomes the current work. Call [`finish`] once its function has returned.
+pub(crate) fn take_next(lock: &impl Lock<Inner>) -> Option<Arc<Work>> {
+    let mut g = lock.lock();
+    let (seq, w) = g.list.pop_front()?;
+    w.running.fetch_add(1, Ordering::AcqRel);
+    w.pending.store(IDLE, Ordering::Release);
+    g.current = Some((seq, w.clone()));
+    Some(w)
+}
+
+/// The worker thread is done with its current work (then it wakes flushers and cancellers).
+pub(crate) fn finish(lock: &impl Lock<Inner>) {
+    lock.lock().current = None;
+}
+
+/// The first half of a cancel: blocks queueing, takes the work off its timer or list, and
+/// returns whether it was pending and, if it is running now, the sequence number to wait for
+/// with [`cancel_done`]. Then call [`cancel_end`].
+pub(crate) fn cancel_begin(
+    lock: &impl Lock<Inner>,
+    env: &impl Env,
+    work: &Arc<Work>,
+) -> (bool, Option<u64>) {
+    let mut g = lock.lock();
+    work.canceling.fetch_add(1, Ordering::AcqRel);
+    let was = g.unqueue(env, work);
+    (was, g.running(work))
+}
+
+/// The cancel's wait condition: the run numbered `seq` is over.
+pub(crate) fn cancel_done(lock: &impl Lock<Inner>, seq: u64) -> bool {
+    lock.lock().current.as_ref().is_none_or(|(s, _)| *s != seq)
+}
+
+/// The end of a cancel: queueing the work is allowed again.
+pub(crate) fn cancel_end(work: &Work) {
+    work.canceling.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Queues `work` on `w`; false if it is pending (queued or delayed) or being cancelled.
@@ -238,44 +406,32 @@ pub fn kthread_queue_work(w: &Arc<Worker>, work: &Arc<Work>) -> bool {
 /// Queues `work` on `w` after `delay_ns` (at once for 0); false if it is pending or being
 /// cancelled.
 pub fn kthread_queue_delayed_work(w: &Arc<Worker>, work: &Arc<Work>, delay_ns: u64) -> bool {
-    {
-        let mut g = w.inner.lock();
-        if blocked(&g, work) {
-            return false;
+    let env = KernelEnv {
+        worker: w,
+        delay_ns,
+    };
+    match queue(&w.inner, &env, work, delay_ns > 0) {
+        Queued::No => false,
+        Queued::Armed => true,
+        Queued::Listed => {
+            w.more.wake_all();
+            true
         }
-        set_owner(w, work);
-        if delay_ns > 0 {
-            arm(w, &mut g, work, delay_ns);
-            return true;
-        }
-        insert(&mut g, work);
     }
-    w.more.wake_all();
-    true
 }
 
 /// Queues `work` after `delay_ns` if idle (returns false), else moves its deadline to `delay_ns`
 /// from now (returns true; a queued work goes back to waiting for the timer, or is queued at
 /// once for 0). While a cancel is in progress it does nothing and returns true.
 pub fn kthread_mod_delayed_work(w: &Arc<Worker>, work: &Arc<Work>, delay_ns: u64) -> bool {
-    let was = {
-        let mut g = w.inner.lock();
-        if work.canceling.load(Ordering::Acquire) > 0 {
-            return true;
-        }
-        if g.dead {
-            return false;
-        }
-        let was = unqueue(&mut g, work);
-        set_owner(w, work);
-        if delay_ns > 0 {
-            arm(w, &mut g, work, delay_ns);
-            return was;
-        }
-        insert(&mut g, work);
-        was
+    let env = KernelEnv {
+        worker: w,
+        delay_ns,
     };
-    w.more.wake_all();
+    let (was, what) = mod_delayed(&w.inner, &env, work, delay_ns > 0);
+    if what == Queued::Listed {
+        w.more.wake_all();
+    }
     was
 }
 
@@ -304,30 +460,15 @@ pub fn kthread_flush_work(work: &Arc<Work>) {
 
 fn cancel_sync(work: &Arc<Work>) -> bool {
     let Some(w) = owner(work) else { return false };
-    let (was, running) = {
-        let mut g = w.inner.lock();
-        work.canceling.fetch_add(1, Ordering::AcqRel);
-        let was = unqueue(&mut g, work);
-        let running = g
-            .current
-            .as_ref()
-            .filter(|(_, d)| Arc::ptr_eq(d, work))
-            .map(|(s, _)| *s);
-        (was, running)
+    let env = KernelEnv {
+        worker: &w,
+        delay_ns: 0,
     };
+    let (was, running) = cancel_begin(&w.inner, &env, work);
     if let Some(seq) = running {
-        let _ = w.done.wait_event(
-            || {
-                w.inner
-                    .lock()
-                    .current
-                    .as_ref()
-                    .is_none_or(|(s, _)| *s != seq)
-            },
-            None,
-        );
+        let _ = w.done.wait_event(|| cancel_done(&w.inner, seq), None);
     }
-    work.canceling.fetch_sub(1, Ordering::AcqRel);
+    cancel_end(work);
     was
 }
 
@@ -355,14 +496,15 @@ pub fn kthread_flush_worker(w: &Worker) {
 pub fn kthread_destroy_worker(w: Arc<Worker>) -> Result<(), Vec<Arc<Work>>> {
     kthread_flush_worker(&w);
     let leftover = {
+        let env = KernelEnv {
+            worker: &w,
+            delay_ns: 0,
+        };
         let mut g = w.inner.lock();
         g.dead = true;
-        let delayed = core::mem::take(&mut g.delayed);
+        let delayed = g.delayed.clone();
         for d in &delayed {
-            d.timer_seq.fetch_add(1, Ordering::AcqRel);
-            if let Some(id) = d.timer.lock().take() {
-                timer::cancel(id);
-            }
+            g.disarm(&env, d);
             d.pending.store(IDLE, Ordering::Release);
         }
         delayed
@@ -376,5 +518,248 @@ pub fn kthread_destroy_worker(w: Arc<Worker>) -> Result<(), Vec<Arc<Work>>> {
         Ok(())
     } else {
         Err(leftover)
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The worker state machine under loom: the functions the kernel calls ([`queue`],
+    //! [`mod_delayed`], [`fire`], [`take_next`], [`finish`], the cancel steps) under loom's
+    //! mutex, with loom threads as the timer interrupt, the worker thread and the canceller or
+    //! modder. The work function itself (it needs the port's clock) is not called: the worker
+    //! counts a run where the kernel calls [`Work::execute`].
+    use super::*;
+    use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    use loom::sync::Mutex;
+
+    /// Records the timer sequence number armed last instead of arming a timer.
+    struct ModelEnv {
+        armed: AtomicU64,
+    }
+
+    impl Env for ModelEnv {
+        fn own(&self, _: &Arc<Work>) {}
+        fn arm_timer(&self, _: &Arc<Work>, seq: u64) {
+            self.armed.store(seq, Ordering::Release);
+        }
+        fn cancel_timer(&self, _: TimerId) {
+            unreachable!("the model arms no real timers");
+        }
+        fn inserted(&self, _: &Arc<Work>) {}
+    }
+
+    struct Model {
+        lock: Mutex<Inner>,
+        env: ModelEnv,
+        work: Arc<Work>,
+        runs: AtomicUsize,
+    }
+
+    impl Model {
+        fn new() -> Arc<Self> {
+            Arc::new(Model {
+                lock: Mutex::new(Inner::new()),
+                env: ModelEnv {
+                    armed: AtomicU64::new(0),
+                },
+                work: Work::new("w", |_| {}),
+                runs: AtomicUsize::new(0),
+            })
+        }
+
+        /// The worker thread's inner loop ([`Worker::run_loop`]) until the list is empty.
+        fn worker_pass(&self) {
+            while let Some(w) = take_next(&self.lock) {
+                // Work::execute, without the clock: the function "runs", then stops running.
+                self.runs.fetch_add(1, Ordering::AcqRel);
+                w.running.fetch_sub(1, Ordering::AcqRel);
+                finish(&self.lock);
+                self.check();
+            }
+        }
+
+        /// The timer interrupt of the arm numbered `seq`.
+        fn fire(&self, seq: u64) -> bool {
+            let fired = fire(&self.lock, &self.env, &self.work, seq);
+            self.check();
+            fired
+        }
+
+        /// [`cancel_sync`] after the owner lookup, with `begun` set once the first half is done
+        /// and the wait on `done` as a yielding loop. Then checks "after cancel returns the work
+        /// is not queued, not armed and not running".
+        fn cancel(&self, begun: &AtomicBool) -> bool {
+            let (was, running) = cancel_begin(&self.lock, &self.env, &self.work);
+            begun.store(true, Ordering::Release);
+            self.check();
+            if let Some(seq) = running {
+                while !cancel_done(&self.lock, seq) {
+                    loom::thread::yield_now();
+                }
+            }
+            {
+                let g = self.lock.lock().unwrap();
+                assert_eq!(self.work.pending.load(Ordering::Acquire), IDLE);
+                assert!(
+                    g.running(&self.work).is_none(),
+                    "still running after cancel"
+                );
+                assert!(g.list.is_empty() && g.delayed.is_empty());
+            }
+            cancel_end(&self.work);
+            was
+        }
+
+        /// "A work is never on the list twice", and its pending state matches where it is.
+        fn check(&self) {
+            let g = self.lock.lock().unwrap();
+            let w = &self.work;
+            let listed = g.list.iter().filter(|(_, d)| Arc::ptr_eq(d, w)).count();
+            let delayed = g.delayed.iter().filter(|d| Arc::ptr_eq(d, w)).count();
+            let expect = match w.pending.load(Ordering::Acquire) {
+                IDLE => (0, 0),
+                QUEUED => (1, 0),
+                DELAYED => (0, 1),
+                p => panic!("bad pending state {p}"),
+            };
+            assert_eq!(
+                (listed, delayed),
+                expect,
+                "list/delayed membership vs pending"
+            );
+        }
+
+        /// Nothing pending, running or cancelling any more.
+        fn check_settled(&self) {
+            self.check();
+            assert_eq!(self.work.pending.load(Ordering::Acquire), IDLE);
+            assert_eq!(self.work.running.load(Ordering::Acquire), 0);
+            assert_eq!(self.work.canceling.load(Ordering::Acquire), 0);
+        }
+    }
+
+    /// A delayed work's timer fires while the worker runs its list and another thread cancels
+    /// it. Checks: "cancel returns true iff the work was pending, and that pending instance
+    /// never runs" (here: true iff it never runs, false iff it ran once); "a timer superseded by
+    /// the cancel never queues the work"; "after cancel returns, the work is not queued and
+    /// does not run again"; "a work is never on the list twice". (3 threads.)
+    #[test]
+    fn loom_kworker_cancel_vs_timer_vs_run() {
+        loom::model(|| {
+            let m = Model::new();
+            assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
+            let seq = m.env.armed.load(Ordering::Acquire);
+            let begun = Arc::new(AtomicBool::new(false));
+
+            let timer = {
+                let (m, begun) = (m.clone(), begun.clone());
+                loom::thread::spawn(move || {
+                    let stale = begun.load(Ordering::Acquire);
+                    let fired = m.fire(seq);
+                    assert!(!(stale && fired), "a cancelled timer queued the work");
+                })
+            };
+            let worker = {
+                let m = m.clone();
+                loom::thread::spawn(move || m.worker_pass())
+            };
+
+            let was = m.cancel(&begun);
+            let runs_at_cancel = m.runs.load(Ordering::Acquire);
+
+            timer.join().unwrap();
+            worker.join().unwrap();
+            m.worker_pass();
+            let runs = m.runs.load(Ordering::Acquire);
+            assert_eq!(runs, runs_at_cancel, "ran after cancel returned");
+            assert_eq!(runs, usize::from(!was), "cancel's result vs runs");
+            m.check_settled();
+        });
+    }
+
+    /// A delayed work's first timer fires while the worker runs its list and another thread
+    /// re-arms it with `kthread_mod_delayed_work`; then the second timer fires. Checks: "a timer
+    /// superseded by mod never queues the work"; the re-armed timer does; mod returns whether
+    /// the work was pending, and the work runs once per instance (twice iff mod found it idle,
+    /// i.e. it had already been taken by the worker); never on the list twice. (3 threads.)
+    #[test]
+    fn loom_kworker_mod_vs_timer_vs_run() {
+        loom::model(|| {
+            let m = Model::new();
+            assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
+            let seq1 = m.env.armed.load(Ordering::Acquire);
+            let modded = Arc::new(AtomicBool::new(false));
+
+            let timer = {
+                let (m, modded) = (m.clone(), modded.clone());
+                loom::thread::spawn(move || {
+                    let stale = modded.load(Ordering::Acquire);
+                    let fired = m.fire(seq1);
+                    assert!(!(stale && fired), "a superseded timer queued the work");
+                })
+            };
+            let worker = {
+                let m = m.clone();
+                loom::thread::spawn(move || m.worker_pass())
+            };
+
+            let (was, what) = mod_delayed(&m.lock, &m.env, &m.work, true);
+            modded.store(true, Ordering::Release);
+            assert_eq!(what, Queued::Armed);
+            m.check();
+            let seq2 = m.env.armed.load(Ordering::Acquire);
+            assert_ne!(seq1, seq2);
+
+            timer.join().unwrap();
+            worker.join().unwrap();
+            // The re-armed timer expires; nothing superseded it.
+            assert!(m.fire(seq2), "the live timer did not queue the work");
+            assert!(!m.fire(seq1), "a stale timer queued the work");
+            m.worker_pass();
+            assert_eq!(m.runs.load(Ordering::Acquire), 1 + usize::from(!was));
+            m.check_settled();
+        });
+    }
+
+    /// A queued work is re-queued at once by `kthread_mod_delayed_work` (delay 0) while the
+    /// worker runs its list and another thread cancels it. Checks: "cancel returns true iff the
+    /// work was pending and that instance never runs", "a cancel in progress wins" (mod does
+    /// nothing meanwhile), "after cancel returns the work is not queued or running", and runs ==
+    /// queued instances not cancelled; never on the list twice. (3 threads.)
+    #[test]
+    fn loom_kworker_cancel_vs_mod_vs_run() {
+        loom::model(|| {
+            let m = Model::new();
+            assert_eq!(queue(&m.lock, &m.env, &m.work, false), Queued::Listed);
+            let begun = Arc::new(AtomicBool::new(false));
+
+            let modder = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    let r = mod_delayed(&m.lock, &m.env, &m.work, false);
+                    m.check();
+                    r
+                })
+            };
+            let worker = {
+                let m = m.clone();
+                loom::thread::spawn(move || m.worker_pass())
+            };
+
+            let was = m.cancel(&begun);
+
+            let (mod_was, what) = modder.join().unwrap();
+            worker.join().unwrap();
+            m.worker_pass();
+            // Instances: the first queue, plus one if mod found the work idle and listed it.
+            let instances = 1 + usize::from(!mod_was && what == Queued::Listed);
+            assert!(what != Queued::No || mod_was, "a blocked mod returns true");
+            assert_eq!(
+                m.runs.load(Ordering::Acquire),
+                instances - usize::from(was),
+                "runs vs queued instances not cancelled"
+            );
+            m.check_settled();
+        });
     }
 }
