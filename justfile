@@ -110,7 +110,22 @@ test: setup
     cargo test -p tests --features qemu --test qemu
     {{ just_executable() }} loom
 
-# loom models of the lock-free code (UART ring, irq_work claim and lists), in their own target dir.
+# Benchmark suite under QEMU -icount (deterministic): table, image sizes, target/bench/<board>.json.
+bench board="virt" *args:
+    @{{ runner }} bench "$@"
+
+# Fail if any row's median in target/bench/virt.json is >5% above bench/baseline.json.
+bench-check *args:
+    @{{ runner }} bench-check "$@"
+
+# Make the current virt result (run `just bench` first) the committed baseline, on purpose.
+bench-baseline:
+    mkdir -p bench
+    cp target/bench/virt.json bench/baseline.json
+    @echo "bench/baseline.json updated from target/bench/virt.json"
+
+# loom models (UART ring, irq_work claim and lists, task_work add/cancel/run vs exit, kthread_worker
+# cancel/mod vs timer vs run), in their own target dir.
 loom:
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom
 

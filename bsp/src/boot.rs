@@ -137,6 +137,8 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64) -> ! {
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
     rtos::port::install(&crate::port::PORT);
+    rtos::bench::set_boot(boot_ticks);
+    arch::pmu::enable();
     rtos::console::install(&crate::console::SINK);
     k.gic.init_cpu(&[timer::TIMER_INTID]);
     timer::set_deadline(None);
@@ -226,6 +228,7 @@ fn start_secondaries(k: &Kernel) {
 /// CPU's idle thread.
 pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
     arch::exceptions::install();
+    arch::pmu::enable();
     let k = kernel();
     k.gic.init_cpu(&[timer::TIMER_INTID]);
     timer::set_deadline(None);
@@ -285,6 +288,17 @@ impl shell::System for System {
         let uart = &kernel().uart;
         let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
         let _ = crate::console::RX_WAIT.wait_event(|| uart.has_input(), Some(deadline));
+    }
+
+    fn uart(&self) -> Option<shell::UartInfo> {
+        let uart = &kernel().uart;
+        Some(shell::UartInfo {
+            driver: "pl011",
+            baud: 115_200,
+            rx_errors: uart.rx_errors(),
+            rx_buffered: uart.rx_buffered(),
+            rx_capacity: crate::drivers::pl011::RX_BUFFER,
+        })
     }
 
     fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {

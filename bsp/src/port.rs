@@ -31,6 +31,9 @@ impl Port for HwPort {
     fn ticks_per_second(&self) -> u64 {
         timer::frequency()
     }
+    fn cycles(&self) -> Option<u64> {
+        Some(arch::pmu::cycles())
+    }
     fn set_deadline(&self, deadline: Option<u64>) {
         timer::set_deadline(deadline);
     }

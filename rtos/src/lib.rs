@@ -24,6 +24,8 @@ extern crate alloc;
 #[cfg(any(test, feature = "fake"))]
 extern crate std;
 
+#[cfg(not(loom))]
+pub mod bench;
 pub mod console;
 pub mod cpu;
 pub mod error;

@@ -92,6 +92,11 @@ pub trait Port: Sync {
     fn now(&self) -> u64;
     /// Counter frequency (ticks per second). Read from the hardware, never assumed.
     fn ticks_per_second(&self) -> u64;
+    /// This CPU's cycle counter (e.g. PMCCNTR_EL0), if the port has one. Not synchronised
+    /// between CPUs: only differences on one CPU mean anything. Used by [`crate::bench`].
+    fn cycles(&self) -> Option<u64> {
+        None
+    }
     /// Programs (or with `None`, disarms) this CPU's one-shot deadline timer.
     fn set_deadline(&self, deadline: Option<u64>);
     /// Sends software-generated interrupt `sgi` to the CPUs in `cpus` (bit n = CPU n).

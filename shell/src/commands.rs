@@ -24,7 +24,7 @@ use crate::args::{Args, CmdError, Duration, ExitCode};
 use crate::out::{Out, Sink};
 use crate::parse::tokenize;
 use crate::{CpuInfo, CrashKind, Exit, State, System};
-use crate::{kthreads, work};
+use crate::{bench, kthreads, stress, work};
 
 /// A command handler: gets the context and the arguments, returns the exit status.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Args<'_>) -> Result<u8, CmdError>;
@@ -105,6 +105,15 @@ pub(crate) static COMMANDS: &[Command] = &[
                     interrupts, software-generated interrupts (SGIs/IPIs), irq_work SGIs (SGI 2,\n\
                     also counted in SGIS) and irq_work callbacks run.",
         run: cmd_cpus,
+    },
+    Command {
+        name: "uart",
+        usage: "uart",
+        help: "console UART statistics (receive errors)",
+        long_help: "The console UART: driver, speed, receive errors (bytes the hardware reported\n\
+                    overrun, or damaged by framing, parity or break errors: a wrong baud rate or a\n\
+                    noisy cable shows up here) and the receive buffer's fill level.",
+        run: cmd_uart,
     },
     Command {
         name: "spawn",
@@ -280,11 +289,45 @@ pub(crate) static COMMANDS: &[Command] = &[
         run: work::cmd_kworker,
     },
     Command {
+        name: "bench",
+        usage: "bench [name...] [--iters N] [--json]",
+        help: "run the kernel benchmark suite",
+        long_help: "Runs the named benchmarks (default: all) on this CPU and prints a row per\n\
+                    benchmark and sub-case (`timers/4096`): N, MIN, MEDIAN, P99, MAX in counter\n\
+                    ticks, then the same in cycles (- without a cycle counter). Each warms up,\n\
+                    then measures N iterations (--iters, default 10,000; delayed 100, create\n\
+                    1,000), each starting on a tick edge. --json: one JSON line instead.\n\
+                    Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
+                    latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
+                    10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
+                    ready), create, boot (kernel entry to first prompt).",
+        run: bench::cmd_bench,
+    },
+    Command {
         name: "timers",
         usage: "timers",
         help: "pending timers per CPU",
         long_help: "One row per pending timer: CPU, KIND (wake, slice, call), DUE IN.",
         run: work::cmd_timers,
+    },
+    Command {
+        name: "stress",
+        usage: "stress <kind> <n> [opts]",
+        help: "queue n works from every CPU at once, check each ran once",
+        long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]:\n\
+                    creates n works (1..=100000, not in `work list`), starts a kthread\n\
+                    stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
+                    queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
+                    most --timeout, default 10s) until all ran. Prints `stress <kind>: Q queued, A ran once,\n\
+                    B twice or more, C never (cpu0 R0 ...) in T ms`; status 0 only if all n\n\
+                    were queued and each ran exactly once, on its CPU.\n\
+                    \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
+                    \x20          per work while the slot table allows (--slots S: at most S per\n\
+                    \x20          CPU), else each CPU's slots are reused, one queue per work\n\
+                    \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
+                    \x20          workqueue stresswq, destroyed afterwards)\n\
+                    \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
+        run: stress::cmd_stress,
     },
     Command {
         name: "poweroff",
@@ -465,6 +508,19 @@ fn cmd_cpus(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             ),
         );
     });
+    Ok(0)
+}
+
+fn cmd_uart(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    args.finish()?;
+    let Some(u) = ctx.sys.uart() else {
+        return Err(CmdError::runtime("no UART statistics on this system"));
+    };
+    writeln!(
+        ctx,
+        "{}: {} baud 8N1, rx errors {}, rx buffer {}/{}",
+        u.driver, u.baud, u.rx_errors, u.rx_buffered, u.rx_capacity
+    );
     Ok(0)
 }
 

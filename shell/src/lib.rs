@@ -91,12 +91,14 @@
 extern crate alloc;
 
 mod args;
+mod bench;
 mod commands;
 mod detect;
 mod kthreads;
 mod out;
 mod parse;
 mod reader;
+mod stress;
 mod term;
 #[cfg(test)]
 mod tests;
@@ -125,6 +127,22 @@ const HISTORY_BYTES: usize = 4096;
 /// One CPU as reported by [`System::cpus`]: the kernel's per-CPU counters.
 pub use rtos::cpu::CpuSnapshot as CpuInfo;
 
+/// The console UART's receive statistics, as reported by [`System::uart`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartInfo {
+    /// Driver name, e.g. `pl011`.
+    pub driver: &'static str,
+    /// Line speed in baud (8N1).
+    pub baud: u32,
+    /// Received bytes the hardware reported lost (overrun) or damaged (framing, parity, break):
+    /// a wrong baud rate or a noisy cable shows up here.
+    pub rx_errors: u32,
+    /// Bytes waiting in the receive buffer now.
+    pub rx_buffered: usize,
+    /// Receive buffer size.
+    pub rx_capacity: usize,
+}
+
 /// What the shell needs from the kernel.
 pub trait System {
     /// Monotonic time since boot, nanoseconds.
@@ -137,6 +155,10 @@ pub trait System {
     fn cpus(&self, f: &mut dyn FnMut(&CpuInfo));
     /// Deliberate crash for the `crash` command (kernel: panic!/data abort). Returns only in fakes.
     fn crash(&mut self, kind: CrashKind);
+    /// The console UART's statistics, if the system has any to report.
+    fn uart(&self) -> Option<UartInfo> {
+        None
+    }
 }
 
 /// Which deliberate crash `crash` asks for.
@@ -237,6 +259,7 @@ impl Shell {
     {
         let mut line = String::with_capacity(MAX_LINE);
         loop {
+            rtos::bench::mark_prompt(); // the first call records boot time (`bench boot`)
             if out::write_all(io, PROMPT.as_bytes()).is_err() || io.flush().is_err() {
                 return Exit::Poweroff(self.state.last_status);
             }
@@ -285,6 +308,7 @@ impl Shell {
         let mut line = String::with_capacity(MAX_LINE + 1);
         loop {
             line.clear();
+            rtos::bench::mark_prompt(); // the first call records boot time (`bench boot`)
             match editor.readline(PROMPT, &mut term) {
                 Ok(text) => line.push_str(text),
                 Err(NolineError::Aborted) if !term.eof && !term.failed => continue, // Ctrl-C / Ctrl-D

@@ -24,6 +24,12 @@ usage:
       write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
   runner build [virt|rpi4|all]
       build the kernel image(s) and print their paths
+  runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [-- QEMU-ARGS...]
+      build, boot under `-icount shift=4,align=off,sleep=off`, run the shell's `bench --json`;
+      print the table and the image's section sizes, write FILE (default target/bench/BOARD.json)
+  runner bench-check [--baseline FILE] [--current FILE]
+      fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
+      above the baseline's (default bench/baseline.json), or a baseline row is missing
 
 The board defaults to virt (image: rpi4). --smp (virt only, 1..=8) defaults to 4.
 --kernel skips the build and boots the given image (an ELF for virt, kernel8.img for rpi4).
@@ -70,6 +76,22 @@ pub enum Cmd {
         /// Boards to build.
         boards: Vec<Board>,
     },
+    /// `runner bench`.
+    Bench {
+        /// Board.
+        board: Board,
+        /// Options (`kernel`, `timeout`, `extra_args`).
+        opts: ScriptOpts,
+        /// Result file (`None`: `target/bench/<board>.json`).
+        out: Option<PathBuf>,
+    },
+    /// `runner bench-check`.
+    BenchCheck {
+        /// Baseline result.
+        baseline: PathBuf,
+        /// Result to check.
+        current: PathBuf,
+    },
     /// `runner help`, `--help`, `-h`.
     Help,
 }
@@ -104,6 +126,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     };
     if matches!(sub.as_str(), "help" | "--help" | "-h") {
         return Ok(Cmd::Help);
+    }
+    if sub == "bench" || sub == "bench-check" {
+        return parse_bench(&sub, it.as_slice());
     }
     if !matches!(sub.as_str(), "run" | "script" | "image" | "build") {
         return Err(format!("unknown command `{sub}`"));
@@ -223,6 +248,79 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     })
 }
 
+/// `runner bench ...` and `runner bench-check ...` (after the command word).
+fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let mut board = None;
+    let mut kernel = None;
+    let mut out = None;
+    let mut timeout = None;
+    let mut baseline = None;
+    let mut current = None;
+    let mut extra = Vec::new();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "--" && sub == "bench" {
+            extra.extend(it.by_ref().cloned());
+            break;
+        }
+        if s == "-h" || s == "--help" {
+            return Ok(Cmd::Help);
+        }
+        if !s.starts_with('-') {
+            if sub == "bench" && board.is_none() {
+                board = Some(
+                    Board::parse(&s)
+                        .ok_or_else(|| format!("unknown board `{s}` (virt or rpi4)"))?,
+                );
+                continue;
+            }
+            return Err(format!("unexpected argument `{s}`"));
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (s.clone(), None),
+        };
+        let allowed: &[&str] = if sub == "bench" {
+            &["--kernel", "--out", "--timeout"]
+        } else {
+            &["--baseline", "--current"]
+        };
+        if !allowed.contains(&name.as_str()) {
+            return Err(format!("`{sub}` does not take option `{name}`"));
+        }
+        let v = inline
+            .or_else(|| it.next().cloned())
+            .ok_or_else(|| format!("{name} needs a value"))?;
+        match name.as_str() {
+            "--kernel" => kernel = Some(PathBuf::from(v)),
+            "--out" => out = Some(PathBuf::from(v)),
+            "--timeout" => timeout = Some(parse_timeout(&v.to_string_lossy())?),
+            "--baseline" => baseline = Some(PathBuf::from(v)),
+            _ => current = Some(PathBuf::from(v)),
+        }
+    }
+    if sub == "bench-check" {
+        return Ok(Cmd::BenchCheck {
+            baseline: baseline.unwrap_or_else(|| PathBuf::from("bench/baseline.json")),
+            current: current.unwrap_or_else(|| PathBuf::from("target/bench/virt.json")),
+        });
+    }
+    let opts = ScriptOpts {
+        timeout: timeout.unwrap_or(crate::bench::BENCH_TIMEOUT),
+        kernel,
+        echo: false,
+        extra_args: extra,
+        quiet_build: false,
+        ..ScriptOpts::default()
+    };
+    Ok(Cmd::Bench {
+        board: board.unwrap_or(Board::Virt),
+        opts,
+        out,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +430,47 @@ mod tests {
             ("run --timeout 3", "does not take option"),
             ("image virt", "only rpi4"),
             ("image -- -x", "does not take QEMU arguments"),
+        ] {
+            let e = p(line).expect_err(line);
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn bench_command_lines() {
+        let Ok(Cmd::Bench { board, opts, out }) = p("bench") else {
+            panic!()
+        };
+        assert_eq!((board, out), (Board::Virt, None));
+        assert_eq!(opts.timeout, crate::bench::BENCH_TIMEOUT);
+        let Ok(Cmd::Bench { board, opts, out }) =
+            p("bench rpi4 --kernel /k --out o.json --timeout 9 -- -d int")
+        else {
+            panic!()
+        };
+        assert_eq!(board, Board::Rpi4);
+        assert_eq!(opts.kernel, Some(PathBuf::from("/k")));
+        assert_eq!(out, Some(PathBuf::from("o.json")));
+        assert_eq!(opts.timeout, Duration::from_secs(9));
+        assert_eq!(opts.extra_args, ["-d", "int"]);
+        let Ok(Cmd::BenchCheck { baseline, current }) = p("bench-check") else {
+            panic!()
+        };
+        assert_eq!(baseline, PathBuf::from("bench/baseline.json"));
+        assert_eq!(current, PathBuf::from("target/bench/virt.json"));
+        let Ok(Cmd::BenchCheck { baseline, current }) =
+            p("bench-check --baseline=b.json --current c.json")
+        else {
+            panic!()
+        };
+        assert_eq!((baseline, current), ("b.json".into(), "c.json".into()));
+        for (line, why) in [
+            ("bench pi5", "unknown board"),
+            ("bench virt extra", "unexpected argument"),
+            ("bench --smp 2", "does not take option"),
+            ("bench-check virt", "unexpected argument"),
+            ("bench-check --out x", "does not take option"),
+            ("bench --out", "needs a value"),
         ] {
             let e = p(line).expect_err(line);
             assert!(e.contains(why), "{line}: {e}");

@@ -23,6 +23,7 @@
 //! | 2 | bad command line |
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod build;
 pub mod cli;
 pub mod image;

@@ -58,6 +58,10 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Cmd::Bench { board, opts, out } => code(runner::bench::run_bench(board, &opts, out)),
+        Cmd::BenchCheck { baseline, current } => {
+            code(runner::bench::run_check(&baseline, &current))
+        }
         Cmd::Run { board, opts } => match script::run_interactive(board, &opts) {
             Ok(st) => code(st),
             Err(e) => fail(e),

@@ -210,6 +210,11 @@ impl Pl011 {
         !self.rx.is_empty()
     }
 
+    /// Bytes waiting in the receive buffer.
+    pub fn rx_buffered(&self) -> usize {
+        self.rx.len()
+    }
+
     /// Bytes lost or damaged on the line so far.
     pub fn rx_errors(&self) -> u32 {
         self.rx_errors.load(core::sync::atomic::Ordering::Relaxed)

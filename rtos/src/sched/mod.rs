@@ -656,6 +656,50 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
     p.irq_restore(saved);
 }
 
+/// Benchmark support (`bench sched-scale`): queues `n` placeholder threads, ready at `prio` on
+/// `cpu`, to load its run queue. They have no stack and no context, so they must never be picked:
+/// the caller keeps a more urgent thread runnable on `cpu` (it must not block) until
+/// [`bench_remove_placeholders`] takes them off again.
+#[cfg(not(loom))]
+pub(crate) fn bench_add_placeholders(
+    cpu: usize,
+    prio: u8,
+    n: usize,
+) -> alloc::vec::Vec<Arc<Thread>> {
+    let v: alloc::vec::Vec<Arc<Thread>> = (0..n)
+        .map(|_| {
+            let t = new_thread(String::from("bench-ready"), prio, cpu, 1 << cpu, false);
+            t.set_state(State::Ready);
+            Arc::new(t)
+        })
+        .collect();
+    let p = port::port();
+    let saved = p.irq_save();
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        for t in &v {
+            rq.enqueue(t.clone());
+        }
+    }
+    p.irq_restore(saved);
+    v
+}
+
+/// Takes placeholders from [`bench_add_placeholders`] off `cpu`'s run queue again.
+#[cfg(not(loom))]
+pub(crate) fn bench_remove_placeholders(cpu: usize, ts: &[Arc<Thread>]) {
+    let p = port::port();
+    let saved = p.irq_save();
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        for t in ts {
+            rq.remove(t);
+            t.set_state(State::Exited);
+        }
+    }
+    p.irq_restore(saved);
+}
+
 /// Forgets every thread and queue (the fake port's fresh start).
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {

@@ -222,6 +222,16 @@ impl System for FakeSystem {
     fn crash(&mut self, kind: CrashKind) {
         self.crashes.push(kind);
     }
+
+    fn uart(&self) -> Option<crate::UartInfo> {
+        Some(crate::UartInfo {
+            driver: "pl011",
+            baud: 115_200,
+            rx_errors: 3,
+            rx_buffered: 7,
+            rx_capacity: 16_384,
+        })
+    }
 }
 
 /// A finished session.

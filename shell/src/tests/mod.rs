@@ -1,9 +1,11 @@
 //! Whole-shell tests over fake IO and a fake system.
 
+mod bench;
 mod fakes;
 mod hostile;
 mod kthread;
 mod session;
+mod stress;
 mod terminal;
 mod vt;
 mod work;

@@ -180,6 +180,17 @@ fn uptime() {
 }
 
 #[test]
+fn uart_statistics() {
+    assert_eq!(
+        out("uart\n"),
+        ["pl011: 115200 baud 8N1, rx errors 3, rx buffer 7/16384"]
+    );
+    let l = out("uart now\n");
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].starts_with("error: uart: "), "{l:?}");
+}
+
+#[test]
 fn cpus_table() {
     let l = out("cpus\n");
     assert_eq!(l.len(), 4);

@@ -32,6 +32,9 @@ global_asm!(
     mov     x9, #3                  // CNTHCTL_EL2: EL1 may use the physical counter and timer
     msr     cnthctl_el2, x9
     msr     cntvoff_el2, xzr
+    mrs     x9, mdcr_el2            // MDCR_EL2: EL1 may use the PMU (TPM, TPMCR clear;
+    bic     x9, x9, #(3 << 5)       // HPMN kept), for the benchmarks' cycle counter
+    msr     mdcr_el2, x9
     ldr     x9, =0x30d00800         // SCTLR_EL1: RES1 bits, MMU and caches off
     msr     sctlr_el1, x9
     mov     x9, #0x3c5              // SPSR_EL2: EL1h, DAIF masked

@@ -5,6 +5,7 @@ pub(crate) mod cache;
 pub(crate) mod context;
 pub mod exceptions;
 pub(crate) mod mmu;
+pub mod pmu;
 pub mod psci;
 pub mod semihosting;
 
