@@ -9,6 +9,12 @@
 //! in deadline order (equal deadlines in arm order); their action runs after the queue lock is
 //! released. Cancelling from another CPU leaves that CPU's hardware armed: the interrupt then
 //! finds nothing due and re-programs for the next timer.
+//!
+//! The scheduler's round-robin slice is not a queued timer but one deadline per CPU
+//! ([`set_slice`]): a context switch re-arms it, and that must cost a few stores, not a queue
+//! operation. The hardware is re-programmed only when the wanted deadline moves *earlier* than
+//! what is programmed; a deadline that moved later (a slice re-armed, a timer cancelled) leaves
+//! the hardware early, and that interrupt finds nothing due and programs the exact next one.
 
 mod queue;
 #[cfg(all(test, not(loom)))]
@@ -52,15 +58,62 @@ impl TimerId {
     }
 }
 
-static QUEUES: [IrqSpinLock<TimerQueue<Action>>; MAX_CPUS] =
-    [const { IrqSpinLock::new(TimerQueue::new()) }; MAX_CPUS];
+/// One CPU's timers.
+struct CpuTimers {
+    q: TimerQueue<Action>,
+    /// The end of the running thread's time slice ([`set_slice`]).
+    slice: Option<u64>,
+    /// What the hardware is programmed for (`None`: disarmed).
+    programmed: Option<u64>,
+}
 
-/// Programs `cpu`'s hardware for its earliest deadline, if `cpu` is the calling CPU.
-fn program(cpu: usize, q: &TimerQueue<Action>) {
-    let port = crate::port::port();
-    if port.cpu_id() == cpu {
-        port.set_deadline(q.earliest());
+impl CpuTimers {
+    const fn new() -> Self {
+        Self {
+            q: TimerQueue::new(),
+            slice: None,
+            programmed: None,
+        }
     }
+
+    /// The earliest deadline wanted: a queued timer or the slice.
+    fn wanted(&self) -> Option<u64> {
+        match (self.q.earliest(), self.slice) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Programs the hardware (this CPU's) exactly for what is wanted.
+    fn program_exact(&mut self) {
+        let want = self.wanted();
+        if want != self.programmed {
+            self.programmed = want;
+            crate::port::port().set_deadline(want);
+        }
+    }
+
+    /// Programs the hardware (this CPU's) only if what is wanted is earlier than what is
+    /// programmed: a later or no deadline is left to the early interrupt to fix.
+    fn program_if_earlier(&mut self) {
+        let want = self.wanted();
+        if want.is_some_and(|w| self.programmed.is_none_or(|p| w < p)) {
+            self.programmed = want;
+            crate::port::port().set_deadline(want);
+        }
+    }
+}
+
+static QUEUES: [IrqSpinLock<CpuTimers>; MAX_CPUS] =
+    [const { IrqSpinLock::new(CpuTimers::new()) }; MAX_CPUS];
+
+/// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes, the
+/// timer interrupt asks the scheduler to reschedule. Called with interrupts masked.
+pub(crate) fn set_slice(deadline: Option<u64>) {
+    let cpu = crate::port::port().cpu_id();
+    let mut t = QUEUES[cpu].lock();
+    t.slice = deadline;
+    t.program_if_earlier();
 }
 
 /// Arms a timer on this CPU for the absolute counter value `deadline` (a deadline already
@@ -70,12 +123,9 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
     let saved = port.irq_save();
     let cpu = port.cpu_id();
     let handle = {
-        let mut q = QUEUES[cpu].lock();
-        let before = q.earliest();
-        let handle = q.arm(deadline, action);
-        if q.earliest() != before {
-            port.set_deadline(q.earliest());
-        }
+        let mut t = QUEUES[cpu].lock();
+        let handle = t.q.arm(deadline, action);
+        t.program_if_earlier();
         handle
     };
     port.irq_restore(saved);
@@ -88,22 +138,19 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
 
 /// Cancels a timer; returns whether it was still pending (its action will not run).
 pub fn cancel(id: TimerId) -> bool {
-    let removed = {
-        let mut q = QUEUES[id.cpu].lock();
-        let before = q.earliest();
-        let removed = q.cancel(id.handle);
-        if q.earliest() != before {
-            program(id.cpu, &q);
-        }
-        removed
-    };
+    // The hardware may stay programmed for the cancelled deadline: that interrupt finds nothing
+    // due and programs the next one.
+    let removed = QUEUES[id.cpu].lock().q.cancel(id.handle);
     // The action (maybe the last reference to a thread) is dropped outside the lock.
     removed.is_some()
 }
 
 /// Whether `cpu` has any timer pending (a timer interrupt will come).
 pub fn has_pending(cpu: usize) -> bool {
-    QUEUES.get(cpu).is_some_and(|q| !q.lock().is_empty())
+    QUEUES.get(cpu).is_some_and(|t| {
+        let t = t.lock();
+        !t.q.is_empty() || t.slice.is_some()
+    })
 }
 
 /// Timers pending on `cpu`, as `(deadline, kind)` with kind `wake`, `slice` or `call`, by
@@ -112,9 +159,12 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
     QUEUES
         .get(cpu)
         .map(|q| {
-            let q = q.lock();
-            let mut v = Vec::with_capacity(q.len());
-            q.for_each(|deadline, a| {
+            let t = q.lock();
+            let mut v = Vec::with_capacity(t.q.len() + 1);
+            if let Some(d) = t.slice {
+                v.push((d, "slice"));
+            }
+            t.q.for_each(|deadline, a| {
                 let kind = match a {
                     Action::Wake(_) => "wake",
                     Action::Resched => "slice",
@@ -122,6 +172,7 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
                 };
                 v.push((deadline, kind));
             });
+            v.sort_by_key(|&(d, _)| d);
             v
         })
         .unwrap_or_default()
@@ -135,10 +186,14 @@ pub fn handle_irq() {
     loop {
         let now = port.now();
         let due = {
-            let mut q = QUEUES[cpu].lock();
-            let due = q.pop_due(now).map(|(_, a)| a);
+            let mut t = QUEUES[cpu].lock();
+            if t.slice.is_some_and(|d| d <= now) {
+                t.slice = None;
+                sched::set_need_resched(cpu);
+            }
+            let due = t.q.pop_due(now).map(|(_, a)| a);
             if due.is_none() {
-                program(cpu, &q);
+                t.program_exact();
             }
             due
         };
@@ -157,6 +212,9 @@ pub fn handle_irq() {
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for q in &QUEUES {
-        q.lock().clear();
+        let mut t = q.lock();
+        t.q.clear();
+        t.slice = None;
+        t.programmed = None;
     }
 }

@@ -52,7 +52,8 @@ struct RunQueue {
     idle: Option<Arc<Thread>>,
     /// The thread this CPU last switched away from, until [`finish_switch`].
     prev: Option<Arc<Thread>>,
-    slice: Option<timer::TimerId>,
+    /// The running thread has a time slice ([`timer::set_slice`]).
+    slice: bool,
 }
 
 impl RunQueue {
@@ -64,7 +65,7 @@ impl RunQueue {
             current: None,
             idle: None,
             prev: None,
-            slice: None,
+            slice: false,
         }
     }
 
@@ -374,7 +375,7 @@ fn select_cpu_unlocked(
 /// share the CPU instead of the newcomer starving.
 fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
     let preempt = rq.current.as_ref().is_none_or(|cur| {
-        cur.is_idle || t.prio() > cur.prio() || (t.prio() == cur.prio() && rq.slice.is_none())
+        cur.is_idle || t.prio() > cur.prio() || (t.prio() == cur.prio() && !rq.slice)
     });
     if preempt {
         CPUS[cpu].need_resched.store(true, Ordering::Release);
@@ -434,14 +435,12 @@ fn schedule_inner(preempt: bool) {
             next.set_state(State::Running);
         }
         next.ran_since.store(now, Ordering::Relaxed);
-        if let Some(s) = rq.slice.take() {
-            timer::cancel(s);
-        }
-        if !next.is_idle && rq.highest_ready() == Some(next.prio()) {
-            rq.slice = Some(timer::arm(
-                crate::time::deadline_after(now, SLICE_NS, p.ticks_per_second()),
-                timer::Action::Resched,
-            ));
+        let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
+        if slice || rq.slice {
+            rq.slice = slice;
+            // (A whole number of slices per second: one division, no 128-bit arithmetic.)
+            let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
+            timer::set_slice(slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)));
         }
         if Arc::ptr_eq(&next, &prev) {
             None
