@@ -89,8 +89,9 @@ fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
 }
 
 /// The boot CPU's first Rust code, called by `_start` on the boot stack with the MMU off.
-pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64) -> ! {
-    let boot_ticks = timer::now();
+pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u64) -> ! {
+    // Uptime and `bench boot` count from the first instruction (`_start` read the counter).
+    let boot_ticks = entry_ticks;
     // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static Board`.
     let board: &'static Board = unsafe { BSP_BOARD };
     // SAFETY: first thing on the boot CPU, MMU off; the board describes its own RAM and MMIO.
@@ -212,13 +213,13 @@ fn start_secondaries(k: &Kernel) {
             timer::frequency(),
         );
         while !started.load(Ordering::Acquire) && timer::now() < deadline {
-            core::hint::spin_loop();
+            arch::cpu_relax();
         }
         if started.load(Ordering::Acquire) {
             k.gic.send_sgi(crate::irq::SGI_PING, 1 << cpu);
             let online = rtos::cpu::stats(cpu).expect("cpu < MAX_CPUS");
             while !online.is_online() && timer::now() < deadline {
-                core::hint::spin_loop();
+                arch::cpu_relax();
             }
         }
     }

@@ -242,6 +242,7 @@ impl Shell {
         IO: Read + Write + ReadReady,
         S: System,
     {
+        rtos::bench::mark_shell_start(); // `bench boot`: boot/to-shell
         match detect::detect(io, sys) {
             Detected::Terminal { rows, cols } => self.run_terminal(io, sys, rows, cols),
             Detected::Plain { pending, eof } => {

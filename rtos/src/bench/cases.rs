@@ -405,17 +405,20 @@ pub(super) fn create(ctx: &Ctx) -> Result<Vec<Row>, Error> {
 }
 
 pub(super) fn boot(_ctx: &Ctx) -> Result<Vec<Row>, Error> {
-    let ticks = super::boot_ticks().ok_or(Error::Invalid)?;
-    let s = super::Stats {
-        min: ticks,
-        median: ticks,
-        p99: ticks,
-        max: ticks,
-    };
-    Ok(vec![Row {
-        name: "boot".into(),
+    let row = |name: &str, ticks: u64| Row {
+        name: name.into(),
         n: 1,
-        ticks: s,
+        ticks: super::Stats {
+            min: ticks,
+            median: ticks,
+            p99: ticks,
+            max: ticks,
+        },
         cycles: None,
-    }])
+    };
+    let mut rows = vec![row("boot", super::boot_ticks().ok_or(Error::Invalid)?)];
+    if let Some(t) = super::boot_to_shell_ticks() {
+        rows.push(row("boot/to-shell", t));
+    }
+    Ok(rows)
 }

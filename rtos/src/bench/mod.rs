@@ -174,7 +174,7 @@ pub static BENCHES: &[Bench] = &[
     Bench {
         name: "boot",
         iters: 1,
-        help: "counter ticks from kernel entry to the shell's first prompt (one sample)",
+        help: "counter ticks from kernel entry to the shell's first prompt; boot/to-shell: to the shell's start, before its terminal probe",
         run: cases::boot,
     },
 ];
@@ -383,6 +383,24 @@ impl Recorder {
 const UNSET: u64 = u64::MAX;
 static BOOT_ENTRY: AtomicU64 = AtomicU64::new(UNSET);
 static BOOT_PROMPT: AtomicU64 = AtomicU64::new(UNSET);
+static BOOT_SHELL: AtomicU64 = AtomicU64::new(UNSET);
+
+/// Records the counter now as the shell's start, before its terminal probe (which waits up to
+/// 200 ms for an answer that a script feeder never sends); later calls change nothing.
+pub fn mark_shell_start() {
+    if let Some(p) = crate::port::try_port() {
+        let _ = BOOT_SHELL.compare_exchange(UNSET, p.now(), Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// Counter ticks from kernel entry to the shell's start (before its terminal probe).
+pub fn boot_to_shell_ticks() -> Option<u64> {
+    let (e, s) = (
+        BOOT_ENTRY.load(Ordering::Acquire),
+        BOOT_SHELL.load(Ordering::Acquire),
+    );
+    (e != UNSET && s != UNSET).then(|| s.saturating_sub(e))
+}
 
 /// Records the counter at kernel entry (the board, once, as early as it can read the counter).
 pub fn set_boot(entry_ticks: u64) {

@@ -61,6 +61,15 @@ pub fn wfi() {
     unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
 }
 
+/// One step of a busy-wait for another CPU: a YIELD hint. On hardware it only hints; under
+/// QEMU's round-robin TCG (`-icount`, `-accel tcg,thread=single`) it hands the host thread to
+/// the next vCPU at once, instead of spinning to the end of this vCPU's time slice while the CPU
+/// being waited for cannot run.
+pub fn cpu_relax() {
+    // SAFETY: YIELD is a hint with no architectural effect.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Sleeps in WFI until `done()` holds. `done` is evaluated with IRQs masked, so an interrupt that
 /// makes it true cannot slip in between the check and the WFI.
 pub fn wait_until(mut done: impl FnMut() -> bool) {
