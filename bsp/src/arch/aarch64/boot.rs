@@ -22,8 +22,7 @@ pub(crate) struct BootStacks(
 /// non-loaded section (see `kernel.ld`): never zeroed, so boot does not spend ~130,000
 /// instructions clearing 512 KiB of stack with the caches off.
 #[unsafe(link_section = ".boot_stacks")]
-pub(crate) static mut BOOT_STACKS: BootStacks =
-    BootStacks(core::mem::MaybeUninit::uninit());
+pub(crate) static mut BOOT_STACKS: BootStacks = BootStacks(core::mem::MaybeUninit::uninit());
 
 global_asm!(
     r#"
