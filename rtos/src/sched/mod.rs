@@ -199,6 +199,19 @@ pub fn current() -> Option<Arc<Thread>> {
     cur
 }
 
+/// Calls `f` with the thread running on this CPU, under the run-queue lock (so `f` must be
+/// short and take no scheduler lock): a look at the current thread without the two atomic
+/// reference-count updates of [`current`].
+pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let r = CPUS
+        .get(p.cpu_id())
+        .and_then(|c| c.rq.lock().current.as_ref().map(f));
+    p.irq_restore(saved);
+    r
+}
+
 /// Sets the calling thread's state (sleeping or parked) before it calls [`schedule`].
 pub(crate) fn set_current_state(s: State) {
     let p = port::port();
@@ -408,16 +421,22 @@ fn schedule_inner(preempt: bool) {
     let cpu = p.cpu_id();
     let pc = &CPUS[cpu];
     let now = p.now();
+    // Reference counts are atomic read-modify-writes: this path moves the `Arc`s it has
+    // instead of cloning them (one clone per switch, for the run queue).
     let switch = {
         let mut rq = pc.rq.lock();
         pc.need_resched.store(false, Ordering::Release);
-        let Some(prev) = rq.current.clone() else {
+        let Some(prev) = rq.current.take() else {
             drop(rq);
             p.irq_restore(saved);
             return;
         };
+        // Only this CPU, under its run-queue lock, updates a running thread's counters.
         let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
-        prev.runtime.fetch_add(ran, Ordering::Relaxed);
+        prev.runtime.store(
+            prev.runtime.load(Ordering::Relaxed).wrapping_add(ran),
+            Ordering::Relaxed,
+        );
         if !prev.is_idle {
             match prev.state() {
                 State::Running | State::Ready => {
@@ -428,8 +447,10 @@ fn schedule_inner(preempt: bool) {
                 _ => {}
             }
         }
-        let idle = rq.idle.clone().expect("init_cpu ran");
-        let next = rq.pick().unwrap_or(idle);
+        let next = match rq.pick() {
+            Some(t) => t,
+            None => rq.idle.clone().expect("init_cpu ran"),
+        };
         if matches!(next.state(), State::Ready | State::Running) {
             // (A thread preempted while blocking keeps its state until it blocks for real.)
             next.set_state(State::Running);
@@ -443,26 +464,28 @@ fn schedule_inner(preempt: bool) {
             timer::set_slice(slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)));
         }
         if Arc::ptr_eq(&next, &prev) {
+            rq.current = Some(next);
             None
         } else {
-            next.switches.fetch_add(1, Ordering::Relaxed);
+            next.switches
+                .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             next.cpu.store(cpu, Ordering::Release);
-            rq.current = Some(next.clone());
-            rq.prev = Some(prev.clone());
-            Some((prev, next))
+            // A thread that just left another CPU may still be finishing its switch there (it
+            // migrated): wait until its registers are saved. That CPU needs no lock of ours.
+            while next.on_cpu.load(Ordering::Acquire) {
+                core::hint::spin_loop();
+            }
+            next.on_cpu.store(true, Ordering::Release);
+            let from: *const Context = &prev.context;
+            let to: *const Context = &next.context;
+            // `rq.prev` keeps `prev` alive until `finish_switch`, `rq.current` keeps `next` alive
+            // while it runs; no reference stays on this stack (an exiting thread would leak it).
+            rq.current = Some(next);
+            rq.prev = Some(prev);
+            Some((from, to))
         }
     };
-    if let Some((prev, next)) = switch {
-        while next.on_cpu.load(Ordering::Acquire) {
-            core::hint::spin_loop();
-        }
-        next.on_cpu.store(true, Ordering::Release);
-        let from: *const Context = &prev.context;
-        let to: *const Context = &next.context;
-        // `rq.prev` keeps `prev` alive until `finish_switch`, `rq.current` keeps `next` alive while
-        // it runs: drop our references so an exiting thread does not leak them on its stack.
-        drop(prev);
-        drop(next);
+    if let Some((from, to)) = switch {
         do_switch(from, to);
         finish_switch();
     }
@@ -520,7 +543,7 @@ pub fn preempt_irq() {
     // Back on the way into the interrupted thread: it runs the task works it was notified of,
     // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
     // (`schedule_inner` may have switched away and back, maybe onto another CPU: ask again.)
-    if task_work::notified(current().as_ref()) {
+    if with_current(|t| task_work::notified(Some(t))).unwrap_or(false) {
         p.irq_enable();
         task_work::notify_resume();
         let _masked = p.irq_save();

@@ -342,6 +342,10 @@ pub(crate) fn notified(t: Option<&Arc<Thread>>) -> bool {
 /// The boundary hook: the calling thread runs its works if it was notified (and is not already
 /// running them further up its stack).
 pub(crate) fn notify_resume() {
+    // The common case (nothing to run) without touching the thread's reference count.
+    if !sched::with_current(|t| notified(Some(t))).unwrap_or(false) {
+        return;
+    }
     let Some(me) = sched::current() else { return };
     if !notified(Some(&me)) || me.task_work_running.swap(true, Ordering::AcqRel) {
         return;
