@@ -855,3 +855,81 @@ mod work {
         }
     }
 }
+
+// ---- benchmarks ----
+// `bench` runs on both boards; under `-icount` two boots print the same numbers.
+
+mod bench {
+    use super::{image, panic_lines, run, show};
+    use runner::{Board, Outcome, ScriptOpts, run_script};
+    use std::time::Duration;
+
+    both_boards!(bench_prints_a_row_per_case);
+
+    /// The table rows (`name N min median p99 max ...`) of a transcript.
+    fn rows(o: &Outcome) -> Vec<(String, Vec<u64>)> {
+        o.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let name = f.next()?.to_string();
+                let nums: Vec<u64> = f.take(5).map_while(|x| x.parse().ok()).collect();
+                (nums.len() == 5).then_some((name, nums))
+            })
+            .collect()
+    }
+
+    fn bench_prints_a_row_per_case(board: Board) {
+        let o = run(
+            board,
+            "bench yield irqwork timers create boot --iters 100\n",
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        let r = rows(&o);
+        let names: Vec<&str> = r.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "yield",
+                "irqwork",
+                "timers/16",
+                "timers/256",
+                "timers/4096",
+                "create",
+                "boot",
+                "boot/to-shell"
+            ],
+            "{}",
+            show(&o)
+        );
+        for (name, v) in &r {
+            let (n, min, med, p99, max) = (v[0], v[1], v[2], v[3], v[4]);
+            let want_n = if name.starts_with("boot") { 1 } else { 100 };
+            assert_eq!(n, want_n, "{name}: {}", show(&o));
+            assert!(
+                0 < min && min <= med && med <= p99 && p99 <= max,
+                "{name}: {v:?}"
+            );
+        }
+    }
+
+    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables.
+    #[test]
+    fn bench_under_icount_is_repeatable_virt() {
+        let opts = ScriptOpts {
+            kernel: Some(image(Board::Virt)),
+            timeout: Duration::from_secs(120),
+            extra_args: ["-icount", "shift=4,align=off,sleep=off"]
+                .map(Into::into)
+                .to_vec(),
+            ..ScriptOpts::default()
+        };
+        let script = "bench --iters 300\n";
+        let a = run_script(Board::Virt, script, &opts);
+        let b = run_script(Board::Virt, script, &opts);
+        assert_eq!(a.status, 0, "{}", show(&a));
+        let (ra, rb) = (rows(&a), rows(&b));
+        assert!(ra.len() >= 20, "every benchmark has a row\n{}", show(&a));
+        assert_eq!(ra, rb, "two runs differ\n{}\n{}", show(&a), show(&b));
+    }
+}
