@@ -41,6 +41,7 @@ echo == resume-asleep-2
 work list --json
 taskwork add w q2 --notify signal-no-ipi --fn count
 wait work q2 runs >= 1 --timeout 2s
+wait work r3 runs >= 1 --timeout 1s
 echo == signalled
 work list --json
 stop w
