@@ -102,13 +102,16 @@ script file board="virt" *args: setup
 image board="rpi4" *args:
     @{{ runner }} image "$@"
 
-# Everything CI checks: host tests, kernel clippy and build for both boards, QEMU tests on both boards.
+# Everything CI checks: host tests, lints, both images, QEMU tests on both boards, loom, and the
+# benchmarks against bench/baseline.json (deterministic under -icount: a >5% slower row fails).
 test: setup
     cargo test
     {{ just_executable() }} clippy
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
     {{ just_executable() }} loom
+    {{ just_executable() }} bench
+    {{ just_executable() }} bench-check
 
 # Benchmark suite under QEMU -icount (deterministic): table, image sizes, target/bench/<board>.json.
 bench board="virt" *args:
