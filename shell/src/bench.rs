@@ -55,14 +55,14 @@ pub(crate) fn cmd_bench(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     let mut rows = Vec::new();
     let mut failed = false;
     if !json {
-        writeln!(ctx, "{}", header());
+        writeln!(ctx, "{}", bench::table_header());
     }
     for name in selected {
         match bench::run(name, iters.map(|n| n as usize)) {
             Ok(r) => {
                 if !json {
                     for row in &r {
-                        writeln!(ctx, "{}", table_row(row));
+                        writeln!(ctx, "{}", row.table_line());
                     }
                 }
                 rows.extend(r);
@@ -89,36 +89,6 @@ fn why(name: &str, e: rtos::Error) -> &'static str {
         (_, rtos::Error::Exists) => "a thread named bench* exists",
         _ => "failed",
     }
-}
-
-/// The table's header line.
-pub(crate) fn header() -> String {
-    format!(
-        "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9} {:>9} {:>9}",
-        "BENCH", "N", "MIN", "MEDIAN", "P99", "MAX", "CYC_MIN", "CYC_MED", "CYC_P99", "CYC_MAX"
-    )
-}
-
-/// One table line (cycles `-` when not measured).
-pub(crate) fn table_row(r: &Row) -> String {
-    let t = r.ticks;
-    let mut s = format!(
-        "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        r.name, r.n, t.min, t.median, t.p99, t.max
-    );
-    match r.cycles {
-        Some(c) => {
-            let _ = write!(
-                s,
-                "  {:>9} {:>9} {:>9} {:>9}",
-                c.min, c.median, c.p99, c.max
-            );
-        }
-        None => {
-            let _ = write!(s, "  {:>9} {:>9} {:>9} {:>9}", "-", "-", "-", "-");
-        }
-    }
-    s
 }
 
 fn stats_json(s: &Stats) -> String {
@@ -192,12 +162,12 @@ mod tests {
 
     #[test]
     fn table_lines() {
-        let h = header();
+        let h = bench::table_header();
         assert!(h.starts_with("BENCH"));
-        let a = table_row(&row("yield", false));
+        let a = row("yield", false).table_line();
         assert!(a.starts_with("yield "), "{a}");
         assert!(a.ends_with('-'), "{a}");
-        let b = table_row(&row("timers/16", true));
+        let b = row("timers/16", true).table_line();
         assert!(b.ends_with("6400"), "{b}");
         // Columns line up with the header.
         assert_eq!(a.len(), h.len());

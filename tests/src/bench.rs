@@ -254,31 +254,9 @@ impl Parser<'_> {
 
 // ---- results ----
 
-/// One statistic set of a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stats {
-    /// Smallest sample.
-    pub min: u64,
-    /// Lower median.
-    pub median: u64,
-    /// 99th percentile (nearest rank).
-    pub p99: u64,
-    /// Largest sample.
-    pub max: u64,
-}
-
-/// One row of a result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// e.g. `timers/4096`.
-    pub name: String,
-    /// Samples.
-    pub n: u64,
-    /// In counter ticks.
-    pub ticks: Stats,
-    /// In cycles, if measured.
-    pub cycles: Option<Stats>,
-}
+/// A row and its statistics: the kernel's own types (`rtos::bench`), so the runner and the
+/// shell print the same table.
+pub use rtos::bench::{Row, Stats};
 
 fn stats(v: &Json) -> Option<Stats> {
     Some(Stats {
@@ -304,7 +282,7 @@ pub fn rows(doc: &Json) -> Result<Vec<Row>, String> {
             };
             let bad = || format!("row {name}: missing or bad fields");
             Ok(Row {
-                n: r.get("n").and_then(Json::num).ok_or_else(bad)?,
+                n: r.get("n").and_then(Json::num).ok_or_else(bad)? as usize,
                 ticks: r.get("ticks").and_then(stats).ok_or_else(bad)?,
                 cycles: r.get("cycles").and_then(stats),
                 name,
@@ -323,29 +301,11 @@ pub fn find_json_line(transcript: &str) -> Option<&str> {
 
 /// The result table.
 pub fn table(rows: &[Row]) -> String {
-    let mut s = format!(
-        "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9} {:>9} {:>9}\n",
-        "BENCH", "N", "MIN", "MEDIAN", "P99", "MAX", "CYC_MIN", "CYC_MED", "CYC_P99", "CYC_MAX"
-    );
+    let mut s = rtos::bench::table_header();
+    s.push('\n');
     for r in rows {
-        let t = r.ticks;
-        let _ = write!(
-            s,
-            "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
-            r.name, r.n, t.min, t.median, t.p99, t.max
-        );
-        match r.cycles {
-            Some(c) => {
-                let _ = writeln!(
-                    s,
-                    "  {:>9} {:>9} {:>9} {:>9}",
-                    c.min, c.median, c.p99, c.max
-                );
-            }
-            None => {
-                let _ = writeln!(s, "  {:>9} {:>9} {:>9} {:>9}", "-", "-", "-", "-");
-            }
-        }
+        s.push_str(&r.table_line());
+        s.push('\n');
     }
     s
 }

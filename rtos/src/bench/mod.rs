@@ -84,6 +84,45 @@ pub struct Row {
     pub cycles: Option<Stats>,
 }
 
+impl Row {
+    /// Its line in the result table (cycles `-` when not measured), aligned with
+    /// [`table_header`]. The shell's `bench` and the host runner print the same table.
+    pub fn table_line(&self) -> String {
+        let t = self.ticks;
+        let cycles = match self.cycles {
+            Some(c) => alloc::format!("{:>9} {:>9} {:>9} {:>9}", c.min, c.median, c.p99, c.max),
+            None => alloc::format!("{:>9} {:>9} {:>9} {:>9}", "-", "-", "-", "-"),
+        };
+        alloc::format!(
+            "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}  {}",
+            self.name,
+            self.n,
+            t.min,
+            t.median,
+            t.p99,
+            t.max,
+            cycles
+        )
+    }
+}
+
+/// The result table's header line.
+pub fn table_header() -> String {
+    alloc::format!(
+        "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>9} {:>9} {:>9}",
+        "BENCH",
+        "N",
+        "MIN",
+        "MEDIAN",
+        "P99",
+        "MAX",
+        "CYC_MIN",
+        "CYC_MED",
+        "CYC_P99",
+        "CYC_MAX"
+    )
+}
+
 /// A benchmark of the suite.
 #[derive(Debug)]
 pub struct Bench {
