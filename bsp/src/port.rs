@@ -34,6 +34,9 @@ impl Port for HwPort {
     fn cycles(&self) -> Option<u64> {
         Some(arch::pmu::cycles())
     }
+    fn relax(&self) {
+        arch::cpu_relax();
+    }
     fn set_deadline(&self, deadline: Option<u64>) {
         timer::set_deadline(deadline);
     }

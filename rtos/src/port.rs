@@ -97,6 +97,13 @@ pub trait Port: Sync {
     fn cycles(&self) -> Option<u64> {
         None
     }
+    /// One step of a busy-wait for another CPU (a lock holder, a thread finishing its switch).
+    /// The default is the compiler's spin hint; a port whose CPUs may share one host thread
+    /// (QEMU's round-robin TCG) should hand that thread over (AArch64: `YIELD`), or a waiter
+    /// spins through its whole time slice while the CPU it waits for cannot run.
+    fn relax(&self) {
+        core::hint::spin_loop();
+    }
     /// Programs (or with `None`, disarms) this CPU's one-shot deadline timer.
     fn set_deadline(&self, deadline: Option<u64>);
     /// Sends software-generated interrupt `sgi` to the CPUs in `cpus` (bit n = CPU n).
@@ -139,6 +146,14 @@ pub fn install(port: &'static dyn Port) -> bool {
 /// If no port has been installed: a boot-order bug, never an input-dependent condition.
 pub fn port() -> &'static dyn Port {
     PORT.get().expect("rtos: no port installed")
+}
+
+/// One step of a busy-wait: the port's [`Port::relax`], or the spin hint before there is one.
+pub fn relax() {
+    match PORT.get() {
+        Some(p) => p.relax(),
+        None => core::hint::spin_loop(),
+    }
 }
 
 /// The installed port, if any.

@@ -82,7 +82,7 @@ impl WaitQueue {
             if deadline.is_some_and(|d| port.now() >= d) {
                 return Err(WaitError::TimedOut);
             }
-            core::hint::spin_loop();
+            crate::port::relax();
         }
     }
 

@@ -472,8 +472,8 @@ fn schedule_inner(preempt: bool) {
             next.cpu.store(cpu, Ordering::Release);
             // A thread that just left another CPU may still be finishing its switch there (it
             // migrated): wait until its registers are saved. That CPU needs no lock of ours.
-            while next.on_cpu.load(Ordering::Acquire) {
-                core::hint::spin_loop();
+            if next.on_cpu.load(Ordering::Acquire) {
+                wait_off_cpu(&next);
             }
             next.on_cpu.store(true, Ordering::Release);
             let from: *const Context = &prev.context;
@@ -490,6 +490,16 @@ fn schedule_inner(preempt: bool) {
         finish_switch();
     }
     p.irq_restore(saved);
+}
+
+/// Waits until `t`'s switch away on another CPU has completed. Out of line and cold: it is
+/// rare (a thread that just migrated), and the loop's call would cost the switch path.
+#[cold]
+#[inline(never)]
+fn wait_off_cpu(t: &Thread) {
+    while t.on_cpu.load(Ordering::Acquire) {
+        port::relax();
+    }
 }
 
 #[allow(unsafe_code)]

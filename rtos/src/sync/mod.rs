@@ -62,11 +62,26 @@ impl<T> IrqSpinLock<T> {
     }
 
     /// Masks local interrupts, then takes the lock.
+    #[inline]
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
         let saved = try_port().map(|p| p.irq_save());
+        if self.inner.is_locked() {
+            Self::wait_while_locked(&self.inner);
+        }
         IrqSpinGuard {
+            // Free a moment ago: a ticket, and at most a short spin if another CPU came first.
             guard: Some(self.inner.lock()),
             saved,
+        }
+    }
+
+    /// While another CPU holds the lock, wait through [`crate::port::relax`]. Out of line and
+    /// cold: the uncontended path pays two loads for it, not a call in its loop.
+    #[cold]
+    #[inline(never)]
+    fn wait_while_locked(inner: &spin::mutex::TicketMutex<T>) {
+        while inner.is_locked() {
+            crate::port::relax();
         }
     }
 
@@ -147,7 +162,7 @@ impl<T> Mutex<T> {
             if let Some(g) = got.take().or_else(|| self.inner.try_lock()) {
                 break g;
             }
-            core::hint::spin_loop();
+            crate::port::relax();
         };
         MutexGuard {
             guard: Some(guard),

@@ -356,7 +356,7 @@ mod kernel {
         while CORE.flags(w.0) & BUSY != 0 {
             let s = p.irq_save();
             p.irq_restore(s);
-            core::hint::spin_loop();
+            p.relax();
         }
         Ok(())
     }
