@@ -108,10 +108,9 @@ static QUEUES: [IrqSpinLock<CpuTimers>; MAX_CPUS] =
     [const { IrqSpinLock::new(CpuTimers::new()) }; MAX_CPUS];
 
 /// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes, the
-/// timer interrupt asks the scheduler to reschedule. Called with interrupts masked.
-pub(crate) fn set_slice(deadline: Option<u64>) {
-    let cpu = crate::port::port().cpu_id();
-    let mut t = QUEUES[cpu].lock();
+/// timer interrupt asks the scheduler to reschedule. Called on `cpu` with interrupts masked.
+pub(crate) fn set_slice(cpu: usize, deadline: Option<u64>) {
+    let mut t = QUEUES[cpu].lock_masked();
     t.slice = deadline;
     t.program_if_earlier();
 }
@@ -123,7 +122,7 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
     let saved = port.irq_save();
     let cpu = port.cpu_id();
     let handle = {
-        let mut t = QUEUES[cpu].lock();
+        let mut t = QUEUES[cpu].lock_masked();
         let handle = t.q.arm(deadline, action);
         t.program_if_earlier();
         handle
@@ -186,7 +185,7 @@ pub fn handle_irq() {
     loop {
         let now = port.now();
         let due = {
-            let mut t = QUEUES[cpu].lock();
+            let mut t = QUEUES[cpu].lock_masked();
             if t.slice.is_some_and(|d| d <= now) {
                 t.slice = None;
                 sched::set_need_resched(cpu);

@@ -194,7 +194,7 @@ pub fn current() -> Option<Arc<Thread>> {
     let saved = p.irq_save();
     let cur = CPUS
         .get(p.cpu_id())
-        .and_then(|c| c.rq.lock().current.clone());
+        .and_then(|c| c.rq.lock_masked().current.clone());
     p.irq_restore(saved);
     cur
 }
@@ -207,7 +207,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
     let saved = p.irq_save();
     let r = CPUS
         .get(p.cpu_id())
-        .and_then(|c| c.rq.lock().current.as_ref().map(f));
+        .and_then(|c| c.rq.lock_masked().current.as_ref().map(f));
     p.irq_restore(saved);
     r
 }
@@ -217,7 +217,7 @@ pub(crate) fn set_current_state(s: State) {
     let p = port::port();
     let saved = p.irq_save();
     let cpu = p.cpu_id();
-    if let Some(cur) = CPUS[cpu].rq.lock().current.as_ref() {
+    if let Some(cur) = CPUS[cpu].rq.lock_masked().current.as_ref() {
         cur.set_state(s);
     }
     p.irq_restore(saved);
@@ -293,7 +293,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
     let saved = p.irq_save();
     let woke = loop {
         let c = t.cpu();
-        let mut rq = CPUS[c].rq.lock();
+        let mut rq = CPUS[c].rq.lock_masked();
         if t.cpu() != c {
             continue;
         }
@@ -320,7 +320,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
-            let mut trq = CPUS[target].rq.lock();
+            let mut trq = CPUS[target].rq.lock_masked();
             trq.enqueue(t.clone());
             kick(&trq, target, t, p.cpu_id());
         } else {
@@ -424,7 +424,7 @@ fn schedule_inner(preempt: bool) {
     // Reference counts are atomic read-modify-writes: this path moves the `Arc`s it has
     // instead of cloning them (one clone per switch, for the run queue).
     let switch = {
-        let mut rq = pc.rq.lock();
+        let mut rq = pc.rq.lock_masked();
         pc.need_resched.store(false, Ordering::Release);
         let Some(prev) = rq.current.take() else {
             drop(rq);
@@ -461,7 +461,10 @@ fn schedule_inner(preempt: bool) {
             rq.slice = slice;
             // (A whole number of slices per second: one division, no 128-bit arithmetic.)
             let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
-            timer::set_slice(slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)));
+            timer::set_slice(
+                cpu,
+                slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)),
+            );
         }
         if Arc::ptr_eq(&next, &prev) {
             rq.current = Some(next);
@@ -512,11 +515,12 @@ fn do_switch(from: *const Context, to: *const Context) {
 }
 
 /// Completes a switch on this CPU: the thread switched away from is no longer on a CPU; if it
-/// exited, its stack is released. Called by the thread switched to, first thing.
+/// exited, its stack is released. Called by the thread switched to, first thing, with
+/// interrupts still masked.
 pub(crate) fn finish_switch() {
     let p = port::port();
     let cpu = p.cpu_id();
-    let prev = CPUS[cpu].rq.lock().prev.take();
+    let prev = CPUS[cpu].rq.lock_masked().prev.take();
     if let Some(prev) = prev {
         prev.on_cpu.store(false, Ordering::Release);
         if prev.state() == State::Exited && !prev.on_rq.load(Ordering::Acquire) {

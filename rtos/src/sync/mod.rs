@@ -75,6 +75,21 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
+    /// Takes the lock in code that already runs with interrupts masked on this CPU (the
+    /// scheduler's and the timer's hot paths): the same lock, without saving and restoring the
+    /// mask again. Taking it with interrupts enabled could deadlock against an interrupt
+    /// handler on this CPU that takes the same lock.
+    #[inline]
+    pub(crate) fn lock_masked(&self) -> IrqSpinGuard<'_, T> {
+        if self.inner.is_locked() {
+            Self::wait_while_locked(&self.inner);
+        }
+        IrqSpinGuard {
+            guard: Some(self.inner.lock()),
+            saved: None,
+        }
+    }
+
     /// While another CPU holds the lock, wait through [`crate::port::relax`]. Out of line and
     /// cold: the uncontended path pays two loads for it, not a call in its loop.
     #[cold]
@@ -244,7 +259,9 @@ impl<T> Lock<T> for loom::sync::Mutex<T> {
 }
 
 fn restore(saved: Option<IrqState>) {
-    if let (Some(state), Some(port)) = (saved, try_port()) {
+    if let Some(state) = saved
+        && let Some(port) = try_port()
+    {
         port.irq_restore(state);
     }
 }

@@ -324,7 +324,7 @@ mod kernel {
     pub fn run_pending(lazy: bool) -> usize {
         let cpu = crate::port::port().cpu_id();
         let call = |i: usize| {
-            let f = FUNCS[i].lock().as_ref().map(|b| b.1.clone());
+            let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
             if let Some(f) = f {
                 f(&IrqWork(i));
             }
