@@ -12,9 +12,9 @@
 //!          4 KiB     top of stack 0 = guard 1
 //! ```
 //!
-//! Slots are handed out from a bitmap under an [`IrqSpinLock`]. A stack handed out holds only
-//! [`FILL`] (the part its previous owner wrote is repainted) so [`high_water`] can find the
-//! deepest byte ever written. The exception vectors check
+//! Slots are handed out from a bitmap under an [`IrqSpinLock`]. A stack handed out holds
+//! [`FILL`] (the part its previous owner was seen to write is repainted; see [`DIRTY`]) so
+//! [`high_water`] can find the deepest byte written. The exception vectors check
 //! the stack pointer against the guard pages before pushing a trap frame ([`in_guard`] is the same
 //! test in Rust), so an overflow is reported by thread name instead of faulting recursively.
 
@@ -55,9 +55,11 @@ pub(crate) static mut STACK_ARENA: Arena = Arena(MaybeUninit::uninit());
 /// Which slots are in use (bit `i % 64` of word `i / 64`).
 static USED: IrqSpinLock<[u64; SLOTS / 64]> = IrqSpinLock::new([0; SLOTS / 64]);
 
-/// Per slot: how many bytes below its top may differ from [`FILL`] (what [`alloc`] must
-/// repaint). Set by [`free`] from the last thread's high-water mark; a slot never used is clean,
-/// but arena memory is never zeroed or loaded, so it starts fully dirty.
+/// Per slot: how many bytes below its top [`alloc`] repaints with [`FILL`]. Set by [`free`]
+/// from the last thread's high-water mark; arena memory is never zeroed or loaded, so every
+/// slot starts fully dirty. The mark is sampled (see [`high_water`]): bytes a thread wrote below
+/// a line the scan did not see survive the repaint. They can only make a later owner's mark read
+/// deeper than it really went (too high, never too low), and only by what this thread hid.
 static DIRTY: [AtomicU32; SLOTS] = [const { AtomicU32::new(STACK_SIZE as u32) }; SLOTS];
 
 /// Per slot: the highest [`high_water`] measured since [`alloc`] (0: none yet), so [`free`]

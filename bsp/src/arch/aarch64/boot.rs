@@ -71,7 +71,8 @@ _start:
     and     x19, x19, #0xff
     cbnz    x19, 9f                 // only CPU 0 boots through here
     DROP_TO_EL1
-    mrs     x22, cntvct_el0         // entry time (CNTVOFF is 0 from here), for `bench boot`
+    isb
+    mrs     x22, cntpct_el0         // entry time, the counter `timer::now` reads (bench boot)
     adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
     adrp    x1, __bss_end

@@ -19,12 +19,14 @@ pub fn cpu_id() -> usize {
     (mpidr & 0xff) as usize
 }
 
-/// Masks IRQs, returning the previous `DAIF`.
+/// Masks IRQs, returning the previous `DAIF`. A compiler barrier too (no `nomem`): memory
+/// accesses of the critical section must not move above the masking, nor below the unmasking in
+/// [`irq_restore`] / [`irq_enable`], when they are called directly rather than through the port.
 pub fn irq_save() -> u64 {
     let daif: u64;
     // SAFETY: masking interrupts on this CPU is always sound.
     unsafe {
-        core::arch::asm!("mrs {}, daif", "msr daifset, #2", out(reg) daif, options(nomem, nostack, preserves_flags));
+        core::arch::asm!("mrs {}, daif", "msr daifset, #2", out(reg) daif, options(nostack, preserves_flags));
     }
     daif
 }
@@ -33,9 +35,7 @@ pub fn irq_save() -> u64 {
 pub fn irq_restore(daif: u64) {
     // SAFETY: restores a mask state this CPU had before; handlers are installed before IRQs are
     // ever unmasked.
-    unsafe {
-        core::arch::asm!("msr daif, {}", in(reg) daif, options(nomem, nostack, preserves_flags))
-    };
+    unsafe { core::arch::asm!("msr daif, {}", in(reg) daif, options(nostack, preserves_flags)) };
 }
 
 /// Whether IRQs are masked on this CPU.
@@ -51,7 +51,7 @@ pub fn irqs_masked() -> bool {
 /// Unmasks IRQs on this CPU.
 pub(crate) fn irq_enable() {
     // SAFETY: the vector table and GIC are initialised before any caller enables interrupts.
-    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
 }
 
 /// Waits for an interrupt. With IRQs masked, a pending interrupt still ends the wait (and is
