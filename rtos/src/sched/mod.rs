@@ -250,7 +250,7 @@ pub(crate) fn create_thread(
 
 /// First code of every thread: complete the switch that brought us here, then run the entry.
 extern "C" fn thread_start(_arg: usize) -> ! {
-    finish_switch();
+    let _ = finish_switch();
     let me = current().expect("a new thread runs under the scheduler");
     let entry = me.entry.lock().take();
     port::port().irq_enable();
@@ -340,7 +340,7 @@ fn preempt_point() {
     let p = port::port();
     if !p.irqs_masked() && CPUS[p.cpu_id()].need_resched.load(Ordering::Acquire) {
         let saved = p.irq_save();
-        schedule_inner(true);
+        let _ = schedule_inner(true);
         p.irq_restore(saved);
     }
 }
@@ -408,14 +408,17 @@ pub fn wake_up_process(t: &Arc<Thread>) -> bool {
 /// Called by a thread that set itself sleeping, parked or exited, this takes it off the CPU
 /// until woken; called by a running thread it is a yield.
 pub fn schedule() {
-    schedule_inner(false);
+    let _ = schedule_inner(false);
 }
 
 /// `preempt`: an involuntary switch (from an interrupt). As in Linux, preemption ignores the
 /// thread's state: a thread caught between "I am going to sleep" and its own `schedule()` stays
 /// queued with that state, runs again later and finishes blocking itself. Taking it off the queue
 /// here would lose it (e.g. parked before it signalled its parker).
-fn schedule_inner(preempt: bool) {
+///
+/// Returns whether the calling thread, running again, has task works to run (its notify flag,
+/// read under the run-queue lock this path holds anyway), so a boundary hook need not look.
+fn schedule_inner(preempt: bool) -> bool {
     let p = port::port();
     let saved = p.irq_save();
     let cpu = p.cpu_id();
@@ -429,7 +432,7 @@ fn schedule_inner(preempt: bool) {
         let Some(prev) = rq.current.take() else {
             drop(rq);
             p.irq_restore(saved);
-            return;
+            return false;
         };
         // Only this CPU, under its run-queue lock, updates a running thread's counters.
         let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
@@ -468,7 +471,7 @@ fn schedule_inner(preempt: bool) {
         }
         if Arc::ptr_eq(&next, &prev) {
             rq.current = Some(next);
-            None
+            Err(task_work::notified(rq.current.as_ref()))
         } else {
             next.switches
                 .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -485,14 +488,19 @@ fn schedule_inner(preempt: bool) {
             // while it runs; no reference stays on this stack (an exiting thread would leak it).
             rq.current = Some(next);
             rq.prev = Some(prev);
-            Some((from, to))
+            Ok((from, to))
         }
     };
-    if let Some((from, to)) = switch {
-        do_switch(from, to);
-        finish_switch();
-    }
+    // Ok: switch away (and, back again, learn the flag from `finish_switch`); Err: no switch.
+    let notified = match switch {
+        Ok((from, to)) => {
+            do_switch(from, to);
+            finish_switch()
+        }
+        Err(notified) => notified,
+    };
     p.irq_restore(saved);
+    notified
 }
 
 /// Waits until `t`'s switch away on another CPU has completed. Out of line and cold: it is
@@ -516,11 +524,14 @@ fn do_switch(from: *const Context, to: *const Context) {
 
 /// Completes a switch on this CPU: the thread switched away from is no longer on a CPU; if it
 /// exited, its stack is released. Called by the thread switched to, first thing, with
-/// interrupts still masked.
-pub(crate) fn finish_switch() {
+/// interrupts still masked. Returns whether the thread now running has task works to run.
+pub(crate) fn finish_switch() -> bool {
     let p = port::port();
     let cpu = p.cpu_id();
-    let prev = CPUS[cpu].rq.lock_masked().prev.take();
+    let (prev, notified) = {
+        let mut rq = CPUS[cpu].rq.lock_masked();
+        (rq.prev.take(), task_work::notified(rq.current.as_ref()))
+    };
     if let Some(prev) = prev {
         prev.on_cpu.store(false, Ordering::Release);
         if prev.state() == State::Exited && !prev.on_rq.load(Ordering::Acquire) {
@@ -532,6 +543,7 @@ pub(crate) fn finish_switch() {
             }
         }
     }
+    notified
 }
 
 #[allow(unsafe_code)]
@@ -543,21 +555,27 @@ fn free_stack(stack: port::Stack) {
 
 /// Gives up the CPU to another ready thread of the same or higher priority, if any.
 pub fn yield_now() {
-    schedule();
-    task_work::notify_resume();
+    if schedule_inner(false) {
+        task_work::notify_resume();
+    }
 }
 
 /// The preemption point on the way out of an interrupt (called by the port, interrupts masked).
 pub fn preempt_irq() {
     let p = port::port();
     let cpu = p.cpu_id();
-    if CPUS[cpu].need_resched.load(Ordering::Acquire) && CPUS[cpu].online.load(Ordering::Acquire) {
-        schedule_inner(true);
-    }
     // Back on the way into the interrupted thread: it runs the task works it was notified of,
     // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
-    // (`schedule_inner` may have switched away and back, maybe onto another CPU: ask again.)
-    if with_current(|t| task_work::notified(Some(t))).unwrap_or(false) {
+    // (`schedule_inner` may switch away and back, maybe onto another CPU: it reports the flag
+    // as it finds it on return.)
+    let notified = if CPUS[cpu].need_resched.load(Ordering::Acquire)
+        && CPUS[cpu].online.load(Ordering::Acquire)
+    {
+        schedule_inner(true)
+    } else {
+        with_current(|t| task_work::notified(Some(t))).unwrap_or(false)
+    };
+    if notified {
         p.irq_enable();
         task_work::notify_resume();
         let _masked = p.irq_save();
