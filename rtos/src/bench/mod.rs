@@ -424,40 +424,44 @@ static BOOT_ENTRY: AtomicU64 = AtomicU64::new(UNSET);
 static BOOT_PROMPT: AtomicU64 = AtomicU64::new(UNSET);
 static BOOT_SHELL: AtomicU64 = AtomicU64::new(UNSET);
 
-/// Records the counter now as the shell's start, before its terminal probe (which waits up to
-/// 200 ms for an answer that a script feeder never sends); later calls change nothing.
-pub fn mark_shell_start() {
-    if let Some(p) = crate::port::try_port() {
-        let _ = BOOT_SHELL.compare_exchange(UNSET, p.now(), Ordering::AcqRel, Ordering::Acquire);
-    }
-}
-
-/// Counter ticks from kernel entry to the shell's start (before its terminal probe).
-pub fn boot_to_shell_ticks() -> Option<u64> {
-    let (e, s) = (
-        BOOT_ENTRY.load(Ordering::Acquire),
-        BOOT_SHELL.load(Ordering::Acquire),
-    );
-    (e != UNSET && s != UNSET).then(|| s.saturating_sub(e))
-}
-
 /// Records the counter at kernel entry (the board, once, as early as it can read the counter).
 pub fn set_boot(entry_ticks: u64) {
     BOOT_ENTRY.store(entry_ticks, Ordering::Release);
 }
 
+/// Records the counter now in `slot`, the first time only.
+fn mark(slot: &AtomicU64) {
+    if let Some(p) = crate::port::try_port() {
+        let _ = slot.compare_exchange(UNSET, p.now(), Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// Counter ticks from kernel entry to the time in `slot`, once both are recorded.
+fn since_entry(slot: &AtomicU64) -> Option<u64> {
+    let (e, t) = (
+        BOOT_ENTRY.load(Ordering::Acquire),
+        slot.load(Ordering::Acquire),
+    );
+    (e != UNSET && t != UNSET).then(|| t.saturating_sub(e))
+}
+
+/// Records the counter now as the shell's start, before its terminal probe (which waits up to
+/// 200 ms for an answer that a script feeder never sends); later calls change nothing.
+pub fn mark_shell_start() {
+    mark(&BOOT_SHELL);
+}
+
 /// Records the counter now as the first prompt's time; later calls change nothing.
 pub fn mark_prompt() {
-    if let Some(p) = crate::port::try_port() {
-        let _ = BOOT_PROMPT.compare_exchange(UNSET, p.now(), Ordering::AcqRel, Ordering::Acquire);
-    }
+    mark(&BOOT_PROMPT);
+}
+
+/// Counter ticks from kernel entry to the shell's start (before its terminal probe).
+pub fn boot_to_shell_ticks() -> Option<u64> {
+    since_entry(&BOOT_SHELL)
 }
 
 /// Counter ticks from kernel entry to the first prompt, once both are recorded.
 pub fn boot_ticks() -> Option<u64> {
-    let (e, p) = (
-        BOOT_ENTRY.load(Ordering::Acquire),
-        BOOT_PROMPT.load(Ordering::Acquire),
-    );
-    (e != UNSET && p != UNSET).then(|| p.saturating_sub(e))
+    since_entry(&BOOT_PROMPT)
 }
