@@ -137,7 +137,6 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     // SAFETY: RAM past the image, mapped normal by the early map, owned by nothing else.
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
-    rtos::port::install(&crate::port::PORT);
     rtos::bench::set_boot(boot_ticks);
     arch::pmu::enable();
     rtos::console::install(&crate::console::SINK);

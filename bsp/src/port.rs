@@ -12,6 +12,8 @@ pub struct HwPort;
 /// The single instance.
 pub static PORT: HwPort = HwPort;
 
+rtos::link_port!(PORT);
+
 impl Port for HwPort {
     fn irq_save(&self) -> IrqState {
         IrqState(arch::irq_save())

@@ -1,8 +1,10 @@
 //! The hardware port: everything the kernel core needs from the CPU and its interrupt hardware.
 //!
-//! The board support crate implements [`Port`] once for real hardware and installs it at boot
-//! with [`install`]. Host tests install a fake (see `tests` in [`crate::sync`]).
+//! The board support crate implements [`Port`] once for real hardware and links it into the image
+//! with [`link_port!`](crate::link_port), so the hot paths call it directly. Host tests install a
+//! fake at run time with `install` (the `fake` module).
 
+#[cfg(not(target_os = "none"))]
 use crate::sync::OnceRef;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -133,9 +135,42 @@ pub trait Port: Sync {
     unsafe fn switch(&self, from: &Context, to: &Context);
 }
 
+// Two ways to find the port.
+// - Bare metal (`target_os = "none"`): the board crate defines it at link time as the symbol
+//   `RTOS_PORT`, an immutable `&'static dyn Port`. With LTO the compiler sees the one
+//   implementation behind it, so `port().irq_save()` compiles to the instructions themselves: no
+//   load of a run-time slot, no check, no indirect call on the scheduler's hot paths. Define it
+//   with [`link_port!`].
+// - Elsewhere (host tests, fakes): a write-once slot filled by [`install`].
+
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+mod linked {
+    use super::Port;
+    // SAFETY: the only definition is the one `link_port!` writes, which declares the same name
+    // with the same type (`&'static dyn Port`) and never changes it (an immutable static).
+    unsafe extern "Rust" {
+        pub(super) safe static RTOS_PORT: &'static dyn Port;
+    }
+}
+
+/// Defines the kernel's port on bare metal: `rtos::link_port!(MY_PORT);` with `MY_PORT` a
+/// `static` of a type implementing [`Port`]. Exactly one crate in a kernel image invokes it.
+#[macro_export]
+macro_rules! link_port {
+    ($port:path) => {
+        /// The kernel's port, found by `rtos::port::port` at link time.
+        // SAFETY: `rtos` declares this symbol with this exact type; it is defined once per image.
+        #[unsafe(no_mangle)]
+        pub static RTOS_PORT: &'static dyn $crate::port::Port = &$port;
+    };
+}
+
+#[cfg(not(target_os = "none"))]
 static PORT: OnceRef<dyn Port> = OnceRef::new();
 
 /// Installs the port. The first call wins; later calls return `false` and change nothing.
+#[cfg(not(target_os = "none"))]
 pub fn install(port: &'static dyn Port) -> bool {
     PORT.set(port)
 }
@@ -144,19 +179,32 @@ pub fn install(port: &'static dyn Port) -> bool {
 ///
 /// # Panics
 /// If no port has been installed: a boot-order bug, never an input-dependent condition.
+#[cfg(not(target_os = "none"))]
 pub fn port() -> &'static dyn Port {
     PORT.get().expect("rtos: no port installed")
 }
 
+/// The port, linked into the image (see [`link_port!`]).
+#[cfg(target_os = "none")]
+#[inline(always)]
+pub fn port() -> &'static dyn Port {
+    linked::RTOS_PORT
+}
+
 /// One step of a busy-wait: the port's [`Port::relax`], or the spin hint before there is one.
+#[inline]
 pub fn relax() {
-    match PORT.get() {
+    match try_port() {
         Some(p) => p.relax(),
         None => core::hint::spin_loop(),
     }
 }
 
-/// The installed port, if any.
+/// The installed port, if any (on bare metal, always: it is linked in).
+#[inline]
 pub fn try_port() -> Option<&'static dyn Port> {
+    #[cfg(target_os = "none")]
+    return Some(linked::RTOS_PORT);
+    #[cfg(not(target_os = "none"))]
     PORT.get()
 }
