@@ -26,6 +26,7 @@ use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use queue::{Handle, TimerQueue};
 
 /// What a timer does when it fires.
@@ -58,61 +59,85 @@ impl TimerId {
     }
 }
 
-/// One CPU's timers.
+/// One CPU's queued timers (under its lock: other CPUs cancel them).
 struct CpuTimers {
     q: TimerQueue<Action>,
+}
+
+/// "No deadline" in [`CpuDeadlines`]: later than any real one.
+const NONE: u64 = u64::MAX;
+
+/// One CPU's slice and what its hardware is programmed for. Only that CPU writes them, with
+/// interrupts masked, so they need no lock (other CPUs only read them for `timers`); atomics
+/// because of those reads. [`NONE`] is "no slice" and "disarmed".
+struct CpuDeadlines {
     /// The end of the running thread's time slice ([`set_slice`]).
-    slice: Option<u64>,
-    /// What the hardware is programmed for (`None`: disarmed).
-    programmed: Option<u64>,
+    slice: AtomicU64,
+    /// What the hardware is programmed for.
+    programmed: AtomicU64,
+}
+
+impl CpuDeadlines {
+    const fn new() -> Self {
+        Self {
+            slice: AtomicU64::new(NONE),
+            programmed: AtomicU64::new(NONE),
+        }
+    }
+
+    fn slice(&self) -> Option<u64> {
+        some(self.slice.load(Ordering::Relaxed))
+    }
+
+    /// Programs this CPU's hardware exactly for `want` (the earliest queued timer or the slice).
+    fn program_exact(&self, want: u64) {
+        if want != self.programmed.load(Ordering::Relaxed) {
+            self.programmed.store(want, Ordering::Relaxed);
+            crate::port::port().set_deadline(some(want));
+        }
+    }
+
+    /// Programs this CPU's hardware for `want` only if it is earlier than what is programmed: a
+    /// later or no deadline is left to the early interrupt to fix.
+    fn program_if_earlier(&self, want: u64) {
+        if want < self.programmed.load(Ordering::Relaxed) {
+            self.programmed.store(want, Ordering::Relaxed);
+            crate::port::port().set_deadline(Some(want));
+        }
+    }
+}
+
+fn some(d: u64) -> Option<u64> {
+    (d != NONE).then_some(d)
 }
 
 impl CpuTimers {
     const fn new() -> Self {
         Self {
             q: TimerQueue::new(),
-            slice: None,
-            programmed: None,
         }
     }
 
-    /// The earliest deadline wanted: a queued timer or the slice.
-    fn wanted(&self) -> Option<u64> {
-        match (self.q.earliest(), self.slice) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Programs the hardware (this CPU's) exactly for what is wanted.
-    fn program_exact(&mut self) {
-        let want = self.wanted();
-        if want != self.programmed {
-            self.programmed = want;
-            crate::port::port().set_deadline(want);
-        }
-    }
-
-    /// Programs the hardware (this CPU's) only if what is wanted is earlier than what is
-    /// programmed: a later or no deadline is left to the early interrupt to fix.
-    fn program_if_earlier(&mut self) {
-        let want = self.wanted();
-        if want.is_some_and(|w| self.programmed.is_none_or(|p| w < p)) {
-            self.programmed = want;
-            crate::port::port().set_deadline(want);
-        }
+    /// The earliest queued deadline and `slice`, whichever comes first ([`NONE`] if neither).
+    fn wanted(&self, slice: u64) -> u64 {
+        self.q.earliest().map_or(slice, |e| e.min(slice))
     }
 }
 
 static QUEUES: [IrqSpinLock<CpuTimers>; MAX_CPUS] =
     [const { IrqSpinLock::new(CpuTimers::new()) }; MAX_CPUS];
 
+static DEADLINES: [CpuDeadlines; MAX_CPUS] = [const { CpuDeadlines::new() }; MAX_CPUS];
+
 /// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes, the
-/// timer interrupt asks the scheduler to reschedule. Called on `cpu` with interrupts masked.
+/// timer interrupt asks the scheduler to reschedule. Called on `cpu` with interrupts masked:
+/// a few loads and stores, no lock (a re-armed slice is later than the one programmed, so the
+/// hardware is left alone).
 pub(crate) fn set_slice(cpu: usize, deadline: Option<u64>) {
-    let mut t = QUEUES[cpu].lock_masked();
-    t.slice = deadline;
-    t.program_if_earlier();
+    let d = &DEADLINES[cpu];
+    let slice = deadline.unwrap_or(NONE);
+    d.slice.store(slice, Ordering::Relaxed);
+    d.program_if_earlier(slice);
 }
 
 /// Arms a timer on this CPU for the absolute counter value `deadline` (a deadline already
@@ -124,7 +149,8 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
     let handle = {
         let mut t = QUEUES[cpu].lock_masked();
         let handle = t.q.arm(deadline, action);
-        t.program_if_earlier();
+        let d = &DEADLINES[cpu];
+        d.program_if_earlier(t.wanted(d.slice.load(Ordering::Relaxed)));
         handle
     };
     port.irq_restore(saved);
@@ -147,8 +173,7 @@ pub fn cancel(id: TimerId) -> bool {
 /// Whether `cpu` has any timer pending (a timer interrupt will come).
 pub fn has_pending(cpu: usize) -> bool {
     QUEUES.get(cpu).is_some_and(|t| {
-        let t = t.lock();
-        !t.q.is_empty() || t.slice.is_some()
+        DEADLINES[cpu].slice().is_some() || !t.lock().q.is_empty()
     })
 }
 
@@ -160,7 +185,7 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
         .map(|q| {
             let t = q.lock();
             let mut v = Vec::with_capacity(t.q.len() + 1);
-            if let Some(d) = t.slice {
+            if let Some(d) = DEADLINES[cpu].slice() {
                 v.push((d, "slice"));
             }
             t.q.for_each(|deadline, a| {
@@ -184,15 +209,16 @@ pub fn handle_irq() {
     let cpu = port.cpu_id();
     loop {
         let now = port.now();
+        let d = &DEADLINES[cpu];
+        if d.slice.load(Ordering::Relaxed) <= now {
+            d.slice.store(NONE, Ordering::Relaxed);
+            sched::set_need_resched(cpu);
+        }
         let due = {
             let mut t = QUEUES[cpu].lock_masked();
-            if t.slice.is_some_and(|d| d <= now) {
-                t.slice = None;
-                sched::set_need_resched(cpu);
-            }
             let due = t.q.pop_due(now).map(|(_, a)| a);
             if due.is_none() {
-                t.program_exact();
+                d.program_exact(t.wanted(d.slice.load(Ordering::Relaxed)));
             }
             due
         };
@@ -211,9 +237,10 @@ pub fn handle_irq() {
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for q in &QUEUES {
-        let mut t = q.lock();
-        t.q.clear();
-        t.slice = None;
-        t.programmed = None;
+        q.lock().q.clear();
+    }
+    for d in &DEADLINES {
+        d.slice.store(NONE, Ordering::Relaxed);
+        d.programmed.store(NONE, Ordering::Relaxed);
     }
 }
