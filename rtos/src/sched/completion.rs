@@ -41,27 +41,36 @@ impl WaitQueue {
         mut cond: impl FnMut() -> bool,
         deadline: Option<u64>,
     ) -> Result<(), WaitError> {
-        // Early boot and idle threads cannot sleep: they poll.
-        let Some(me) = sched::current().filter(|t| !t.is_idle()) else {
-            return self.spin_wait(cond, deadline);
-        };
         loop {
-            {
+            let me = {
                 let mut q = self.waiters.lock();
-                if cond() {
-                    q.retain(|t| !Arc::ptr_eq(t, &me));
-                    return Ok(());
+                let done = if cond() {
+                    Some(Ok(()))
+                } else if deadline.is_some_and(|d| crate::port::port().now() >= d) {
+                    Some(Err(WaitError::TimedOut))
+                } else {
+                    None
+                };
+                if let Some(r) = done {
+                    // A timed-out or spuriously woken wait may have left us queued.
+                    if !q.is_empty() {
+                        sched::with_current(|me| q.retain(|t| !Arc::ptr_eq(t, me)));
+                    }
+                    return r;
                 }
-                if deadline.is_some_and(|d| crate::port::port().now() >= d) {
-                    q.retain(|t| !Arc::ptr_eq(t, &me));
-                    return Err(WaitError::TimedOut);
-                }
+                // Sleeping from here on (a waker needs this queue's lock to find us); early
+                // boot and idle threads cannot sleep: they poll.
+                let Some(me) = sched::prepare_to_sleep() else {
+                    drop(q);
+                    return self.spin_wait(cond, deadline);
+                };
                 if !q.iter().any(|t| Arc::ptr_eq(t, &me)) {
                     q.push_back(me.clone());
                 }
-                sched::set_current_state(State::Sleeping);
-            }
+                me
+            };
             let alarm = deadline.map(|d| timer::arm(d, timer::Action::Wake(me.clone())));
+            drop(me);
             sched::schedule();
             if let Some(id) = alarm {
                 timer::cancel(id);
@@ -150,6 +159,9 @@ impl Completion {
 
     /// Waits until completed (consuming one completion unless `complete_all` was used).
     pub fn wait(&self) {
+        if self.try_consume() {
+            return;
+        }
         let _ = self.queue.wait_event(|| self.try_consume(), None);
     }
 

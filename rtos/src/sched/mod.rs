@@ -127,6 +127,9 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
+/// The CPUs whose `online` flag is set, as a bit set (bit n = CPU n): one load for every wake-up.
+static ONLINE: AtomicU32 = AtomicU32::new(0);
+
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
     Thread {
         tid: if is_idle {
@@ -178,14 +181,12 @@ pub fn init_cpu() {
         rq.idle = Some(idle);
     }
     CPUS[cpu].online.store(true, Ordering::Release);
+    ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
 }
 
 /// CPUs the scheduler may place threads on (bit n = CPU n).
 pub fn online_mask() -> u32 {
-    CPUS.iter()
-        .enumerate()
-        .filter(|(_, c)| c.online.load(Ordering::Acquire))
-        .fold(0, |m, (i, _)| m | 1 << i)
+    ONLINE.load(Ordering::Acquire)
 }
 
 /// The thread running on this CPU, once the scheduler runs here.
@@ -221,6 +222,22 @@ pub(crate) fn set_current_state(s: State) {
         cur.set_state(s);
     }
     p.irq_restore(saved);
+}
+
+/// Marks the calling thread sleeping (before it calls [`schedule`]) and returns it, in one
+/// run-queue critical section; `None` (and no change) for an idle thread or before the scheduler
+/// runs here, which cannot sleep.
+pub(crate) fn prepare_to_sleep() -> Option<Arc<Thread>> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let me = CPUS.get(p.cpu_id()).and_then(|c| {
+        let rq = c.rq.lock_masked();
+        let cur = rq.current.as_ref().filter(|t| !t.is_idle)?;
+        cur.set_state(State::Sleeping);
+        Some(cur.clone())
+    });
+    p.irq_restore(saved);
+    me
 }
 
 /// Asks `cpu` to reschedule at its next preemption point.
@@ -762,4 +779,5 @@ pub(crate) fn reset_for_fake() {
         c.need_resched.store(false, Ordering::Release);
         c.online.store(false, Ordering::Release);
     }
+    ONLINE.store(0, Ordering::Release);
 }
