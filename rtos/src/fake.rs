@@ -248,6 +248,8 @@ impl Port for FakePort {
             from.set(new_baton());
         }
         let mine = baton(from.get());
+        // This host thread's "registers" are its own: saved as soon as it stops here.
+        from.set_on_cpu(false);
         baton(to.get()).give(CPU.with(|c| c.get()));
         let cpu = mine.take();
         CPU.with(|c| c.set(cpu));

@@ -168,7 +168,7 @@ pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
     }
     let idle = match t.0.state() {
         State::Created => true,
-        State::Parked => !t.0.on_cpu.load(Ordering::Acquire),
+        State::Parked => !t.0.on_cpu(),
         _ => false,
     };
     if !idle {
@@ -268,7 +268,7 @@ pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
         });
     }
     // Really parked: in the parked state and switched off its CPU (wait_task_inactive).
-    while k.on_cpu.load(Ordering::Acquire) && k.state() == State::Parked {
+    while k.on_cpu() && k.state() == State::Parked {
         sched::yield_now();
     }
     Ok(())

@@ -6,34 +6,58 @@
 
 #[cfg(not(target_os = "none"))]
 use crate::sync::OnceRef;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Saved interrupt-mask state, returned by [`Port::irq_save`] and given back to
 /// [`Port::irq_restore`]. Opaque to the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IrqState(pub u64);
 
-/// A switched-out thread's saved execution state, as far as the kernel is concerned: one word the
-/// port interprets (on AArch64 the saved stack pointer; the registers live on the thread's stack).
+/// A thread's saved execution state, as far as the kernel is concerned: one word the port
+/// interprets (on AArch64 the saved stack pointer; the registers live on the thread's stack), and
+/// whether the thread's registers are live on a CPU.
+///
+/// The on-CPU flag is set by the scheduler when it switches to the thread and cleared by the
+/// port's [`Port::switch`] once the thread's state is saved: until then no other CPU may resume
+/// it. Clearing it in the switch itself means the thread switched to has nothing to do for it.
 #[derive(Debug, Default)]
-pub struct Context(AtomicUsize);
+#[repr(C)]
+pub struct Context {
+    word: AtomicUsize,
+    on_cpu: AtomicBool,
+}
 
 impl Context {
-    /// A context holding `word`.
+    /// Where the saved word lives, for ports that save it from assembly.
+    pub const WORD_OFFSET: usize = core::mem::offset_of!(Context, word);
+    /// Where the on-CPU flag (one byte, nonzero = on a CPU) lives, for ports that clear it from
+    /// assembly (a release store of zero).
+    pub const ON_CPU_OFFSET: usize = core::mem::offset_of!(Context, on_cpu);
+
+    /// A context holding `word`, not on a CPU.
     pub const fn new(word: usize) -> Self {
-        Self(AtomicUsize::new(word))
+        Self {
+            word: AtomicUsize::new(word),
+            on_cpu: AtomicBool::new(false),
+        }
     }
     /// The saved word.
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::Acquire)
+        self.word.load(Ordering::Acquire)
     }
     /// Replaces the saved word.
     pub fn set(&self, word: usize) {
-        self.0.store(word, Ordering::Release);
+        self.word.store(word, Ordering::Release);
     }
-    /// Where the word lives, for ports that save it from assembly.
-    pub fn as_ptr(&self) -> *mut usize {
-        self.0.as_ptr()
+    /// Whether the thread's registers are live on a CPU (running, or still switching away).
+    #[inline]
+    pub fn on_cpu(&self) -> bool {
+        self.on_cpu.load(Ordering::Acquire)
+    }
+    /// Sets the on-CPU flag (release): the scheduler sets it, the port's switch clears it.
+    #[inline]
+    pub fn set_on_cpu(&self, on: bool) {
+        self.on_cpu.store(on, Ordering::Release);
     }
 }
 
@@ -74,7 +98,9 @@ pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 /// - [`idle`](Port::idle) waits for an interrupt (WFI) and may return spuriously.
 /// - [`switch`](Port::switch) saves the calling thread's state in `from` and resumes the thread
 ///   saved in (or initialised into) `to`; it returns when some CPU later switches back to `from`.
-///   It is called with interrupts masked and returns with them masked.
+///   It is called with interrupts masked and returns with them masked. Once `from`'s state is
+///   saved and the CPU no longer uses `from`'s stack, it clears `from`'s on-CPU flag
+///   ([`Context::set_on_cpu`]`(false)`, or a release store at [`Context::ON_CPU_OFFSET`]).
 /// - After delivering any interrupt to a CPU that was running a thread (not inside another
 ///   interrupt), the port calls [`crate::sched::preempt_irq`] before resuming the thread, still
 ///   with interrupts masked and on the interrupted thread's stack, so a wake-up can preempt.

@@ -6,7 +6,7 @@
 //! a wait queue, as in Linux: `complete` releases one waiter (or banks one wake-up),
 //! `complete_all` releases every present and future waiter until re-initialised.
 
-use crate::sched::{self, Thread, thread::State};
+use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
 use crate::timer;
 use alloc::collections::VecDeque;

@@ -50,7 +50,7 @@ struct RunQueue {
     nr_ready: usize,
     current: Option<Arc<Thread>>,
     idle: Option<Arc<Thread>>,
-    /// The thread this CPU last switched away from, until [`finish_switch`].
+    /// An exited thread this CPU switched away from, until [`finish_switch`] frees its stack.
     prev: Option<Arc<Thread>>,
     /// The running thread has a time slice ([`timer::set_slice`]).
     slice: bool,
@@ -115,6 +115,9 @@ struct PerCpu {
     rq: IrqSpinLock<RunQueue>,
     need_resched: AtomicBool,
     online: AtomicBool,
+    /// `rq.prev` holds an exited thread to reap. Only this CPU touches it, masked: the thread
+    /// switched to reads one flag instead of taking the run-queue lock again.
+    reap: AtomicBool,
 }
 
 static CPUS: [PerCpu; MAX_CPUS] = [const {
@@ -122,6 +125,7 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
         rq: IrqSpinLock::new(RunQueue::new()),
         need_resched: AtomicBool::new(false),
         online: AtomicBool::new(false),
+        reap: AtomicBool::new(false),
     }
 }; MAX_CPUS];
 
@@ -147,9 +151,13 @@ fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -
         cpu: AtomicUsize::new(cpu),
         allowed: AtomicU32::new(allowed),
         on_rq: AtomicBool::new(false),
-        on_cpu: AtomicBool::new(is_idle),
         is_idle,
-        context: Context::default(),
+        context: {
+            // Its registers are live on a CPU while it runs and until the switch away completes.
+            let c = Context::default();
+            c.set_on_cpu(is_idle);
+            c
+        },
         stack: IrqSpinLock::new(None),
         stack_size: 0,
         entry: IrqSpinLock::new(None),
@@ -267,7 +275,7 @@ pub(crate) fn create_thread(
 
 /// First code of every thread: complete the switch that brought us here, then run the entry.
 extern "C" fn thread_start(_arg: usize) -> ! {
-    let _ = finish_switch();
+    finish_switch();
     let me = current().expect("a new thread runs under the scheduler");
     let entry = me.entry.lock().take();
     port::port().irq_enable();
@@ -328,7 +336,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
             // Still current on its CPU (about to call schedule): it keeps running.
             break true;
         }
-        let on_cpu = t.on_cpu.load(Ordering::Acquire);
+        let on_cpu = t.on_cpu();
         let target = if on_cpu {
             c
         } else {
@@ -443,79 +451,87 @@ fn schedule_inner(preempt: bool) -> bool {
     let now = p.now();
     // Reference counts are atomic read-modify-writes: this path moves the `Arc`s it has
     // instead of cloning them (one clone per switch, for the run queue).
-    let switch = {
-        let mut rq = pc.rq.lock_masked();
-        pc.need_resched.store(false, Ordering::Release);
-        let Some(prev) = rq.current.take() else {
-            drop(rq);
-            p.irq_restore(saved);
-            return false;
-        };
-        // Only this CPU, under its run-queue lock, updates a running thread's counters.
-        let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
-        prev.runtime.store(
-            prev.runtime.load(Ordering::Relaxed).wrapping_add(ran),
-            Ordering::Relaxed,
+    let mut rq = pc.rq.lock_masked();
+    pc.need_resched.store(false, Ordering::Release);
+    let Some(prev) = rq.current.take() else {
+        drop(rq);
+        p.irq_restore(saved);
+        return false;
+    };
+    // Only this CPU, under its run-queue lock, updates a running thread's counters.
+    let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
+    prev.runtime.store(
+        prev.runtime.load(Ordering::Relaxed).wrapping_add(ran),
+        Ordering::Relaxed,
+    );
+    let mut exited = false;
+    if !prev.is_idle {
+        match prev.state() {
+            State::Running | State::Ready => {
+                prev.set_state(State::Ready);
+                rq.enqueue(prev.clone());
+            }
+            _ if preempt => rq.enqueue(prev.clone()),
+            State::Exited => exited = true,
+            _ => {}
+        }
+    }
+    let next = match rq.pick() {
+        Some(t) => t,
+        None => rq.idle.clone().expect("init_cpu ran"),
+    };
+    if matches!(next.state(), State::Ready | State::Running) {
+        // (A thread preempted while blocking keeps its state until it blocks for real.)
+        next.set_state(State::Running);
+    }
+    next.ran_since.store(now, Ordering::Relaxed);
+    let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
+    if slice || rq.slice {
+        rq.slice = slice;
+        // (A whole number of slices per second: one division, no 128-bit arithmetic.)
+        let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
+        timer::set_slice(
+            cpu,
+            slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)),
         );
-        if !prev.is_idle {
-            match prev.state() {
-                State::Running | State::Ready => {
-                    prev.set_state(State::Ready);
-                    rq.enqueue(prev.clone());
-                }
-                _ if preempt => rq.enqueue(prev.clone()),
-                _ => {}
-            }
-        }
-        let next = match rq.pick() {
-            Some(t) => t,
-            None => rq.idle.clone().expect("init_cpu ran"),
-        };
-        if matches!(next.state(), State::Ready | State::Running) {
-            // (A thread preempted while blocking keeps its state until it blocks for real.)
-            next.set_state(State::Running);
-        }
-        next.ran_since.store(now, Ordering::Relaxed);
-        let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
-        if slice || rq.slice {
-            rq.slice = slice;
-            // (A whole number of slices per second: one division, no 128-bit arithmetic.)
-            let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
-            timer::set_slice(
-                cpu,
-                slice.then(|| now.saturating_add(p.ticks_per_second() / per_sec)),
-            );
-        }
-        if Arc::ptr_eq(&next, &prev) {
-            rq.current = Some(next);
-            Err(task_work::notified(rq.current.as_ref()))
-        } else {
-            next.switches
-                .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            next.cpu.store(cpu, Ordering::Release);
-            // A thread that just left another CPU may still be finishing its switch there (it
-            // migrated): wait until its registers are saved. That CPU needs no lock of ours.
-            if next.on_cpu.load(Ordering::Acquire) {
-                wait_off_cpu(&next);
-            }
-            next.on_cpu.store(true, Ordering::Release);
-            let from: *const Context = &prev.context;
-            let to: *const Context = &next.context;
-            // `rq.prev` keeps `prev` alive until `finish_switch`, `rq.current` keeps `next` alive
-            // while it runs; no reference stays on this stack (an exiting thread would leak it).
-            rq.current = Some(next);
-            rq.prev = Some(prev);
-            Ok((from, to))
-        }
+    }
+    if Arc::ptr_eq(&next, &prev) {
+        rq.current = Some(next);
+        let notified = task_work::notified(rq.current.as_ref());
+        drop(rq);
+        drop(prev);
+        p.irq_restore(saved);
+        return notified;
+    }
+    next.switches
+        .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    next.cpu.store(cpu, Ordering::Release);
+    // A thread that just left another CPU may still be finishing its switch there (it
+    // migrated): wait until its registers are saved. That CPU needs no lock of ours.
+    if next.context.on_cpu() {
+        wait_off_cpu(&next);
+    }
+    next.context.set_on_cpu(true);
+    let from: *const Context = &prev.context;
+    let to: *const Context = &next.context;
+    // `rq.current` keeps `next` alive while it runs. `prev` stays alive on its own stack across
+    // the switch (it holds itself while switched out) and is dropped when it runs again; an
+    // exited thread never runs again, so its reference goes to `rq.prev` for the thread switched
+    // to, which frees its stack ([`finish_switch`]).
+    rq.current = Some(next);
+    let me = if exited {
+        rq.prev = Some(prev);
+        pc.reap.store(true, Ordering::Relaxed);
+        None
+    } else {
+        Some(prev)
     };
-    // Ok: switch away (and, back again, learn the flag from `finish_switch`); Err: no switch.
-    let notified = match switch {
-        Ok((from, to)) => {
-            do_switch(from, to);
-            finish_switch()
-        }
-        Err(notified) => notified,
-    };
+    drop(rq);
+    do_switch(from, to);
+    // Running again (maybe on another CPU).
+    finish_switch();
+    let notified = task_work::notified(me.as_ref());
+    drop(me);
     p.irq_restore(saved);
     notified
 }
@@ -525,7 +541,7 @@ fn schedule_inner(preempt: bool) -> bool {
 #[cold]
 #[inline(never)]
 fn wait_off_cpu(t: &Thread) {
-    while t.on_cpu.load(Ordering::Acquire) {
+    while t.context.on_cpu() {
         port::relax();
     }
 }
@@ -533,34 +549,37 @@ fn wait_off_cpu(t: &Thread) {
 #[allow(unsafe_code)]
 fn do_switch(from: *const Context, to: *const Context) {
     // SAFETY: interrupts are masked (schedule); `from` is the calling thread's context and is kept
-    // alive by `rq.prev`; `to` is the context of the thread just made current (kept alive by
-    // `rq.current`), made by `init_context` or saved by an earlier switch, and no CPU runs it
-    // (its `on_cpu` was clear before we claimed it).
+    // alive by the caller's reference (on its own stack) or `rq.prev`; `to` is the context of the
+    // thread just made current (kept alive by `rq.current`), made by `init_context` or saved by
+    // an earlier switch, and no CPU runs it (its on-CPU flag was clear before we claimed it).
     unsafe { port::port().switch(&*from, &*to) }
 }
 
-/// Completes a switch on this CPU: the thread switched away from is no longer on a CPU; if it
-/// exited, its stack is released. Called by the thread switched to, first thing, with
-/// interrupts still masked. Returns whether the thread now running has task works to run.
-pub(crate) fn finish_switch() -> bool {
-    let p = port::port();
-    let cpu = p.cpu_id();
-    let (prev, notified) = {
-        let mut rq = CPUS[cpu].rq.lock_masked();
-        (rq.prev.take(), task_work::notified(rq.current.as_ref()))
-    };
+/// Completes a switch on this CPU, run by the thread switched to, first thing, with interrupts
+/// still masked (the port's switch already marked the previous thread off-CPU): if that thread
+/// exited, its stack is released. One flag load when it did not.
+#[inline]
+pub(crate) fn finish_switch() {
+    let cpu = port::port().cpu_id();
+    if CPUS[cpu].reap.load(Ordering::Relaxed) {
+        reap(cpu);
+    }
+}
+
+/// Frees the stack of the exited thread this CPU switched away from ([`finish_switch`]).
+#[cold]
+#[inline(never)]
+fn reap(cpu: usize) {
+    CPUS[cpu].reap.store(false, Ordering::Relaxed);
+    let prev = CPUS[cpu].rq.lock_masked().prev.take();
     if let Some(prev) = prev {
-        prev.on_cpu.store(false, Ordering::Release);
-        if prev.state() == State::Exited && !prev.on_rq.load(Ordering::Acquire) {
-            let stack = prev.stack.lock().take();
-            if let Some(stack) = stack {
-                prev.stack_peak
-                    .store(p.stack_high_water(&stack), Ordering::Relaxed);
-                free_stack(stack);
-            }
+        let stack = prev.stack.lock().take();
+        if let Some(stack) = stack {
+            prev.stack_peak
+                .store(port::port().stack_high_water(&stack), Ordering::Relaxed);
+            free_stack(stack);
         }
     }
-    notified
 }
 
 #[allow(unsafe_code)]
@@ -716,7 +735,7 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
         t.allowed.store(mask, Ordering::Release);
         if mask & (1 << c) == 0
             && !t.on_rq.load(Ordering::Acquire)
-            && !t.on_cpu.load(Ordering::Acquire)
+            && !t.on_cpu()
         {
             t.cpu
                 .store(mask.trailing_zeros() as usize, Ordering::Release);

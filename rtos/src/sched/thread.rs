@@ -90,8 +90,6 @@ pub struct Thread {
     pub(crate) allowed: AtomicU32,
     /// Queued in a run queue.
     pub(crate) on_rq: AtomicBool,
-    /// Its registers are live on a CPU (set while running and until the switch away completes).
-    pub(crate) on_cpu: AtomicBool,
     pub(crate) is_idle: bool,
     pub(crate) context: Context,
     pub(crate) stack: IrqSpinLock<Option<Stack>>,
@@ -149,6 +147,10 @@ pub struct ThreadInfo {
 }
 
 impl Thread {
+    /// Its registers are live on a CPU: running, or still switching away.
+    pub(crate) fn on_cpu(&self) -> bool {
+        self.context.on_cpu()
+    }
     /// Thread id.
     pub fn tid(&self) -> Tid {
         self.tid

@@ -154,7 +154,7 @@ fn park_waits_until_really_parked_and_counter_stops() {
             "park returned before the thread parked"
         );
         assert!(
-            !t.thread().on_cpu.load(Ordering::Acquire),
+            !t.thread().on_cpu(),
             "parked but still on a CPU"
         );
         let before = count.load(Ordering::Relaxed);

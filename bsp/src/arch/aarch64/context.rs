@@ -8,7 +8,8 @@
 //! trap frame further up its stack, below the Rust frames of the interrupt path; it is restored
 //! when the switch returns into that path and the vector code returns with `eret`.
 //!
-//! `bsp_context_switch` is 17 instructions: 6 pair stores, store SP, load SP, 6 pair loads, `ret`.
+//! `bsp_context_switch` is 19 instructions: 6 pair stores, store SP, load SP, clear `from`'s
+//! on-CPU flag (a release store, [`Context::ON_CPU_OFFSET`]), 6 pair loads, `ret`.
 
 use core::arch::global_asm;
 use rtos::port::{Context, Stack, ThreadEntry};
@@ -29,7 +30,7 @@ const _: () = assert!(SWITCH_FRAME == 96 && SWITCH_FRAME.is_multiple_of(16));
 global_asm!(
     r#"
 .section .text.bsp_context_switch, "ax"
-// x0 = where to save our SP (from), x1 = where to load the next SP (to). IRQs masked.
+// x0 = the `Context` to save into (from), x1 = the `Context` to resume (to). IRQs masked.
 .global bsp_context_switch
 .balign 16
 bsp_context_switch:
@@ -40,9 +41,12 @@ bsp_context_switch:
     stp     x25, x26, [sp, #64]
     stp     x27, x28, [sp, #80]
     mov     x9, sp
-    str     x9, [x0]
-    ldr     x9, [x1]
+    str     x9, [x0, #{word}]
+    ldr     x9, [x1, #{word}]
     mov     sp, x9
+    // Off `from`'s stack, its state saved: it may now be resumed elsewhere (release store).
+    add     x10, x0, #{on_cpu}
+    stlrb   wzr, [x10]
     ldp     x19, x20, [sp, #16]
     ldp     x21, x22, [sp, #32]
     ldp     x23, x24, [sp, #48]
@@ -60,10 +64,12 @@ bsp_thread_start:
     brk     #0x1                    // the entry never returns
 "#,
     frame = const SWITCH_FRAME,
+    on_cpu = const Context::ON_CPU_OFFSET,
+    word = const Context::WORD_OFFSET,
 );
 
 unsafe extern "C" {
-    fn bsp_context_switch(from: *mut usize, to: *const usize);
+    fn bsp_context_switch(from: *const Context, to: *const Context);
     fn bsp_thread_start();
 }
 
@@ -100,5 +106,5 @@ pub(crate) fn init_context(stack: &Stack, entry: ThreadEntry, arg: usize) -> Con
 pub(crate) unsafe fn switch(from: &Context, to: &Context) {
     // SAFETY: forwarded from the caller; the asm saves exactly the callee-saved registers, so to
     // the compiler this is an ordinary `extern "C"` call that returns when `from` is resumed.
-    unsafe { bsp_context_switch(from.as_ptr(), to.as_ptr()) }
+    unsafe { bsp_context_switch(from, to) }
 }
