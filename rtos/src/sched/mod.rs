@@ -21,6 +21,7 @@
 //! - Accounting: run time (counter ticks) and switches per thread.
 
 pub mod completion;
+mod fifo;
 pub mod thread;
 
 pub use completion::{Completion, WaitError, WaitQueue};
@@ -29,9 +30,9 @@ pub use thread::{DEFAULT_PRIORITY, PRIORITIES, State, Thread, ThreadInfo, Tid};
 use crate::port::{self, Context, ThreadEntry};
 use crate::sync::IrqSpinLock;
 use crate::work::task_work::{self, TaskWorks};
+use fifo::Fifo;
 use crate::{MAX_CPUS, timer};
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -45,7 +46,7 @@ pub const SLICE_NS: u64 = 10_000_000;
 pub const SGI_RESCHED: u8 = 1;
 
 struct RunQueue {
-    queues: [VecDeque<Arc<Thread>>; PRIORITIES],
+    queues: [Fifo<Arc<Thread>>; PRIORITIES],
     bitmap: u32,
     nr_ready: usize,
     current: Option<Arc<Thread>>,
@@ -59,7 +60,7 @@ struct RunQueue {
 impl RunQueue {
     const fn new() -> Self {
         Self {
-            queues: [const { VecDeque::new() }; PRIORITIES],
+            queues: [const { Fifo::new() }; PRIORITIES],
             bitmap: 0,
             nr_ready: 0,
             current: None,
@@ -69,6 +70,7 @@ impl RunQueue {
         }
     }
 
+    #[inline(always)]
     fn enqueue(&mut self, t: Arc<Thread>) {
         let p = (t.prio() as usize).min(PRIORITIES - 1);
         t.on_rq.store(true, Ordering::Release);
@@ -93,8 +95,7 @@ impl RunQueue {
 
     fn remove(&mut self, t: &Arc<Thread>) -> bool {
         for (p, q) in self.queues.iter_mut().enumerate() {
-            if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, t)) {
-                q.remove(i);
+            if q.remove_first(|x| Arc::ptr_eq(x, t)).is_some() {
                 if q.is_empty() {
                     self.bitmap &= !(1 << p);
                 }
