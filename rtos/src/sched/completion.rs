@@ -107,14 +107,34 @@ impl WaitQueue {
         }
     }
 
-    /// Wakes every waiter; returns how many.
+    /// Wakes every waiter present at the call; returns how many. The waiters are taken off in
+    /// small batches and woken outside the lock, so the queue keeps its buffer: a wait queue
+    /// that is woken again and again does not allocate again and again.
     pub fn wake_all(&self) -> usize {
-        let all: VecDeque<_> = core::mem::take(&mut *self.waiters.lock());
-        let n = all.len();
-        for t in all {
-            sched::wake_up_process(&t);
+        const BATCH: usize = 8;
+        let mut left = None;
+        let mut woke = 0;
+        loop {
+            let mut batch: [Option<Arc<Thread>>; BATCH] = Default::default();
+            let mut n = 0;
+            {
+                let mut q = self.waiters.lock();
+                let left = left.get_or_insert(q.len());
+                while n < BATCH && *left > 0 {
+                    // (A waiter that timed out meanwhile has left the queue.)
+                    batch[n] = q.pop_front();
+                    *left = if batch[n].is_some() { *left - 1 } else { 0 };
+                    n += 1;
+                }
+            }
+            for t in batch.iter().flatten() {
+                sched::wake_up_process(t);
+                woke += 1;
+            }
+            if left == Some(0) {
+                return woke;
+            }
         }
-        n
     }
 
     /// Threads waiting now (a snapshot).

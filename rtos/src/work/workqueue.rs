@@ -462,11 +462,14 @@ pub fn queue_delayed_work_on(
 /// delay it. From one of `wq`'s own workers, that worker's queue is run in place instead.
 pub fn flush_workqueue(wq: &Workqueue) {
     for q in &wq.queues {
+        let needed = q.insert_seq.load(Ordering::Acquire);
+        if q.remove_seq.load(Ordering::Acquire) >= needed {
+            continue; // nothing of this worker's to wait for
+        }
         if q.is_current() {
             q.run();
             continue;
         }
-        let needed = q.insert_seq.load(Ordering::Acquire);
         let _ = q
             .work_done
             .wait_event(|| q.remove_seq.load(Ordering::Acquire) >= needed, None);
