@@ -107,33 +107,27 @@ impl WaitQueue {
         }
     }
 
-    /// Wakes every waiter present at the call; returns how many. The waiters are taken off in
-    /// small batches and woken outside the lock, so the queue keeps its buffer: a wait queue
-    /// that is woken again and again does not allocate again and again.
+    /// Wakes every waiter present at the call; returns how many. They are taken off one at a
+    /// time and woken outside the lock, so the queue keeps its buffer (a wait queue woken again
+    /// and again does not allocate again and again) and an empty queue costs one lock.
     pub fn wake_all(&self) -> usize {
-        const BATCH: usize = 8;
         let mut left = None;
         let mut woke = 0;
         loop {
-            let mut batch: [Option<Arc<Thread>>; BATCH] = Default::default();
-            let mut n = 0;
-            {
+            let t = {
                 let mut q = self.waiters.lock();
                 let left = left.get_or_insert(q.len());
-                while n < BATCH && *left > 0 {
-                    // (A waiter that timed out meanwhile has left the queue.)
-                    batch[n] = q.pop_front();
-                    *left = if batch[n].is_some() { *left - 1 } else { 0 };
-                    n += 1;
+                if *left == 0 {
+                    None
+                } else {
+                    *left -= 1;
+                    // (None if waiters that timed out meanwhile have left the queue.)
+                    q.pop_front()
                 }
-            }
-            for t in batch.iter().flatten() {
-                sched::wake_up_process(t);
-                woke += 1;
-            }
-            if left == Some(0) {
-                return woke;
-            }
+            };
+            let Some(t) = t else { return woke };
+            sched::wake_up_process(&t);
+            woke += 1;
         }
     }
 
