@@ -192,7 +192,7 @@ pub fn set_priority(t: &KThread, prio: u8) -> Result<(), Error> {
 }
 
 fn current_has(f: u32) -> bool {
-    sched::current().is_some_and(|t| t.has_flag(f))
+    sched::with_current(|t| t.has_flag(f)).unwrap_or(false)
 }
 
 /// Whether [`stop`] was called on the calling thread.
@@ -214,14 +214,20 @@ pub fn should_stop_or_park() -> bool {
 /// and the thread stays off the CPU until [`unpark`].
 pub fn parkme() {
     let Some(me) = sched::current() else { return };
+    let p = crate::port::port();
     loop {
         sched::set_current_state(State::Parked);
         if !me.has_flag(flags::SHOULD_PARK) {
             sched::set_current_state(State::Running);
             break;
         }
+        // As Linux: no preemption between telling the parker and blocking, or the parker (woken
+        // by `complete`, maybe more urgent) would run while this thread is still queued and
+        // only wait for it again. With interrupts masked `complete` cannot switch away.
+        let saved = p.irq_save();
         me.parked.complete();
         sched::schedule();
+        p.irq_restore(saved);
     }
     drop(me);
     crate::work::task_work::notify_resume();
@@ -249,7 +255,7 @@ pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
     }
     k.parked.reinit();
     k.set_flag(flags::SHOULD_PARK);
-    if sched::current().is_some_and(|c| Arc::ptr_eq(&c, k)) {
+    if sched::is_current(k) {
         return Ok(());
     }
     sched::wake_up_process(k);
@@ -267,8 +273,9 @@ pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
             Error::TimedOut
         });
     }
-    // Really parked: in the parked state and switched off its CPU (wait_task_inactive).
-    while k.on_cpu() && k.state() == State::Parked {
+    // Really parked: in the parked state, switched off its CPU and off the run queue (a
+    // thread preempted before it blocked is still queued): Linux's wait_task_inactive.
+    while (k.on_cpu() || k.on_rq.load(Ordering::Acquire)) && k.state() == State::Parked {
         sched::yield_now();
     }
     Ok(())

@@ -222,6 +222,11 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
     r
 }
 
+/// Whether `t` is the calling thread (no reference-count traffic).
+pub fn is_current(t: &Arc<Thread>) -> bool {
+    with_current(|c| Arc::ptr_eq(c, t)).unwrap_or(false)
+}
+
 /// Sets the calling thread's state (sleeping or parked) before it calls [`schedule`].
 pub(crate) fn set_current_state(s: State) {
     let p = port::port();

@@ -193,7 +193,7 @@ impl TaskWorks {
 }
 
 fn is_current(t: &Arc<Thread>) -> bool {
-    sched::current().is_some_and(|c| Arc::ptr_eq(&c, t))
+    sched::is_current(t)
 }
 
 /// Queues `work` on `t` and notifies `t` as `notify` says.

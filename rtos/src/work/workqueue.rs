@@ -256,13 +256,10 @@ impl CpuQueue {
     }
 
     fn is_current(&self) -> bool {
-        let Some(me) = sched::current() else {
-            return false;
-        };
         self.thread
             .lock()
             .as_ref()
-            .is_some_and(|t| Arc::ptr_eq(t.thread(), &me))
+            .is_some_and(|t| sched::is_current(t.thread()))
     }
 
     fn worker_loop(&self) {
