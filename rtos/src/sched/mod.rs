@@ -127,6 +127,10 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
+/// [`online_mask`]: bit n set once CPU n's `online` flag is (one load for thread creation and
+/// wake-ups instead of a pass over every CPU).
+static ONLINE: AtomicU32 = AtomicU32::new(0);
+
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
     Thread {
         tid: if is_idle {
@@ -178,14 +182,12 @@ pub fn init_cpu() {
         rq.idle = Some(idle);
     }
     CPUS[cpu].online.store(true, Ordering::Release);
+    ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
 }
 
 /// CPUs the scheduler may place threads on (bit n = CPU n).
 pub fn online_mask() -> u32 {
-    CPUS.iter()
-        .enumerate()
-        .filter(|(_, c)| c.online.load(Ordering::Acquire))
-        .fold(0, |m, (i, _)| m | 1 << i)
+    ONLINE.load(Ordering::Acquire)
 }
 
 /// The thread running on this CPU, once the scheduler runs here.
@@ -762,4 +764,5 @@ pub(crate) fn reset_for_fake() {
         c.need_resched.store(false, Ordering::Release);
         c.online.store(false, Ordering::Release);
     }
+    ONLINE.store(0, Ordering::Release);
 }
