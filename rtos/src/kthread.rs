@@ -27,6 +27,7 @@
 use crate::error::Error;
 use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
 use crate::sync::IrqSpinLock;
+use crate::work::task_work;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -105,15 +106,16 @@ pub fn create_with(
     if reg.len() >= MAX_THREADS {
         return Err(Error::NoMemory);
     }
-    let body = move || -> i32 {
-        let Some(me) = sched::current() else {
-            return Error::Interrupted.errno();
-        };
+    let body = move |me: &Arc<Thread>| -> i32 {
         if me.has_flag(flags::SHOULD_STOP) {
             return Error::Interrupted.errno();
         }
-        drop(me);
-        parkme();
+        if me.has_flag(flags::SHOULD_PARK) {
+            parkme();
+        } else if task_work::notified(Some(me)) {
+            // The boundary `parkme` ends with: works queued before the first start run now.
+            task_work::notify_resume();
+        }
         f()
     };
     let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);

@@ -1,12 +1,19 @@
 //! Start-up terminal detection: one size probe, a bounded wait, a bounded CPR parser.
+//!
+//! [`crate::Shell::run`] writes [`SIZE_PROBE`] and the first prompt together, then calls
+//! [`await_reply`]: the prompt is on the line at once, whether or not anything ever answers.
 
-use embedded_io::{Read, ReadReady, Write};
+use embedded_io::{Read, ReadReady};
 
 use crate::System;
-use crate::out::write_all;
 
 /// The size probe: save cursor, move to the far corner, ask for the position, restore.
 pub(crate) const SIZE_PROBE: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
+
+/// Erases the early prompt once a terminal answered: the probe's `ESC 8` put the cursor back where
+/// the prompt starts, so carriage return and erase-to-end-of-line remove exactly that prompt
+/// before noline draws its own.
+pub(crate) const ERASE_PROMPT: &[u8] = b"\r\x1b[K";
 
 /// How long [`crate::Shell::run`] waits for the terminal to answer the probe, in nanoseconds.
 pub const DETECT_TIMEOUT_NS: u64 = 200_000_000;
@@ -135,15 +142,13 @@ pub(crate) fn dimension(raw: u32, default: u16) -> u16 {
     }
 }
 
-/// Writes the size probe and decides between terminal and non-terminal mode.
-pub(crate) fn detect<IO, S>(io: &mut IO, sys: &mut S) -> Detected
+/// Waits for the answer to [`SIZE_PROBE`] (already written) and decides between terminal and
+/// non-terminal mode.
+pub(crate) fn await_reply<IO, S>(io: &mut IO, sys: &mut S) -> Detected
 where
-    IO: Read + Write + ReadReady,
+    IO: Read + ReadReady,
     S: System + ?Sized,
 {
-    if write_all(io, SIZE_PROBE).is_err() || io.flush().is_err() {
-        return Detected::IoError;
-    }
     let start = sys.now_ns();
     let mut pending = Pending::default();
     let mut parser = CprParser::new();

@@ -21,9 +21,13 @@
 //!
 //! So the shell decides once, at start, what is on the other end:
 //!
-//! 1. **Detection.** [`Shell::run`] writes the size probe `ESC 7 ESC[999;999H ESC[6n ESC 8` itself
-//!    and waits up to 200 ms ([`DETECT_TIMEOUT_NS`]) for a reply, polling
-//!    `ReadReady::read_ready` and sleeping 1 ms between polls. The reply goes through a small
+//! 1. **Detection.** [`Shell::run`] writes the size probe `ESC 7 ESC[999;999H ESC[6n ESC 8` itself,
+//!    immediately followed by the first prompt `rtos> ` (so a serial line shows a prompt at once,
+//!    and that is the boot time `bench boot` reports), then waits up to 200 ms
+//!    ([`DETECT_TIMEOUT_NS`]) for a reply, polling `ReadReady::read_ready` and sleeping 1 ms
+//!    between polls. In non-terminal mode that early prompt is the first line's prompt; in
+//!    terminal mode it is erased with `\r ESC[K` (the probe's `ESC 8` put the cursor back where
+//!    it starts) before noline draws its own, so a terminal shows one prompt. The reply goes through a small
 //!    bounded parser (at most 6 digits per number, so a 10,000-digit sequence is just "not a
 //!    CPR"). A valid CPR means a terminal: its row/column are the terminal size, each clamped to
 //!    `1..=999`, and a 0 means "unknown" (defaults 24 rows, 80 columns). Anything else — script
@@ -243,8 +247,22 @@ impl Shell {
         S: System,
     {
         rtos::bench::mark_shell_start(); // `bench boot`: boot/to-shell
-        match detect::detect(io, sys) {
-            Detected::Terminal { rows, cols } => self.run_terminal(io, sys, rows, cols),
+        // The first prompt goes out right behind the probe, before the wait for an answer, so a
+        // serial line shows it at once (and that is the boot time `bench boot` reports).
+        let probed = out::write_all(io, detect::SIZE_PROBE).is_ok();
+        rtos::bench::mark_prompt();
+        if !probed || !self.prompt(io) {
+            return Exit::Poweroff(self.state.last_status);
+        }
+        match detect::await_reply(io, sys) {
+            Detected::Terminal { rows, cols } => {
+                // noline draws its own prompt: take the early one off the screen first.
+                if out::write_all(io, detect::ERASE_PROMPT).is_err() || io.flush().is_err() {
+                    return Exit::Poweroff(self.state.last_status);
+                }
+                self.run_terminal(io, sys, rows, cols)
+            }
+            // The early prompt stands for the first line.
             Detected::Plain { pending, eof } => {
                 self.run_plain(io, sys, LineReader::new(pending, eof))
             }
@@ -252,7 +270,12 @@ impl Shell {
         }
     }
 
-    /// Non-terminal mode: plain line reader with echo.
+    /// Writes [`PROMPT`] and flushes; false if the IO failed.
+    fn prompt<IO: Write>(&self, io: &mut IO) -> bool {
+        out::write_all(io, PROMPT.as_bytes()).is_ok() && io.flush().is_ok()
+    }
+
+    /// Non-terminal mode: plain line reader with echo. The first line's prompt is already out.
     fn run_plain<IO, S>(&mut self, io: &mut IO, sys: &mut S, mut reader: LineReader) -> Exit
     where
         IO: Read + Write,
@@ -260,10 +283,6 @@ impl Shell {
     {
         let mut line = String::with_capacity(MAX_LINE);
         loop {
-            rtos::bench::mark_prompt(); // the first call records boot time (`bench boot`)
-            if out::write_all(io, PROMPT.as_bytes()).is_err() || io.flush().is_err() {
-                return Exit::Poweroff(self.state.last_status);
-            }
             let event = reader.read_line(io, &mut line);
             let mut sink = IoSink::new(io);
             let exit = match event {
@@ -284,7 +303,7 @@ impl Shell {
             if let Some(exit) = exit {
                 return exit;
             }
-            if sink.failed() {
+            if sink.failed() || !self.prompt(io) {
                 return Exit::Poweroff(self.state.last_status);
             }
         }
@@ -309,7 +328,6 @@ impl Shell {
         let mut line = String::with_capacity(MAX_LINE + 1);
         loop {
             line.clear();
-            rtos::bench::mark_prompt(); // the first call records boot time (`bench boot`)
             match editor.readline(PROMPT, &mut term) {
                 Ok(text) => line.push_str(text),
                 Err(NolineError::Aborted) if !term.eof && !term.failed => continue, // Ctrl-C / Ctrl-D

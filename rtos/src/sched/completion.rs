@@ -173,15 +173,21 @@ impl Completion {
 
     /// Waits until completed (consuming one completion unless `complete_all` was used).
     pub fn wait(&self) {
-        if self.try_consume() {
-            return;
-        }
-        let _ = self.queue.wait_event(|| self.try_consume(), None);
+        let _ = self.wait_inner(None);
     }
 
     /// Like [`Completion::wait`] with a deadline on the counter.
     pub fn wait_until(&self, deadline: u64) -> Result<(), WaitError> {
-        self.queue.wait_event(|| self.try_consume(), Some(deadline))
+        self.wait_inner(Some(deadline))
+    }
+
+    /// Already done: no queue lock and no look at the current thread (as Linux's
+    /// `try_wait_for_completion` before it sleeps). Otherwise the queue's checked wait.
+    fn wait_inner(&self, deadline: Option<u64>) -> Result<(), WaitError> {
+        if self.try_consume() {
+            return Ok(());
+        }
+        self.queue.wait_event(|| self.try_consume(), deadline)
     }
 
     /// Releases one waiter, or the next one to wait.

@@ -32,7 +32,6 @@ use crate::sync::IrqSpinLock;
 use crate::work::task_work::{self, TaskWorks};
 use fifo::Fifo;
 use crate::{MAX_CPUS, timer};
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -266,7 +265,7 @@ pub(crate) fn create_thread(
     name: String,
     prio: u8,
     allowed: u32,
-    entry: Box<dyn FnOnce() -> i32 + Send>,
+    entry: thread::Entry,
 ) -> Option<Arc<Thread>> {
     let p = port::port();
     let stack = p.stack_alloc()?;
@@ -285,13 +284,17 @@ extern "C" fn thread_start(_arg: usize) -> ! {
     let me = current().expect("a new thread runs under the scheduler");
     let entry = me.entry.lock().take();
     port::port().irq_enable();
-    let result = entry.map_or(0, |f| f());
-    exit_current(result)
+    let result = entry.map_or(0, |f| f(&me));
+    exit_thread(me, result)
 }
 
 /// Ends the calling thread with `result`; never returns.
 pub(crate) fn exit_current(result: i32) -> ! {
-    let me = current().expect("exit from a thread");
+    exit_thread(current().expect("exit from a thread"), result)
+}
+
+/// [`exit_current`], for a caller that holds the current thread `me`.
+fn exit_thread(me: Arc<Thread>, result: i32) -> ! {
     me.result.store(result, Ordering::Release);
     // Exiting first: from here on other threads' task_work adds fail; then the final pass runs
     // what is queued (and whatever those works queue) and closes the list.

@@ -6,6 +6,7 @@ use crate::sync::IrqSpinLock;
 use crate::work::task_work::TaskWorks;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
@@ -77,6 +78,9 @@ pub(crate) mod flags {
     pub const INTERRUPTIBLE: u32 = 1 << 5;
 }
 
+/// A thread's function: called once with the thread itself, returns the thread's result.
+pub(crate) type Entry = Box<dyn FnOnce(&Arc<Thread>) -> i32 + Send>;
+
 /// A thread. Shared through `Arc`; the scheduler, the registry and handles hold references.
 pub struct Thread {
     pub(crate) tid: Tid,
@@ -95,8 +99,8 @@ pub struct Thread {
     pub(crate) stack: IrqSpinLock<Option<Stack>>,
     /// Size of the stack it was created with (kept after the stack is freed).
     pub(crate) stack_size: usize,
-    /// The function to run, taken on first start.
-    pub(crate) entry: IrqSpinLock<Option<Box<dyn FnOnce() -> i32 + Send>>>,
+    /// The function to run, taken on first start; it gets the thread itself.
+    pub(crate) entry: IrqSpinLock<Option<Entry>>,
     pub(crate) flags: AtomicU32,
     /// The CPU a per-CPU kthread belongs to.
     pub(crate) bound_cpu: AtomicUsize,

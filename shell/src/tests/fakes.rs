@@ -32,6 +32,8 @@ pub(crate) struct FakeIo {
     pub max_read: usize,
     /// Fail every operation after this many output bytes.
     pub fail_after: Option<usize>,
+    /// Output length when the shell first asked for input (`read_ready` or `read`).
+    pub output_at_first_poll: Option<usize>,
 }
 
 impl FakeIo {
@@ -46,6 +48,7 @@ impl FakeIo {
             probes: 0,
             max_read: usize::MAX,
             fail_after: None,
+            output_at_first_poll: None,
         }
     }
 
@@ -67,6 +70,18 @@ impl FakeIo {
             let (_, bytes) = self.scheduled.pop_front().unwrap();
             self.input.extend(bytes);
         }
+    }
+
+    fn polled(&mut self) {
+        self.output_at_first_poll.get_or_insert(self.output.len());
+    }
+
+    /// Output written before the shell first asked for input.
+    pub(crate) fn before_first_poll(&self) -> &[u8] {
+        let n = self
+            .output_at_first_poll
+            .expect("the shell never read input");
+        &self.output[..n]
     }
 
     fn broken(&self) -> bool {
@@ -93,6 +108,7 @@ impl ErrorType for FakeIo {
 
 impl Read for FakeIo {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.polled();
         if self.broken() {
             return Err(ErrorKind::Other);
         }
@@ -116,6 +132,7 @@ impl Read for FakeIo {
 
 impl ReadReady for FakeIo {
     fn read_ready(&mut self) -> Result<bool, ErrorKind> {
+        self.polled();
         if self.broken() {
             return Err(ErrorKind::Other);
         }

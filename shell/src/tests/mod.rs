@@ -5,6 +5,7 @@ mod fakes;
 mod hostile;
 mod kthread;
 mod session;
+mod startup;
 mod stress;
 mod terminal;
 mod vt;
