@@ -477,7 +477,10 @@ fn run_dyn_matches_run() {
         for fail_after in [None, Some(40)] {
             let generic = session(false, reply, input, fail_after);
             let erased = session(true, reply, input, fail_after);
-            assert_eq!(erased, generic, "reply {reply:?}, fail_after {fail_after:?}");
+            assert_eq!(
+                erased, generic,
+                "reply {reply:?}, fail_after {fail_after:?}"
+            );
         }
     }
     let (exit, out, _) = session(true, None, input, None);
