@@ -92,8 +92,8 @@ mod tests {
                 2 => assert_eq!(m.remove(key.as_str()), model.remove(key.as_str())),
                 3 => assert_eq!(m.get(key.as_str()), model.get(key.as_str())),
                 _ => {
-                    m.retain(|k, v| (k.len() + *v as usize) % 7 != 0);
-                    model.retain(|k, v| (k.len() + *v as usize) % 7 != 0);
+                    m.retain(|k, v| !(k.len() + *v as usize).is_multiple_of(7));
+                    model.retain(|k, v| !(k.len() + *v as usize).is_multiple_of(7));
                 }
             }
             assert_eq!(
