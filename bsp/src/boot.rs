@@ -179,7 +179,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
 
 /// The shell thread: runs the shell on the serial console, then powers off or resets.
 fn shell_main() -> i32 {
-    match shell::Shell::new().run(&mut SerialIo, &mut System) {
+    match shell::Shell::new().run_dyn(&mut SerialIo, &mut System) {
         shell::Exit::Poweroff(code) => power_off(code),
         shell::Exit::Reboot => reboot(),
     }

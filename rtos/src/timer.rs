@@ -185,9 +185,8 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
         .map(|q| {
             let t = q.lock();
             let mut v = Vec::with_capacity(t.q.len() + 1);
-            if let Some(d) = DEADLINES[cpu].slice() {
-                v.push((d, "slice"));
-            }
+            // `for_each` goes by deadline then arm order already: only the slice timer needs
+            // placing (before the queue's timers of its deadline, as it was armed first).
             t.q.for_each(|deadline, a| {
                 let kind = match a {
                     Action::Wake(_) => "wake",
@@ -196,7 +195,9 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
                 };
                 v.push((deadline, kind));
             });
-            v.sort_by_key(|&(d, _)| d);
+            if let Some(d) = DEADLINES[cpu].slice() {
+                v.insert(v.partition_point(|&(e, _)| e < d), (d, "slice"));
+            }
             v
         })
         .unwrap_or_default()

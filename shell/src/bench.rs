@@ -98,7 +98,7 @@ fn stats_json(s: &Stats) -> String {
     )
 }
 
-/// The `--json` line. Row names are the suite's own (`[a-z0-9/-]`), so they need no escaping.
+/// The `--json` line. Row names are the suite's own (`[a-z0-9/-]`); they are escaped anyway.
 pub(crate) fn to_json(hz: u64, rows: &[Row]) -> String {
     let mut s = format!("{{\"bench\":1,\"hz\":{hz},\"rows\":[");
     for (i, r) in rows.iter().enumerate() {
@@ -111,8 +111,8 @@ pub(crate) fn to_json(hz: u64, rows: &[Row]) -> String {
             .map_or_else(|| String::from("null"), stats_json);
         let _ = write!(
             s,
-            "{{\"name\":\"{}\",\"n\":{},\"ticks\":{},\"cycles\":{}}}",
-            r.name.escape_default(),
+            "{{\"name\":{},\"n\":{},\"ticks\":{},\"cycles\":{}}}",
+            crate::kthreads::json_str(&r.name),
             r.n,
             stats_json(&r.ticks),
             cycles

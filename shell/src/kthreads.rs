@@ -15,7 +15,6 @@
 //! A thread argument `<t>` is a tid (decimal) or a name, looked up with `kthread::find` (a tid
 //! wins; `spawn` refuses all-digit names so that the two cannot be confused).
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -32,6 +31,9 @@ use rtos::time::{deadline_after, ns_to_ticks_ceil, ticks_to_ns};
 use crate::args::{Args, CmdError, Duration, FromArg};
 use crate::commands::Ctx;
 use crate::parse::parse_u64;
+
+mod vec_map;
+pub(crate) use vec_map::VecMap;
 
 /// Default `--timeout` of `park`, `stop` and `wait`.
 pub(crate) const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
@@ -59,11 +61,11 @@ struct Shared {
 }
 
 /// The threads `spawn` made, by tid, until they are collected.
-static SPAWNED: IrqSpinLock<BTreeMap<Tid, Arc<Shared>>> = IrqSpinLock::new(BTreeMap::new());
+static SPAWNED: IrqSpinLock<VecMap<Tid, Arc<Shared>>> = IrqSpinLock::new(VecMap::new());
 
 /// Threads whose `stop` timed out: when one of them has exited since, `stop` reports its result
 /// as a stop that completed, not as a thread that exited by itself.
-static STOP_PENDING: IrqSpinLock<BTreeSet<Tid>> = IrqSpinLock::new(BTreeSet::new());
+static STOP_PENDING: IrqSpinLock<VecMap<Tid, ()>> = IrqSpinLock::new(VecMap::new());
 
 /// Test builds only: lets the host tests end a `hog` (which otherwise never returns and would
 /// keep a fake CPU forever). The kernel's `hog` has no way out.
@@ -258,13 +260,10 @@ fn forget(tid: Tid) {
 
 /// A thread name `spawn` can use: `<kind><n>`, the smallest `n >= 1` not taken.
 fn default_name(kind: Kind) -> String {
-    let taken: BTreeSet<String> = kthread::list()
-        .iter()
-        .map(|t| String::from(t.name()))
-        .collect();
+    let threads = kthread::list();
     (1u32..)
         .map(|n| format!("{}{n}", kind.name()))
-        .find(|n| !taken.contains(n))
+        .find(|n| !threads.iter().any(|t| t.name() == n))
         .unwrap_or_default()
 }
 
@@ -481,12 +480,12 @@ pub(crate) fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
     args.finish()?;
     let hz = rtos::port::try_port().map_or(0, |p| p.ticks_per_second());
     let threads = kthread::list();
-    let spawned: BTreeMap<Tid, Arc<Shared>> = {
+    let spawned: VecMap<Tid, Arc<Shared>> = {
         let mut spawned = SPAWNED.lock();
         spawned.retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
         STOP_PENDING
             .lock()
-            .retain(|tid| threads.iter().any(|t| t.tid() == *tid));
+            .retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
         spawned.clone()
     };
     let rows = threads.iter().map(|t| {
@@ -610,7 +609,7 @@ pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     if info.state == State::Exited {
         // Collect it. If an earlier `stop` timed out, this one completes that stop; otherwise
         // it ended by itself and stopping it is an error (that shows the result).
-        let requested = STOP_PENDING.lock().contains(&t.tid());
+        let requested = STOP_PENDING.lock().contains_key(&t.tid());
         kthread::reap(&t);
         forget(t.tid());
         let result = info.result.unwrap_or(0);
@@ -630,7 +629,7 @@ pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
             Ok(0)
         }
         Err(Error::TimedOut) => {
-            STOP_PENDING.lock().insert(t.tid());
+            STOP_PENDING.lock().insert(t.tid(), ());
             Err(CmdError::runtime("timeout"))
         }
         Err(e) => Err(CmdError::runtime(format!("{e}"))),

@@ -98,6 +98,7 @@ mod args;
 mod bench;
 mod commands;
 mod detect;
+mod erased;
 mod kthreads;
 mod out;
 mod parse;
@@ -118,6 +119,7 @@ use crate::out::{IoSink, Sink};
 use crate::reader::{LineEvent, LineReader};
 
 pub use detect::DETECT_TIMEOUT_NS;
+pub use erased::Console;
 
 /// The prompt, exactly as it appears on the wire.
 pub const PROMPT: &str = "rtos> ";

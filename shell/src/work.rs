@@ -37,7 +37,6 @@
 //! Every queue command that finds its work already pending prints `already pending` and returns
 //! status 1, without an `error:` line.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -58,7 +57,7 @@ use rtos::work::workqueue::{self as wqm, Work, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
 use crate::commands::Ctx;
-use crate::kthreads::{self, DEFAULT_TIMEOUT_NS};
+use crate::kthreads::{self, DEFAULT_TIMEOUT_NS, VecMap};
 use crate::parse::parse_u64;
 
 /// How often `wait work` looks at the run count.
@@ -199,9 +198,9 @@ struct Entry {
     requeue_left: AtomicU32,
 }
 
-static WORKS: IrqSpinLock<BTreeMap<String, Arc<Entry>>> = IrqSpinLock::new(BTreeMap::new());
-static WQS: IrqSpinLock<BTreeMap<String, Arc<Workqueue>>> = IrqSpinLock::new(BTreeMap::new());
-static WORKERS: IrqSpinLock<BTreeMap<String, Arc<Worker>>> = IrqSpinLock::new(BTreeMap::new());
+static WORKS: IrqSpinLock<VecMap<String, Arc<Entry>>> = IrqSpinLock::new(VecMap::new());
+static WQS: IrqSpinLock<VecMap<String, Arc<Workqueue>>> = IrqSpinLock::new(VecMap::new());
+static WORKERS: IrqSpinLock<VecMap<String, Arc<Worker>>> = IrqSpinLock::new(VecMap::new());
 
 /// Test builds: forget every work, queue and worker (each host test boots a fresh fake kernel).
 #[cfg(test)]
@@ -864,13 +863,13 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
                     tw::task_work_cancel(t.thread(), &w).then_some(name)
                 }
                 (None, Some(f)) => {
-                    let names: BTreeSet<String> = WORKS
+                    let names: Vec<String> = WORKS
                         .lock()
                         .values()
                         .filter(|e| e.kind == Kind::Task && e.func == f)
                         .map(|e| e.name.clone())
                         .collect();
-                    tw::task_work_cancel_match(t.thread(), |w| names.contains(w.name()))
+                    tw::task_work_cancel_match(t.thread(), |w| names.iter().any(|n| n == w.name()))
                         .map(|w| String::from(w.name()))
                 }
                 _ => {

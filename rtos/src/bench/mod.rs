@@ -59,7 +59,7 @@ impl Stats {
         if samples.is_empty() {
             return None;
         }
-        samples.sort_unstable();
+        heapsort(samples);
         let n = samples.len();
         let p99 = (n * 99).div_ceil(100).max(1) - 1;
         Some(Stats {
@@ -68,6 +68,37 @@ impl Stats {
             p99: samples[p99],
             max: samples[n - 1],
         })
+    }
+}
+
+/// Sorts `v` ascending. `sort_unstable` is a few KiB of code for the one sort in the kernel; a
+/// heapsort is a few hundred bytes and sorts 10,000 samples in well under a millisecond.
+fn heapsort(v: &mut [u64]) {
+    // Build a max-heap, then move its root to the end, one element at a time.
+    let n = v.len();
+    for i in (0..n + n / 2).rev() {
+        let end = if i >= n {
+            n
+        } else {
+            v.swap(0, i);
+            i
+        };
+        let mut node = i.saturating_sub(n);
+        let heap = &mut v[..end];
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= heap.len() {
+                break;
+            }
+            if child + 1 < heap.len() && heap[child] < heap[child + 1] {
+                child += 1;
+            }
+            if heap[node] >= heap[child] {
+                break;
+            }
+            heap.swap(node, child);
+            node = child;
+        }
     }
 }
 

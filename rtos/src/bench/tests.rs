@@ -24,6 +24,28 @@ fn stats_of_known_samples() {
 }
 
 #[test]
+fn heapsort_sorts() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for n in (0..40).chain([255, 256, 1000, 10_000]) {
+        let mut v: Vec<u64> = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % 50 // duplicates too
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        super::heapsort(&mut v);
+        assert_eq!(v, want, "n = {n}");
+    }
+    let mut desc: Vec<u64> = (0..1000).rev().collect();
+    super::heapsort(&mut desc);
+    assert!(desc.iter().copied().eq(0..1000));
+}
+
+#[test]
 fn recorder_skips_warmup_and_stops_when_full() {
     let ctx = Ctx {
         iters: 3,

@@ -134,3 +134,48 @@ fn thousands_of_timers_fire_exactly_once_each() {
         0
     });
 }
+
+#[test]
+fn pending_places_the_slice_by_deadline_before_equal_timers() {
+    run(1, || {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let cpu = crate::port::port().cpu_id();
+        let p = crate::port::port();
+        // Masked: no switch re-arms the slice and nothing fires while we look.
+        let s = p.irq_save();
+        let t0 = now() + 1000 * MS;
+        let ids: Vec<_> = [30, 10, 20]
+            .into_iter()
+            .zip(0u32..)
+            .map(|(ms, tag)| arm(t0 + ms * MS, record(&log, tag)))
+            .collect();
+        let listing = |slice_ms: u64| {
+            super::set_slice(cpu, Some(t0 + slice_ms * MS));
+            pending(cpu)
+                .into_iter()
+                .map(|(d, kind)| ((d - t0) / MS, kind))
+                .collect::<Vec<_>>()
+        };
+        let early = listing(5);
+        let tie = listing(20);
+        let late = listing(40);
+        super::set_slice(cpu, None);
+        for id in ids {
+            assert!(cancel(id));
+        }
+        p.irq_restore(s);
+        assert_eq!(
+            early,
+            [(5, "slice"), (10, "call"), (20, "call"), (30, "call")]
+        );
+        assert_eq!(
+            tie,
+            [(10, "call"), (20, "slice"), (20, "call"), (30, "call")]
+        );
+        assert_eq!(
+            late,
+            [(10, "call"), (20, "call"), (30, "call"), (40, "slice")]
+        );
+        0
+    });
+}

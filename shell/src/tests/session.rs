@@ -449,3 +449,41 @@ fn partial_reads() {
     let s = run(io, sys);
     assert_eq!(s.output_lines(), ["one", "two", ""]);
 }
+
+/// `run_dyn` (what the kernel calls) is `run` over trait objects: same bytes out, same exit, in
+/// both modes, including errors and IO failures.
+#[test]
+fn run_dyn_matches_run() {
+    let session = |dynamic: bool, reply: Option<&[u8]>, input: &[u8], fail_after| {
+        let mut sys = FakeSystem::new();
+        let mut io = FakeIo::new(&sys.clock);
+        io.fail_after = fail_after;
+        match reply {
+            Some(r) => {
+                io.reply = Some(r.to_vec());
+                io.schedule(MS, input);
+            }
+            None => io.feed(input),
+        }
+        let exit = if dynamic {
+            crate::Shell::new().run_dyn(&mut io, &mut sys)
+        } else {
+            crate::Shell::new().run(&mut io, &mut sys)
+        };
+        (exit, io.output, sys.sleeps)
+    };
+    let input: &[u8] = b"echo hi\nbogus\nuptime\nsleep 5ms\necho $?\ncpus\nuart\nexit 7\n";
+    for reply in [None, Some(&b"\x1b[24;80R"[..])] {
+        for fail_after in [None, Some(40)] {
+            let generic = session(false, reply, input, fail_after);
+            let erased = session(true, reply, input, fail_after);
+            assert_eq!(
+                erased, generic,
+                "reply {reply:?}, fail_after {fail_after:?}"
+            );
+        }
+    }
+    let (exit, out, _) = session(true, None, input, None);
+    assert_eq!(exit, Exit::Poweroff(7));
+    assert!(String::from_utf8_lossy(&out).contains("rtos> echo hi\r\nhi\r\n"));
+}
