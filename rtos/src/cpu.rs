@@ -46,6 +46,12 @@ pub struct CpuSnapshot {
     pub irq_work_runs: u64,
 }
 
+/// Adds one to a counter that has a single writer (its CPU, masked): a load and a store, not
+/// an atomic read-modify-write; readers on other CPUs see either value.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
 impl CpuStats {
     #[cfg(not(loom))]
     const fn new() -> Self {
@@ -68,19 +74,20 @@ impl CpuStats {
         self.online.load(Ordering::Acquire)
     }
 
-    /// Counts one interrupt of `kind`.
+    /// Counts one interrupt of `kind`. Only this CPU's interrupt handler counts (interrupts
+    /// masked), so each counter has one writer.
     pub fn count(&self, kind: IrqKind) {
-        self.irqs.fetch_add(1, Ordering::Relaxed);
+        bump(&self.irqs);
         match kind {
-            IrqKind::Timer => self.timer_irqs.fetch_add(1, Ordering::Relaxed),
-            IrqKind::Sgi => self.sgis.fetch_add(1, Ordering::Relaxed),
-            IrqKind::Device => 0,
-        };
+            IrqKind::Timer => bump(&self.timer_irqs),
+            IrqKind::Sgi => bump(&self.sgis),
+            IrqKind::Device => {}
+        }
     }
 
     /// Counts one irq_work SGI (on top of [`CpuStats::count`]).
     pub fn count_irq_work_sgi(&self) {
-        self.irq_work_sgis.fetch_add(1, Ordering::Relaxed);
+        bump(&self.irq_work_sgis);
     }
 
     #[cfg(not(loom))]

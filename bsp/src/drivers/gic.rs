@@ -9,14 +9,18 @@
 //! Acknowledge and end-of-interrupt go straight to the banked CPU-interface registers
 //! (`GICC_IAR`, `GICC_EOIR`), without the lock: for an SGI, `GICC_IAR` carries the sending CPU in
 //! bits [12:10], and `GICC_EOIR` must get that exact value back, or the SGI stays active and
-//! blocks every interrupt of its priority on this CPU for good.
+//! blocks every interrupt of its priority on this CPU for good. Sending an SGI is one write of
+//! `GICD_SGIR`, also without the lock: it is on every cross-CPU wake-up and every irq_work raise,
+//! and one 32-bit register write needs no serialising against the configuration calls.
 
-use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
+use arm_gic::gicv2::GicV2;
 use arm_gic::{IntId, Trigger};
 use rtos::sync::IrqSpinLock;
 
 /// Offset of GICD_ITARGETSR in the distributor.
 const GICD_ITARGETSR: usize = 0x800;
+/// Offset of GICD_SGIR (software-generated interrupt) in the distributor.
+const GICD_SGIR: usize = 0xf00;
 /// Offset of GICC_IAR (interrupt acknowledge) in the CPU interface.
 const GICC_IAR: usize = 0x0c;
 /// Offset of GICC_EOIR (end of interrupt) in the CPU interface.
@@ -34,6 +38,8 @@ pub struct Gic {
     lines: u32,
     /// CPU interface base (for the lock-free acknowledge and end of interrupt).
     gicc: usize,
+    /// Distributor base (for the lock-free SGI).
+    gicd: usize,
 }
 
 /// An acknowledged interrupt: give it back to [`Gic::eoi`] unchanged.
@@ -77,6 +83,7 @@ impl Gic {
             inner: IrqSpinLock::new(gic),
             lines,
             gicc,
+            gicd,
         }
     }
 
@@ -121,17 +128,19 @@ impl Gic {
         unsafe { core::ptr::write_volatile((self.gicc + GICC_EOIR) as *mut u32, acked.0) };
     }
 
-    /// Sends SGI `sgi` to the CPUs in bit set `cpus`.
+    /// Sends SGI `sgi` to the CPUs in bit set `cpus` (CPU target list filter).
     pub fn send_sgi(&self, sgi: u8, cpus: u32) {
         if cpus & 0xff == 0 || sgi >= 16 {
             return;
         }
-        self.inner.lock().send_sgi(
-            IntId::sgi(u32::from(sgi)),
-            SgiTarget::List {
-                target_list_filter: SgiTargetListFilter::CPUTargetList,
-                target_list: (cpus & 0xff) as u16,
-            },
-        );
+        // GICD_SGIR: target list filter 0b00 (the list) in [25:24], CPU list in [23:16], INTID
+        // in [3:0]; what `GicV2::send_sgi` writes for `SgiTargetListFilter::CPUTargetList`.
+        let value = ((cpus & 0xff) << 16) | u32::from(sgi);
+        // Stores to normal memory (the work the SGI announces) must be visible to the target
+        // CPUs before they can take it (as Linux's GICv2 driver does).
+        crate::arch::barrier_before_ipi();
+        // SAFETY: GICD_SGIR of the distributor (mapped Device memory, `new`'s contract); a
+        // write-only register whose one write is the whole operation.
+        unsafe { core::ptr::write_volatile((self.gicd + GICD_SGIR) as *mut u32, value) };
     }
 }

@@ -111,6 +111,7 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
     }
 
     /// Claims slot `i` for queueing: false while it is PENDING (already queued).
+    #[inline]
     pub fn claim(&self, i: usize) -> bool {
         let f = &self.slots[i].flags;
         let mut flags = f.load(Ordering::Relaxed) & !PENDING;
@@ -123,6 +124,7 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         }
     }
 
+    #[inline]
     fn head(&self, cpu: usize, lazy: bool) -> &AtomicU32 {
         if lazy {
             &self.lazy_heads[cpu]
@@ -132,6 +134,7 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
     }
 
     /// Pushes claimed slot `i` on `cpu`'s list; returns whether the list was empty.
+    #[inline]
     pub fn push(&self, cpu: usize, i: usize, lazy: bool) -> bool {
         let head = self.head(cpu, lazy);
         let me = i as u32 + 1;

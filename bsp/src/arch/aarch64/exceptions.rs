@@ -1,8 +1,14 @@
 //! Exception vectors, the trap frame, and dispatch to interrupt and fault handling.
 //!
-//! Every exception saves all general registers plus `ELR_EL1` and `SPSR_EL1` in a [`TrapFrame`]
-//! on the current stack, so a handler can report or alter the interrupted context. Only the
-//! "current EL with SP_ELx" synchronous and IRQ vectors are expected; anything else is a fault.
+//! Every exception but an IRQ saves all general registers plus `ELR_EL1` and `SPSR_EL1` in a
+//! [`TrapFrame`] on the current stack, so a handler can report or alter the interrupted context.
+//! Only the "current EL with SP_ELx" synchronous and IRQ vectors are expected; anything else is a
+//! fault.
+//!
+//! The IRQ vector (current EL, SP_ELx) is the hot one and saves less: only the registers a call
+//! may clobber (x0..x18, x29, x30) plus `ELR_EL1`/`SPSR_EL1`, an [`IrqFrame`]. The Rust handler
+//! preserves x19..x28 itself (AAPCS64), and a thread switch in the preemption point saves them in
+//! the switch frame, so saving them here too would only cost time on every interrupt.
 //!
 //! An IRQ ends with [`crate::irq::handle_irq`] calling the scheduler's preemption point, which may
 //! switch threads: the interrupted thread's trap frame then stays on its stack until it is
@@ -32,6 +38,20 @@ pub struct TrapFrame {
 }
 
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
+
+/// What the IRQ vector saves: the caller-saved registers and the return state.
+#[repr(C)]
+struct IrqFrame {
+    /// x0..x18.
+    x0_18: [u64; 19],
+    x29: u64,
+    x30: u64,
+    elr: u64,
+    spsr: u64,
+    _pad: u64,
+}
+const IRQ_FRAME_SIZE: usize = size_of::<IrqFrame>();
+const _: () = assert!(IRQ_FRAME_SIZE == 24 * 8 && IRQ_FRAME_SIZE.is_multiple_of(16));
 const _: () = assert!(FRAME_SIZE == 34 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 /// Bytes of each CPU's emergency stack (stack-overflow reports run on it).
@@ -142,7 +162,8 @@ bsp_vectors:
     VECTOR 3
     .balign 0x80                    // 4: current EL with SP_ELx, synchronous
     b       bsp_sync_spx
-    VECTOR 5
+    .balign 0x80                    // 5: current EL with SP_ELx, IRQ
+    b       bsp_irq_spx
     VECTOR 6
     VECTOR 7
     VECTOR 8
@@ -203,6 +224,41 @@ bsp_stack_overflow_entry:
 2:  wfe
     b       2b
 
+// IRQ at EL1h: an `IrqFrame` (caller-saved registers, ELR, SPSR), then the dispatcher.
+bsp_irq_spx:
+    sub     sp, sp, #{irq_frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    mrs     x9, elr_el1
+    mrs     x10, spsr_el1
+    stp     x30, x9, [sp, #160]
+    str     x10, [sp, #176]
+    bl      {irq}
+    ldr     x10, [sp, #176]
+    ldp     x30, x9, [sp, #160]
+    msr     elr_el1, x9
+    msr     spsr_el1, x10
+    ldp     x18, x29, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{irq_frame}
+    eret
+
 bsp_exception_common:
     SAVE_X2_TO_X30_ELR_SPSR
     mov     x0, sp
@@ -230,6 +286,8 @@ bsp_exception_common:
     eret
 "#,
     frame = const FRAME_SIZE,
+    irq_frame = const IRQ_FRAME_SIZE,
+    irq = sym irq_handler,
     handler = sym exception_handler,
     overflow = sym stack_overflow_handler,
     arena = sym crate::stacks::STACK_ARENA,
@@ -271,10 +329,14 @@ fn syndrome() -> (u64, u64) {
     (esr, far)
 }
 
+/// The IRQ vector's handler (current EL, SP_ELx).
+extern "C" fn irq_handler() {
+    crate::irq::handle_irq();
+}
+
 extern "C" fn exception_handler(frame: &mut TrapFrame, raw: u64) {
     let vector = Vector::from_raw(raw);
     match vector {
-        Vector::CurrentSpxIrq => crate::irq::handle_irq(),
         Vector::CurrentSpxSync => {
             let (esr, far) = syndrome();
             if super::semihosting::skip_if_probe(frame, esr) {

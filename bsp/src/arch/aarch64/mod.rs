@@ -54,6 +54,14 @@ pub(crate) fn irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
 }
 
+/// Orders this CPU's earlier stores to normal memory before a following device write that
+/// raises an interrupt on other CPUs (`dmb ishst`).
+#[inline(always)]
+pub fn barrier_before_ipi() {
+    // SAFETY: a barrier; touches no memory and no registers.
+    unsafe { core::arch::asm!("dmb ishst", options(nostack, preserves_flags)) };
+}
+
 /// Waits for an interrupt. With IRQs masked, a pending interrupt still ends the wait (and is
 /// taken once the caller unmasks), which is how [`wait_until`] avoids lost wake-ups.
 pub fn wfi() {
