@@ -911,7 +911,14 @@ mod bench {
         }
     }
 
-    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables.
+    /// Rows whose measured path allocates or frees heap memory (a thread and its name; a delayed
+    /// work's boxed timer action): their counts depend on the heap's layout, which other CPUs'
+    /// allocations during earlier rows shape in an order that icount's round-robin of the vCPUs
+    /// can change from run to run (README, "Performance"). Within 1 %.
+    const HEAP_SENSITIVE: &[&str] = &["create", "delayed/1ms", "delayed/10ms"];
+
+    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables
+    /// (the heap-sensitive rows within 1 %).
     #[test]
     fn bench_under_icount_is_repeatable_virt() {
         let opts = ScriptOpts {
@@ -928,6 +935,16 @@ mod bench {
         assert_eq!(a.status, 0, "{}", show(&a));
         let (ra, rb) = (rows(&a), rows(&b));
         assert!(ra.len() >= 20, "every benchmark has a row\n{}", show(&a));
-        assert_eq!(ra, rb, "two runs differ\n{}\n{}", show(&a), show(&b));
+        let names = |r: &[(String, Vec<u64>)]| r.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&ra), names(&rb), "{}\n{}", show(&a), show(&b));
+        for ((name, va), (_, vb)) in ra.iter().zip(&rb) {
+            if HEAP_SENSITIVE.contains(&name.as_str()) {
+                for (x, y) in va.iter().zip(vb) {
+                    assert!(x.abs_diff(*y) * 100 <= *x, "{name}: {va:?} vs {vb:?}");
+                }
+            } else {
+                assert_eq!(va, vb, "{name} differs\n{}\n{}", show(&a), show(&b));
+            }
+        }
     }
 }
