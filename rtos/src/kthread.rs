@@ -92,6 +92,39 @@ pub fn create_with(
     opts: Options,
     f: impl FnOnce() -> i32 + Send + 'static,
 ) -> Result<KThread, Error> {
+    // The only generic part: box the body. The rest is one copy for every caller.
+    create_boxed(
+        name,
+        opts,
+        Box::new(move |me: &Arc<Thread>| match start_gate(me) {
+            Some(r) => r,
+            None => f(),
+        }),
+    )
+}
+
+/// What a new kthread does before its function: `Some(result)` if it must not run it (stopped
+/// before it started). Parks first if asked to.
+#[inline(never)]
+fn start_gate(me: &Arc<Thread>) -> Option<i32> {
+    if me.has_flag(flags::SHOULD_STOP) {
+        return Some(Error::Interrupted.errno());
+    }
+    if me.has_flag(flags::SHOULD_PARK) {
+        parkme();
+    } else if task_work::notified(Some(me)) {
+        // The boundary `parkme` ends with: works queued before the first start run now.
+        task_work::notify_resume();
+    }
+    None
+}
+
+#[inline(never)]
+fn create_boxed(
+    name: &str,
+    opts: Options,
+    body: Box<dyn FnOnce(&Arc<Thread>) -> i32 + Send>,
+) -> Result<KThread, Error> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(Error::Invalid);
     }
@@ -106,21 +139,8 @@ pub fn create_with(
     if reg.len() >= MAX_THREADS {
         return Err(Error::NoMemory);
     }
-    let body = move |me: &Arc<Thread>| -> i32 {
-        if me.has_flag(flags::SHOULD_STOP) {
-            return Error::Interrupted.errno();
-        }
-        if me.has_flag(flags::SHOULD_PARK) {
-            parkme();
-        } else if task_work::notified(Some(me)) {
-            // The boundary `parkme` ends with: works queued before the first start run now.
-            task_work::notify_resume();
-        }
-        f()
-    };
     let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);
-    let t = sched::create_thread(String::from(name), prio, allowed, Box::new(body))
-        .ok_or(Error::NoMemory)?;
+    let t = sched::create_thread(String::from(name), prio, allowed, body).ok_or(Error::NoMemory)?;
     if let Some(cpu) = opts.cpu {
         t.bound_cpu.store(cpu, Ordering::Release);
         t.set_flag(flags::IS_PER_CPU);
