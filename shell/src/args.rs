@@ -132,9 +132,16 @@ impl FromArg for CrashKind {
 }
 
 fn parse_as<T: FromArg>(s: &str) -> Result<T, CmdError> {
-    T::from_arg(s).ok_or_else(|| match T::HINT {
-        Some(hint) => CmdError::usage(format!("invalid {} '{s}' (expected {hint})", T::WHAT)),
-        None => CmdError::usage(format!("invalid {} '{s}'", T::WHAT)),
+    T::from_arg(s).ok_or_else(|| invalid(T::WHAT, T::HINT, s))
+}
+
+/// The error for an argument `s` that is not a valid `what` (one copy for every [`FromArg`]).
+#[cold]
+#[inline(never)]
+fn invalid(what: &str, hint: Option<&str>, s: &str) -> CmdError {
+    CmdError::usage(match hint {
+        Some(hint) => format!("invalid {what} '{s}' (expected {hint})"),
+        None => format!("invalid {what} '{s}'"),
     })
 }
 
@@ -208,14 +215,22 @@ impl<'a> Args<'a> {
             return Err(CmdError::usage(format!("option '{name}' takes no value")));
         }
         self.used[i] = true;
-        if self.find_option(name).is_some() {
-            return Err(CmdError::usage(format!("option '{name}' given twice")));
-        }
+        self.once(name)?;
         Ok(true)
     }
 
     /// The value of option `name` (`--name value` or `--name=value`), parsed; consumes both.
     pub(crate) fn option<T: FromArg>(&mut self, name: &str) -> Result<Option<T>, CmdError> {
+        let Some(value) = self.option_word(name)? else {
+            return Ok(None);
+        };
+        let parsed = parse_as(value)?;
+        self.once(name)?;
+        Ok(Some(parsed))
+    }
+
+    /// The value word of option `name`, consumed with it (the non-generic part of [`Self::option`]).
+    fn option_word(&mut self, name: &str) -> Result<Option<&'a str>, CmdError> {
         let Some((i, inline)) = self.find_option(name) else {
             return Ok(None);
         };
@@ -233,11 +248,15 @@ impl<'a> Args<'a> {
                 }
             }
         };
-        let parsed = parse_as(value)?;
-        if self.find_option(name).is_some() {
-            return Err(CmdError::usage(format!("option '{name}' given twice")));
+        Ok(Some(value))
+    }
+
+    /// Fails if option `name` is still there (given twice).
+    fn once(&self, name: &str) -> Result<(), CmdError> {
+        match self.find_option(name) {
+            Some(_) => Err(CmdError::usage(format!("option '{name}' given twice"))),
+            None => Ok(()),
         }
-        Ok(Some(parsed))
     }
 
     /// The next positional word, if any. An option-like word here is an unknown option.
@@ -256,8 +275,13 @@ impl<'a> Args<'a> {
 
     /// The next positional argument, parsed; `what` names it in the error if it is missing.
     pub(crate) fn next<T: FromArg>(&mut self, what: &str) -> Result<T, CmdError> {
+        parse_as(self.next_req(what)?)
+    }
+
+    /// The next positional word; `what` names it in the error if it is missing.
+    fn next_req(&mut self, what: &str) -> Result<&'a str, CmdError> {
         match self.next_word()? {
-            Some(w) => parse_as(w),
+            Some(w) => Ok(w),
             None => Err(CmdError::usage(format!(
                 "missing {what} (usage: {})",
                 self.usage
