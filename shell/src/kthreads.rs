@@ -307,7 +307,7 @@ fn sleeper_body() -> i32 {
 /// Calls `tick` every `period_ns` until stopped, sleeping in slices of at most [`SLICE_NS`] so a
 /// stop or park request is seen quickly. After a park the period starts afresh. Returns the
 /// number of ticks modulo 2^31.
-fn periodic(period_ns: u64, mut tick: impl FnMut(u64)) -> i32 {
+fn periodic(period_ns: u64, tick: &mut dyn FnMut(u64)) -> i32 {
     let p = rtos::port::port();
     let hz = p.ticks_per_second();
     let period = ns_to_ticks_ceil(period_ns, hz).max(1);
@@ -360,8 +360,10 @@ fn body(
         match shared.kind {
             Kind::Spin => spin_body(),
             Kind::Sleeper => sleeper_body(),
-            Kind::Ticker => periodic(period_ns, |n| rtos::kprintln!("{name}: tick {n}")),
-            Kind::Counter => periodic(period_ns, |n| shared.count.store(n, Ordering::Relaxed)),
+            Kind::Ticker => periodic(period_ns, &mut |n| rtos::kprintln!("{name}: tick {n}")),
+            Kind::Counter => {
+                periodic(period_ns, &mut |n| shared.count.store(n, Ordering::Relaxed))
+            }
             Kind::Hog => hog_body(),
             Kind::Exit => result,
         }

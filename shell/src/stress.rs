@@ -64,6 +64,7 @@ use rtos::sched::{self, WaitQueue};
 use rtos::time::{deadline_after, ticks_to_ns};
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
+use rtos::work::wait_event_dyn;
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
@@ -233,8 +234,9 @@ fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
         let mut ok = Ok(());
         if found.is_none() {
             t.waiting.fetch_add(1, Ordering::SeqCst);
-            ok = t.slot_freed.wait_event(
-                || {
+            ok = wait_event_dyn(
+                &t.slot_freed,
+                &mut || {
                     found = scan();
                     found.is_some() || t.abort.load(Ordering::Acquire)
                 },
@@ -266,8 +268,9 @@ fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
     }
     // Until the last callbacks have run.
     t.waiting.fetch_add(1, Ordering::SeqCst);
-    let _ = t.slot_freed.wait_event(
-        || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst)),
+    let _ = wait_event_dyn(
+        &t.slot_freed,
+        &mut || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst)),
         Some(t.deadline),
     );
     t.waiting.fetch_sub(1, Ordering::SeqCst);

@@ -563,8 +563,9 @@ fn klogd_body() -> i32 {
             return 0;
         }
         let deadline = deadline_after(p.now(), KLOGD_POLL_NS, p.ticks_per_second());
-        let _ = LOG_WAIT.wait_event(
-            || LOG.lock().len > 0 || kthread::should_stop_or_park(),
+        let _ = rtos::work::wait_event_dyn(
+            &LOG_WAIT,
+            &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
             Some(deadline),
         );
         drain_log();

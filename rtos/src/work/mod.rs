@@ -5,3 +5,16 @@ pub mod irq_work;
 pub mod kthread_worker;
 pub mod task_work;
 pub mod workqueue;
+
+use crate::sched::{WaitError, WaitQueue};
+
+/// [`WaitQueue::wait_event`] with the condition behind a `dyn`: one copy of the waiting code for
+/// the cold waits (flushes, cancels, the shell's), instead of one inlined per condition.
+#[inline(never)]
+pub fn wait_event_dyn(
+    q: &WaitQueue,
+    cond: &mut dyn FnMut() -> bool,
+    deadline: Option<u64>,
+) -> Result<(), WaitError> {
+    q.wait_event(cond, deadline)
+}

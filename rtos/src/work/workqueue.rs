@@ -467,9 +467,11 @@ pub fn flush_workqueue(wq: &Workqueue) {
             q.run();
             continue;
         }
-        let _ = q
-            .work_done
-            .wait_event(|| q.remove_seq.load(Ordering::Acquire) >= needed, None);
+        let _ = super::wait_event_dyn(
+            &q.work_done,
+            &mut || q.remove_seq.load(Ordering::Acquire) >= needed,
+            None,
+        );
     }
 }
 
