@@ -361,9 +361,7 @@ fn body(
             Kind::Spin => spin_body(),
             Kind::Sleeper => sleeper_body(),
             Kind::Ticker => periodic(period_ns, &mut |n| rtos::kprintln!("{name}: tick {n}")),
-            Kind::Counter => {
-                periodic(period_ns, &mut |n| shared.count.store(n, Ordering::Relaxed))
-            }
+            Kind::Counter => periodic(period_ns, &mut |n| shared.count.store(n, Ordering::Relaxed)),
             Kind::Hog => hog_body(),
             Kind::Exit => result,
         }
