@@ -123,7 +123,7 @@ fn start_gate(me: &Arc<Thread>) -> Option<i32> {
 fn create_boxed(
     name: &str,
     opts: Options,
-    body: Box<dyn FnOnce(&Arc<Thread>) -> i32 + Send>,
+    body: crate::sched::thread::Entry,
 ) -> Result<KThread, Error> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(Error::Invalid);
