@@ -18,9 +18,6 @@ pub fn ticks_to_ns(ticks: u64, hz: u64) -> u64 {
 }
 
 /// `ns` nanoseconds in ticks of a counter at `hz`, rounded up (saturating at `u64::MAX`).
-///
-/// Out of line: a `u128` division is a library call anyway, and inlined it cost ~1 KB.
-#[inline(never)]
 pub fn ns_to_ticks_ceil(ns: u64, hz: u64) -> u64 {
     let ticks = (ns as u128 * hz as u128).div_ceil(NS_PER_SEC as u128);
     u64::try_from(ticks).unwrap_or(u64::MAX)

@@ -455,7 +455,7 @@ pub fn kthread_flush_work(work: &Arc<Work>) {
             None => return,
         }
     };
-    let _ = super::wait_event_dyn(&w.done, &mut || w.done_through(target), None);
+    let _ = w.done.wait_event(|| w.done_through(target), None);
 }
 
 fn cancel_sync(work: &Arc<Work>) -> bool {
@@ -466,7 +466,7 @@ fn cancel_sync(work: &Arc<Work>) -> bool {
     };
     let (was, running) = cancel_begin(&w.inner, &env, work);
     if let Some(seq) = running {
-        let _ = super::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
+        let _ = w.done.wait_event(|| cancel_done(&w.inner, seq), None);
     }
     cancel_end(work);
     was
@@ -488,7 +488,7 @@ pub fn kthread_cancel_delayed_work_sync(work: &Arc<Work>) -> bool {
 /// nor delayed works still waiting for their timer).
 pub fn kthread_flush_worker(w: &Worker) {
     let target = w.inner.lock().next_seq - 1;
-    let _ = super::wait_event_dyn(&w.done, &mut || w.done_through(target), None);
+    let _ = w.done.wait_event(|| w.done_through(target), None);
 }
 
 /// Flushes `w` and stops its thread. Delayed works still armed are an error: they are disarmed

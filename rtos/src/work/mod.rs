@@ -9,7 +9,7 @@ pub mod workqueue;
 use crate::sched::{WaitError, WaitQueue};
 
 /// [`WaitQueue::wait_event`] with the condition behind a `dyn`: one copy of the waiting code for
-/// the cold waits (flushes, cancels, the shell's), instead of one inlined per condition.
+/// the shell's cold waits (stress, klogd), instead of one inlined per condition.
 #[inline(never)]
 pub fn wait_event_dyn(
     q: &WaitQueue,

@@ -467,11 +467,9 @@ pub fn flush_workqueue(wq: &Workqueue) {
             q.run();
             continue;
         }
-        let _ = super::wait_event_dyn(
-            &q.work_done,
-            &mut || q.remove_seq.load(Ordering::Acquire) >= needed,
-            None,
-        );
+        let _ = q
+            .work_done
+            .wait_event(|| q.remove_seq.load(Ordering::Acquire) >= needed, None);
     }
 }
 
