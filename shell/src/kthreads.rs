@@ -191,8 +191,10 @@ pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
         .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
 }
 
-/// The counter value `ns` from now.
-fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
+/// The counter value `ns` from now. Out of line: the `u128` conversion is not inlined at every
+/// caller.
+#[inline(never)]
+pub(crate) fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
     deadline_after(p.now(), ns, p.ticks_per_second())
 }
 
@@ -295,11 +297,7 @@ fn spin_body() -> i32 {
 fn sleeper_body() -> i32 {
     let p = rtos::port::port();
     while !checkpoint() {
-        sched::sleep_interruptible_until(deadline_after(
-            p.now(),
-            SLEEPER_NAP_NS,
-            p.ticks_per_second(),
-        ));
+        sched::sleep_interruptible_until(deadline_in(p, SLEEPER_NAP_NS));
     }
     0
 }

@@ -562,7 +562,7 @@ fn klogd_body() -> i32 {
             drain_log();
             return 0;
         }
-        let deadline = deadline_after(p.now(), KLOGD_POLL_NS, p.ticks_per_second());
+        let deadline = kthreads::deadline_in(p, KLOGD_POLL_NS);
         let _ = rtos::work::wait_event_dyn(
             &LOG_WAIT,
             &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
@@ -696,7 +696,7 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     a.finish()?;
     let e = lookup_work(&name)?;
     let p = kthreads::scheduler()?;
-    let deadline = deadline_after(p.now(), timeout, p.ticks_per_second());
+    let deadline = kthreads::deadline_in(p, timeout);
     loop {
         let runs = e.runs.load(Ordering::Acquire);
         let now_state = e.state();
