@@ -29,7 +29,6 @@ use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
 use crate::sync::IrqSpinLock;
 use crate::work::task_work;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -40,7 +39,26 @@ pub const MAX_NAME: usize = 63;
 /// Most kthreads alive (not yet collected) at once.
 pub const MAX_THREADS: usize = 256;
 
-static REGISTRY: IrqSpinLock<BTreeMap<Tid, Arc<Thread>>> = IrqSpinLock::new(BTreeMap::new());
+/// Every kthread not yet collected, sorted by tid (a sorted `Vec`: for at most [`MAX_THREADS`]
+/// entries it is as quick as a `BTreeMap` and a few KiB less code).
+static REGISTRY: IrqSpinLock<Vec<Arc<Thread>>> = IrqSpinLock::new(Vec::new());
+
+/// Where `tid` is in the registry (`Ok`), or where it would go (`Err`).
+fn slot(reg: &[Arc<Thread>], tid: Tid) -> Result<usize, usize> {
+    reg.binary_search_by_key(&tid, |t| t.tid())
+}
+
+/// Takes `tid` out of the registry; whether it was there.
+fn unregister(tid: Tid) -> bool {
+    let mut reg = REGISTRY.lock();
+    match slot(&reg, tid) {
+        Ok(i) => {
+            reg.remove(i);
+            true
+        }
+        Err(_) => false,
+    }
+}
 
 /// A handle to a kthread.
 #[derive(Clone, Debug)]
@@ -133,7 +151,7 @@ fn create_boxed(
         None => sched::online_mask(),
     };
     let mut reg = REGISTRY.lock();
-    if reg.values().any(|t| t.name() == name) {
+    if reg.iter().any(|t| t.name() == name) {
         return Err(Error::Exists);
     }
     if reg.len() >= MAX_THREADS {
@@ -145,7 +163,9 @@ fn create_boxed(
         t.bound_cpu.store(cpu, Ordering::Release);
         t.set_flag(flags::IS_PER_CPU);
     }
-    reg.insert(t.tid(), t.clone());
+    if let Err(i) = slot(&reg, t.tid()) {
+        reg.insert(i, t.clone());
+    }
     Ok(KThread(t))
 }
 
@@ -339,7 +359,7 @@ pub fn stop_until(t: &KThread, deadline: Option<u64>) -> Result<i32, Error> {
         Some(d) => k.exited.wait_until(d).map_err(|_| Error::TimedOut)?,
         None => k.exited.wait(),
     }
-    REGISTRY.lock().remove(&k.tid());
+    unregister(k.tid());
     Ok(k.result.load(Ordering::Acquire))
 }
 
@@ -348,16 +368,16 @@ pub fn reap(t: &KThread) -> bool {
     if t.0.state() != State::Exited {
         return false;
     }
-    REGISTRY.lock().remove(&t.tid()).is_some()
+    unregister(t.tid())
 }
 
 /// Finds a kthread by tid (decimal) or by name.
 pub fn find(key: &str) -> Option<KThread> {
     let reg = REGISTRY.lock();
-    if let Some(t) = key.parse::<Tid>().ok().and_then(|tid| reg.get(&tid)) {
-        return Some(KThread(t.clone()));
+    if let Some(i) = key.parse::<Tid>().ok().and_then(|tid| slot(&reg, tid).ok()) {
+        return Some(KThread(reg[i].clone()));
     }
-    reg.values()
+    reg.iter()
         .find(|t| t.name() == key)
         .map(|t| KThread(t.clone()))
 }
@@ -366,7 +386,7 @@ pub fn find(key: &str) -> Option<KThread> {
 pub fn list() -> Vec<KThread> {
     REGISTRY
         .lock()
-        .values()
+        .iter()
         .map(|t| KThread(t.clone()))
         .collect()
 }
@@ -378,7 +398,7 @@ pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str))
     let Some(reg) = REGISTRY.try_lock() else {
         return false;
     };
-    let owner = reg.values().find(|t| {
+    let owner = reg.iter().find(|t| {
         t.stack
             .try_lock()
             .and_then(|s| *s)
