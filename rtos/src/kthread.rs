@@ -384,11 +384,7 @@ pub fn find(key: &str) -> Option<KThread> {
 
 /// Every kthread still known (running, parked, or exited but not collected), by tid.
 pub fn list() -> Vec<KThread> {
-    REGISTRY
-        .lock()
-        .iter()
-        .map(|t| KThread(t.clone()))
-        .collect()
+    REGISTRY.lock().iter().map(|t| KThread(t.clone())).collect()
 }
 
 /// Calls `f` with the tid and name of the kthread whose stack (or the `guard` bytes below it)
