@@ -458,6 +458,7 @@ pub fn kthread_flush_work(work: &Arc<Work>) {
     let _ = w.done.wait_event(|| w.done_through(target), None);
 }
 
+#[inline(never)]
 fn cancel_sync(work: &Arc<Work>) -> bool {
     let Some(w) = owner(work) else { return false };
     let env = KernelEnv {
@@ -466,7 +467,7 @@ fn cancel_sync(work: &Arc<Work>) -> bool {
     };
     let (was, running) = cancel_begin(&w.inner, &env, work);
     if let Some(seq) = running {
-        let _ = w.done.wait_event(|| cancel_done(&w.inner, seq), None);
+        let _ = super::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
     }
     cancel_end(work);
     was
