@@ -287,11 +287,12 @@ impl<'a> Args<'a> {
 
     /// The next positional argument, parsed; `what` names it in the error if it is missing.
     pub(crate) fn next<T: FromArg>(&mut self, what: &str) -> Result<T, CmdError> {
-        parse_as(self.next_req(what)?)
+        parse_as(self.word(what)?)
     }
 
-    /// The next positional word; `what` names it in the error if it is missing.
-    fn next_req(&mut self, what: &str) -> Result<&'a str, CmdError> {
+    /// The next positional word, as is (no allocation); `what` names it in the error if it is
+    /// missing.
+    pub(crate) fn word(&mut self, what: &str) -> Result<&'a str, CmdError> {
         match self.next_word()? {
             Some(w) => Ok(w),
             None => Err(CmdError::usage(format!(
@@ -299,6 +300,11 @@ impl<'a> Args<'a> {
                 self.usage
             ))),
         }
+    }
+
+    /// The next positional word, as is, if there is one.
+    pub(crate) fn word_opt(&mut self) -> Result<Option<&'a str>, CmdError> {
+        self.next_word()
     }
 
     /// The next positional argument, parsed, if there is one.

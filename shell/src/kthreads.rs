@@ -205,9 +205,9 @@ fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> 
     let Duration(timeout) = args
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     let p = scheduler()?;
     Ok((t, deadline_in(p, timeout)))
 }
@@ -384,7 +384,7 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     let result: Option<i32> = args.option("--result")?;
     let created = args.flag("--created")?;
     let kind: Kind = args.next("<kind>")?;
-    let name: Option<String> = args.next_opt()?;
+    let name = args.word_opt()?;
     args.finish()?;
 
     let period_ns = match (kind.default_period(), period) {
@@ -418,7 +418,7 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     }
     scheduler()?;
 
-    let name = name.unwrap_or_else(|| default_name(kind));
+    let name = name.map_or_else(|| default_name(kind), String::from);
     let shared = Arc::new(Shared {
         kind,
         started: AtomicBool::new(false),
@@ -593,9 +593,9 @@ pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::unpark(&t);
     Ok(0)
@@ -638,10 +638,10 @@ pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     let Duration(timeout) = args
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let WaitState(want) = args.next("<state>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     let p = scheduler()?;
     let deadline = deadline_in(p, timeout);
     loop {
@@ -669,10 +669,10 @@ pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let cpu: usize = args.next("<cpu>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::bind(&t, cpu).map_err(|e| match e {
         Error::Invalid => bad_cpu(cpu, e),
@@ -683,9 +683,9 @@ pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     if !kthread::wake_up_process(&t) {
         let info = t.info();
@@ -700,10 +700,10 @@ pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
 }
 
 pub(crate) fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let Prio(prio) = args.next("<prio>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::set_priority(&t, prio).map_err(|e| match e {
         Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),
