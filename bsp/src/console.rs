@@ -75,7 +75,7 @@ impl embedded_io::ErrorType for SerialIo {
 #[inline(never)]
 pub(crate) fn wait_input(deadline: Option<u64>) {
     let uart = &kernel().uart;
-    let _ = RX_WAIT.wait_event(|| uart.has_input(), deadline);
+    let _ = rtos::wait::wait_event_dyn(&RX_WAIT, &mut || uart.has_input(), deadline);
 }
 
 impl embedded_io::Read for SerialIo {

@@ -64,7 +64,7 @@ use rtos::sched::{self, WaitQueue};
 use rtos::time::ticks_to_ns;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
-use rtos::work::wait_event_dyn;
+use rtos::wait::wait_event_dyn;
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};

@@ -563,7 +563,7 @@ fn klogd_body() -> i32 {
             return 0;
         }
         let deadline = kthreads::deadline_in(p, KLOGD_POLL_NS);
-        let _ = rtos::work::wait_event_dyn(
+        let _ = rtos::wait::wait_event_dyn(
             &LOG_WAIT,
             &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
             Some(deadline),

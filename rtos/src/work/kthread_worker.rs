@@ -473,7 +473,7 @@ fn cancel_sync(work: &Arc<Work>) -> bool {
     };
     let (was, running) = cancel_begin(&w.inner, &env, work);
     if let Some(seq) = running {
-        let _ = super::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
+        let _ = crate::wait::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
     }
     cancel_end(work);
     was
