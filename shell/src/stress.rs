@@ -62,9 +62,9 @@ use rtos::kthread::{self, KThread, Options};
 use rtos::port::Port;
 use rtos::sched::{self, WaitQueue};
 use rtos::time::ticks_to_ns;
+use rtos::wait::wait_event_dyn;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
-use rtos::wait::wait_event_dyn;
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
