@@ -285,9 +285,8 @@ impl shell::System for System {
 
     fn idle(&mut self) {
         // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
-        let uart = &kernel().uart;
         let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
-        let _ = crate::console::RX_WAIT.wait_event(|| uart.has_input(), Some(deadline));
+        crate::console::wait_input(Some(deadline));
     }
 
     fn uart(&self) -> Option<shell::UartInfo> {

@@ -70,6 +70,14 @@ impl embedded_io::ErrorType for SerialIo {
     type Error = Infallible;
 }
 
+/// Blocks the calling thread on [`RX_WAIT`] until the UART has input, or until `deadline`. One
+/// out-of-line copy for the shell's reads and its idle wait.
+#[inline(never)]
+pub(crate) fn wait_input(deadline: Option<u64>) {
+    let uart = &kernel().uart;
+    let _ = rtos::wait::wait_event_dyn(&RX_WAIT, &mut || uart.has_input(), deadline);
+}
+
 impl embedded_io::Read for SerialIo {
     /// Blocks the calling thread (on [`RX_WAIT`]) until at least one byte has arrived, then
     /// returns what is buffered.
@@ -77,8 +85,8 @@ impl embedded_io::Read for SerialIo {
         if buf.is_empty() {
             return Ok(0);
         }
+        wait_input(None);
         let uart = &kernel().uart;
-        let _ = RX_WAIT.wait_event(|| uart.has_input(), None);
         let mut n = 0;
         while n < buf.len() {
             match uart.try_get() {

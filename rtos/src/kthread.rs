@@ -29,7 +29,6 @@ use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
 use crate::sync::IrqSpinLock;
 use crate::work::task_work;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -40,7 +39,26 @@ pub const MAX_NAME: usize = 63;
 /// Most kthreads alive (not yet collected) at once.
 pub const MAX_THREADS: usize = 256;
 
-static REGISTRY: IrqSpinLock<BTreeMap<Tid, Arc<Thread>>> = IrqSpinLock::new(BTreeMap::new());
+/// Every kthread not yet collected, sorted by tid (a sorted `Vec`: for at most [`MAX_THREADS`]
+/// entries it is as quick as a `BTreeMap` and a few KiB less code).
+static REGISTRY: IrqSpinLock<Vec<Arc<Thread>>> = IrqSpinLock::new(Vec::new());
+
+/// Where `tid` is in the registry (`Ok`), or where it would go (`Err`).
+fn slot(reg: &[Arc<Thread>], tid: Tid) -> Result<usize, usize> {
+    reg.binary_search_by_key(&tid, |t| t.tid())
+}
+
+/// Takes `tid` out of the registry; whether it was there.
+fn unregister(tid: Tid) -> bool {
+    let mut reg = REGISTRY.lock();
+    match slot(&reg, tid) {
+        Ok(i) => {
+            reg.remove(i);
+            true
+        }
+        Err(_) => false,
+    }
+}
 
 /// A handle to a kthread.
 #[derive(Clone, Debug)]
@@ -92,6 +110,39 @@ pub fn create_with(
     opts: Options,
     f: impl FnOnce() -> i32 + Send + 'static,
 ) -> Result<KThread, Error> {
+    // The only generic part: box the body. The rest is one copy for every caller.
+    create_boxed(
+        name,
+        opts,
+        Box::new(move |me: &Arc<Thread>| match start_gate(me) {
+            Some(r) => r,
+            None => f(),
+        }),
+    )
+}
+
+/// What a new kthread does before its function: `Some(result)` if it must not run it (stopped
+/// before it started). Parks first if asked to.
+#[inline(never)]
+fn start_gate(me: &Arc<Thread>) -> Option<i32> {
+    if me.has_flag(flags::SHOULD_STOP) {
+        return Some(Error::Interrupted.errno());
+    }
+    if me.has_flag(flags::SHOULD_PARK) {
+        parkme();
+    } else if task_work::notified(Some(me)) {
+        // The boundary `parkme` ends with: works queued before the first start run now.
+        task_work::notify_resume();
+    }
+    None
+}
+
+#[inline(never)]
+fn create_boxed(
+    name: &str,
+    opts: Options,
+    body: crate::sched::thread::Entry,
+) -> Result<KThread, Error> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(Error::Invalid);
     }
@@ -100,32 +151,21 @@ pub fn create_with(
         None => sched::online_mask(),
     };
     let mut reg = REGISTRY.lock();
-    if reg.values().any(|t| t.name() == name) {
+    if reg.iter().any(|t| t.name() == name) {
         return Err(Error::Exists);
     }
     if reg.len() >= MAX_THREADS {
         return Err(Error::NoMemory);
     }
-    let body = move |me: &Arc<Thread>| -> i32 {
-        if me.has_flag(flags::SHOULD_STOP) {
-            return Error::Interrupted.errno();
-        }
-        if me.has_flag(flags::SHOULD_PARK) {
-            parkme();
-        } else if task_work::notified(Some(me)) {
-            // The boundary `parkme` ends with: works queued before the first start run now.
-            task_work::notify_resume();
-        }
-        f()
-    };
     let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);
-    let t = sched::create_thread(String::from(name), prio, allowed, Box::new(body))
-        .ok_or(Error::NoMemory)?;
+    let t = sched::create_thread(String::from(name), prio, allowed, body).ok_or(Error::NoMemory)?;
     if let Some(cpu) = opts.cpu {
         t.bound_cpu.store(cpu, Ordering::Release);
         t.set_flag(flags::IS_PER_CPU);
     }
-    reg.insert(t.tid(), t.clone());
+    if let Err(i) = slot(&reg, t.tid()) {
+        reg.insert(i, t.clone());
+    }
     Ok(KThread(t))
 }
 
@@ -319,7 +359,7 @@ pub fn stop_until(t: &KThread, deadline: Option<u64>) -> Result<i32, Error> {
         Some(d) => k.exited.wait_until(d).map_err(|_| Error::TimedOut)?,
         None => k.exited.wait(),
     }
-    REGISTRY.lock().remove(&k.tid());
+    unregister(k.tid());
     Ok(k.result.load(Ordering::Acquire))
 }
 
@@ -328,27 +368,23 @@ pub fn reap(t: &KThread) -> bool {
     if t.0.state() != State::Exited {
         return false;
     }
-    REGISTRY.lock().remove(&t.tid()).is_some()
+    unregister(t.tid())
 }
 
 /// Finds a kthread by tid (decimal) or by name.
 pub fn find(key: &str) -> Option<KThread> {
     let reg = REGISTRY.lock();
-    if let Some(t) = key.parse::<Tid>().ok().and_then(|tid| reg.get(&tid)) {
-        return Some(KThread(t.clone()));
+    if let Some(i) = key.parse::<Tid>().ok().and_then(|tid| slot(&reg, tid).ok()) {
+        return Some(KThread(reg[i].clone()));
     }
-    reg.values()
+    reg.iter()
         .find(|t| t.name() == key)
         .map(|t| KThread(t.clone()))
 }
 
 /// Every kthread still known (running, parked, or exited but not collected), by tid.
 pub fn list() -> Vec<KThread> {
-    REGISTRY
-        .lock()
-        .values()
-        .map(|t| KThread(t.clone()))
-        .collect()
+    REGISTRY.lock().iter().map(|t| KThread(t.clone())).collect()
 }
 
 /// Calls `f` with the tid and name of the kthread whose stack (or the `guard` bytes below it)
@@ -358,7 +394,7 @@ pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str))
     let Some(reg) = REGISTRY.try_lock() else {
         return false;
     };
-    let owner = reg.values().find(|t| {
+    let owner = reg.iter().find(|t| {
         t.stack
             .try_lock()
             .and_then(|s| *s)

@@ -38,6 +38,7 @@ pub mod sched;
 pub mod sync;
 pub mod time;
 pub mod timer;
+pub mod wait;
 pub mod work;
 
 #[cfg(all(test, not(loom)))]

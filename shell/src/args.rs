@@ -8,6 +8,7 @@
 //! is option-like; anything after a `--` word is positional. Options may be written
 //! `--name value` or `--name=value`.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -25,28 +26,39 @@ pub(crate) enum ErrorKind {
     Usage,
 }
 
-/// A command failure; printed as `error: <command>: <msg>`.
+/// A command failure; printed as `error: <command>: <msg>`. Boxed: one pointer keeps every
+/// `Result<_, CmdError>` small, so each `?` moves one word (less code at every call site).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CmdError {
+pub(crate) struct CmdError(Box<CmdErrorInner>);
+
+/// What a [`CmdError`] holds (reached through `Deref`: `e.kind`, `e.msg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CmdErrorInner {
     pub kind: ErrorKind,
     pub msg: String,
 }
 
+impl core::ops::Deref for CmdError {
+    type Target = CmdErrorInner;
+    fn deref(&self) -> &CmdErrorInner {
+        &self.0
+    }
+}
+
 impl CmdError {
+    #[inline(never)]
+    fn new(kind: ErrorKind, msg: String) -> Self {
+        Self(Box::new(CmdErrorInner { kind, msg }))
+    }
+
     /// A usage error (status 2).
     pub(crate) fn usage(msg: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Usage,
-            msg: msg.into(),
-        }
+        Self::new(ErrorKind::Usage, msg.into())
     }
 
     /// A runtime error (status 1).
     pub(crate) fn runtime(msg: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Runtime,
-            msg: msg.into(),
-        }
+        Self::new(ErrorKind::Runtime, msg.into())
     }
 
     /// The exit status this error sets.
@@ -132,9 +144,16 @@ impl FromArg for CrashKind {
 }
 
 fn parse_as<T: FromArg>(s: &str) -> Result<T, CmdError> {
-    T::from_arg(s).ok_or_else(|| match T::HINT {
-        Some(hint) => CmdError::usage(format!("invalid {} '{s}' (expected {hint})", T::WHAT)),
-        None => CmdError::usage(format!("invalid {} '{s}'", T::WHAT)),
+    T::from_arg(s).ok_or_else(|| invalid(T::WHAT, T::HINT, s))
+}
+
+/// The error for an argument `s` that is not a valid `what` (one copy for every [`FromArg`]).
+#[cold]
+#[inline(never)]
+fn invalid(what: &str, hint: Option<&str>, s: &str) -> CmdError {
+    CmdError::usage(match hint {
+        Some(hint) => format!("invalid {what} '{s}' (expected {hint})"),
+        None => format!("invalid {what} '{s}'"),
     })
 }
 
@@ -208,14 +227,22 @@ impl<'a> Args<'a> {
             return Err(CmdError::usage(format!("option '{name}' takes no value")));
         }
         self.used[i] = true;
-        if self.find_option(name).is_some() {
-            return Err(CmdError::usage(format!("option '{name}' given twice")));
-        }
+        self.once(name)?;
         Ok(true)
     }
 
     /// The value of option `name` (`--name value` or `--name=value`), parsed; consumes both.
     pub(crate) fn option<T: FromArg>(&mut self, name: &str) -> Result<Option<T>, CmdError> {
+        let Some(value) = self.option_word(name)? else {
+            return Ok(None);
+        };
+        let parsed = parse_as(value)?;
+        self.once(name)?;
+        Ok(Some(parsed))
+    }
+
+    /// The value word of option `name`, consumed with it (the non-generic part of [`Self::option`]).
+    fn option_word(&mut self, name: &str) -> Result<Option<&'a str>, CmdError> {
         let Some((i, inline)) = self.find_option(name) else {
             return Ok(None);
         };
@@ -233,11 +260,15 @@ impl<'a> Args<'a> {
                 }
             }
         };
-        let parsed = parse_as(value)?;
-        if self.find_option(name).is_some() {
-            return Err(CmdError::usage(format!("option '{name}' given twice")));
+        Ok(Some(value))
+    }
+
+    /// Fails if option `name` is still there (given twice).
+    fn once(&self, name: &str) -> Result<(), CmdError> {
+        match self.find_option(name) {
+            Some(_) => Err(CmdError::usage(format!("option '{name}' given twice"))),
+            None => Ok(()),
         }
-        Ok(Some(parsed))
     }
 
     /// The next positional word, if any. An option-like word here is an unknown option.
@@ -256,13 +287,24 @@ impl<'a> Args<'a> {
 
     /// The next positional argument, parsed; `what` names it in the error if it is missing.
     pub(crate) fn next<T: FromArg>(&mut self, what: &str) -> Result<T, CmdError> {
+        parse_as(self.word(what)?)
+    }
+
+    /// The next positional word, as is (no allocation); `what` names it in the error if it is
+    /// missing.
+    pub(crate) fn word(&mut self, what: &str) -> Result<&'a str, CmdError> {
         match self.next_word()? {
-            Some(w) => parse_as(w),
+            Some(w) => Ok(w),
             None => Err(CmdError::usage(format!(
                 "missing {what} (usage: {})",
                 self.usage
             ))),
         }
+    }
+
+    /// The next positional word, as is, if there is one.
+    pub(crate) fn word_opt(&mut self) -> Result<Option<&'a str>, CmdError> {
+        self.next_word()
     }
 
     /// The next positional argument, parsed, if there is one.

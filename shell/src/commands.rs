@@ -6,7 +6,7 @@
 //! fn cmd_foo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 //!     let verbose = args.flag("--verbose")?;
 //!     let count: u32 = args.option("--count")?.unwrap_or(1);
-//!     let target: String = args.next("<target>")?;
+//!     let target = args.word("<target>")?; // or args.next::<T>() to parse
 //!     args.finish()?; // unknown options / extra arguments -> usage error, before acting
 //!     writeln!(ctx, "...");
 //!     Ok(0)

@@ -191,8 +191,10 @@ pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
         .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
 }
 
-/// The counter value `ns` from now.
-fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
+/// The counter value `ns` from now. Out of line: the `u128` conversion is not inlined at every
+/// caller.
+#[inline(never)]
+pub(crate) fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
     deadline_after(p.now(), ns, p.ticks_per_second())
 }
 
@@ -203,9 +205,9 @@ fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> 
     let Duration(timeout) = args
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     let p = scheduler()?;
     Ok((t, deadline_in(p, timeout)))
 }
@@ -295,11 +297,7 @@ fn spin_body() -> i32 {
 fn sleeper_body() -> i32 {
     let p = rtos::port::port();
     while !checkpoint() {
-        sched::sleep_interruptible_until(deadline_after(
-            p.now(),
-            SLEEPER_NAP_NS,
-            p.ticks_per_second(),
-        ));
+        sched::sleep_interruptible_until(deadline_in(p, SLEEPER_NAP_NS));
     }
     0
 }
@@ -307,7 +305,7 @@ fn sleeper_body() -> i32 {
 /// Calls `tick` every `period_ns` until stopped, sleeping in slices of at most [`SLICE_NS`] so a
 /// stop or park request is seen quickly. After a park the period starts afresh. Returns the
 /// number of ticks modulo 2^31.
-fn periodic(period_ns: u64, mut tick: impl FnMut(u64)) -> i32 {
+fn periodic(period_ns: u64, tick: &mut dyn FnMut(u64)) -> i32 {
     let p = rtos::port::port();
     let hz = p.ticks_per_second();
     let period = ns_to_ticks_ceil(period_ns, hz).max(1);
@@ -360,8 +358,8 @@ fn body(
         match shared.kind {
             Kind::Spin => spin_body(),
             Kind::Sleeper => sleeper_body(),
-            Kind::Ticker => periodic(period_ns, |n| rtos::kprintln!("{name}: tick {n}")),
-            Kind::Counter => periodic(period_ns, |n| shared.count.store(n, Ordering::Relaxed)),
+            Kind::Ticker => periodic(period_ns, &mut |n| rtos::kprintln!("{name}: tick {n}")),
+            Kind::Counter => periodic(period_ns, &mut |n| shared.count.store(n, Ordering::Relaxed)),
             Kind::Hog => hog_body(),
             Kind::Exit => result,
         }
@@ -386,7 +384,7 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     let result: Option<i32> = args.option("--result")?;
     let created = args.flag("--created")?;
     let kind: Kind = args.next("<kind>")?;
-    let name: Option<String> = args.next_opt()?;
+    let name = args.word_opt()?;
     args.finish()?;
 
     let period_ns = match (kind.default_period(), period) {
@@ -420,7 +418,7 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     }
     scheduler()?;
 
-    let name = name.unwrap_or_else(|| default_name(kind));
+    let name = name.map_or_else(|| default_name(kind), String::from);
     let shared = Arc::new(Shared {
         kind,
         started: AtomicBool::new(false),
@@ -595,9 +593,9 @@ pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::unpark(&t);
     Ok(0)
@@ -640,10 +638,10 @@ pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     let Duration(timeout) = args
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let WaitState(want) = args.next("<state>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     let p = scheduler()?;
     let deadline = deadline_in(p, timeout);
     loop {
@@ -671,10 +669,10 @@ pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let cpu: usize = args.next("<cpu>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::bind(&t, cpu).map_err(|e| match e {
         Error::Invalid => bad_cpu(cpu, e),
@@ -685,9 +683,9 @@ pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
 }
 
 pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     if !kthread::wake_up_process(&t) {
         let info = t.info();
@@ -702,10 +700,10 @@ pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
 }
 
 pub(crate) fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let key: String = args.next("<t>")?;
+    let key = args.word("<t>")?;
     let Prio(prio) = args.next("<prio>")?;
     args.finish()?;
-    let t = lookup(&key)?;
+    let t = lookup(key)?;
     scheduler()?;
     kthread::set_priority(&t, prio).map_err(|e| match e {
         Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),

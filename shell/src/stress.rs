@@ -61,7 +61,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use rtos::kthread::{self, KThread, Options};
 use rtos::port::Port;
 use rtos::sched::{self, WaitQueue};
-use rtos::time::{deadline_after, ticks_to_ns};
+use rtos::time::ticks_to_ns;
+use rtos::wait::wait_event_dyn;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
@@ -233,8 +234,9 @@ fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
         let mut ok = Ok(());
         if found.is_none() {
             t.waiting.fetch_add(1, Ordering::SeqCst);
-            ok = t.slot_freed.wait_event(
-                || {
+            ok = wait_event_dyn(
+                &t.slot_freed,
+                &mut || {
                     found = scan();
                     found.is_some() || t.abort.load(Ordering::Acquire)
                 },
@@ -266,8 +268,9 @@ fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
     }
     // Until the last callbacks have run.
     t.waiting.fetch_add(1, Ordering::SeqCst);
-    let _ = t.slot_freed.wait_event(
-        || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst)),
+    let _ = wait_event_dyn(
+        &t.slot_freed,
+        &mut || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst)),
         Some(t.deadline),
     );
     t.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -427,7 +430,7 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
     }
     let hz = p.ticks_per_second();
     // Setting up counts against the timeout too.
-    let deadline = deadline_after(p.now(), timeout, hz);
+    let deadline = kthreads::deadline_in(p, timeout);
     let tally = Arc::new(Tally {
         cpus: cpus.clone(),
         runs,
@@ -585,14 +588,14 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
     tally.abort.store(true, Ordering::Release);
     let mut unstopped = 0;
     for t in &threads {
-        let d = deadline_after(p.now(), STOP_NS, hz);
+        let d = kthreads::deadline_in(p, STOP_NS);
         if kthread::stop_until(t, Some(d)).is_err() {
             unstopped += 1;
         }
     }
     drop(shared);
     // A callback marks its slot free just before it returns; the kernel clears BUSY just after.
-    let settle = deadline_after(p.now(), SETTLE_NS, hz);
+    let settle = kthreads::deadline_in(p, SETTLE_NS);
     while run.pool.iter().any(|w| w.flags() & irq_work::CLAIMED != 0) && p.now() < settle {
         relax(p);
     }

@@ -562,9 +562,10 @@ fn klogd_body() -> i32 {
             drain_log();
             return 0;
         }
-        let deadline = deadline_after(p.now(), KLOGD_POLL_NS, p.ticks_per_second());
-        let _ = LOG_WAIT.wait_event(
-            || LOG.lock().len > 0 || kthread::should_stop_or_park(),
+        let deadline = kthreads::deadline_in(p, KLOGD_POLL_NS);
+        let _ = rtos::wait::wait_event_dyn(
+            &LOG_WAIT,
+            &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
             Some(deadline),
         );
         drain_log();
@@ -585,7 +586,7 @@ fn ensure_klogd() -> Result<(), CmdError> {
 // ---- work list / wait work ----
 
 pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let sub: String = args.next("<subcommand>")?;
+    let sub = args.word("<subcommand>")?;
     if sub != "list" {
         return Err(CmdError::usage(format!(
             "unknown subcommand '{sub}' (expected list)"
@@ -666,12 +667,12 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     let Duration(timeout) = a
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let name: String = a.next("<work>")?;
-    let what: String = a.next("runs or state")?;
+    let name = a.word("<work>")?;
+    let what = a.word("runs or state")?;
     // Either a run count to reach or a state to be in.
-    let (n, state) = match what.as_str() {
+    let (n, state) = match what {
         "runs" => {
-            let op: String = a.next(">=")?;
+            let op = a.word(">=")?;
             let n: u64 = a.next("<n>")?;
             if op != ">=" {
                 return Err(CmdError::usage("expected `runs >= <n>`"));
@@ -679,7 +680,7 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
             (n, None)
         }
         "state" => {
-            let st: String = a.next("<state>")?;
+            let st = a.word("<state>")?;
             match WORK_STATES.iter().find(|s| **s == st) {
                 Some(s) => (0, Some(*s)),
                 None => {
@@ -693,9 +694,9 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
         _ => return Err(CmdError::usage("expected `runs >= <n>` or `state <state>`")),
     };
     a.finish()?;
-    let e = lookup_work(&name)?;
+    let e = lookup_work(name)?;
     let p = kthreads::scheduler()?;
-    let deadline = deadline_after(p.now(), timeout, p.ticks_per_second());
+    let deadline = kthreads::deadline_in(p, timeout);
     loop {
         let runs = e.runs.load(Ordering::Acquire);
         let now_state = e.state();
@@ -723,18 +724,18 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
 // ---- irqwork ----
 
 pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let sub: String = args.next("<subcommand>")?;
-    match sub.as_str() {
+    let sub = args.word("<subcommand>")?;
+    match sub {
         "queue" => {
             let cpu: Option<usize> = args.option("--cpu")?;
             let lazy = args.flag("--lazy")?;
             let func: Option<Func> = args.option("--fn")?;
-            let name: String = args.next("<work>")?;
+            let name = args.word("<work>")?;
             args.finish()?;
             if cpu.is_some() && lazy {
                 return Err(CmdError::usage("--lazy and --cpu together"));
             }
-            let existing = WORKS.lock().get(&name).map(|e| e.func);
+            let existing = WORKS.lock().get(name).map(|e| e.func);
             if let Some(Func::Sleep(_)) = func.or(existing) {
                 return Err(CmdError::usage(
                     "sleep is not allowed in hard IRQ context (irq_work)",
@@ -742,7 +743,7 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
             }
             kthreads::scheduler()?;
             check_cpu(cpu)?;
-            let e = get_or_create(&name, Kind::Irq, func, lazy)?;
+            let e = get_or_create(name, Kind::Irq, func, lazy)?;
             if e.func == Func::Log {
                 ensure_klogd()?;
             }
@@ -761,9 +762,9 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
             Ok(queued(ctx, ok))
         }
         "sync" => {
-            let name: String = args.next("<work>")?;
+            let name = args.word("<work>")?;
             args.finish()?;
-            let e = lookup_work(&name)?;
+            let e = lookup_work(name)?;
             let Some(Handle::Irq(w)) = e.handle.lock().clone() else {
                 return Err(CmdError::runtime(format!(
                     "work '{name}' is not an irq_work"
@@ -814,16 +815,16 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
 // ---- taskwork ----
 
 pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let sub: String = args.next("<subcommand>")?;
-    match sub.as_str() {
+    let sub = args.word("<subcommand>")?;
+    match sub {
         "add" => {
             let notify: Option<NotifyArg> = args.option("--notify")?;
             let func: Option<Func> = args.option("--fn")?;
-            let key: String = args.next("<thread>")?;
-            let name: String = args.next("<work>")?;
+            let key = args.word("<thread>")?;
+            let name = args.word("<work>")?;
             args.finish()?;
-            let t = kthreads::lookup(&key)?;
-            let e = get_or_create(&name, Kind::Task, func, false)?;
+            let t = kthreads::lookup(key)?;
+            let e = get_or_create(name, Kind::Task, func, false)?;
             let Handle::Task(w) = e.handle() else {
                 unreachable!()
             };
@@ -848,19 +849,19 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
         }
         "cancel" => {
             let func: Option<Func> = args.option("--fn")?;
-            let key: String = args.next("<thread>")?;
-            let name: Option<String> = args.next_opt()?;
+            let key = args.word("<thread>")?;
+            let name = args.word_opt()?;
             args.finish()?;
-            let t = kthreads::lookup(&key)?;
+            let t = kthreads::lookup(key)?;
             let cancelled = match (name, func) {
                 (Some(name), None) => {
-                    let e = lookup_work(&name)?;
+                    let e = lookup_work(name)?;
                     let Some(Handle::Task(w)) = e.handle.lock().clone() else {
                         return Err(CmdError::runtime(format!(
                             "work '{name}' is not a task_work"
                         )));
                     };
-                    tw::task_work_cancel(t.thread(), &w).then_some(name)
+                    tw::task_work_cancel(t.thread(), &w).then(|| String::from(name))
                 }
                 (None, Some(f)) => {
                     let names: Vec<String> = WORKS
@@ -890,9 +891,9 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
             }
         }
         "list" => {
-            let key: String = args.next("<thread>")?;
+            let key = args.word("<thread>")?;
             args.finish()?;
-            let t = kthreads::lookup(&key)?;
+            let t = kthreads::lookup(key)?;
             for n in tw::task_work_list(t.thread()) {
                 writeln!(ctx, "{n}");
             }
@@ -914,37 +915,37 @@ fn lookup_wq(name: &str) -> Result<Arc<Workqueue>, CmdError> {
 }
 
 pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let sub: String = args.next("<subcommand>")?;
-    match sub.as_str() {
+    let sub = args.word("<subcommand>")?;
+    match sub {
         "create" => {
             let single = args.flag("--single")?;
-            let name: String = args.next("<wq>")?;
+            let name = args.word("<wq>")?;
             args.finish()?;
             kthreads::scheduler()?;
             if name.is_empty() {
                 return Err(CmdError::usage("empty workqueue name"));
             }
-            if WQS.lock().contains_key(&name) {
+            if WQS.lock().contains_key(name) {
                 return Err(CmdError::runtime(format!(
                     "a workqueue named '{name}' already exists (EEXIST)"
                 )));
             }
             let made = if single {
-                wqm::create_singlethread_workqueue(&name)
+                wqm::create_singlethread_workqueue(name)
             } else {
-                wqm::create_workqueue(&name)
+                wqm::create_workqueue(name)
             };
             let q = made.map_err(|e| {
                 CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name()))
             })?;
-            WQS.lock().insert(name, q);
+            WQS.lock().insert(String::from(name), q);
             Ok(0)
         }
         "queue" | "delay" => {
             let cpu: Option<usize> = args.option("--cpu")?;
             let func: Option<Func> = args.option("--fn")?;
-            let qname: String = args.next("<wq>")?;
-            let name: String = args.next("<work>")?;
+            let qname = args.word("<wq>")?;
+            let name = args.word("<work>")?;
             let delay = if sub == "delay" {
                 Some(args.next::<Duration>("<D>")?.0)
             } else {
@@ -953,8 +954,8 @@ pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
             args.finish()?;
             kthreads::scheduler()?;
             check_cpu(cpu)?;
-            let q = lookup_wq(&qname)?;
-            let e = get_or_create(&name, Kind::Work, func, false)?;
+            let q = lookup_wq(qname)?;
+            let e = get_or_create(name, Kind::Work, func, false)?;
             let w = e.work();
             if w.state() == wqm::WorkState::Pending || w.state() == wqm::WorkState::Delayed {
                 return Ok(queued(ctx, false));
@@ -969,18 +970,18 @@ pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
             Ok(queued(ctx, ok))
         }
         "flush" => {
-            let qname: String = args.next("<wq>")?;
+            let qname = args.word("<wq>")?;
             args.finish()?;
-            let q = lookup_wq(&qname)?;
+            let q = lookup_wq(qname)?;
             wqm::flush_workqueue(&q);
             Ok(0)
         }
         "destroy" => {
-            let qname: String = args.next("<wq>")?;
+            let qname = args.word("<wq>")?;
             args.finish()?;
             let q = WQS
                 .lock()
-                .remove(&qname)
+                .remove(qname)
                 .ok_or_else(|| CmdError::runtime(format!("no such workqueue '{qname}'")))?;
             wqm::destroy_workqueue(q);
             Ok(0)
@@ -1033,22 +1034,22 @@ fn existing_work(name: &str) -> Result<Arc<Work>, CmdError> {
 }
 
 pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let sub: String = args.next("<subcommand>")?;
-    match sub.as_str() {
+    let sub = args.word("<subcommand>")?;
+    match sub {
         "create" => {
             let cpu: Option<usize> = args.option("--cpu")?;
-            let name: String = args.next("<w>")?;
+            let name = args.word("<w>")?;
             args.finish()?;
             kthreads::scheduler()?;
             check_cpu(cpu)?;
-            if WORKERS.lock().contains_key(&name) {
+            if WORKERS.lock().contains_key(name) {
                 return Err(CmdError::runtime(format!(
                     "a kworker named '{name}' already exists (EEXIST)"
                 )));
             }
             let made = match cpu {
-                Some(c) => kw::create_worker_on_cpu(c, &name),
-                None => kw::create_worker(&name),
+                Some(c) => kw::create_worker_on_cpu(c, name),
+                None => kw::create_worker(name),
             };
             let w = made.map_err(|e| match e {
                 Error::Exists => CmdError::runtime(format!(
@@ -1057,21 +1058,21 @@ pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
                 )),
                 e => CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())),
             })?;
-            WORKERS.lock().insert(name, w);
+            WORKERS.lock().insert(String::from(name), w);
             Ok(0)
         }
         "queue" | "delay" | "mod" => {
             let func: Option<Func> = args.option("--fn")?;
-            let wname: String = args.next("<w>")?;
-            let name: String = args.next("<work>")?;
+            let wname = args.word("<w>")?;
+            let name = args.word("<work>")?;
             let delay = if sub == "queue" {
                 0
             } else {
                 args.next::<Duration>("<D>")?.0
             };
             args.finish()?;
-            let k = lookup_worker(&wname)?;
-            let e = get_or_create(&name, Kind::Work, func, false)?;
+            let k = lookup_worker(wname)?;
+            let e = get_or_create(name, Kind::Work, func, false)?;
             let w = e.work();
             if sub != "mod"
                 && matches!(w.state(), wqm::WorkState::Pending | wqm::WorkState::Delayed)
@@ -1087,33 +1088,33 @@ pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
             Ok(queued(ctx, kw::kthread_queue_delayed_work(&k, &w, delay)))
         }
         "cancel" => {
-            let name: String = args.next("<work>")?;
+            let name = args.word("<work>")?;
             args.finish()?;
-            let w = existing_work(&name)?;
+            let w = existing_work(name)?;
             let was = kw::kthread_cancel_delayed_work_sync(&w);
             writeln!(ctx, "pending={was}");
             Ok(0)
         }
         "flush-work" => {
-            let name: String = args.next("<work>")?;
+            let name = args.word("<work>")?;
             args.finish()?;
-            let w = existing_work(&name)?;
+            let w = existing_work(name)?;
             kw::kthread_flush_work(&w);
             Ok(0)
         }
         "flush" => {
-            let wname: String = args.next("<w>")?;
+            let wname = args.word("<w>")?;
             args.finish()?;
-            let k = lookup_worker(&wname)?;
+            let k = lookup_worker(wname)?;
             kw::kthread_flush_worker(&k);
             Ok(0)
         }
         "destroy" => {
-            let wname: String = args.next("<w>")?;
+            let wname = args.word("<w>")?;
             args.finish()?;
             let k = WORKERS
                 .lock()
-                .remove(&wname)
+                .remove(wname)
                 .ok_or_else(|| CmdError::runtime(format!("no such kworker '{wname}'")))?;
             match kw::kthread_destroy_worker(k) {
                 Ok(()) => Ok(0),

@@ -107,6 +107,12 @@ impl Worker {
             && g.current.as_ref().is_none_or(|(s, _)| *s > target)
     }
 
+    /// Blocks until [`Self::done_through`] `target` (the flushes' wait: one out-of-line copy).
+    #[inline(never)]
+    fn wait_done_through(&self, target: u64) {
+        let _ = self.done.wait_event(|| self.done_through(target), None);
+    }
+
     fn run_loop(&self) {
         loop {
             let _ = self.more.wait_event(
@@ -455,9 +461,10 @@ pub fn kthread_flush_work(work: &Arc<Work>) {
             None => return,
         }
     };
-    let _ = w.done.wait_event(|| w.done_through(target), None);
+    w.wait_done_through(target);
 }
 
+#[inline(never)]
 fn cancel_sync(work: &Arc<Work>) -> bool {
     let Some(w) = owner(work) else { return false };
     let env = KernelEnv {
@@ -466,7 +473,7 @@ fn cancel_sync(work: &Arc<Work>) -> bool {
     };
     let (was, running) = cancel_begin(&w.inner, &env, work);
     if let Some(seq) = running {
-        let _ = w.done.wait_event(|| cancel_done(&w.inner, seq), None);
+        let _ = crate::wait::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
     }
     cancel_end(work);
     was
@@ -488,7 +495,7 @@ pub fn kthread_cancel_delayed_work_sync(work: &Arc<Work>) -> bool {
 /// nor delayed works still waiting for their timer).
 pub fn kthread_flush_worker(w: &Worker) {
     let target = w.inner.lock().next_seq - 1;
-    let _ = w.done.wait_event(|| w.done_through(target), None);
+    w.wait_done_through(target);
 }
 
 /// Flushes `w` and stops its thread. Delayed works still armed are an error: they are disarmed

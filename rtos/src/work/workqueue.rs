@@ -385,16 +385,22 @@ pub fn create_singlethread_workqueue(name: &str) -> Result<Arc<Workqueue>, Error
     create(name, true)
 }
 
-static EVENTS: Mutex<Option<Arc<Workqueue>>> = Mutex::new(None);
+static EVENTS: IrqSpinLock<Option<Arc<Workqueue>>> = IrqSpinLock::new(None);
+/// Held while `events` is created (which sleeps), so that it is created once. A `Mutex<()>` like
+/// the console's: one copy of the sleeping lock's code for both.
+static EVENTS_CREATE: Mutex<()> = Mutex::new(());
 
 /// The global default workqueue `events`, created (per-CPU) on first use.
 pub fn events() -> Result<Arc<Workqueue>, Error> {
-    let mut slot = EVENTS.lock();
-    if let Some(wq) = slot.as_ref() {
-        return Ok(wq.clone());
+    if let Some(wq) = EVENTS.lock().clone() {
+        return Ok(wq);
+    }
+    let _creating = EVENTS_CREATE.lock();
+    if let Some(wq) = EVENTS.lock().clone() {
+        return Ok(wq);
     }
     let wq = create_workqueue("events")?;
-    *slot = Some(wq.clone());
+    *EVENTS.lock() = Some(wq.clone());
     Ok(wq)
 }
 
