@@ -172,9 +172,9 @@ pub fn cancel(id: TimerId) -> bool {
 
 /// Whether `cpu` has any timer pending (a timer interrupt will come).
 pub fn has_pending(cpu: usize) -> bool {
-    QUEUES.get(cpu).is_some_and(|t| {
-        DEADLINES[cpu].slice().is_some() || !t.lock().q.is_empty()
-    })
+    QUEUES
+        .get(cpu)
+        .is_some_and(|t| DEADLINES[cpu].slice().is_some() || !t.lock().q.is_empty())
 }
 
 /// Timers pending on `cpu`, as `(deadline, kind)` with kind `wake`, `slice` or `call`, by

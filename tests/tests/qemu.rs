@@ -911,14 +911,16 @@ mod bench {
         }
     }
 
-    /// Rows whose measured path allocates or frees heap memory (a thread and its name; a delayed
-    /// work's boxed timer action): their counts depend on the heap's layout, which other CPUs'
-    /// allocations during earlier rows shape in an order that icount's round-robin of the vCPUs
-    /// can change from run to run (README, "Performance"). Within 1 %.
-    const HEAP_SENSITIVE: &[&str] = &["create", "delayed/1ms", "delayed/10ms"];
+    /// Rows whose count depends on state that the moment the command arrives can change (README,
+    /// "Benchmarks"), so two runs agree within 1 % rather than exactly: `create` and `delayed`
+    /// allocate or free heap memory (whose layout other CPUs' allocations during earlier rows
+    /// shape, in an order icount's round-robin of the vCPUs can change); `delayed` and
+    /// `taskwork` arm or cancel a timer in the measured path, whose cost depends on how the
+    /// deadline's bits (absolute time) share levels of the timer trie with the other timers.
+    const NOT_EXACT: &[&str] = &["create", "delayed/1ms", "delayed/10ms", "taskwork"];
 
     /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables
-    /// (the heap-sensitive rows within 1 %).
+    /// (the [`NOT_EXACT`] rows within 1 %).
     #[test]
     fn bench_under_icount_is_repeatable_virt() {
         let opts = ScriptOpts {
@@ -938,7 +940,7 @@ mod bench {
         let names = |r: &[(String, Vec<u64>)]| r.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert_eq!(names(&ra), names(&rb), "{}\n{}", show(&a), show(&b));
         for ((name, va), (_, vb)) in ra.iter().zip(&rb) {
-            if HEAP_SENSITIVE.contains(&name.as_str()) {
+            if NOT_EXACT.contains(&name.as_str()) {
                 for (x, y) in va.iter().zip(vb) {
                     assert!(x.abs_diff(*y) * 100 <= *x, "{name}: {va:?} vs {vb:?}");
                 }

@@ -70,11 +70,8 @@ impl<T> Fifo<T> {
     /// Removes the first entry for which `is` holds, keeping the others in order.
     pub(crate) fn remove_first(&mut self, is: impl Fn(&T) -> bool) -> Option<T> {
         let mask = self.mask();
-        let k = (0..self.len).find(|k| {
-            self.slots[(self.head + k) & mask]
-                .as_ref()
-                .is_some_and(&is)
-        })?;
+        let k =
+            (0..self.len).find(|k| self.slots[(self.head + k) & mask].as_ref().is_some_and(&is))?;
         let t = self.slots[(self.head + k) & mask].take();
         for j in k..self.len - 1 {
             let next = self.slots[(self.head + j + 1) & mask].take();
@@ -126,7 +123,10 @@ mod tests {
                 3 | 4 => assert_eq!(f.pop_front(), m.pop_front()),
                 5 => {
                     // Remove some present value (or an absent one when empty).
-                    let want = m.get((x >> 8) as usize % m.len().max(1)).copied().unwrap_or(u32::MAX);
+                    let want = m
+                        .get((x >> 8) as usize % m.len().max(1))
+                        .copied()
+                        .unwrap_or(u32::MAX);
                     let got = f.remove_first(|&v| v == want);
                     let pos = m.iter().position(|&v| v == want);
                     assert_eq!(got, pos.and_then(|p| m.remove(p)));

@@ -30,7 +30,6 @@ pub use thread::{DEFAULT_PRIORITY, PRIORITIES, State, Thread, ThreadInfo, Tid};
 use crate::port::{self, Context, ThreadEntry};
 use crate::sync::IrqSpinLock;
 use crate::work::task_work::{self, TaskWorks};
-use fifo::Fifo;
 use crate::{MAX_CPUS, timer};
 use alloc::format;
 use alloc::string::String;
@@ -38,6 +37,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
+use fifo::Fifo;
 
 /// Length of a round-robin time slice.
 pub const SLICE_NS: u64 = 10_000_000;
@@ -742,10 +742,7 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
             continue;
         }
         t.allowed.store(mask, Ordering::Release);
-        if mask & (1 << c) == 0
-            && !t.on_rq.load(Ordering::Acquire)
-            && !t.on_cpu()
-        {
+        if mask & (1 << c) == 0 && !t.on_rq.load(Ordering::Acquire) && !t.on_cpu() {
             t.cpu
                 .store(mask.trailing_zeros() as usize, Ordering::Release);
         }

@@ -153,10 +153,7 @@ fn park_waits_until_really_parked_and_counter_stops() {
             State::Parked,
             "park returned before the thread parked"
         );
-        assert!(
-            !t.thread().on_cpu(),
-            "parked but still on a CPU"
-        );
+        assert!(!t.thread().on_cpu(), "parked but still on a CPU");
         let before = count.load(Ordering::Relaxed);
         sched::sleep_ns(20 * MS);
         assert_eq!(
