@@ -912,7 +912,7 @@ mod bench {
     }
 
     /// Rows whose count depends on state that the moment the command arrives can change (README,
-    /// "Benchmarks"), so two runs agree within 1 % rather than exactly: `create` and `delayed`
+    /// "Benchmarks"), so two runs agree within 5 % (`bench-check`'s margin) rather than exactly: `create` and `delayed`
     /// allocate or free heap memory (whose layout other CPUs' allocations during earlier rows
     /// shape, in an order icount's round-robin of the vCPUs can change); `delayed` and
     /// `taskwork` arm or cancel a timer in the measured path, whose cost depends on how the
@@ -920,7 +920,7 @@ mod bench {
     const NOT_EXACT: &[&str] = &["create", "delayed/1ms", "delayed/10ms", "taskwork"];
 
     /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables
-    /// (the [`NOT_EXACT`] rows within 1 %).
+    /// (the [`NOT_EXACT`] rows within 5 %).
     #[test]
     fn bench_under_icount_is_repeatable_virt() {
         let opts = ScriptOpts {
@@ -942,7 +942,7 @@ mod bench {
         for ((name, va), (_, vb)) in ra.iter().zip(&rb) {
             if NOT_EXACT.contains(&name.as_str()) {
                 for (x, y) in va.iter().zip(vb) {
-                    assert!(x.abs_diff(*y) * 100 <= *x, "{name}: {va:?} vs {vb:?}");
+                    assert!(x.abs_diff(*y) * 20 <= *x, "{name}: {va:?} vs {vb:?}");
                 }
             } else {
                 assert_eq!(va, vb, "{name} differs\n{}\n{}", show(&a), show(&b));
