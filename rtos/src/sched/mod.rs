@@ -674,11 +674,16 @@ pub fn sleep_interruptible_until(deadline: u64) -> bool {
     if p.now() >= deadline {
         return true;
     }
-    // Interruptible before sleeping, and the notify flag checked after: a signalling task_work
-    // add either sees us asleep (under the run-queue lock) and wakes us, or we see its flag.
+    // Interruptible and asleep before the wake conditions are checked: a signalling task_work
+    // add, or a kthread stop or park request (which set their flag, then wake the thread),
+    // either sees us asleep (under the run-queue lock) and wakes us, or we see its flag. (A
+    // caller that checked `should_stop` before calling would otherwise sleep through a stop
+    // that came in between: Linux's set_current_state-before-the-check rule.)
     me.set_flag(thread::flags::INTERRUPTIBLE);
     set_current_state(State::Sleeping);
-    if me.task_work_notify.load(Ordering::Acquire) {
+    if me.task_work_notify.load(Ordering::Acquire)
+        || me.has_flag(thread::flags::SHOULD_STOP | thread::flags::SHOULD_PARK)
+    {
         set_current_state(State::Running);
     } else {
         let id = timer::arm(deadline, timer::Action::Wake(me.clone()));

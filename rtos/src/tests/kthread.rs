@@ -468,6 +468,57 @@ fn equal_priority_newcomer_is_not_starved_by_a_lone_spinner() {
     });
 }
 
+/// The lost-wake-up race: the thread checks `should_stop`/`should_park` (false), the request
+/// comes and its wake-up finds the thread running, then the thread goes to sleep. The sleep
+/// must see the request instead of sleeping through it (found as a `stop: timeout` in the
+/// QEMU task_work script).
+#[test]
+fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
+    run(2, || {
+        let go = Arc::new(AtomicBool::new(false));
+        let g = go.clone();
+        let t = kthread::run("late-check", move || {
+            let p = crate::port::port();
+            let mut naps = 0;
+            loop {
+                // "Checked: nothing requested" ...
+                let stop = kthread::should_stop();
+                let park = kthread::should_park();
+                g.store(true, Ordering::Release);
+                // ... and the request lands now, before the sleep: wait until it has.
+                while !kthread::should_stop() && !kthread::should_park() {
+                    core::hint::spin_loop();
+                }
+                if stop {
+                    return naps;
+                }
+                if park {
+                    kthread::parkme();
+                    continue;
+                }
+                let start = Instant::now();
+                sched::sleep_interruptible_until(p.now() + 10_000 * MS);
+                assert!(start.elapsed() < Duration::from_secs(2), "slept through it");
+                naps += 1;
+            }
+        })
+        .unwrap();
+        while !go.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        let deadline = crate::port::port().now() + 3_000 * MS;
+        kthread::park_until(&t, Some(deadline)).expect("park seen by the sleep");
+        go.store(false, Ordering::Release);
+        kthread::unpark(&t);
+        while !go.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        let r = kthread::stop_until(&t, Some(crate::port::port().now() + 3_000 * MS));
+        assert_eq!(r, Ok(2), "stop seen by the sleep");
+        0
+    });
+}
+
 #[test]
 fn interruptible_sleep_ends_early_when_parked_or_stopped() {
     run(2, || {
