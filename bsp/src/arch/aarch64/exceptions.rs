@@ -123,7 +123,8 @@ impl Vector {
 
 global_asm!(
     r#"
-.macro SAVE_X2_TO_X30_ELR_SPSR
+// x0..x17 sit at the same offsets in a `TrapFrame` and an `IrqFrame`.
+.macro SAVE_X2_TO_X17
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -132,6 +133,22 @@ global_asm!(
     stp     x12, x13, [sp, #96]
     stp     x14, x15, [sp, #112]
     stp     x16, x17, [sp, #128]
+.endm
+
+.macro LOAD_X0_TO_X17
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+.endm
+
+.macro SAVE_X2_TO_X30_ELR_SPSR
+    SAVE_X2_TO_X17
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
@@ -228,14 +245,7 @@ bsp_stack_overflow_entry:
 bsp_irq_spx:
     sub     sp, sp, #{irq_frame}
     stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    SAVE_X2_TO_X17
     stp     x18, x29, [sp, #144]
     mrs     x9, elr_el1
     mrs     x10, spsr_el1
@@ -247,15 +257,7 @@ bsp_irq_spx:
     msr     elr_el1, x9
     msr     spsr_el1, x10
     ldp     x18, x29, [sp, #144]
-    ldp     x16, x17, [sp, #128]
-    ldp     x14, x15, [sp, #112]
-    ldp     x12, x13, [sp, #96]
-    ldp     x10, x11, [sp, #80]
-    ldp     x8, x9, [sp, #64]
-    ldp     x6, x7, [sp, #48]
-    ldp     x4, x5, [sp, #32]
-    ldp     x2, x3, [sp, #16]
-    ldp     x0, x1, [sp, #0]
+    LOAD_X0_TO_X17
     add     sp, sp, #{irq_frame}
     eret
 
@@ -273,15 +275,7 @@ bsp_exception_common:
     ldp     x22, x23, [sp, #176]
     ldp     x20, x21, [sp, #160]
     ldp     x18, x19, [sp, #144]
-    ldp     x16, x17, [sp, #128]
-    ldp     x14, x15, [sp, #112]
-    ldp     x12, x13, [sp, #96]
-    ldp     x10, x11, [sp, #80]
-    ldp     x8, x9, [sp, #64]
-    ldp     x6, x7, [sp, #48]
-    ldp     x4, x5, [sp, #32]
-    ldp     x2, x3, [sp, #16]
-    ldp     x0, x1, [sp, #0]
+    LOAD_X0_TO_X17
     add     sp, sp, #{frame}
     eret
 "#,
