@@ -59,11 +59,6 @@ impl TimerId {
     }
 }
 
-/// One CPU's queued timers (under its lock: other CPUs cancel them).
-struct CpuTimers {
-    q: TimerQueue<Action>,
-}
-
 /// "No deadline" in [`CpuDeadlines`]: later than any real one.
 const NONE: u64 = u64::MAX;
 
@@ -111,21 +106,14 @@ fn some(d: u64) -> Option<u64> {
     (d != NONE).then_some(d)
 }
 
-impl CpuTimers {
-    const fn new() -> Self {
-        Self {
-            q: TimerQueue::new(),
-        }
-    }
-
-    /// The earliest queued deadline and `slice`, whichever comes first ([`NONE`] if neither).
-    fn wanted(&self, slice: u64) -> u64 {
-        self.q.earliest().map_or(slice, |e| e.min(slice))
-    }
+/// The earliest of `q`'s deadlines and `slice`, whichever comes first ([`NONE`] if neither).
+fn wanted(q: &TimerQueue<Action>, slice: u64) -> u64 {
+    q.earliest().map_or(slice, |e| e.min(slice))
 }
 
-static QUEUES: [IrqSpinLock<CpuTimers>; MAX_CPUS] =
-    [const { IrqSpinLock::new(CpuTimers::new()) }; MAX_CPUS];
+/// Each CPU's queued timers (under a lock: other CPUs cancel them).
+static QUEUES: [IrqSpinLock<TimerQueue<Action>>; MAX_CPUS] =
+    [const { IrqSpinLock::new(TimerQueue::new()) }; MAX_CPUS];
 
 static DEADLINES: [CpuDeadlines; MAX_CPUS] = [const { CpuDeadlines::new() }; MAX_CPUS];
 
@@ -148,9 +136,9 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
     let cpu = port.cpu_id();
     let handle = {
         let mut t = QUEUES[cpu].lock_masked();
-        let handle = t.q.arm(deadline, action);
+        let handle = t.arm(deadline, action);
         let d = &DEADLINES[cpu];
-        d.program_if_earlier(t.wanted(d.slice.load(Ordering::Relaxed)));
+        d.program_if_earlier(wanted(&t, d.slice.load(Ordering::Relaxed)));
         handle
     };
     port.irq_restore(saved);
@@ -165,7 +153,7 @@ pub fn arm(deadline: u64, action: Action) -> TimerId {
 pub fn cancel(id: TimerId) -> bool {
     // The hardware may stay programmed for the cancelled deadline: that interrupt finds nothing
     // due and programs the next one.
-    let removed = QUEUES[id.cpu].lock().q.cancel(id.handle);
+    let removed = QUEUES[id.cpu].lock().cancel(id.handle);
     // The action (maybe the last reference to a thread) is dropped outside the lock.
     removed.is_some()
 }
@@ -174,7 +162,7 @@ pub fn cancel(id: TimerId) -> bool {
 pub fn has_pending(cpu: usize) -> bool {
     QUEUES
         .get(cpu)
-        .is_some_and(|t| DEADLINES[cpu].slice().is_some() || !t.lock().q.is_empty())
+        .is_some_and(|t| DEADLINES[cpu].slice().is_some() || !t.lock().is_empty())
 }
 
 /// Timers pending on `cpu`, as `(deadline, kind)` with kind `wake`, `slice` or `call`, by
@@ -184,10 +172,10 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
         .get(cpu)
         .map(|q| {
             let t = q.lock();
-            let mut v = Vec::with_capacity(t.q.len() + 1);
+            let mut v = Vec::with_capacity(t.len() + 1);
             // `for_each` goes by deadline then arm order already: only the slice timer needs
             // placing (before the queue's timers of its deadline, as it was armed first).
-            t.q.for_each(|deadline, a| {
+            t.for_each(|deadline, a| {
                 let kind = match a {
                     Action::Wake(_) => "wake",
                     Action::Resched => "slice",
@@ -217,9 +205,9 @@ pub fn handle_irq() {
         }
         let due = {
             let mut t = QUEUES[cpu].lock_masked();
-            let due = t.q.pop_due(now).map(|(_, a)| a);
+            let due = t.pop_due(now).map(|(_, a)| a);
             if due.is_none() {
-                d.program_exact(t.wanted(d.slice.load(Ordering::Relaxed)));
+                d.program_exact(wanted(&t, d.slice.load(Ordering::Relaxed)));
             }
             due
         };
@@ -238,7 +226,7 @@ pub fn handle_irq() {
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for q in &QUEUES {
-        q.lock().q.clear();
+        q.lock().clear();
     }
     for d in &DEADLINES {
         d.slice.store(NONE, Ordering::Relaxed);

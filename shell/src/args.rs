@@ -241,7 +241,8 @@ impl<'a> Args<'a> {
         Ok(Some(parsed))
     }
 
-    /// The value word of option `name`, consumed with it (the non-generic part of [`Self::option`]).
+    /// The value word of option `name`, consumed with it (the non-generic part of
+    /// [`Self::option`]).
     fn option_word(&mut self, name: &str) -> Result<Option<&'a str>, CmdError> {
         let Some((i, inline)) = self.find_option(name) else {
             return Ok(None);

@@ -25,11 +25,11 @@
 //!    immediately followed by the first prompt `rtos> ` (so a serial line shows a prompt at once,
 //!    and that is the boot time `bench boot` reports), then waits up to 200 ms
 //!    ([`DETECT_TIMEOUT_NS`]) for a reply, polling `ReadReady::read_ready` and sleeping 1 ms
-//!    between polls. In non-terminal mode that early prompt is the first line's prompt; in
-//!    terminal mode it is erased with `\r ESC[K` (the probe's `ESC 8` put the cursor back where
-//!    it starts) before noline draws its own, so a terminal shows one prompt. The reply goes through a small
-//!    bounded parser (at most 6 digits per number, so a 10,000-digit sequence is just "not a
-//!    CPR"). A valid CPR means a terminal: its row/column are the terminal size, each clamped to
+//!    between polls. In non-terminal mode that early prompt is the first line's prompt; in terminal
+//!    mode it is erased with `\r ESC[K` (the probe's `ESC 8` put the cursor back where it starts)
+//!    before noline draws its own, so a terminal shows one prompt. The reply goes through a small
+//!    bounded parser (at most 6 digits per number, so a 10,000-digit sequence is just "not a CPR").
+//!    A valid CPR means a terminal: its row/column are the terminal size, each clamped to
 //!    `1..=999`, and a 0 means "unknown" (defaults 24 rows, 80 columns). Anything else — script
 //!    bytes arriving first, a malformed reply, or silence — means non-terminal mode, and the bytes
 //!    already read are fed to the line reader first, so no input byte is lost.

@@ -912,11 +912,12 @@ mod bench {
     }
 
     /// Rows whose count depends on state that the moment the command arrives can change (README,
-    /// "Benchmarks"), so two runs agree within 5 % (`bench-check`'s margin) rather than exactly: `create` and `delayed`
-    /// allocate or free heap memory (whose layout other CPUs' allocations during earlier rows
-    /// shape, in an order icount's round-robin of the vCPUs can change); `delayed` and
-    /// `taskwork` arm or cancel a timer in the measured path, whose cost depends on how the
-    /// deadline's bits (absolute time) share levels of the timer trie with the other timers.
+    /// "Benchmarks"), so two runs agree within 5 % (`bench-check`'s margin) rather than exactly:
+    /// `create` and `delayed` allocate or free heap memory (whose layout other CPUs' allocations
+    /// during earlier rows shape, in an order icount's round-robin of the vCPUs can change);
+    /// `delayed` and `taskwork` arm or cancel a timer in the measured path, whose cost depends on
+    /// how the deadline's bits (absolute time) share levels of the timer trie with the other
+    /// timers.
     const NOT_EXACT: &[&str] = &["create", "delayed/1ms", "delayed/10ms", "taskwork"];
 
     /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables

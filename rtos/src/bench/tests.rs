@@ -25,16 +25,9 @@ fn stats_of_known_samples() {
 
 #[test]
 fn heapsort_sorts() {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = crate::tests::util::Rng(0x9E37_79B9_7F4A_7C15);
     for n in (0..40).chain([255, 256, 1000, 10_000]) {
-        let mut v: Vec<u64> = (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % 50 // duplicates too
-            })
-            .collect();
+        let mut v: Vec<u64> = (0..n).map(|_| rng.below(50)).collect(); // duplicates too
         let mut want = v.clone();
         want.sort_unstable();
         super::heapsort(&mut v);

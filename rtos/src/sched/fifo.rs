@@ -101,6 +101,7 @@ impl<T> Fifo<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::Fifo;
+    use crate::tests::util::Rng;
     use alloc::collections::VecDeque;
 
     /// Random pushes, pops and removals against `VecDeque`, across growth and wrap-around.
@@ -108,12 +109,10 @@ mod tests {
     fn behaves_like_a_vecdeque() {
         let mut f = Fifo::new();
         let mut m = VecDeque::new();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut next = 0u32;
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             match x % 7 {
                 0..=2 => {
                     f.push_back(next);

@@ -114,7 +114,6 @@ impl RunQueue {
 struct PerCpu {
     rq: IrqSpinLock<RunQueue>,
     need_resched: AtomicBool,
-    online: AtomicBool,
     /// `rq.prev` holds an exited thread to reap. Only this CPU touches it, masked: the thread
     /// switched to reads one flag instead of taking the run-queue lock again.
     reap: AtomicBool,
@@ -124,14 +123,14 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
     PerCpu {
         rq: IrqSpinLock::new(RunQueue::new()),
         need_resched: AtomicBool::new(false),
-        online: AtomicBool::new(false),
         reap: AtomicBool::new(false),
     }
 }; MAX_CPUS];
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
-/// The CPUs whose `online` flag is set, as a bit set (bit n = CPU n): one load for every wake-up.
+/// The CPUs the scheduler runs on ([`init_cpu`] ran there), bit n = CPU n: one load for every
+/// wake-up.
 static ONLINE: AtomicU32 = AtomicU32::new(0);
 
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
@@ -188,7 +187,6 @@ pub fn init_cpu() {
         rq.current = Some(idle.clone());
         rq.idle = Some(idle);
     }
-    CPUS[cpu].online.store(true, Ordering::Release);
     ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
 }
 
@@ -517,7 +515,7 @@ fn schedule_inner(preempt: bool) -> bool {
     next.cpu.store(cpu, Ordering::Release);
     // A thread that just left another CPU may still be finishing its switch there (it
     // migrated): wait until its registers are saved. That CPU needs no lock of ours.
-    if next.context.on_cpu() {
+    if next.on_cpu() {
         wait_off_cpu(&next);
     }
     next.context.set_on_cpu(true);
@@ -550,7 +548,7 @@ fn schedule_inner(preempt: bool) -> bool {
 #[cold]
 #[inline(never)]
 fn wait_off_cpu(t: &Thread) {
-    while t.context.on_cpu() {
+    while t.on_cpu() {
         port::relax();
     }
 }
@@ -613,13 +611,12 @@ pub fn preempt_irq() {
     // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
     // (`schedule_inner` may switch away and back, maybe onto another CPU: it reports the flag
     // as it finds it on return.)
-    let notified = if CPUS[cpu].need_resched.load(Ordering::Acquire)
-        && CPUS[cpu].online.load(Ordering::Acquire)
-    {
-        schedule_inner(true)
-    } else {
-        with_current(|t| task_work::notified(Some(t))).unwrap_or(false)
-    };
+    let notified =
+        if CPUS[cpu].need_resched.load(Ordering::Acquire) && online_mask() & (1 << cpu) != 0 {
+            schedule_inner(true)
+        } else {
+            with_current(|t| task_work::notified(Some(t))).unwrap_or(false)
+        };
     if notified {
         p.irq_enable();
         task_work::notify_resume();
@@ -807,7 +804,6 @@ pub(crate) fn reset_for_fake() {
     for c in &CPUS {
         *c.rq.lock() = RunQueue::new();
         c.need_resched.store(false, Ordering::Release);
-        c.online.store(false, Ordering::Release);
     }
     ONLINE.store(0, Ordering::Release);
 }

@@ -3,5 +3,5 @@ mod irq_work;
 mod kthread;
 mod kthread_worker;
 mod task_work;
-mod util;
+pub(crate) mod util;
 mod workqueue;

@@ -29,3 +29,19 @@ pub fn join(t: &KThread) -> i32 {
     );
     crate::kthread::stop(t)
 }
+
+/// xorshift64*: a deterministic pseudo-random sequence for randomized model checks.
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// In `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

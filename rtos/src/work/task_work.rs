@@ -192,10 +192,6 @@ impl TaskWorks {
     }
 }
 
-fn is_current(t: &Arc<Thread>) -> bool {
-    sched::is_current(t)
-}
-
 /// Queues `work` on `t` and notifies `t` as `notify` says.
 ///
 /// Errors: [`Error::NoSuchThread`] (ESRCH) if `t` is exiting or has exited (the work is not
@@ -205,7 +201,7 @@ pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Re
     if t.is_idle() {
         return Err(Error::Invalid);
     }
-    let own = is_current(t);
+    let own = sched::is_current(t);
     if notify == Notify::NmiCurrent && !own {
         return Err(Error::Invalid);
     }

@@ -81,11 +81,9 @@ mod tests {
         use std::collections::BTreeMap;
         let mut m: VecMap<String, u32> = VecMap::new();
         let mut model: BTreeMap<String, u32> = BTreeMap::new();
-        let mut x = 12345u32;
+        let mut rng = crate::tests::fakes::Rng::new(12345);
         for step in 0..2000u32 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
+            let x = rng.next();
             let key = format!("k{}", x % 61);
             match x % 5 {
                 0 | 1 => assert_eq!(m.insert(key.clone(), step), model.insert(key.clone(), step)),

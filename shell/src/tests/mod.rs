@@ -1,7 +1,7 @@
 //! Whole-shell tests over fake IO and a fake system.
 
 mod bench;
-mod fakes;
+pub(crate) mod fakes;
 mod hostile;
 mod kthread;
 mod session;

@@ -3,23 +3,9 @@
 //! micro-benchmark (ignored by default).
 
 use super::{Handle, LEVELS, TimerQueue};
+use crate::tests::util::Rng;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn sorted<T: Copy>(q: &TimerQueue<T>) -> Vec<(u64, T)> {
     let mut v = Vec::new();
