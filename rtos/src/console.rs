@@ -1,7 +1,7 @@
 //! Kernel console output for threads (e.g. a `ticker` kthread's lines). The bsp installs the
 //! sink at boot; before that, and on the host without a sink, output is dropped.
 
-use crate::sync::OnceRef;
+use crate::once::OnceRef;
 
 /// Where console text goes. Implementations serialise whole calls (one call = one line).
 pub trait Sink: Sync {

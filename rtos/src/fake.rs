@@ -12,8 +12,9 @@
 //! Only one fake system runs per process at a time ([`run`] serialises). When a run ends, threads
 //! left over from it freeze at their next call into the port.
 
-use crate::MAX_CPUS;
-use crate::port::{Context, IrqState, Port, Stack, ThreadEntry};
+use crate::config::{DEFAULT_PRIORITY, MAX_CPUS};
+use crate::entry;
+use crate::port::{Context, IrqState, Port, Sgi, Stack, ThreadEntry};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -131,15 +132,16 @@ impl FakePort {
                 return;
             }
             MASKED.with(|m| m.set(true));
-            if sgis & (1 << crate::work::irq_work::SGI_IRQ_WORK) != 0 {
-                crate::work::irq_work::run_pending(false);
+            for sgi in Sgi::ALL {
+                if sgis & (1 << sgi.id()) != 0 {
+                    entry::sgi(sgi);
+                }
             }
             if timer {
                 self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
-                crate::timer::handle_irq();
-                crate::work::irq_work::run_pending(true);
+                entry::timer_irq();
             }
-            crate::sched::preempt_irq();
+            entry::irq_exit();
             // `preempt_irq` may have switched away and back (possibly to another CPU).
             MASKED.with(|m| m.set(false));
             self.check_alive();
@@ -176,10 +178,10 @@ impl Port for FakePort {
         self.deadlines[cpu].store(deadline.unwrap_or(NO_DEADLINE), Ordering::Release);
         self.wake_cpu(cpu);
     }
-    fn send_sgi(&self, sgi: u8, cpus: u32) {
+    fn send_sgi(&self, sgi: Sgi, cpus: u32) {
         for cpu in 0..self.cpus.load(Ordering::Relaxed) {
             if cpus & (1 << cpu) != 0 {
-                self.sgis[cpu].fetch_or(1 << sgi, Ordering::AcqRel);
+                self.sgis[cpu].fetch_or(1 << sgi.id(), Ordering::AcqRel);
                 self.wake_cpu(cpu);
             }
         }
@@ -301,7 +303,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
                 GENERATION.with(|g| g.set(generation));
                 CPU.with(|c| c.set(cpu));
                 MASKED.with(|m| m.set(true));
-                crate::sched::init_cpu();
+                entry::init_cpu();
                 ready.fetch_add(1, Ordering::AcqRel);
                 while ready.load(Ordering::Acquire) < cpus {
                     std::thread::yield_now();
@@ -309,7 +311,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
                 if cpu == 0 {
                     let main = main_slot.lock().unwrap().take().expect("main");
                     let opts = crate::kthread::Options {
-                        prio: Some(crate::sched::DEFAULT_PRIORITY),
+                        prio: Some(DEFAULT_PRIORITY),
                         cpu: None,
                     };
                     let t = crate::kthread::create_with("main", opts, move || {
@@ -327,7 +329,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
                 }
                 // As on hardware, a CPU enters its idle loop with interrupts enabled.
                 MASKED.with(|m| m.set(false));
-                crate::sched::idle_loop()
+                entry::idle_loop()
             })
             .expect("spawn a fake CPU");
     }

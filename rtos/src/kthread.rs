@@ -2,7 +2,8 @@
 //!
 //! - [`create`]: the thread exists but does not run until woken ([`wake_up_process`]); [`run`] is
 //!   create + wake. Creation fails with [`Error::NoMemory`] when no stack (or thread slot) is left,
-//!   never panics. The full name (up to [`MAX_NAME`] bytes) is kept.
+//!   never panics. The full name (up to [`MAX_NAME`] bytes) is kept; at most [`MAX_THREADS`]
+//!   kthreads exist (not yet collected) at once.
 //! - [`create_on_cpu`] / [`bind`]: binding is only legal while the thread is not running (created,
 //!   or parked and off its CPU). A per-CPU thread (from `create_on_cpu`) is re-bound to its CPU
 //!   when unparked.
@@ -19,25 +20,26 @@
 //!   function's result. A thread that was never woken never runs its function, and `stop` returns
 //!   `-EINTR` (-4).
 //! - [`exit`] ends the calling thread with a result; returning from the thread function is the
-//!   same as `exit` with its value.
-//! - `park` and `stop` wait on completions (the thread's `parked` and `exited`), never by spinning
-//!   on a flag. The `_until` variants take a deadline on the counter; on timeout the request stays
-//!   set (a later `stop` or `park` still sees it), as a user at the shell expects.
+//!   same as `exit` with its value. The exit runs the thread's task works (their final pass),
+//!   then wakes whoever waits in [`stop`].
+//! - `park` and `stop` sleep until the thread is parked or exited ([`wait_var_event`] on the
+//!   thread, woken by [`parkme`] and [`exit`]), never by spinning on a flag. The `_until` variants
+//!   take a deadline; on timeout the request stays set (a later `stop` or `park` still sees it),
+//!   as a user at the shell expects.
 
+use crate::config::{DEFAULT_PRIORITY, MAX_CPUS, PRIORITIES};
+pub use crate::config::{MAX_NAME, MAX_THREADS};
 use crate::error::Error;
 use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
 use crate::sync::IrqSpinLock;
+use crate::time::Instant;
+use crate::wait::{wait_var_event, wake_up_var};
 use crate::work::task_work;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
-
-/// Longest thread name accepted, in bytes.
-pub const MAX_NAME: usize = 63;
-/// Most kthreads alive (not yet collected) at once.
-pub const MAX_THREADS: usize = 256;
 
 /// Every kthread not yet collected, sorted by tid (a sorted `Vec`: for at most [`MAX_THREADS`]
 /// entries it is as quick as a `BTreeMap` and a few KiB less code).
@@ -90,7 +92,7 @@ impl KThread {
 /// How to create a kthread.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Priority (default [`sched::DEFAULT_PRIORITY`]).
+    /// Priority (default [`DEFAULT_PRIORITY`]).
     pub prio: Option<u8>,
     /// Create bound to this CPU as a per-CPU thread (`create_on_cpu`).
     pub cpu: Option<usize>,
@@ -98,7 +100,7 @@ pub struct Options {
 
 fn check_cpu(cpu: usize) -> Result<u32, Error> {
     let online = sched::online_mask();
-    if cpu >= crate::MAX_CPUS || online & (1 << cpu) == 0 {
+    if cpu >= MAX_CPUS || online & (1 << cpu) == 0 {
         return Err(Error::Invalid);
     }
     Ok(1 << cpu)
@@ -114,9 +116,12 @@ pub fn create_with(
     create_boxed(
         name,
         opts,
-        Box::new(move |me: &Arc<Thread>| match start_gate(me) {
-            Some(r) => r,
-            None => f(),
+        Box::new(move |me: &Arc<Thread>| -> i32 {
+            let result = match start_gate(me) {
+                Some(r) => r,
+                None => f(),
+            };
+            do_exit(me.clone(), result)
         }),
     )
 }
@@ -130,9 +135,9 @@ fn start_gate(me: &Arc<Thread>) -> Option<i32> {
     }
     if me.has_flag(flags::SHOULD_PARK) {
         parkme();
-    } else if task_work::notified(Some(me)) {
+    } else {
         // The boundary `parkme` ends with: works queued before the first start run now.
-        task_work::notify_resume();
+        sched::resume_boundary();
     }
     None
 }
@@ -157,7 +162,7 @@ fn create_boxed(
     if reg.len() >= MAX_THREADS {
         return Err(Error::NoMemory);
     }
-    let prio = opts.prio.unwrap_or(sched::DEFAULT_PRIORITY);
+    let prio = opts.prio.unwrap_or(DEFAULT_PRIORITY);
     let t = sched::create_thread(String::from(name), prio, allowed, body).ok_or(Error::NoMemory)?;
     if let Some(cpu) = opts.cpu {
         t.bound_cpu.store(cpu, Ordering::Release);
@@ -223,7 +228,7 @@ pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
 
 /// Changes `t`'s priority.
 pub fn set_priority(t: &KThread, prio: u8) -> Result<(), Error> {
-    if prio as usize >= sched::PRIORITIES {
+    if prio as usize >= PRIORITIES {
         return Err(Error::Invalid);
     }
     if t.0.is_exiting() {
@@ -264,20 +269,34 @@ pub fn parkme() {
             break;
         }
         // As Linux: no preemption between telling the parker and blocking, or the parker (woken
-        // by `complete`, maybe more urgent) would run while this thread is still queued and
-        // only wait for it again. With interrupts masked `complete` cannot switch away.
+        // here, maybe more urgent) would run while this thread is still queued and only wait
+        // for it again. With interrupts masked the wake-up cannot switch away.
         let saved = p.irq_save();
-        me.parked.complete();
+        wake_up_var(&*me);
         sched::schedule();
         p.irq_restore(saved);
     }
     drop(me);
-    crate::work::task_work::notify_resume();
+    sched::resume_boundary();
 }
 
 /// Ends the calling thread with `result` (what [`stop`] returns).
 pub fn exit(result: i32) -> ! {
-    sched::exit_current(result)
+    do_exit(sched::current().expect("exit from a thread"), result)
+}
+
+/// The exit of kthread `me` (the calling thread), as Linux's `do_exit` for a kthread: the result
+/// is kept for [`stop`]; the thread is marked exiting, so task_work adds from other threads fail
+/// from here on, and runs its task works' final pass; then it is marked exited, whoever waits
+/// for that is woken, and it leaves the CPU for good.
+fn do_exit(me: Arc<Thread>, result: i32) -> ! {
+    me.result.store(result, Ordering::Release);
+    me.set_flag(flags::EXITING);
+    task_work::run_at_exit(&me);
+    sched::set_current_state(State::Exited);
+    wake_up_var(&*me);
+    drop(me);
+    sched::exit_current()
 }
 
 /// Parks `t` and waits, without a time limit, until it is parked.
@@ -285,9 +304,9 @@ pub fn park(t: &KThread) -> Result<(), Error> {
     park_until(t, None)
 }
 
-/// Parks `t`, waiting until it is parked or the counter reaches `deadline`
-/// ([`Error::TimedOut`]; should-park stays set).
-pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
+/// Parks `t`, waiting until it is parked or `deadline` passes ([`Error::TimedOut`]; should-park
+/// stays set). A thread that exits instead of parking gives [`Error::Exited`].
+pub fn park_until(t: &KThread, deadline: Option<Instant>) -> Result<(), Error> {
     let k = &t.0;
     if k.is_exiting() {
         return Err(Error::Exited);
@@ -295,25 +314,21 @@ pub fn park_until(t: &KThread, deadline: Option<u64>) -> Result<(), Error> {
     if k.has_flag(flags::SHOULD_PARK) {
         return Err(Error::Busy);
     }
-    k.parked.reinit();
     k.set_flag(flags::SHOULD_PARK);
     if sched::is_current(k) {
         return Ok(());
     }
     sched::wake_up_process(k);
-    let waited = match deadline {
-        Some(d) => k.parked.wait_until(d),
-        None => {
-            k.parked.wait();
-            Ok(())
-        }
-    };
+    let waited = wait_var_event(
+        &**k,
+        || matches!(k.state(), State::Parked | State::Exited),
+        deadline,
+    );
+    if k.is_exiting() {
+        return Err(Error::Exited);
+    }
     if waited.is_err() {
-        return Err(if k.is_exiting() {
-            Error::Exited
-        } else {
-            Error::TimedOut
-        });
+        return Err(Error::TimedOut);
     }
     // Really parked: in the parked state, switched off its CPU and off the run queue (a
     // thread preempted before it blocked is still queued): Linux's wait_task_inactive.
@@ -350,15 +365,12 @@ pub fn stop(t: &KThread) -> i32 {
 /// Stops `t`: sets should-stop, unparks and wakes it, waits for its exit until `deadline`, and
 /// returns the thread function's result (`-EINTR` if it was never woken). On timeout the stop
 /// request stays set. Once stopped, the thread leaves the registry.
-pub fn stop_until(t: &KThread, deadline: Option<u64>) -> Result<i32, Error> {
+pub fn stop_until(t: &KThread, deadline: Option<Instant>) -> Result<i32, Error> {
     let k = &t.0;
     k.set_flag(flags::SHOULD_STOP);
     unpark(t);
     sched::wake_up_process(k);
-    match deadline {
-        Some(d) => k.exited.wait_until(d).map_err(|_| Error::TimedOut)?,
-        None => k.exited.wait(),
-    }
+    wait_var_event(&**k, || k.state() == State::Exited, deadline).map_err(|_| Error::TimedOut)?;
     unregister(k.tid());
     Ok(k.result.load(Ordering::Acquire))
 }

@@ -1,24 +1,47 @@
-//! `rtos`: the kernel core of the ARM64 RTOS, free of hardware crates.
+//! `rtos`: the kernel core of the ARM64 RTOS, free of hardware crates: a preemptive SMP scheduler,
+//! kthreads with the contracts of Linux's `kernel/kthread.c`, and Linux's deferred-work
+//! mechanisms (task_work, irq_work, workqueues, kthread workers) on per-CPU software timers.
 //!
-//! # Architecture
-//! - **Generic kernel logic lives here** (`rtos`): synchronisation primitives, per-CPU
-//!   statistics, time conversion, byte rings used by drivers. It builds and tests on the host
-//!   (`cargo test -p rtos`), with lock-free parts modelled under loom (`RUSTFLAGS="--cfg loom"`).
-//! - **Everything the kernel needs from the hardware** goes through one trait, [`port::Port`]:
-//!   interrupt masking, the monotonic counter, the one-shot deadline timer, software-generated
-//!   interrupts, the CPU id and idling. The board support crate (`bsp`) implements it for
-//!   AArch64 (GICv2, ARMv8 generic timer); tests implement it with fakes.
-//! - **Boards** (`boards/*`) only describe addresses and interrupt numbers and hand them to `bsp`.
+//! # Layers
+//! Each module imports only the layers below it (`just lint` checks that no import circle exists):
+//!
+//! ```text
+//! entry                   what the port calls: init_cpu, idle_loop, timer_irq, sgi, irq_exit
+//! work::{workqueue, kthread_worker}   on work::item (the work both run)
+//! kthread                 create/run/bind/park/unpark/stop/exit
+//! work::task_work         task_work_add with its notify modes, the run loop
+//! work::irq_work          lock-free claim, per-CPU lists, raised by an SGI
+//! wait                    WaitQueue, Completion, Mutex, wait_var_event
+//! sched                   threads, run queues, the switch, sleeps (and each thread's task_work list)
+//! timer                   per-CPU deadline trie on the one-shot hardware timer
+//! cpu, console, ring      per-CPU counters, kernel console lines, the UART's byte ring
+//! time                    Instant (counter value) and Duration
+//! sync                    IrqSpinLock, the Lock trait, the loom atomics shim
+//! port                    the hardware trait, Sgi, link_port!
+//! config, error, once     limits, errno-style errors, a write-once slot
+//! ```
+//!
+//! Where a lower layer must reach up, it does not import: the scheduler calls a hook registered
+//! at init ([`sched::set_resume_hook`], wired by [`entry`]) to run a notified thread's task works;
+//! the timer reports a finished time slice to its caller; a timer wakes a thread through the
+//! [`timer::Wake`] trait; a work item reaches its worker through `work::item::Owner`.
+//!
+//! # Hardware
+//! Everything the kernel needs from the hardware goes through one trait, [`port::Port`]:
+//! interrupt masking, the monotonic counter, the one-shot deadline timer, software-generated
+//! interrupts, the CPU id, idling, stacks and the context switch. The board support crate (`bsp`)
+//! implements it for AArch64 (GICv2, ARMv8 generic timer) and links it in with
+//! [`link_port!`]; host tests run the same kernel on host threads with the fake port (`fake`,
+//! feature `fake`). This crate never names a board or a device and has no `unsafe` of its own.
 //!
 //! # Boot
-//! `bsp` owns the entry point: it drops from EL2 to EL1 if needed, zeroes BSS, turns the MMU on,
-//! installs the exception vectors, initialises the GIC, timer and UART, registers its [`port::Port`]
-//! with [`port::install`], brings the secondary CPUs online and finally runs the shell on CPU 0.
+//! The port's boot code calls [`entry::init_cpu`] on each CPU (the boot CPU first), then creates
+//! the first kthreads ([`kthread::create_with`]) and enters [`entry::idle_loop`].
 //!
-//! The dependency arrow points one way: `boards -> bsp -> {shell, rtos}` and `shell -> rtos`.
-//! This crate never names a board or a device.
+//! See `doc/ARCHITECTURE.md` in the repository for the whole system (boards, bsp, app, shell).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 extern crate alloc;
 #[cfg(any(test, feature = "fake"))]
@@ -26,12 +49,16 @@ extern crate std;
 
 #[cfg(not(loom))]
 pub mod bench;
+pub mod config;
 pub mod console;
 pub mod cpu;
+#[cfg(not(loom))]
+pub mod entry;
 pub mod error;
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub mod fake;
 pub mod kthread;
+pub mod once;
 pub mod port;
 pub mod ring;
 pub mod sched;
@@ -45,6 +72,3 @@ pub mod work;
 mod tests;
 
 pub use error::Error;
-
-/// The largest number of CPUs the kernel supports (GICv2 can target at most 8).
-pub const MAX_CPUS: usize = 8;

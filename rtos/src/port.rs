@@ -1,11 +1,14 @@
-//! The hardware port: everything the kernel core needs from the CPU and its interrupt hardware.
+//! The hardware port: everything the kernel core needs from the CPU and its interrupt hardware,
+//! and the software-generated interrupts ([`Sgi`]) the kernel sends through it.
 //!
-//! The board support crate implements [`Port`] once for real hardware and links it into the image
-//! with [`link_port!`](crate::link_port), so the hot paths call it directly. Host tests install a
-//! fake at run time with `install` (the `fake` module).
+//! The lowest layer of the kernel: it names nothing above it. The board support crate implements
+//! [`Port`] once for real hardware and links it into the image with
+//! [`link_port!`](crate::link_port), so the hot paths call it directly. Host tests install a fake
+//! at run time with `install` (the `fake` module). What the port calls back into the kernel (the
+//! timer and SGI interrupts, the way back into a thread, the idle loop) is in [`crate::entry`].
 
 #[cfg(not(target_os = "none"))]
-use crate::sync::OnceRef;
+use crate::once::OnceRef;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Saved interrupt-mask state, returned by [`Port::irq_save`] and given back to
@@ -78,6 +81,40 @@ impl Stack {
     }
 }
 
+/// The software-generated interrupts (SGIs, GICv2 interrupt ids 0..16) the kernel and its port
+/// use: every one of them is named here, so that no two users pick the same number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Sgi {
+    /// Sent by the boot CPU to each secondary CPU during bring-up: a CPU counts as online once
+    /// it has taken one ([`crate::entry::sgi`] marks it).
+    Ping = 0,
+    /// "Reschedule": the sender has set the target's need-resched flag; the target's way out of
+    /// the interrupt ([`crate::entry::irq_exit`]) does the rest. Also sent to make a thread on
+    /// another CPU cross an interrupt boundary (a signalling task_work add).
+    Resched = 1,
+    /// Run this CPU's irq_work list in hard-IRQ context (`irq_work`'s raise).
+    IrqWork = 2,
+    /// Stop this CPU for good, interrupts masked (another CPU panicked). The port handles it
+    /// itself.
+    Halt = 15,
+}
+
+impl Sgi {
+    /// Every SGI, in interrupt-id order.
+    pub const ALL: [Sgi; 4] = [Sgi::Ping, Sgi::Resched, Sgi::IrqWork, Sgi::Halt];
+
+    /// Its interrupt id (0..16).
+    pub const fn id(self) -> u8 {
+        self as u8
+    }
+
+    /// The SGI with interrupt id `id`, if the kernel uses that id.
+    pub fn from_id(id: u32) -> Option<Sgi> {
+        Self::ALL.into_iter().find(|s| u32::from(s.id()) == id)
+    }
+}
+
 /// Entry point of a new thread's context: called with the `arg` given to
 /// [`Port::init_context`], with interrupts masked, on the thread's own stack. Never returns.
 pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
@@ -92,8 +129,8 @@ pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 /// - [`set_deadline`](Port::set_deadline) programs a one-shot interrupt on the calling CPU at the
 ///   given absolute tick (firing at once if it has passed); `None` disarms it. A disarmed timer
 ///   raises nothing (an idle CPU must not be woken by a stale compare value).
-/// - [`send_sgi`](Port::send_sgi) raises software interrupt `sgi` (0..16) on every CPU in the
-///   bit set `cpus` (bit n = CPU n), including the caller if its bit is set.
+/// - [`send_sgi`](Port::send_sgi) raises software interrupt `sgi` on every CPU in the bit set
+///   `cpus` (bit n = CPU n), including the caller if its bit is set.
 /// - [`cpu_id`](Port::cpu_id) is stable while interrupts are masked (threads may migrate otherwise).
 /// - [`idle`](Port::idle) waits for an interrupt (WFI) and may return spuriously.
 /// - [`switch`](Port::switch) saves the calling thread's state in `from` and resumes the thread
@@ -101,9 +138,14 @@ pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 ///   It is called with interrupts masked and returns with them masked. Once `from`'s state is
 ///   saved and the CPU no longer uses `from`'s stack, it clears `from`'s on-CPU flag
 ///   ([`Context::set_on_cpu`]`(false)`, or a release store at [`Context::ON_CPU_OFFSET`]).
-/// - After delivering any interrupt to a CPU that was running a thread (not inside another
-///   interrupt), the port calls [`crate::sched::preempt_irq`] before resuming the thread, still
-///   with interrupts masked and on the interrupted thread's stack, so a wake-up can preempt.
+/// - The port hands its interrupts to [`crate::entry`]: the timer interrupt to
+///   [`entry::timer_irq`](crate::entry::timer_irq), the kernel's SGIs to
+///   [`entry::sgi`](crate::entry::sgi) (except [`Sgi::Halt`], its own); and after delivering any
+///   interrupt to a CPU that was running a thread (not inside another interrupt) it calls
+///   [`entry::irq_exit`](crate::entry::irq_exit) before resuming the thread, still with
+///   interrupts masked and on the interrupted thread's stack, so a wake-up can preempt.
+/// - Each CPU calls [`entry::init_cpu`](crate::entry::init_cpu) once, then
+///   [`entry::idle_loop`](crate::entry::idle_loop).
 /// - Stacks from [`stack_alloc`](Port::stack_alloc) are distinct and stay valid until given back
 ///   to [`stack_free`](Port::stack_free).
 #[allow(unsafe_code)] // the two unsafe methods are the port's context-switch and stack contracts
@@ -135,7 +177,7 @@ pub trait Port: Sync {
     /// Programs (or with `None`, disarms) this CPU's one-shot deadline timer.
     fn set_deadline(&self, deadline: Option<u64>);
     /// Sends software-generated interrupt `sgi` to the CPUs in `cpus` (bit n = CPU n).
-    fn send_sgi(&self, sgi: u8, cpus: u32);
+    fn send_sgi(&self, sgi: Sgi, cpus: u32);
     /// The calling CPU's index, 0-based and dense.
     fn cpu_id(&self) -> usize;
     /// Waits for an interrupt; may return spuriously.

@@ -6,9 +6,11 @@ use super::{
 };
 use crate::error::Error;
 use crate::kthread::{self, KThread};
-use crate::sched::{self, Completion, State};
+use crate::sched::{self, State};
 use crate::sync::IrqSpinLock;
+use crate::time::{Duration, Instant};
 use crate::timer;
+use crate::wait::Completion;
 use crate::work::irq_work::{self, IrqWork};
 use crate::work::kthread_worker;
 use crate::work::task_work::{self, Notify, TaskWork};
@@ -270,9 +272,8 @@ pub(super) fn kworker(ctx: &Ctx) -> Result<Vec<Row>, Error> {
 
 pub(super) fn taskwork(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let t = kthread::create_with("bench-taskwork", opts(ctx.cpu, HELPER_PRIO), || {
-        let p = crate::port::port();
         while !kthread::should_stop() {
-            sched::sleep_interruptible_until(p.now() + 1000 * p.ticks_per_second());
+            sched::sleep_interruptible_until(Instant::after(Duration::from_secs(1000)));
         }
         0
     })?;
@@ -329,15 +330,15 @@ pub(super) fn timers(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let mut rows = Vec::new();
     for k in [16u64, 256, 4096] {
         // Far in the future, 2 ticks apart; the measured timer goes in the middle.
-        let far = p.now() + 3600 * p.ticks_per_second();
+        let far = Instant::now().add_ticks(3600 * p.ticks_per_second());
         let ids: Vec<_> = (0..k)
-            .map(|i| timer::arm(far + 2 * i, timer::Action::Call(Box::new(|| {}))))
+            .map(|i| timer::arm(far.add_ticks(2 * i), timer::Action::Call(Box::new(|| {}))))
             .collect();
         let mut rec = Recorder::new(&format!("timers/{k}"), ctx);
         for _ in 0..ctx.total() {
             align();
             let t0 = stamp();
-            let id = timer::arm(far + k + 1, timer::Action::Call(Box::new(|| {})));
+            let id = timer::arm(far.add_ticks(k + 1), timer::Action::Call(Box::new(|| {})));
             timer::cancel(id);
             rec.add(t0, stamp());
         }

@@ -28,8 +28,8 @@ mod tests;
 
 use crate::error::Error;
 use crate::kthread::{self, Options};
-use crate::sched::Completion;
 use crate::sync::IrqSpinLock;
+use crate::wait::Completion;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -287,8 +287,8 @@ pub fn run(name: &str, iters: Option<usize>) -> Result<Vec<Row>, Error> {
     let cpu = p.cpu_id();
     p.irq_restore(saved);
     let online = crate::sched::online_mask();
-    let remote = (1..crate::MAX_CPUS)
-        .map(|d| (cpu + d) % crate::MAX_CPUS)
+    let remote = (1..crate::config::MAX_CPUS)
+        .map(|d| (cpu + d) % crate::config::MAX_CPUS)
         .find(|&c| online & (1 << c) != 0);
     let ctx = Ctx {
         iters,

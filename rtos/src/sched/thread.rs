@@ -1,9 +1,10 @@
-//! The thread control block.
+//! The thread control block ([`Thread`]), its [`State`]s and flags, and [`ThreadInfo`], the
+//! snapshot `ps` shows. Plain data: the scheduler ([`super::scheduler`]) changes it.
 
+use super::task_works::TaskWorks;
 use crate::port::{Context, Stack};
-use crate::sched::completion::Completion;
 use crate::sync::IrqSpinLock;
-use crate::work::task_work::TaskWorks;
+use crate::time::{Duration, Instant};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -13,11 +14,6 @@ use core::sync::atomic::{
 
 /// Thread id: unique for the life of the system, never reused.
 pub type Tid = u32;
-
-/// Number of priority levels; higher numbers are more urgent.
-pub const PRIORITIES: usize = 32;
-/// Priority of new threads unless asked otherwise.
-pub const DEFAULT_PRIORITY: u8 = 10;
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +58,9 @@ impl State {
     }
 }
 
-/// kthread flag bits (`Thread::flags`).
+/// Thread flag bits (`Thread::flags`). The scheduler defines them (as Linux's `task_struct`
+/// carries `PF_*` and `TIF_*` bits) so that a sleep can see a stop or park request without
+/// knowing what a kthread is; [`crate::kthread`] and [`crate::work::task_work`] set them.
 pub(crate) mod flags {
     /// kthread_stop() was called: the thread should return.
     pub const SHOULD_STOP: u32 = 1 << 0;
@@ -76,6 +74,8 @@ pub(crate) mod flags {
     pub const STARTED: u32 = 1 << 4;
     /// In `sleep_interruptible_until`: a signalling task_work add may wake it.
     pub const INTERRUPTIBLE: u32 = 1 << 5;
+    /// A stop or park request: an interruptible sleep ends early for these.
+    pub const STOP_OR_PARK: u32 = SHOULD_STOP | SHOULD_PARK;
 }
 
 /// A thread's function: called once with the thread itself, returns the thread's result.
@@ -104,8 +104,7 @@ pub struct Thread {
     pub(crate) flags: AtomicU32,
     /// The CPU a per-CPU kthread belongs to.
     pub(crate) bound_cpu: AtomicUsize,
-    pub(crate) parked: Completion,
-    pub(crate) exited: Completion,
+    /// What the thread's function returned (or it passed to its exit), once exited.
     pub(crate) result: AtomicI32,
     /// Accounting: counter ticks spent running, switches in, and when it last started running.
     pub(crate) runtime: AtomicU64,
@@ -115,8 +114,9 @@ pub struct Thread {
     pub(crate) stack_peak: AtomicUsize,
     /// Queued task works (see [`crate::work::task_work`]).
     pub(crate) task_works: IrqSpinLock<TaskWorks>,
-    /// A notifying task_work add asked the thread to run its works at its next kernel boundary.
-    pub(crate) task_work_notify: AtomicBool,
+    /// A notifying task_work add asked the thread to run its works at its next kernel boundary
+    /// (Linux's `TIF_NOTIFY_RESUME`): the scheduler calls its resume hook there.
+    pub(crate) notify_resume: AtomicBool,
     /// The thread is inside its task_work run loop (boundaries crossed by a callback skip it).
     pub(crate) task_work_running: AtomicBool,
 }
@@ -136,8 +136,8 @@ pub struct ThreadInfo {
     pub cpu: usize,
     /// Priority (higher is more urgent).
     pub prio: u8,
-    /// Counter ticks spent running.
-    pub runtime_ticks: u64,
+    /// Time spent running on a CPU.
+    pub runtime: Duration,
     /// Times it was switched in.
     pub switches: u64,
     /// Most stack bytes ever used.
@@ -206,10 +206,10 @@ impl Thread {
         let allowed = self.allowed.load(Ordering::Relaxed);
         let mut runtime = self.runtime.load(Ordering::Relaxed);
         if let (State::Running, Some(p)) = (state, port) {
-            runtime += p
-                .now()
-                .saturating_sub(self.ran_since.load(Ordering::Relaxed));
+            let since = Instant::from_ticks(self.ran_since.load(Ordering::Relaxed));
+            runtime += Instant::from_ticks(p.now()).ticks_since(since);
         }
+        let hz = port.map_or(0, |p| p.ticks_per_second());
         ThreadInfo {
             tid: self.tid,
             name: self.name.clone(),
@@ -217,7 +217,7 @@ impl Thread {
             stopping: self.has_flag(flags::SHOULD_STOP) && state != State::Exited,
             cpu: self.cpu(),
             prio: self.prio(),
-            runtime_ticks: runtime,
+            runtime: crate::time::ticks_to_duration(runtime, hz),
             switches: self.switches.load(Ordering::Relaxed),
             stack_used,
             stack_size: self.stack_size,

@@ -1,9 +1,8 @@
-//! Synchronisation primitives.
+//! Synchronisation primitives that never sleep (the sleeping [`Mutex`](crate::wait::Mutex) is in
+//! [`crate::wait`], above the scheduler).
 //!
 //! - [`IrqSpinLock`]: a spinlock that masks interrupts on the local CPU while held, so it can be
 //!   shared between thread context and interrupt handlers without deadlocking a CPU against itself.
-//! - [`Mutex`]: a sleeping mutex for thread context (holders may sleep).
-//! - [`OnceRef`]: a write-once `&'static` slot (used for the installed port and drivers).
 //! - [`atomic`]: the atomics every lock-free structure uses; under `cfg(loom)` they are loom's, so
 //!   the same code is model-checked on the host.
 //! - [`Lock`]: the lock a kernel state machine is written against ([`IrqSpinLock`] in the kernel,
@@ -13,35 +12,6 @@ pub mod atomic;
 
 use crate::port::{IrqState, try_port};
 use core::ops::{Deref, DerefMut};
-
-/// A write-once slot holding a `&'static T` (also for unsized `T` such as `dyn Port`).
-pub struct OnceRef<T: ?Sized + 'static>(spin::Once<&'static T>);
-
-impl<T: ?Sized + 'static> OnceRef<T> {
-    /// An empty slot.
-    pub const fn new() -> Self {
-        Self(spin::Once::new())
-    }
-    /// Stores `value` if the slot is empty; returns whether it did.
-    pub fn set(&self, value: &'static T) -> bool {
-        let mut stored = false;
-        self.0.call_once(|| {
-            stored = true;
-            value
-        });
-        stored
-    }
-    /// The stored reference, if set.
-    pub fn get(&self) -> Option<&'static T> {
-        self.0.get().copied()
-    }
-}
-
-impl<T: ?Sized + 'static> Default for OnceRef<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// A spinlock that masks interrupts on the local CPU while it is held.
 ///
@@ -132,95 +102,6 @@ impl<T: Default> Default for IrqSpinLock<T> {
     }
 }
 
-/// A sleeping mutex: a thread that finds it taken sleeps on a wait queue until it is released,
-/// so a holder may sleep (or be preempted) without other threads burning their CPUs. Where
-/// sleeping is impossible (interrupts masked, an idle thread, or before the scheduler runs) it
-/// spins instead. Unlocking wakes the longest waiter, which then retries; not strictly FIFO.
-pub struct Mutex<T> {
-    inner: spin::mutex::SpinMutex<T>,
-    waiters: crate::sched::WaitQueue,
-}
-
-/// Holds a [`Mutex`]; releases it, then wakes one waiter, when dropped.
-pub struct MutexGuard<'a, T> {
-    guard: Option<spin::mutex::SpinMutexGuard<'a, T>>,
-    waiters: &'a crate::sched::WaitQueue,
-}
-
-impl<T> Mutex<T> {
-    /// A new unlocked mutex around `value`.
-    pub const fn new(value: T) -> Self {
-        Self {
-            inner: spin::mutex::SpinMutex::new(value),
-            waiters: crate::sched::WaitQueue::new(),
-        }
-    }
-
-    /// Takes the mutex, sleeping while another thread holds it.
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        if let Some(g) = self.try_lock() {
-            return g;
-        }
-        let can_sleep = try_port().is_some_and(|p| !p.irqs_masked())
-            && crate::sched::current().is_some_and(|t| !t.is_idle());
-        let mut got = None;
-        if can_sleep {
-            let _ = self.waiters.wait_event(
-                || {
-                    got = self.inner.try_lock();
-                    got.is_some()
-                },
-                None,
-            );
-        }
-        let guard = loop {
-            if let Some(g) = got.take().or_else(|| self.inner.try_lock()) {
-                break g;
-            }
-            crate::port::relax();
-        };
-        MutexGuard {
-            guard: Some(guard),
-            waiters: &self.waiters,
-        }
-    }
-
-    /// Takes the mutex only if it is free now.
-    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.inner.try_lock().map(|g| MutexGuard {
-            guard: Some(g),
-            waiters: &self.waiters,
-        })
-    }
-
-    /// Whether someone holds it (a snapshot, for diagnostics only).
-    pub fn is_locked(&self) -> bool {
-        self.inner.is_locked()
-    }
-}
-
-impl<T> Deref for MutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.guard.as_ref().expect("guard present until drop")
-    }
-}
-
-impl<T> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().expect("guard present until drop")
-    }
-}
-
-impl<T> Drop for MutexGuard<'_, T> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        // A waiter that checked and queued itself before the unlock above did so under the
-        // queue's lock, which `wake_one` takes: it is found here. A later one finds it free.
-        self.waiters.wake_one();
-    }
-}
-
 /// A lock as a kernel state machine sees it: exclusive access to a `T` until the guard drops.
 ///
 /// The deferred-work cores (`work::task_work`, `work::kthread_worker`) take their locks through
@@ -290,80 +171,5 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
         // Unlock first, then unmask: an interrupt taken right after must find the lock free.
         drop(self.guard.take());
         restore(self.saved);
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-pub(crate) mod tests {
-    use super::*;
-    use crate::fake;
-
-    #[test]
-    fn lock_masks_and_restores_irqs_nested() {
-        let p = fake::install();
-        let a = IrqSpinLock::new(1u32);
-        let b = IrqSpinLock::new(2u32);
-        assert!(!p.irqs_masked());
-        {
-            let ga = a.lock();
-            assert!(p.irqs_masked());
-            {
-                let gb = b.lock();
-                assert_eq!(*ga + *gb, 3);
-            }
-            // Inner guard restored the *masked* state it found, not "unmasked".
-            assert!(p.irqs_masked());
-        }
-        assert!(!p.irqs_masked());
-    }
-
-    #[test]
-    fn try_lock_fails_while_held_and_restores_state() {
-        let p = fake::install();
-        let a = IrqSpinLock::new(());
-        let g = a.lock();
-        assert!(a.is_locked());
-        assert!(a.try_lock().is_none());
-        assert!(p.irqs_masked(), "failed try_lock must not unmask");
-        drop(g);
-        assert!(!p.irqs_masked());
-        assert!(a.try_lock().is_some());
-    }
-
-    #[test]
-    fn lock_excludes_across_threads() {
-        fake::install();
-        let counter = std::sync::Arc::new(IrqSpinLock::new(0u64));
-        // Yield between rounds: a ticket lock whose next holder the host OS has descheduled stalls
-        // everyone (a convoy), which on a loaded 2-core machine turns seconds into minutes.
-        let threads: Vec<_> = (0..3)
-            .map(|_| {
-                let c = counter.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..3_000 {
-                        {
-                            let mut g = c.lock();
-                            let v = *g;
-                            std::hint::black_box(&v);
-                            *g = v + 1;
-                        }
-                        std::thread::yield_now();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(*counter.lock(), 9_000);
-    }
-
-    #[test]
-    fn once_ref_first_set_wins() {
-        static SLOT: OnceRef<str> = OnceRef::new();
-        assert!(SLOT.get().is_none());
-        assert!(SLOT.set("first"));
-        assert!(!SLOT.set("second"));
-        assert_eq!(SLOT.get(), Some("first"));
     }
 }

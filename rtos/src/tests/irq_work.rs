@@ -135,7 +135,7 @@ fn lazy_work_waits_for_the_timer_interrupt() {
         let p = crate::port::port();
         // Keep a timer pending on this CPU so lazy works wait for it.
         let id = crate::timer::arm(
-            p.now() + 30 * MS,
+            crate::time::Instant::from_ticks(p.now() + 30 * MS),
             crate::timer::Action::Call(alloc::boxed::Box::new(|| {})),
         );
         assert!(irq_work::queue(w));

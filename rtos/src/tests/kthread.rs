@@ -5,19 +5,19 @@ use crate::Error;
 use crate::fake::{run, spin_for};
 use crate::kthread::{self, KThread, Options};
 use crate::sched::{self, State};
+use crate::time::{Duration, Instant};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-fn deadline_in(ms: u64) -> u64 {
-    crate::port::port().now() + ms * MS
+fn deadline_in(ms: u64) -> Instant {
+    Instant::after(Duration::from_millis(ms))
 }
 
 /// Waits (sleeping in the kernel) until `t` is in `state`, at most `ms`.
 fn wait_state(t: &KThread, state: State, ms: u64) -> bool {
     let end = deadline_in(ms);
-    while crate::port::port().now() < end {
+    while Instant::now() < end {
         if t.state() == state {
             return true;
         }
@@ -63,7 +63,7 @@ fn created_thread_does_not_run_until_woken() {
         // Let it actually run: a stop that lands before its first run would (as in Linux) end it
         // with -EINTR without calling the function.
         let end = deadline_in(500);
-        while !ran.load(Ordering::SeqCst) && crate::port::port().now() < end {
+        while !ran.load(Ordering::SeqCst) && Instant::now() < end {
             sched::sleep_ns(MS);
         }
         assert!(ran.load(Ordering::SeqCst), "woken thread ran");
@@ -132,7 +132,7 @@ fn park_before_first_run_parks_without_calling_fn() {
         );
         kthread::unpark(&t);
         let end = deadline_in(500);
-        while !ran.load(Ordering::SeqCst) && crate::port::port().now() < end {
+        while !ran.load(Ordering::SeqCst) && Instant::now() < end {
             sched::sleep_ns(MS);
         }
         assert!(ran.load(Ordering::SeqCst), "unpark let it run");
@@ -216,7 +216,7 @@ fn park_errors_exited_busy_and_self_park_only_flags() {
         })
         .unwrap();
         let end = deadline_in(500);
-        while verdict.load(Ordering::SeqCst) == 0 && crate::port::port().now() < end {
+        while verdict.load(Ordering::SeqCst) == 0 && Instant::now() < end {
             sched::sleep_ns(MS);
         }
         assert_eq!(
@@ -366,7 +366,7 @@ fn higher_priority_preempts_and_equal_priority_round_robins() {
         let tb = kthread::create_with("rr-b", opts, mk(b.clone())).unwrap();
         kthread::wake_up_process(&ta);
         kthread::wake_up_process(&tb);
-        let t0 = Instant::now();
+        let t0 = std::time::Instant::now();
         sched::sleep_ns(100 * MS);
         // Main (priority 10) got the CPU back from two busy lower-priority threads on time.
         assert!(
@@ -410,7 +410,7 @@ fn park_unpark_storm_loses_nothing() {
         for (i, t) in ts.iter().enumerate() {
             let before = counts[i].load(Ordering::Relaxed);
             let end = deadline_in(500);
-            while counts[i].load(Ordering::Relaxed) == before && crate::port::port().now() < end {
+            while counts[i].load(Ordering::Relaxed) == before && Instant::now() < end {
                 sched::sleep_ns(MS);
             }
             assert!(
@@ -449,7 +449,7 @@ fn equal_priority_newcomer_is_not_starved_by_a_lone_spinner() {
         let b = kthread::create_on_cpu("newcomer", 1, spinner(b_count.clone())).unwrap();
         kthread::wake_up_process(&b);
         let end = deadline_in(300);
-        while b_count.load(Ordering::Relaxed) == 0 && crate::port::port().now() < end {
+        while b_count.load(Ordering::Relaxed) == 0 && Instant::now() < end {
             sched::sleep_ns(MS);
         }
         assert!(
@@ -478,7 +478,6 @@ fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
         let go = Arc::new(AtomicBool::new(false));
         let g = go.clone();
         let t = kthread::run("late-check", move || {
-            let p = crate::port::port();
             let mut naps = 0;
             loop {
                 // "Checked: nothing requested" ...
@@ -496,8 +495,8 @@ fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
                     kthread::parkme();
                     continue;
                 }
-                let start = Instant::now();
-                sched::sleep_interruptible_until(p.now() + 10_000 * MS);
+                let start = std::time::Instant::now();
+                sched::sleep_interruptible_until(deadline_in(10_000));
                 assert!(start.elapsed() < Duration::from_secs(2), "slept through it");
                 naps += 1;
             }
@@ -506,14 +505,13 @@ fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
         while !go.load(Ordering::Acquire) {
             core::hint::spin_loop();
         }
-        let deadline = crate::port::port().now() + 3_000 * MS;
-        kthread::park_until(&t, Some(deadline)).expect("park seen by the sleep");
+        kthread::park_until(&t, Some(deadline_in(3_000))).expect("park seen by the sleep");
         go.store(false, Ordering::Release);
         kthread::unpark(&t);
         while !go.load(Ordering::Acquire) {
             core::hint::spin_loop();
         }
-        let r = kthread::stop_until(&t, Some(crate::port::port().now() + 3_000 * MS));
+        let r = kthread::stop_until(&t, Some(deadline_in(3_000)));
         assert_eq!(r, Ok(2), "stop seen by the sleep");
         0
     });
@@ -528,8 +526,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
                 if kthread::should_park() {
                     kthread::parkme();
                 }
-                let p = crate::port::port();
-                if !sched::sleep_interruptible_until(p.now() + 10_000 * MS) {
+                if !sched::sleep_interruptible_until(deadline_in(10_000)) {
                     early += 1;
                 }
             }
@@ -537,7 +534,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
         })
         .unwrap();
         sched::sleep_ns(10 * MS);
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         kthread::park(&t).unwrap();
         assert!(
             start.elapsed() < Duration::from_secs(2),
@@ -545,7 +542,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
         );
         kthread::unpark(&t);
         sched::sleep_ns(10 * MS);
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         let early = kthread::stop(&t);
         assert!(
             start.elapsed() < Duration::from_secs(2),
@@ -559,7 +556,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
 #[test]
 fn sleeping_mutex_excludes_and_waiters_sleep() {
     run(4, || {
-        static M: crate::sync::Mutex<u64> = crate::sync::Mutex::new(0);
+        static M: crate::wait::Mutex<u64> = crate::wait::Mutex::new(0);
         *M.lock() = 0;
         let ts: Vec<KThread> = (0..4)
             .map(|i| {

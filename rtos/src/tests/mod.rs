@@ -1,7 +1,16 @@
-//! Host tests of the scheduler and the kthread contracts, on the fake port (real threads).
+//! Host tests of the kernel's contracts, one file per mechanism, on the fake port (real host
+//! threads, the real scheduler). The loom models are next to the code they model (`loom`
+//! modules), run by `just loom`.
+mod cpu;
 mod irq_work;
 mod kthread;
 mod kthread_worker;
+mod ring;
+mod sched_fifo;
+mod sync;
 mod task_work;
+mod time;
+mod timer;
+mod timer_queue;
 pub(crate) mod util;
 mod workqueue;

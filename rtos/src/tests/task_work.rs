@@ -64,7 +64,9 @@ fn sleeper(name: &str) -> KThread {
 fn interruptible(name: &str, wakes: Arc<AtomicUsize>) -> KThread {
     kthread::run(name, move || {
         while !kthread::should_stop() {
-            let timed_out = sched::sleep_interruptible_until(now() + 10_000 * MS);
+            let timed_out = sched::sleep_interruptible_until(crate::time::Instant::from_ticks(
+                now() + 10_000 * MS,
+            ));
             if !timed_out {
                 wakes.fetch_add(1, Ordering::SeqCst);
             }
@@ -262,12 +264,12 @@ fn nmi_current_is_for_the_calling_thread_only() {
         let me = sched::current().unwrap();
         let p = crate::port::port();
         let cpu = p.cpu_id();
-        let irq_runs = crate::work::irq_work::runs_on(cpu);
+        let irq_runs = irq_work_runs(cpu);
         let saved = p.irq_save();
         task_work_add(&me, w, Notify::NmiCurrent).unwrap();
         assert_eq!(log.len(), 0, "not run while interrupts are masked");
         assert!(
-            !me.task_work_notify.load(Ordering::Acquire),
+            !me.notify_resume.load(Ordering::Acquire),
             "the flag comes from the irq_work"
         );
         p.irq_restore(saved);
@@ -277,11 +279,7 @@ fn nmi_current_is_for_the_calling_thread_only() {
             "ran on the return from the irq_work interrupt"
         );
         assert_eq!(log.tids(), [me.tid()]);
-        assert_eq!(
-            crate::work::irq_work::runs_on(cpu),
-            irq_runs + 1,
-            "through an irq_work"
-        );
+        assert_eq!(irq_work_runs(cpu), irq_runs + 1, "through an irq_work");
         kthread::stop(&t);
         0
     });
@@ -469,4 +467,9 @@ fn cancel_racing_run_never_both_take_a_work() {
         assert_eq!(ran.load(Ordering::SeqCst) + cancelled, 200);
         0
     });
+}
+
+/// irq_work callbacks run on `cpu` so far.
+fn irq_work_runs(cpu: usize) -> u64 {
+    crate::cpu::snapshot(cpu).map_or(0, |s| s.irq_work_runs)
 }

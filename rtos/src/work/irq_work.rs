@@ -7,20 +7,26 @@
 //!   queued twice before it runs runs once. A work may be re-queued while its callback runs
 //!   (BUSY without PENDING).
 //! - Each CPU has a lock-free list. The first queue on a CPU raises the irq_work interrupt once
-//!   (a per-CPU "raised" flag): an SGI to self. [`queue_on`] pushes to that CPU's list and sends
+//!   (a per-CPU "raised" flag): an SGI ([`Sgi::IrqWork`]) to self. [`queue_on`] pushes to that CPU's list and sends
 //!   the SGI there. Lazy works do not raise; they run at that CPU's next timer interrupt (or are
 //!   raised like any other if the CPU has no timer pending, as Linux does with the tick stopped).
-//! - The run pass ([`run_pending`], called by the port in hard IRQ context with interrupts
-//!   masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
+//! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with
+//!   interrupts masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
 //!   clear BUSY unless someone re-claimed it meanwhile.
 //! - [`sync`] waits until the work is not BUSY; it is an error ([`Error::Busy`]) to call it with
 //!   interrupts masked (the callback could never finish on this CPU).
 //!
-//! Works live in a fixed pool of [`POOL`] slots and are named by index, so the lists are plain
-//! atomics: push is a CAS on the head, the run pass takes the whole list with one swap. Nothing
-//! ever pops a single node, so there is no ABA problem and no `unsafe`.
+//! Works live in a fixed pool of [`IRQ_WORK_SLOTS`](crate::config::IRQ_WORK_SLOTS) slots and are
+//! named by index, so the lists are plain atomics: push is a CAS on the head, the run pass takes
+//! the whole list with one swap. Nothing ever pops a single node, so there is no ABA problem and
+//! no `unsafe`. The claim and the lists ([`Core`]) are model-checked with loom (module `loom`).
 
+#[cfg(not(loom))]
+use crate::port::Sgi;
 use crate::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+#[cfg(all(test, loom))]
+mod loom;
 
 /// The work is queued and its callback has not started.
 pub const PENDING: u32 = 1;
@@ -30,13 +36,6 @@ pub const BUSY: u32 = 2;
 pub const CLAIMED: u32 = PENDING | BUSY;
 /// Run at the next timer interrupt instead of raising the irq_work interrupt.
 pub const LAZY: u32 = 4;
-
-/// SGI number of the irq_work interrupt.
-pub const SGI_IRQ_WORK: u8 = 2;
-/// How many irq_works can exist at once: enough for the shell's `stress irqwork 10000` to use
-/// 10,000 distinct works. About 64 bytes of zero-initialised tables per slot (1 MiB of `.bss`,
-/// nothing in the image); a slot's name and callback live on the heap while it is in use.
-pub const POOL: usize = 16384;
 
 /// End-of-list marker (indices are stored +1 so 0 means empty).
 const NIL: u32 = 0;
@@ -201,7 +200,7 @@ pub use kernel::*;
 #[cfg(not(loom))]
 mod kernel {
     use super::*;
-    use crate::MAX_CPUS;
+    use crate::config::{IRQ_WORK_SLOTS as POOL, MAX_CPUS};
     use crate::error::Error;
     use crate::sync::IrqSpinLock;
     use crate::sync::atomic::AtomicU64;
@@ -220,7 +219,6 @@ mod kernel {
     static RUNS: [AtomicU64; POOL] = [const { AtomicU64::new(0) }; POOL];
     /// The CPU a work last ran on, plus one (0: never ran).
     static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
-    static RUNS_PER_CPU: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
     /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
     static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
@@ -300,7 +298,7 @@ mod kernel {
         let lazy = lazy(w) && crate::timer::has_pending(cpu);
         CORE.push(cpu, w.0, lazy);
         if !lazy && CORE.raise(cpu) {
-            p.send_sgi(SGI_IRQ_WORK, 1 << cpu);
+            p.send_sgi(Sgi::IrqWork, 1 << cpu);
         }
         p.irq_restore(saved);
         true
@@ -317,13 +315,13 @@ mod kernel {
             return Ok(false);
         }
         if CORE.push(cpu, w.0, false) {
-            p.send_sgi(SGI_IRQ_WORK, 1 << cpu);
+            p.send_sgi(Sgi::IrqWork, 1 << cpu);
         }
         Ok(true)
     }
 
     /// Runs this CPU's pending irq_works (the SGI handler; `lazy` also runs the lazy list, from
-    /// the timer interrupt). Called by the port in hard IRQ context, interrupts masked.
+    /// the timer interrupt). Called by [`crate::entry`] in hard IRQ context, interrupts masked.
     pub fn run_pending(lazy: bool) -> usize {
         let cpu = crate::port::port().cpu_id();
         let call = |i: usize| {
@@ -338,15 +336,10 @@ mod kernel {
         if lazy {
             n += CORE.run(cpu, true, call);
         }
-        RUNS_PER_CPU[cpu].fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(stats) = crate::cpu::stats(cpu) {
+            stats.count_irq_work_runs(n as u64);
+        }
         n
-    }
-
-    /// irq_works run on `cpu` so far.
-    pub fn runs_on(cpu: usize) -> u64 {
-        RUNS_PER_CPU
-            .get(cpu)
-            .map_or(0, |r| r.load(Ordering::Relaxed))
     }
 
     /// Waits until `w` is not BUSY (its callback finished). [`Error::Busy`] if called with
@@ -386,80 +379,5 @@ mod kernel {
             CORE.lazy_heads[c].store(NIL, Ordering::Release);
             CORE.raised[c].store(false, Ordering::Release);
         }
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use loom::sync::Arc;
-
-    /// Two CPUs queue the same work while the target CPU's interrupt runs the list: the work is
-    /// claimed at most once per run, its callback never runs twice for one claim, and once
-    /// everything settles it is neither PENDING nor BUSY.
-    #[test]
-    fn loom_claim_vs_run() {
-        loom::model(|| {
-            let core = Arc::new(Core::<1, 1>::new());
-            let runs = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let queuers: alloc::vec::Vec<_> = (0..2)
-                .map(|_| {
-                    let c = core.clone();
-                    loom::thread::spawn(move || {
-                        if c.claim(0) {
-                            c.push(0, 0, false);
-                            1
-                        } else {
-                            0
-                        }
-                    })
-                })
-                .collect();
-            // The interrupt: run whatever is queued now.
-            let r = runs.clone();
-            let c = core.clone();
-            let irq = loom::thread::spawn(move || {
-                c.run(0, false, |_| {
-                    r.fetch_add(1, Ordering::Relaxed);
-                })
-            });
-            let claims: usize = queuers.into_iter().map(|t| t.join().unwrap()).sum();
-            let ran_in_irq = irq.join().unwrap();
-            // Drain what is left, as the next interrupt would.
-            let ran_after = core.run(0, false, |_| {
-                runs.fetch_add(1, Ordering::Relaxed);
-            });
-            assert_eq!(
-                ran_in_irq + ran_after,
-                claims,
-                "every successful claim runs exactly once"
-            );
-            assert!(claims >= 1 && claims <= 2);
-            assert_eq!(core.flags(0) & CLAIMED, 0, "idle at the end");
-        });
-    }
-
-    /// Pushes from two CPUs race a take-all: no work is lost or seen twice.
-    #[test]
-    fn loom_list_push_vs_take_all() {
-        loom::model(|| {
-            let core = Arc::new(Core::<3, 1>::new());
-            let pushers: alloc::vec::Vec<_> = (0..2)
-                .map(|i| {
-                    let c = core.clone();
-                    loom::thread::spawn(move || {
-                        assert!(c.claim(i));
-                        c.push(0, i, false);
-                    })
-                })
-                .collect();
-            let mut seen = [0u8; 3];
-            core.run(0, false, |i| seen[i] += 1);
-            for t in pushers {
-                t.join().unwrap();
-            }
-            core.run(0, false, |i| seen[i] += 1);
-            assert_eq!(seen, [1, 1, 0]);
-        });
     }
 }

@@ -35,8 +35,8 @@
 //! The state machine (queue, arm, the timer's fire, mod, the worker's take and finish, cancel)
 //! is a set of functions over the worker's `Inner`, written against [`Lock`] and an `Env` for
 //! what needs hardware (arming and cancelling timers, the clock, the owner link). The kernel
-//! runs them under the worker's [`IrqSpinLock`] with `KernelEnv`; the loom models at the
-//! bottom of this file (`just loom`) run the same functions under loom's mutex, with loom
+//! runs them under the worker's [`IrqSpinLock`] with `KernelEnv`; the loom models in the module
+//! `loom` next to this file (`just loom`) run the same functions under loom's mutex, with loom
 //! threads playing the timer interrupt (calling the same `fire` the timer action calls), the
 //! worker thread, and the canceller or modder. They check: "after cancel returns, the work is
 //! not queued and does not run again unless re-queued; cancel returns true iff the work was
@@ -44,19 +44,22 @@
 //! never queues the work; a work is never on the list twice; every queued instance that is not
 //! cancelled runs exactly once".
 
-use super::workqueue::{DELAYED, IDLE, QUEUED, Work};
+use super::item::{DELAYED, IDLE, Owner, QUEUED, Work};
 use crate::error::Error;
 use crate::kthread::{self, KThread};
-use crate::sched::WaitQueue;
 use crate::sync::{IrqSpinLock, Lock};
-use crate::timer::TimerId;
-use crate::{port, timer};
+use crate::time::{Duration, Instant};
+use crate::timer::{self, TimerId};
+use crate::wait::WaitQueue;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
+
+#[cfg(all(test, loom))]
+mod loom;
 
 /// A worker's state, under its lock: the queued works in order (each with its flush sequence
 /// number), the works waiting for their timer, the running work, and whether it is destroyed.
@@ -202,11 +205,11 @@ pub(crate) struct KernelEnv<'a> {
 
 impl Env for KernelEnv<'_> {
     fn own(&self, work: &Arc<Work>) {
-        *work.owner.lock() = Some(Arc::downgrade(self.worker));
+        let owner: alloc::sync::Weak<Worker> = Arc::downgrade(self.worker);
+        *work.owner.lock() = Some(owner);
     }
     fn arm_timer(&self, work: &Arc<Work>, seq: u64) {
-        let p = port::port();
-        let deadline = crate::time::deadline_after(p.now(), self.delay_ns, p.ticks_per_second());
+        let deadline = Instant::after(Duration::from_nanos(self.delay_ns));
         let (w, wk) = (self.worker.clone(), work.clone());
         let action = move || {
             // Interrupt context: only queue. A cancel or re-arm since then bumped the sequence.
@@ -227,10 +230,6 @@ impl Env for KernelEnv<'_> {
     fn inserted(&self, work: &Arc<Work>) {
         work.mark_queued();
     }
-}
-
-fn owner(work: &Work) -> Option<Arc<Worker>> {
-    work.owner.lock().as_ref().and_then(|w| w.upgrade())
 }
 
 impl Inner {
@@ -443,40 +442,49 @@ pub fn kthread_mod_delayed_work(w: &Arc<Worker>, work: &Arc<Work>, delay_ns: u64
 
 /// Waits until `work` has run if it is queued or running now; returns at once otherwise.
 pub fn kthread_flush_work(work: &Arc<Work>) {
-    let Some(w) = owner(work) else { return };
-    let target = {
-        let g = w.inner.lock();
-        let queued = g
-            .list
-            .iter()
-            .find(|(_, d)| Arc::ptr_eq(d, work))
-            .map(|(s, _)| *s);
-        let running = g
-            .current
-            .as_ref()
-            .filter(|(_, d)| Arc::ptr_eq(d, work))
-            .map(|(s, _)| *s);
-        match queued.or(running) {
-            Some(s) => s,
-            None => return,
-        }
-    };
-    w.wait_done_through(target);
+    if let Some(w) = work.owner() {
+        w.flush_work(work);
+    }
 }
 
-#[inline(never)]
-fn cancel_sync(work: &Arc<Work>) -> bool {
-    let Some(w) = owner(work) else { return false };
-    let env = KernelEnv {
-        worker: &w,
-        delay_ns: 0,
-    };
-    let (was, running) = cancel_begin(&w.inner, &env, work);
-    if let Some(seq) = running {
-        let _ = crate::wait::wait_event_dyn(&w.done, &mut || cancel_done(&w.inner, seq), None);
+impl Owner for Worker {
+    fn flush_work(self: Arc<Self>, work: &Arc<Work>) {
+        let target = {
+            let g = self.inner.lock();
+            let queued = g
+                .list
+                .iter()
+                .find(|(_, d)| Arc::ptr_eq(d, work))
+                .map(|(s, _)| *s);
+            match queued.or_else(|| g.running(work)) {
+                Some(s) => s,
+                None => return,
+            }
+        };
+        self.wait_done_through(target);
     }
-    cancel_end(work);
-    was
+
+    #[inline(never)]
+    fn cancel_work_sync(self: Arc<Self>, work: &Arc<Work>) -> bool {
+        let env = KernelEnv {
+            worker: &self,
+            delay_ns: 0,
+        };
+        let (was, running) = cancel_begin(&self.inner, &env, work);
+        if let Some(seq) = running {
+            let _ = crate::wait::wait_event_dyn(
+                &self.done,
+                &mut || cancel_done(&self.inner, seq),
+                None,
+            );
+        }
+        cancel_end(work);
+        was
+    }
+}
+
+fn cancel_sync(work: &Arc<Work>) -> bool {
+    work.owner().is_some_and(|w| w.cancel_work_sync(work))
 }
 
 /// Cancels `work`: takes it off its list, waits if it is running, and blocks queueing it
@@ -525,248 +533,5 @@ pub fn kthread_destroy_worker(w: Arc<Worker>) -> Result<(), Vec<Arc<Work>>> {
         Ok(())
     } else {
         Err(leftover)
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    //! The worker state machine under loom: the functions the kernel calls ([`queue`],
-    //! [`mod_delayed`], [`fire`], [`take_next`], [`finish`], the cancel steps) under loom's
-    //! mutex, with loom threads as the timer interrupt, the worker thread and the canceller or
-    //! modder. The work function itself (it needs the port's clock) is not called: the worker
-    //! counts a run where the kernel calls [`Work::execute`].
-    use super::*;
-    use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-    use loom::sync::Mutex;
-
-    /// Records the timer sequence number armed last instead of arming a timer.
-    struct ModelEnv {
-        armed: AtomicU64,
-    }
-
-    impl Env for ModelEnv {
-        fn own(&self, _: &Arc<Work>) {}
-        fn arm_timer(&self, _: &Arc<Work>, seq: u64) {
-            self.armed.store(seq, Ordering::Release);
-        }
-        fn cancel_timer(&self, _: TimerId) {
-            unreachable!("the model arms no real timers");
-        }
-        fn inserted(&self, _: &Arc<Work>) {}
-    }
-
-    struct Model {
-        lock: Mutex<Inner>,
-        env: ModelEnv,
-        work: Arc<Work>,
-        runs: AtomicUsize,
-    }
-
-    impl Model {
-        fn new() -> Arc<Self> {
-            Arc::new(Model {
-                lock: Mutex::new(Inner::new()),
-                env: ModelEnv {
-                    armed: AtomicU64::new(0),
-                },
-                work: Work::new("w", |_| {}),
-                runs: AtomicUsize::new(0),
-            })
-        }
-
-        /// The worker thread's inner loop ([`Worker::run_loop`]) until the list is empty.
-        fn worker_pass(&self) {
-            while let Some(w) = take_next(&self.lock) {
-                // Work::execute, without the clock: the function "runs", then stops running.
-                self.runs.fetch_add(1, Ordering::AcqRel);
-                w.running.fetch_sub(1, Ordering::AcqRel);
-                finish(&self.lock);
-                self.check();
-            }
-        }
-
-        /// The timer interrupt of the arm numbered `seq`.
-        fn fire(&self, seq: u64) -> bool {
-            let fired = fire(&self.lock, &self.env, &self.work, seq);
-            self.check();
-            fired
-        }
-
-        /// [`cancel_sync`] after the owner lookup, with `begun` set once the first half is done
-        /// and the wait on `done` as a yielding loop. Then checks "after cancel returns the work
-        /// is not queued, not armed and not running".
-        fn cancel(&self, begun: &AtomicBool) -> bool {
-            let (was, running) = cancel_begin(&self.lock, &self.env, &self.work);
-            begun.store(true, Ordering::Release);
-            self.check();
-            if let Some(seq) = running {
-                while !cancel_done(&self.lock, seq) {
-                    loom::thread::yield_now();
-                }
-            }
-            {
-                let g = self.lock.lock().unwrap();
-                assert_eq!(self.work.pending.load(Ordering::Acquire), IDLE);
-                assert!(
-                    g.running(&self.work).is_none(),
-                    "still running after cancel"
-                );
-                assert!(g.list.is_empty() && g.delayed.is_empty());
-            }
-            cancel_end(&self.work);
-            was
-        }
-
-        /// "A work is never on the list twice", and its pending state matches where it is.
-        fn check(&self) {
-            let g = self.lock.lock().unwrap();
-            let w = &self.work;
-            let listed = g.list.iter().filter(|(_, d)| Arc::ptr_eq(d, w)).count();
-            let delayed = g.delayed.iter().filter(|d| Arc::ptr_eq(d, w)).count();
-            let expect = match w.pending.load(Ordering::Acquire) {
-                IDLE => (0, 0),
-                QUEUED => (1, 0),
-                DELAYED => (0, 1),
-                p => panic!("bad pending state {p}"),
-            };
-            assert_eq!(
-                (listed, delayed),
-                expect,
-                "list/delayed membership vs pending"
-            );
-        }
-
-        /// Nothing pending, running or cancelling any more.
-        fn check_settled(&self) {
-            self.check();
-            assert_eq!(self.work.pending.load(Ordering::Acquire), IDLE);
-            assert_eq!(self.work.running.load(Ordering::Acquire), 0);
-            assert_eq!(self.work.canceling.load(Ordering::Acquire), 0);
-        }
-    }
-
-    /// A delayed work's timer fires while the worker runs its list and another thread cancels
-    /// it. Checks: "cancel returns true iff the work was pending, and that pending instance
-    /// never runs" (here: true iff it never runs, false iff it ran once); "a timer superseded by
-    /// the cancel never queues the work"; "after cancel returns, the work is not queued and
-    /// does not run again"; "a work is never on the list twice". (3 threads.)
-    #[test]
-    fn loom_kworker_cancel_vs_timer_vs_run() {
-        loom::model(|| {
-            let m = Model::new();
-            assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
-            let seq = m.env.armed.load(Ordering::Acquire);
-            let begun = Arc::new(AtomicBool::new(false));
-
-            let timer = {
-                let (m, begun) = (m.clone(), begun.clone());
-                loom::thread::spawn(move || {
-                    let stale = begun.load(Ordering::Acquire);
-                    let fired = m.fire(seq);
-                    assert!(!(stale && fired), "a cancelled timer queued the work");
-                })
-            };
-            let worker = {
-                let m = m.clone();
-                loom::thread::spawn(move || m.worker_pass())
-            };
-
-            let was = m.cancel(&begun);
-            let runs_at_cancel = m.runs.load(Ordering::Acquire);
-
-            timer.join().unwrap();
-            worker.join().unwrap();
-            m.worker_pass();
-            let runs = m.runs.load(Ordering::Acquire);
-            assert_eq!(runs, runs_at_cancel, "ran after cancel returned");
-            assert_eq!(runs, usize::from(!was), "cancel's result vs runs");
-            m.check_settled();
-        });
-    }
-
-    /// A delayed work's first timer fires while the worker runs its list and another thread
-    /// re-arms it with `kthread_mod_delayed_work`; then the second timer fires. Checks: "a timer
-    /// superseded by mod never queues the work"; the re-armed timer does; mod returns whether
-    /// the work was pending, and the work runs once per instance (twice iff mod found it idle,
-    /// i.e. it had already been taken by the worker); never on the list twice. (3 threads.)
-    #[test]
-    fn loom_kworker_mod_vs_timer_vs_run() {
-        loom::model(|| {
-            let m = Model::new();
-            assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
-            let seq1 = m.env.armed.load(Ordering::Acquire);
-            let modded = Arc::new(AtomicBool::new(false));
-
-            let timer = {
-                let (m, modded) = (m.clone(), modded.clone());
-                loom::thread::spawn(move || {
-                    let stale = modded.load(Ordering::Acquire);
-                    let fired = m.fire(seq1);
-                    assert!(!(stale && fired), "a superseded timer queued the work");
-                })
-            };
-            let worker = {
-                let m = m.clone();
-                loom::thread::spawn(move || m.worker_pass())
-            };
-
-            let (was, what) = mod_delayed(&m.lock, &m.env, &m.work, true);
-            modded.store(true, Ordering::Release);
-            assert_eq!(what, Queued::Armed);
-            m.check();
-            let seq2 = m.env.armed.load(Ordering::Acquire);
-            assert_ne!(seq1, seq2);
-
-            timer.join().unwrap();
-            worker.join().unwrap();
-            // The re-armed timer expires; nothing superseded it.
-            assert!(m.fire(seq2), "the live timer did not queue the work");
-            assert!(!m.fire(seq1), "a stale timer queued the work");
-            m.worker_pass();
-            assert_eq!(m.runs.load(Ordering::Acquire), 1 + usize::from(!was));
-            m.check_settled();
-        });
-    }
-
-    /// A queued work is re-queued at once by `kthread_mod_delayed_work` (delay 0) while the
-    /// worker runs its list and another thread cancels it. Checks: "cancel returns true iff the
-    /// work was pending and that instance never runs", "a cancel in progress wins" (mod does
-    /// nothing meanwhile), "after cancel returns the work is not queued or running", and runs ==
-    /// queued instances not cancelled; never on the list twice. (3 threads.)
-    #[test]
-    fn loom_kworker_cancel_vs_mod_vs_run() {
-        loom::model(|| {
-            let m = Model::new();
-            assert_eq!(queue(&m.lock, &m.env, &m.work, false), Queued::Listed);
-            let begun = Arc::new(AtomicBool::new(false));
-
-            let modder = {
-                let m = m.clone();
-                loom::thread::spawn(move || {
-                    let r = mod_delayed(&m.lock, &m.env, &m.work, false);
-                    m.check();
-                    r
-                })
-            };
-            let worker = {
-                let m = m.clone();
-                loom::thread::spawn(move || m.worker_pass())
-            };
-
-            let was = m.cancel(&begun);
-
-            let (mod_was, what) = modder.join().unwrap();
-            worker.join().unwrap();
-            m.worker_pass();
-            // Instances: the first queue, plus one if mod found the work idle and listed it.
-            let instances = 1 + usize::from(!mod_was && what == Queued::Listed);
-            assert!(what != Queued::No || mod_was, "a blocked mod returns true");
-            assert_eq!(
-                m.runs.load(Ordering::Acquire),
-                instances - usize::from(was),
-                "runs vs queued instances not cancelled"
-            );
-            m.check_settled();
-        });
     }
 }

@@ -2,6 +2,7 @@
 //! workers (see each module).
 
 pub mod irq_work;
+pub mod item;
 pub mod kthread_worker;
 pub mod task_work;
 pub mod workqueue;

@@ -45,61 +45,23 @@
 //! Idle threads never run task works (they must never sleep): adding to one is
 //! [`Error::Invalid`].
 //!
-//! # Model checking
-//! The list protocol (the `queued` flag, add, cancel, the run pass and the exit pass that closes
-//! the list) is `TaskWorks`' associated functions, written against [`Lock`]: the kernel runs
-//! them under the thread's [`crate::sync::IrqSpinLock`], and the loom models at the bottom of
-//! this file (`just loom`) run the same functions under loom's mutex, with loom threads playing
-//! the adder, the canceller and the target thread (its run pass, then its exit). The
-//! thread-dependent parts (notification, wake-ups, the `exiting` flag) stay outside the core.
+//! # Where it lives
+//! The list each thread carries and its protocol (the `queued` flag, add, cancel, the run pass and
+//! the exit pass that closes the list) are in [`crate::sched::task_works`], next to the thread
+//! control block, and model-checked there with loom. This module is what needs the scheduler:
+//! notification, wake-ups and the run loop. The scheduler calls the run loop ([`notify_resume`])
+//! at a notified thread's kernel boundaries through the hook [`crate::entry`] registers; the
+//! kthread exit calls [`run_at_exit`].
 
 use crate::error::Error;
-use crate::port;
+use crate::port::{self, Sgi};
+use crate::sched::task_works::TaskWorks;
 use crate::sched::{self, State, Thread};
-use crate::sync::Lock;
-use crate::sync::atomic::{AtomicBool, Ordering};
-use alloc::boxed::Box;
+pub use crate::sched::{TaskWork, TaskWorkFn};
+use crate::sync::atomic::Ordering;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-
-/// The callback type: called with the work itself, so it can queue it again.
-pub type TaskWorkFn = dyn Fn(&Arc<TaskWork>) + Send + Sync;
-
-/// A named deferred callback.
-pub struct TaskWork {
-    name: String,
-    func: Box<TaskWorkFn>,
-    /// Queued on some thread's list.
-    queued: AtomicBool,
-}
-
-impl TaskWork {
-    /// A new, unqueued work called `name` running `func`.
-    pub fn new(name: &str, func: impl Fn(&Arc<TaskWork>) + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(Self {
-            name: String::from(name),
-            func: Box::new(func),
-            queued: AtomicBool::new(false),
-        })
-    }
-
-    /// Its name (what [`task_work_cancel_func`] and [`task_work_list`] go by).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether it is queued on a thread now.
-    pub fn is_queued(&self) -> bool {
-        self.queued.load(Ordering::Acquire)
-    }
-}
-
-impl core::fmt::Debug for TaskWork {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "TaskWork({:?})", self.name)
-    }
-}
 
 /// How [`task_work_add`] tells the thread (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,82 +76,6 @@ pub enum Notify {
     SignalNoIpi,
     /// The calling thread only: flag set directly.
     NmiCurrent,
-}
-
-/// A thread's queued works (in [`Thread`]).
-pub(crate) struct TaskWorks {
-    /// Oldest first; runs and listings go newest first (LIFO).
-    list: Vec<Arc<TaskWork>>,
-    /// The final pass at exit found the list empty: nothing is accepted any more.
-    closed: bool,
-}
-
-impl TaskWorks {
-    pub(crate) const fn new() -> Self {
-        Self {
-            list: Vec::new(),
-            closed: false,
-        }
-    }
-
-    /// The core of [`task_work_add`]: claims `work`'s queued flag ([`Error::Busy`] if it was
-    /// set), then under `lock` pushes it onto the list unless the list is closed or `refuse`
-    /// (evaluated under the lock: "the thread is exiting and the caller is another thread") says
-    /// no, in which case the flag goes back to false and the add fails with
-    /// [`Error::NoSuchThread`] (ESRCH). Model-checked: "an added work runs once or is cancelled,
-    /// never lost; an add after the close fails with ESRCH and leaves the work unqueued".
-    pub(crate) fn add(
-        lock: &impl Lock<TaskWorks>,
-        work: Arc<TaskWork>,
-        refuse: impl FnOnce() -> bool,
-    ) -> Result<(), Error> {
-        if work.queued.swap(true, Ordering::AcqRel) {
-            return Err(Error::Busy);
-        }
-        let mut tw = lock.lock();
-        if tw.closed || refuse() {
-            drop(tw);
-            work.queued.store(false, Ordering::Release);
-            return Err(Error::NoSuchThread);
-        }
-        tw.list.push(work);
-        Ok(())
-    }
-
-    /// The core of [`task_work_cancel_match`]: removes the most recently queued work for which
-    /// `pred` holds, under `lock`, and clears its queued flag. Model-checked: "cancel and run
-    /// never both take the same work; a cancelled work never runs".
-    pub(crate) fn cancel_match(
-        lock: &impl Lock<TaskWorks>,
-        mut pred: impl FnMut(&TaskWork) -> bool,
-    ) -> Option<Arc<TaskWork>> {
-        let mut tw = lock.lock();
-        let i = tw.list.iter().rposition(|w| pred(w))?;
-        let work = tw.list.remove(i);
-        drop(tw);
-        work.queued.store(false, Ordering::Release);
-        Some(work)
-    }
-
-    /// One pass of the run loop, by the list's own thread: takes the whole list under `lock`
-    /// (with `close`, the exit pass, a list found empty is closed by that same lock hold), then
-    /// runs the batch newest first (LIFO), clearing each work's queued flag just before its
-    /// callback. Returns how many works ran; the caller repeats until a pass runs none.
-    pub(crate) fn run_pass(lock: &impl Lock<TaskWorks>, close: bool) -> usize {
-        let works = {
-            let mut tw = lock.lock();
-            if tw.list.is_empty() && close {
-                tw.closed = true;
-            }
-            core::mem::take(&mut tw.list)
-        };
-        let n = works.len();
-        for w in works.into_iter().rev() {
-            w.queued.store(false, Ordering::Release);
-            (w.func)(&w);
-        }
-        n
-    }
 }
 
 /// Queues `work` on `t` and notifies `t` as `notify` says.
@@ -209,12 +95,12 @@ pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Re
     TaskWorks::add(&t.task_works, work, || t.is_exiting() && !own)?;
     match notify {
         Notify::None => {}
-        Notify::Resume => t.task_work_notify.store(true, Ordering::Release),
+        Notify::Resume => t.notify_resume.store(true, Ordering::Release),
         Notify::NmiCurrent => raise_nmi_notify(t)?,
         Notify::Signal | Notify::SignalNoIpi => {
             // The flag before the wake: a thread about to sleep interruptibly either is seen
             // asleep by the wake (under its run-queue lock) or sees the flag and does not sleep.
-            t.task_work_notify.store(true, Ordering::Release);
+            t.notify_resume.store(true, Ordering::Release);
             sched::wake_interruptible(t);
             if notify == Notify::Signal && !own {
                 kick_if_running_elsewhere(t);
@@ -227,7 +113,8 @@ pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Re
 /// Per-CPU irq_works behind [`Notify::NmiCurrent`], created on first use.
 #[cfg(not(loom))]
 static NMI_WORKS: [crate::sync::IrqSpinLock<Option<crate::work::irq_work::IrqWork>>;
-    crate::MAX_CPUS] = [const { crate::sync::IrqSpinLock::new(None) }; crate::MAX_CPUS];
+    crate::config::MAX_CPUS] =
+    [const { crate::sync::IrqSpinLock::new(None) }; crate::config::MAX_CPUS];
 
 /// Queues this CPU's irq_work that sets the current thread's task_work flag from hard-IRQ
 /// context (the interrupt is taken as soon as the caller has interrupts enabled).
@@ -246,7 +133,7 @@ fn raise_nmi_notify(_current: &Thread) -> Result<(), Error> {
                 false,
                 alloc::sync::Arc::new(|_: &IrqWork| {
                     if let Some(t) = sched::current() {
-                        t.task_work_notify.store(true, Ordering::Release);
+                        t.notify_resume.store(true, Ordering::Release);
                     }
                 }),
             )
@@ -263,7 +150,7 @@ fn raise_nmi_notify(_current: &Thread) -> Result<(), Error> {
 /// Under loom (which models only the lock-free cores, never this path) the flag is set directly.
 #[cfg(loom)]
 fn raise_nmi_notify(current: &Thread) -> Result<(), Error> {
-    current.task_work_notify.store(true, Ordering::Release);
+    current.notify_resume.store(true, Ordering::Release);
     Ok(())
 }
 
@@ -283,7 +170,7 @@ fn kick_if_running_elsewhere(t: &Thread) {
     let here = p.cpu_id();
     let cpu = t.cpu();
     if t.state() == State::Running && cpu != here {
-        p.send_sgi(sched::SGI_RESCHED, 1 << cpu);
+        p.send_sgi(Sgi::Resched, 1 << cpu);
     }
     p.irq_restore(saved);
 }
@@ -300,7 +187,7 @@ pub fn task_work_cancel_match(
 /// Removes and returns the most recently queued work of `t` called `name` (the name stands for
 /// the work's function, as the shell creates them).
 pub fn task_work_cancel_func(t: &Thread, name: &str) -> Option<Arc<TaskWork>> {
-    task_work_cancel_match(t, |w| w.name == name)
+    task_work_cancel_match(t, |w| w.name() == name)
 }
 
 /// Removes `work` from `t`'s list: true if it was queued there and is now removed (it will not
@@ -311,39 +198,21 @@ pub fn task_work_cancel(t: &Thread, work: &Arc<TaskWork>) -> bool {
 
 /// How many works are queued on `t`.
 pub fn task_work_pending(t: &Thread) -> usize {
-    t.task_works.lock().list.len()
+    t.task_works.lock().len()
 }
 
 /// The names of the works queued on `t`, in the order they would run (newest first).
 pub fn task_work_list(t: &Thread) -> Vec<String> {
-    t.task_works
-        .lock()
-        .list
-        .iter()
-        .rev()
-        .map(|w| w.name.clone())
-        .collect()
+    t.task_works.lock().names()
 }
 
-/// Whether `t` (the thread about to be resumed) should run its works now: notified, not idle, and
-/// not already inside its run loop.
-pub(crate) fn notified(t: Option<&Arc<Thread>>) -> bool {
-    t.is_some_and(|t| {
-        !t.is_idle()
-            && t.task_work_notify.load(Ordering::Acquire)
-            && !t.task_work_running.load(Ordering::Acquire)
-    })
-}
-
-/// The boundary hook: the calling thread runs its works if it was notified (and is not already
-/// running them further up its stack).
+/// The boundary hook (registered with [`sched::set_resume_hook`] by [`crate::entry`]): the
+/// calling thread runs its works if it was notified and is not already running them further up
+/// its stack.
+#[cfg_attr(loom, allow(dead_code))] // (its caller, `entry`, is not built for the loom models)
 pub(crate) fn notify_resume() {
-    // The common case (nothing to run) without touching the thread's reference count.
-    if !sched::with_current(|t| notified(Some(t))).unwrap_or(false) {
-        return;
-    }
     let Some(me) = sched::current() else { return };
-    if !notified(Some(&me)) || me.task_work_running.swap(true, Ordering::AcqRel) {
+    if !sched::resume_pending(Some(&me)) || me.task_work_running.swap(true, Ordering::AcqRel) {
         return;
     }
     run(&me, false);
@@ -361,186 +230,9 @@ pub(crate) fn run_at_exit(me: &Thread) {
 /// `close`, the list is closed by the same lock hold that finds it empty.
 fn run(me: &Thread, close: bool) {
     loop {
-        me.task_work_notify.store(false, Ordering::Release);
+        me.notify_resume.store(false, Ordering::Release);
         if TaskWorks::run_pass(&me.task_works, close) == 0 {
             return;
         }
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    //! The list protocol under loom: [`TaskWorks`]' own functions under loom's mutex, with loom
-    //! threads as the adder, the canceller and the target thread. The target's `exiting` flag
-    //! (in the kernel, `Thread::flags`) is a loom atomic here, read by the same `refuse` test
-    //! [`task_work_add`] passes.
-    use super::*;
-    use crate::sync::atomic::AtomicUsize;
-    use loom::sync::Mutex;
-
-    type List = Arc<Mutex<TaskWorks>>;
-
-    /// The exit path of [`crate::sched::exit_current`] and [`run_at_exit`]: exiting first, then
-    /// passes that close the list by the lock hold that finds it empty.
-    fn exit(list: &Mutex<TaskWorks>, exiting: &AtomicBool) {
-        exiting.store(true, Ordering::Release);
-        while TaskWorks::run_pass(list, true) > 0 {}
-    }
-
-    fn counting(name: &str, runs: &Arc<AtomicUsize>) -> Arc<TaskWork> {
-        let runs = runs.clone();
-        TaskWork::new(name, move |_| {
-            runs.fetch_add(1, Ordering::Relaxed);
-        })
-    }
-
-    /// Another thread adds a work while a third cancels it and the target runs a boundary pass
-    /// and exits. Checks: "each added work runs at most once; a work whose cancel returned true
-    /// never runs; a work added successfully runs before the exit completes or was cancelled,
-    /// never lost; an add after the list is closed fails with ESRCH and leaves the work's queued
-    /// flag false". (3 threads.)
-    #[test]
-    fn loom_task_work_add_cancel_vs_run_and_exit() {
-        loom::model(|| {
-            let list: List = Arc::new(Mutex::new(TaskWorks::new()));
-            let exiting = Arc::new(AtomicBool::new(false));
-            let closed = Arc::new(AtomicBool::new(false));
-            let runs = Arc::new(AtomicUsize::new(0));
-            let a = counting("a", &runs);
-
-            let adder = {
-                let (list, exiting, closed, a) =
-                    (list.clone(), exiting.clone(), closed.clone(), a.clone());
-                loom::thread::spawn(move || {
-                    let was_closed = closed.load(Ordering::Acquire);
-                    // Another thread: refused once the target is exiting.
-                    let r = TaskWorks::add(&*list, a.clone(), || exiting.load(Ordering::Acquire));
-                    match r {
-                        Ok(()) => assert!(!was_closed, "an add after the close succeeded"),
-                        Err(e) => {
-                            assert_eq!(e, Error::NoSuchThread);
-                            assert!(!a.is_queued(), "a refused add left the work queued");
-                        }
-                    }
-                    r.is_ok()
-                })
-            };
-            let canceller = {
-                let (list, a) = (list.clone(), a.clone());
-                loom::thread::spawn(move || {
-                    TaskWorks::cancel_match(&*list, |w| core::ptr::eq(w, &*a)).is_some()
-                })
-            };
-
-            // The target thread: a boundary pass (the run loop), then its exit.
-            while TaskWorks::run_pass(&*list, false) > 0 {}
-            exit(&list, &exiting);
-            closed.store(true, Ordering::Release);
-            let ran = runs.load(Ordering::Relaxed);
-
-            let added = adder.join().unwrap();
-            let cancelled = canceller.join().unwrap();
-            assert!(ran <= 1, "ran twice");
-            assert!(!cancelled || added, "cancelled a work never added");
-            if cancelled {
-                assert_eq!(ran, 0, "a cancelled work ran");
-            } else {
-                assert_eq!(
-                    ran,
-                    usize::from(added),
-                    "an added work was lost, or a refused one ran"
-                );
-            }
-            assert_eq!(runs.load(Ordering::Relaxed), ran, "ran after the exit");
-            assert!(!a.is_queued());
-            let tw = list.lock().unwrap();
-            assert!(tw.closed && tw.list.is_empty(), "left on a closed list");
-        });
-    }
-
-    /// Another thread adds `a` then `b` while the target runs a boundary pass and exits; `a`'s
-    /// callback adds `d` from the target itself. Checks: "LIFO within one taken batch" (if `a`
-    /// and `b` ran in the same pass, `b` ran first), "a callback may add more works; they run
-    /// in a later pass of the same loop, also in the final pass at exit", and every added work
-    /// runs exactly once. (2 threads.)
-    #[test]
-    fn loom_task_work_lifo_and_adds_from_callbacks_at_exit() {
-        loom::model(|| {
-            let list: List = Arc::new(Mutex::new(TaskWorks::new()));
-            let exiting = Arc::new(AtomicBool::new(false));
-            // (pass, work) in run order; only the target thread touches these two.
-            let log = Arc::new(std::sync::Mutex::new(Vec::<(usize, char)>::new()));
-            let pass = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let record = |id: char| {
-                let (log, pass) = (log.clone(), pass.clone());
-                move || {
-                    let p = pass.load(Ordering::Relaxed);
-                    log.lock().unwrap().push((p, id));
-                }
-            };
-            let d = {
-                let rec = record('d');
-                TaskWork::new("d", move |_| rec())
-            };
-            let a = {
-                let rec = record('a');
-                let (list, d) = (list.clone(), d.clone());
-                TaskWork::new("a", move |_| {
-                    rec();
-                    // From the target itself: accepted even while exiting.
-                    TaskWorks::add(&*list, d.clone(), || false).expect("self-add in a pass");
-                })
-            };
-            let b = {
-                let rec = record('b');
-                TaskWork::new("b", move |_| rec())
-            };
-
-            let adder = {
-                let (list, exiting, a, b) = (list.clone(), exiting.clone(), a.clone(), b.clone());
-                loom::thread::spawn(move || {
-                    let refuse = || exiting.load(Ordering::Acquire);
-                    let ra = TaskWorks::add(&*list, a, refuse).is_ok();
-                    let rb = TaskWorks::add(&*list, b, refuse).is_ok();
-                    (ra, rb)
-                })
-            };
-
-            let pass_loop = |close: bool| loop {
-                pass.fetch_add(1, Ordering::Relaxed);
-                if TaskWorks::run_pass(&*list, close) == 0 {
-                    break;
-                }
-            };
-            pass_loop(false);
-            exiting.store(true, Ordering::Release);
-            pass_loop(true);
-            // "After which every add fails", the thread's own included.
-            let e = TaskWork::new("e", |_| {});
-            let late = TaskWorks::add(&*list, e.clone(), || false);
-            assert_eq!(late, Err(Error::NoSuchThread), "an own add after the close");
-            assert!(!e.is_queued());
-
-            let (ra, rb) = adder.join().unwrap();
-            assert!(ra || !rb, "b accepted after a was refused");
-            let log = log.lock().unwrap().clone();
-            let at = |id: char| log.iter().position(|&(_, w)| w == id);
-            let count = |id: char| log.iter().filter(|&&(_, w)| w == id).count();
-            assert_eq!(count('a'), usize::from(ra));
-            assert_eq!(count('b'), usize::from(rb));
-            assert_eq!(count('d'), usize::from(ra), "d runs once iff a ran");
-            if let (Some(ia), Some(ib)) = (at('a'), at('b'))
-                && log[ia].0 == log[ib].0
-            {
-                assert!(ib < ia, "not LIFO within a pass: {log:?}");
-            }
-            if let (Some(ia), Some(id)) = (at('a'), at('d')) {
-                assert!(log[id].0 > log[ia].0, "d ran in a's pass: {log:?}");
-            }
-            let tw = list.lock().unwrap();
-            assert!(tw.closed && tw.list.is_empty());
-            drop(tw);
-            assert!(!a.is_queued() && !b.is_queued() && !d.is_queued());
-        });
     }
 }

@@ -1,5 +1,5 @@
-//! Workqueues with the contracts of Linux's classic (per-CPU thread) `kernel/workqueue.c`, and
-//! the work item shared with [`super::kthread_worker`].
+//! Workqueues with the contracts of Linux's classic (per-CPU thread) `kernel/workqueue.c`. The
+//! work item they run is [`super::item::Work`], shared with [`super::kthread_worker`].
 //!
 //! # Contracts
 //! - A workqueue has a worker kthread per online CPU, each bound to its CPU with
@@ -30,150 +30,24 @@
 //! condition reads the (atomic) sequence numbers. Timer callbacks (interrupt context) only
 //! queue: they take the list lock and wake the worker, never sleep.
 
-use super::kthread_worker::Worker;
+use super::item::{DELAYED, IDLE, QUEUED};
+pub use super::item::{Work, WorkState};
+use crate::config::MAX_CPUS;
 use crate::error::Error;
 use crate::kthread::{self, KThread};
-use crate::sched::{self, WaitQueue};
-use crate::sync::{IrqSpinLock, Mutex};
-use crate::timer::{self, TimerId};
-use crate::{MAX_CPUS, port};
+use crate::port;
+use crate::sched;
+use crate::sync::IrqSpinLock;
+use crate::time::Instant;
+use crate::timer;
+use crate::wait::{Mutex, WaitQueue};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-
-/// What a work item is doing, for a `work list` command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkState {
-    /// Neither queued, armed nor running.
-    Idle,
-    /// Queued on a worker, waiting to run.
-    Pending,
-    /// Waiting for its timer, then it is queued.
-    Delayed,
-    /// Its function is running (it may also be queued again).
-    Running,
-    /// A `kthread_cancel_*_sync` is in progress; queueing is blocked meanwhile.
-    Canceling,
-}
-
-impl WorkState {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkState::Idle => "idle",
-            WorkState::Pending => "pending",
-            WorkState::Delayed => "delayed",
-            WorkState::Running => "running",
-            WorkState::Canceling => "canceling",
-        }
-    }
-}
-
-/// `Work::pending` values.
-pub(super) const IDLE: u8 = 0;
-pub(super) const QUEUED: u8 = 1;
-pub(super) const DELAYED: u8 = 2;
-
-/// A work item: a named function run by a worker thread, shared through an `Arc`. The same item
-/// serves workqueues and kthread workers (and `Delayed` use), but must not be used with two
-/// queues or workers at once.
-pub struct Work {
-    name: String,
-    func: Box<dyn Fn(&Work) + Send + Sync>,
-    /// [`IDLE`], [`QUEUED`] or [`DELAYED`].
-    pub(super) pending: AtomicU8,
-    pub(super) running: AtomicU32,
-    pub(super) canceling: AtomicU32,
-    runs: AtomicU64,
-    last_latency: AtomicU64,
-    queued_at: AtomicU64,
-    /// Bumped on every arm and disarm: a timer callback whose number is stale does nothing.
-    pub(super) timer_seq: AtomicU64,
-    pub(super) timer: IrqSpinLock<Option<TimerId>>,
-    /// The kthread worker this work was last queued on (for flush and cancel).
-    pub(super) owner: IrqSpinLock<Option<Weak<Worker>>>,
-}
-
-impl Work {
-    /// A new idle work item running `func`.
-    pub fn new(name: &str, func: impl Fn(&Work) + Send + Sync + 'static) -> Arc<Work> {
-        Arc::new(Work {
-            name: String::from(name),
-            func: Box::new(func),
-            pending: AtomicU8::new(IDLE),
-            running: AtomicU32::new(0),
-            canceling: AtomicU32::new(0),
-            runs: AtomicU64::new(0),
-            last_latency: AtomicU64::new(0),
-            queued_at: AtomicU64::new(0),
-            timer_seq: AtomicU64::new(0),
-            timer: IrqSpinLock::new(None),
-            owner: IrqSpinLock::new(None),
-        })
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Its state now (a snapshot). When several apply, the first of canceling, running,
-    /// delayed, pending wins.
-    pub fn state(&self) -> WorkState {
-        if self.canceling.load(Ordering::Acquire) > 0 {
-            WorkState::Canceling
-        } else if self.running.load(Ordering::Acquire) > 0 {
-            WorkState::Running
-        } else {
-            match self.pending.load(Ordering::Acquire) {
-                QUEUED => WorkState::Pending,
-                DELAYED => WorkState::Delayed,
-                _ => WorkState::Idle,
-            }
-        }
-    }
-
-    /// How many times its function has returned.
-    pub fn runs(&self) -> u64 {
-        self.runs.load(Ordering::Acquire)
-    }
-
-    /// Counter ticks from its last insertion into a worker's list (for a delayed work: when its
-    /// timer queued it) to the start of its function.
-    pub fn last_latency(&self) -> u64 {
-        self.last_latency.load(Ordering::Acquire)
-    }
-
-    /// Records the insertion time (call when putting it on a worker's list).
-    pub(super) fn mark_queued(&self) {
-        self.queued_at.store(port::port().now(), Ordering::Release);
-    }
-
-    /// Runs the function; the caller already counted it running (`running`) and took it off
-    /// its list. Called with no lock held.
-    pub(super) fn execute(&self) {
-        let now = port::port().now();
-        let latency = now.saturating_sub(self.queued_at.load(Ordering::Acquire));
-        self.last_latency.store(latency, Ordering::Release);
-        (self.func)(self);
-        self.runs.fetch_add(1, Ordering::AcqRel);
-        self.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl core::fmt::Debug for Work {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Work")
-            .field("name", &self.name)
-            .field("state", &self.state())
-            .field("runs", &self.runs())
-            .finish()
-    }
-}
+use core::sync::atomic::{AtomicU64, Ordering};
 
 struct List {
     works: VecDeque<Arc<Work>>,
@@ -432,8 +306,7 @@ fn queue_delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, dela
     {
         return false;
     }
-    let p = port::port();
-    let deadline = crate::time::deadline_after(p.now(), delay_ns, p.ticks_per_second());
+    let deadline = Instant::after(crate::time::Duration::from_nanos(delay_ns));
     let (wq, w) = (wq.clone(), work.clone());
     let fire = move || {
         // Interrupt context: only queue.

@@ -1,8 +1,9 @@
 //! `timer` on the fake port: exact, never-early expiry in deadline order, past and far-future
 //! deadlines, the `pending` listing, stale ids.
 
-use super::{Action, arm, cancel, has_pending, pending};
 use crate::fake::{run, spin_for};
+use crate::time::Instant;
+use crate::timer::{Action, arm, cancel, has_pending, pending, set_slice};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -13,6 +14,11 @@ const MS: u64 = 1_000_000; // the fake counter runs in nanoseconds
 
 fn now() -> u64 {
     crate::port::port().now()
+}
+
+/// The instant at counter value `t`.
+fn at(t: u64) -> Instant {
+    Instant::from_ticks(t)
 }
 
 /// An action recording `(tag, time it ran)` into `log`.
@@ -46,9 +52,9 @@ fn timers_fire_in_deadline_order_never_early_ties_in_arm_order() {
         let s = p.irq_save();
         let ids: Vec<_> = (0u32..)
             .zip(deadlines)
-            .map(|(tag, d)| arm(d, record(&log, tag)))
+            .map(|(tag, d)| arm(at(d), record(&log, tag)))
             .collect();
-        let listed: Vec<u64> = pending(cpu).into_iter().map(|(d, _)| d).collect();
+        let listed: Vec<u64> = pending(cpu).into_iter().map(|(d, _)| d.ticks()).collect();
         p.irq_restore(s);
         let mut sorted = deadlines.to_vec();
         sorted.sort_unstable();
@@ -75,19 +81,19 @@ fn past_deadline_fires_at_once_far_future_stays_pending() {
     run(1, || {
         let log = Arc::new(Mutex::new(Vec::new()));
         let cpu = crate::port::port().cpu_id();
-        let far = arm(u64::MAX, record(&log, 9));
-        assert_eq!(far.deadline(), u64::MAX);
+        let far = arm(Instant::MAX, record(&log, 9));
+        assert_eq!(far.deadline(), Instant::MAX);
         assert_eq!(far.cpu(), cpu);
         // Interrupts masked: the first past deadline cannot fire before the second is armed.
         let p = crate::port::port();
         let s = p.irq_save();
-        arm(now().saturating_sub(5 * MS).max(1), record(&log, 1));
-        arm(0, record(&log, 0));
+        arm(at(now().saturating_sub(5 * MS).max(1)), record(&log, 1));
+        arm(Instant::ZERO, record(&log, 0));
         p.irq_restore(s);
         assert!(wait_len(&log, 2), "past deadlines fire at once");
         let tags: Vec<u32> = log.lock().unwrap().iter().map(|&(t, _)| t).collect();
         assert_eq!(tags, [0, 1]);
-        assert_eq!(pending(cpu), [(u64::MAX, "call")]);
+        assert_eq!(pending(cpu), [(Instant::MAX, "call")]);
         assert!(has_pending(cpu));
         assert!(cancel(far));
         assert!(!has_pending(cpu));
@@ -108,7 +114,7 @@ fn thousands_of_timers_fire_exactly_once_each() {
                 // 200 ms out: a loaded host may take milliseconds to arm 3,000 timers, and the
                 // cancels below must find them still pending.
                 arm(
-                    t0 + 200 * MS + u64::from(i * 7919 % 1000) * 20_000,
+                    at(t0 + 200 * MS + u64::from(i * 7919 % 1000) * 20_000),
                     record(&log, i),
                 )
             })
@@ -127,9 +133,10 @@ fn thousands_of_timers_fire_exactly_once_each() {
         for &(tag, ran) in &log {
             assert!(tag % 3 != 0, "cancelled timer {tag} fired");
             assert!(seen.insert(tag), "timer {tag} fired twice");
-            assert!(ran >= ids[tag as usize].deadline(), "timer {tag} ran early");
-            assert!(ids[tag as usize].deadline() >= last, "out of order");
-            last = ids[tag as usize].deadline();
+            let deadline = ids[tag as usize].deadline().ticks();
+            assert!(ran >= deadline, "timer {tag} ran early");
+            assert!(deadline >= last, "out of order");
+            last = deadline;
         }
         0
     });
@@ -147,19 +154,19 @@ fn pending_places_the_slice_by_deadline_before_equal_timers() {
         let ids: Vec<_> = [30, 10, 20]
             .into_iter()
             .zip(0u32..)
-            .map(|(ms, tag)| arm(t0 + ms * MS, record(&log, tag)))
+            .map(|(ms, tag)| arm(at(t0 + ms * MS), record(&log, tag)))
             .collect();
         let listing = |slice_ms: u64| {
-            super::set_slice(cpu, Some(t0 + slice_ms * MS));
+            set_slice(cpu, Some(at(t0 + slice_ms * MS)));
             pending(cpu)
                 .into_iter()
-                .map(|(d, kind)| ((d - t0) / MS, kind))
+                .map(|(d, kind)| ((d.ticks() - t0) / MS, kind))
                 .collect::<Vec<_>>()
         };
         let early = listing(5);
         let tie = listing(20);
         let late = listing(40);
-        super::set_slice(cpu, None);
+        set_slice(cpu, None);
         for id in ids {
             assert!(cancel(id));
         }

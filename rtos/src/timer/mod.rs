@@ -16,25 +16,28 @@
 //! what is programmed; a deadline that moved later (a slice re-armed, a timer cancelled) leaves
 //! the hardware early, and that interrupt finds nothing due and programs the exact next one.
 
-mod queue;
-#[cfg(all(test, not(loom)))]
-mod tests;
+pub(crate) mod queue;
 
-use crate::MAX_CPUS;
-use crate::sched::{self, Thread};
+use crate::config::MAX_CPUS;
 use crate::sync::IrqSpinLock;
+use crate::time::Instant;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use queue::{Handle, TimerQueue};
 
+/// Something a timer can wake: a sleeping thread (the scheduler implements it for its threads,
+/// so this layer, below the scheduler, does not need to know what a thread is).
+pub trait Wake: Send + Sync {
+    /// Wakes it (in interrupt context, interrupts masked: must not sleep).
+    fn wake(self: Arc<Self>);
+}
+
 /// What a timer does when it fires.
 pub enum Action {
-    /// Wake a sleeping thread.
-    Wake(Arc<Thread>),
-    /// End the running thread's time slice on this CPU.
-    Resched,
+    /// Wake a sleeper (a thread's timed sleep or wait).
+    Wake(Arc<dyn Wake>),
     /// Run a function (in interrupt context: it must not sleep).
     Call(Box<dyn FnOnce() + Send>),
 }
@@ -44,13 +47,13 @@ pub enum Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerId {
     cpu: usize,
-    deadline: u64,
+    deadline: Instant,
     handle: Handle,
 }
 
 impl TimerId {
-    /// The absolute deadline (counter ticks).
-    pub fn deadline(&self) -> u64 {
+    /// When it fires.
+    pub fn deadline(&self) -> Instant {
         self.deadline
     }
     /// The CPU it fires on.
@@ -117,26 +120,24 @@ static QUEUES: [IrqSpinLock<TimerQueue<Action>>; MAX_CPUS] =
 
 static DEADLINES: [CpuDeadlines; MAX_CPUS] = [const { CpuDeadlines::new() }; MAX_CPUS];
 
-/// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes, the
-/// timer interrupt asks the scheduler to reschedule. Called on `cpu` with interrupts masked:
-/// a few loads and stores, no lock (a re-armed slice is later than the one programmed, so the
-/// hardware is left alone).
-pub(crate) fn set_slice(cpu: usize, deadline: Option<u64>) {
+/// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes,
+/// [`handle_irq`] reports it. Called on `cpu` with interrupts masked: a few loads and stores, no
+/// lock (a re-armed slice is later than the one programmed, so the hardware is left alone).
+pub(crate) fn set_slice(cpu: usize, deadline: Option<Instant>) {
     let d = &DEADLINES[cpu];
-    let slice = deadline.unwrap_or(NONE);
+    let slice = deadline.map_or(NONE, Instant::ticks);
     d.slice.store(slice, Ordering::Relaxed);
     d.program_if_earlier(slice);
 }
 
-/// Arms a timer on this CPU for the absolute counter value `deadline` (a deadline already
-/// passed fires at once).
-pub fn arm(deadline: u64, action: Action) -> TimerId {
+/// Arms a timer on this CPU that fires at `deadline` (a deadline already passed fires at once).
+pub fn arm(deadline: Instant, action: Action) -> TimerId {
     let port = crate::port::port();
     let saved = port.irq_save();
     let cpu = port.cpu_id();
     let handle = {
         let mut t = QUEUES[cpu].lock_masked();
-        let handle = t.arm(deadline, action);
+        let handle = t.arm(deadline.ticks(), action);
         let d = &DEADLINES[cpu];
         d.program_if_earlier(wanted(&t, d.slice.load(Ordering::Relaxed)));
         handle
@@ -167,7 +168,7 @@ pub fn has_pending(cpu: usize) -> bool {
 
 /// Timers pending on `cpu`, as `(deadline, kind)` with kind `wake`, `slice` or `call`, by
 /// deadline (equal deadlines in arm order).
-pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
+pub fn pending(cpu: usize) -> Vec<(Instant, &'static str)> {
     QUEUES
         .get(cpu)
         .map(|q| {
@@ -178,12 +179,11 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
             t.for_each(|deadline, a| {
                 let kind = match a {
                     Action::Wake(_) => "wake",
-                    Action::Resched => "slice",
                     Action::Call(_) => "call",
                 };
-                v.push((deadline, kind));
+                v.push((Instant::from_ticks(deadline), kind));
             });
-            if let Some(d) = DEADLINES[cpu].slice() {
+            if let Some(d) = DEADLINES[cpu].slice().map(Instant::from_ticks) {
                 v.insert(v.partition_point(|&(e, _)| e < d), (d, "slice"));
             }
             v
@@ -192,16 +192,18 @@ pub fn pending(cpu: usize) -> Vec<(u64, &'static str)> {
 }
 
 /// The timer interrupt of this CPU: runs every due timer, then programs the next deadline.
-/// Called by the port with interrupts masked.
-pub fn handle_irq() {
+/// Returns whether the running thread's time slice ended (the caller, [`crate::entry`], asks the
+/// scheduler to reschedule). Called with interrupts masked.
+pub fn handle_irq() -> bool {
     let port = crate::port::port();
     let cpu = port.cpu_id();
+    let mut slice_ended = false;
     loop {
         let now = port.now();
         let d = &DEADLINES[cpu];
         if d.slice.load(Ordering::Relaxed) <= now {
             d.slice.store(NONE, Ordering::Relaxed);
-            sched::set_need_resched(cpu);
+            slice_ended = true;
         }
         let due = {
             let mut t = QUEUES[cpu].lock_masked();
@@ -212,12 +214,9 @@ pub fn handle_irq() {
             due
         };
         match due {
-            Some(Action::Wake(t)) => {
-                sched::wake_up_process(&t);
-            }
-            Some(Action::Resched) => sched::set_need_resched(cpu),
+            Some(Action::Wake(w)) => w.wake(),
             Some(Action::Call(f)) => f(),
-            None => break,
+            None => return slice_ended,
         }
     }
 }

@@ -1,17 +1,15 @@
-//! Wait queues and completions: how threads sleep until something happens.
+//! [`WaitQueue`]: threads sleeping until a condition holds.
 //!
 //! [`WaitQueue::wait_event`] evaluates the caller's condition under the queue's lock and queues the
 //! thread (marked sleeping) in the same critical section, so a waker that makes the condition true
-//! and then calls [`WaitQueue::wake_all`] can never be missed. A [`Completion`] is a counter plus
-//! a wait queue, as in Linux: `complete` releases one waiter (or banks one wake-up),
-//! `complete_all` releases every present and future waiter until re-initialised.
+//! and then calls [`WaitQueue::wake_all`] can never be missed.
 
 use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
+use crate::time::Instant;
 use crate::timer;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Waiting failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,19 +32,19 @@ impl WaitQueue {
         }
     }
 
-    /// Sleeps until `cond()` returns true (evaluated under the queue lock), or until the counter
-    /// reaches `deadline`. Before the scheduler runs (early boot) it spins with `Port::idle`.
+    /// Sleeps until `cond()` returns true (evaluated under the queue lock), or until `deadline`
+    /// passes. Before the scheduler runs (early boot), and on an idle thread, it polls.
     pub fn wait_event(
         &self,
         mut cond: impl FnMut() -> bool,
-        deadline: Option<u64>,
+        deadline: Option<Instant>,
     ) -> Result<(), WaitError> {
         loop {
             let me = {
                 let mut q = self.waiters.lock();
                 let done = if cond() {
                     Some(Ok(()))
-                } else if deadline.is_some_and(|d| crate::port::port().now() >= d) {
+                } else if deadline.is_some_and(Instant::has_passed) {
                     Some(Err(WaitError::TimedOut))
                 } else {
                     None
@@ -81,14 +79,13 @@ impl WaitQueue {
     fn spin_wait(
         &self,
         mut cond: impl FnMut() -> bool,
-        deadline: Option<u64>,
+        deadline: Option<Instant>,
     ) -> Result<(), WaitError> {
-        let port = crate::port::port();
         loop {
             if cond() {
                 return Ok(());
             }
-            if deadline.is_some_and(|d| port.now() >= d) {
+            if deadline.is_some_and(Instant::has_passed) {
                 return Err(WaitError::TimedOut);
             }
             crate::port::relax();
@@ -139,80 +136,5 @@ impl WaitQueue {
     /// Whether nobody waits (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// "Done" count for [`Completion::complete_all`]: every wait succeeds.
-const ALL: u32 = u32::MAX;
-
-/// A one-shot or counting event, as Linux's `struct completion`.
-#[derive(Default)]
-pub struct Completion {
-    done: AtomicU32,
-    queue: WaitQueue,
-}
-
-impl Completion {
-    /// Not done.
-    pub const fn new() -> Self {
-        Self {
-            done: AtomicU32::new(0),
-            queue: WaitQueue::new(),
-        }
-    }
-
-    fn try_consume(&self) -> bool {
-        self.done
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| match d {
-                0 => None,
-                ALL => Some(ALL),
-                n => Some(n - 1),
-            })
-            .is_ok()
-    }
-
-    /// Waits until completed (consuming one completion unless `complete_all` was used).
-    pub fn wait(&self) {
-        let _ = self.wait_inner(None);
-    }
-
-    /// Like [`Completion::wait`] with a deadline on the counter.
-    pub fn wait_until(&self, deadline: u64) -> Result<(), WaitError> {
-        self.wait_inner(Some(deadline))
-    }
-
-    /// Already done: no queue lock and no look at the current thread (as Linux's
-    /// `try_wait_for_completion` before it sleeps). Otherwise the queue's checked wait.
-    fn wait_inner(&self, deadline: Option<u64>) -> Result<(), WaitError> {
-        if self.try_consume() {
-            return Ok(());
-        }
-        self.queue.wait_event(|| self.try_consume(), deadline)
-    }
-
-    /// Releases one waiter, or the next one to wait.
-    pub fn complete(&self) {
-        let _ = self
-            .done
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                (d != ALL).then(|| d.saturating_add(1).min(ALL - 1))
-            });
-        self.queue.wake_one();
-    }
-
-    /// Releases every waiter, present and future, until [`Completion::reinit`].
-    pub fn complete_all(&self) {
-        self.done.store(ALL, Ordering::Release);
-        self.queue.wake_all();
-    }
-
-    /// Whether a wait would succeed right now.
-    pub fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire) != 0
-    }
-
-    /// Back to "not done".
-    pub fn reinit(&self) {
-        self.done.store(0, Ordering::Release);
     }
 }

@@ -12,6 +12,9 @@
 
 use crate::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
+#[cfg(all(test, loom))]
+mod loom;
+
 /// A lock-free SPSC byte queue holding up to `N` bytes (`N` a power of two).
 pub struct ByteRing<const N: usize> {
     slots: [AtomicU8; N],
@@ -95,100 +98,5 @@ impl<const N: usize> ByteRing<N> {
 impl<const N: usize> Default for ByteRing<N> {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fifo_order_and_full_empty() {
-        let r = ByteRing::<4>::new();
-        assert!(r.is_empty());
-        assert_eq!(r.pop(), None);
-        for b in 1..=4 {
-            assert!(r.push(b));
-        }
-        assert!(!r.push(5), "a full ring refuses the byte");
-        assert_eq!(r.len(), 4);
-        assert_eq!(r.pop(), Some(1));
-        assert!(r.push(5));
-        assert_eq!(
-            (2..=5).map(|_| r.pop().unwrap()).collect::<Vec<_>>(),
-            [2, 3, 4, 5]
-        );
-        assert_eq!(r.pop(), None);
-    }
-
-    #[test]
-    fn wraps_many_times() {
-        let r = ByteRing::<8>::new();
-        for i in 0..10_000u32 {
-            assert!(r.push(i as u8));
-            assert_eq!(r.pop(), Some(i as u8));
-        }
-    }
-
-    #[test]
-    fn spsc_threads_lose_nothing() {
-        let r = std::sync::Arc::new(ByteRing::<64>::new());
-        let p = r.clone();
-        const COUNT: usize = 200_000;
-        let producer = std::thread::spawn(move || {
-            for i in 0..COUNT {
-                while !p.push((i % 251) as u8) {
-                    std::hint::spin_loop();
-                }
-            }
-        });
-        let mut got = 0;
-        while got < COUNT {
-            if let Some(b) = r.pop() {
-                assert_eq!(b as usize, got % 251, "byte {got} out of order");
-                got += 1;
-            }
-        }
-        producer.join().unwrap();
-        assert!(r.is_empty());
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use loom::sync::Arc;
-
-    /// An interrupt handler (producer) racing the shell (consumer) through a ring smaller than
-    /// the data: every byte arrives once, in order, and a refused push stores nothing.
-    #[test]
-    fn loom_spsc_in_order_no_loss() {
-        loom::model(|| {
-            let ring = Arc::new(ByteRing::<2>::new());
-            let p = ring.clone();
-            let producer = loom::thread::spawn(move || {
-                let mut sent = 0u8;
-                for b in 1..=3u8 {
-                    if p.push(b) {
-                        sent = b;
-                    } else {
-                        break;
-                    }
-                }
-                sent
-            });
-            let mut got = Vec::new();
-            for _ in 0..3 {
-                if let Some(b) = ring.pop() {
-                    got.push(b);
-                }
-            }
-            let sent = producer.join().unwrap();
-            while let Some(b) = ring.pop() {
-                got.push(b);
-            }
-            let expected: Vec<u8> = (1..=sent).collect();
-            assert_eq!(got, expected);
-        });
     }
 }

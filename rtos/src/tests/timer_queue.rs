@@ -2,8 +2,8 @@
 //! on the work per operation independent of N, far-future and past deadlines, and a host
 //! micro-benchmark (ignored by default).
 
-use super::{Handle, LEVELS, TimerQueue};
 use crate::tests::util::Rng;
+use crate::timer::queue::{Handle, LEVELS, TimerQueue};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
@@ -109,7 +109,7 @@ fn model_check_against_btreemap() {
         assert_eq!(all, want);
         assert_eq!(q.earliest(), None);
         // Only the root is left allocated: every other node went back to the free list.
-        assert_eq!(q.nodes[0].bits, 0);
+        assert_eq!(q.root_bits(), 0);
     }
 }
 

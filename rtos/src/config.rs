@@ -1,0 +1,41 @@
+//! The kernel's limits, in one place: everything sized at compile time (per-CPU tables, the
+//! thread table, the irq_work pool, the stack arena of a port) reads its size from here, so two
+//! layers cannot disagree about one limit.
+
+/// The largest number of CPUs the kernel supports (GICv2 can target at most 8).
+pub const MAX_CPUS: usize = 8;
+
+/// Most kthreads alive (not yet collected) at once.
+pub const MAX_THREADS: usize = 256;
+
+/// Thread stacks a port must be able to hand out: one per kthread (a stack is freed when its
+/// thread exits, before the thread is collected). CPUs' idle threads run on their boot stacks.
+pub const STACK_SLOTS: usize = MAX_THREADS;
+
+/// Usable bytes of every thread stack (a port may put a guard page below it).
+pub const STACK_SIZE: usize = 16 * 1024;
+
+/// Longest thread name accepted, in bytes.
+pub const MAX_NAME: usize = 63;
+
+/// Number of priority levels; higher numbers are more urgent.
+pub const PRIORITIES: usize = 32;
+
+/// Priority of new threads unless asked otherwise.
+pub const DEFAULT_PRIORITY: u8 = 10;
+
+/// Length of a round-robin time slice, in nanoseconds.
+pub const SLICE_NS: u64 = 10_000_000;
+
+/// How many irq_works can exist at once: enough for the shell's `stress irqwork 10000` to use
+/// 10,000 distinct works. About 64 bytes of zero-initialised tables per slot (1 MiB of `.bss`,
+/// nothing in the image); a slot's name and callback live on the heap while it is in use.
+pub const IRQ_WORK_SLOTS: usize = 16384;
+
+const _: () = assert!(MAX_CPUS <= 8, "GICv2 SGIs target at most 8 CPUs");
+const _: () = assert!(PRIORITIES <= 32, "the run queue's ready bitmap is a u32");
+const _: () = assert!((DEFAULT_PRIORITY as usize) < PRIORITIES);
+const _: () = assert!(
+    IRQ_WORK_SLOTS < u32::MAX as usize,
+    "irq_work links are u32 indices"
+);

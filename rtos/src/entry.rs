@@ -1,0 +1,74 @@
+//! The kernel's entry points: everything the port calls into the kernel from its boot code,
+//! its interrupt handler and its idle CPUs. The top of the kernel's layers: the one module that
+//! may name any mechanism, so that no lower layer has to call up.
+//!
+//! | the port, when... | calls |
+//! | --- | --- |
+//! | a CPU (the boot CPU first) is ready for threads, interrupts still masked | [`init_cpu`] |
+//! | a CPU has nothing else to do, for good | [`idle_loop`] |
+//! | the CPU's timer interrupt fires | [`timer_irq`] |
+//! | one of the kernel's SGIs ([`Sgi`]) arrives (but [`Sgi::Halt`], the port's own) | [`sgi`] |
+//! | it is about to resume the thread it interrupted (all interrupts ended) | [`irq_exit`] |
+//!
+//! The first [`init_cpu`] also wires the one upward call the layers need: the scheduler's
+//! resume hook ([`sched::set_resume_hook`]), through which a notified thread runs its task works
+//! at a kernel boundary.
+
+use crate::port::{self, Sgi};
+use crate::work::{irq_work, task_work};
+use crate::{cpu, sched, timer};
+
+/// Wires the layers together, once.
+static WIRED: spin::Once = spin::Once::new();
+
+/// Makes the calling CPU's boot context its idle thread and the CPU schedulable. Call once per
+/// CPU, with the port installed, before enabling interrupts there; the first call (the boot
+/// CPU's) also registers the hooks the layers need.
+pub fn init_cpu() {
+    WIRED.call_once(|| {
+        sched::set_resume_hook(task_work::notify_resume);
+    });
+    sched::init_cpu();
+}
+
+/// The CPU's idle loop: waits for interrupts and runs whatever becomes ready. Never returns.
+pub fn idle_loop() -> ! {
+    sched::idle_loop()
+}
+
+/// This CPU's timer interrupt (interrupts masked): the due timers fire, a time slice that ended
+/// asks for a reschedule, and lazy irq_works run.
+pub fn timer_irq() {
+    if timer::handle_irq() {
+        sched::set_need_resched(port::port().cpu_id());
+    }
+    // Lazy irq_works wait for this CPU's timer interrupt.
+    irq_work::run_pending(true);
+}
+
+/// One of the kernel's SGIs arrived on this CPU (interrupts masked). [`Sgi::Resched`] needs
+/// nothing here: the sender set this CPU's need-resched flag and [`irq_exit`] switches.
+pub fn sgi(sgi: Sgi) {
+    let stats = cpu::stats(port::port().cpu_id());
+    match sgi {
+        Sgi::Ping => {
+            if let Some(s) = stats {
+                s.set_online();
+            }
+        }
+        Sgi::IrqWork => {
+            if let Some(s) = stats {
+                s.count_irq_work_sgi();
+            }
+            irq_work::run_pending(false);
+        }
+        Sgi::Resched | Sgi::Halt => {}
+    }
+}
+
+/// On the way back into the interrupted thread, after every interrupt has been ended (interrupts
+/// masked, on that thread's stack): the preemption point, and the kernel boundary at which a
+/// notified thread runs its task works.
+pub fn irq_exit() {
+    sched::preempt_irq();
+}

@@ -1,0 +1,821 @@
+//! The scheduler proper: per-CPU run queues, wake-ups, the switch, preemption, sleeps (the model
+//! is in the [module documentation](super)).
+
+use super::fifo::Fifo;
+use super::task_works::TaskWorks;
+use super::thread::{self, State, Thread, flags};
+use crate::config::{MAX_CPUS, PRIORITIES, SLICE_NS};
+use crate::port::{self, Context, Sgi, ThreadEntry};
+use crate::sync::IrqSpinLock;
+use crate::time::{Duration, Instant};
+use crate::timer;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+
+struct RunQueue {
+    queues: [Fifo<Arc<Thread>>; PRIORITIES],
+    bitmap: u32,
+    nr_ready: usize,
+    current: Option<Arc<Thread>>,
+    idle: Option<Arc<Thread>>,
+    /// An exited thread this CPU switched away from, until [`finish_switch`] frees its stack.
+    prev: Option<Arc<Thread>>,
+    /// The running thread has a time slice ([`timer::set_slice`]).
+    slice: bool,
+}
+
+impl RunQueue {
+    const fn new() -> Self {
+        Self {
+            queues: [const { Fifo::new() }; PRIORITIES],
+            bitmap: 0,
+            nr_ready: 0,
+            current: None,
+            idle: None,
+            prev: None,
+            slice: false,
+        }
+    }
+
+    #[inline(always)]
+    fn enqueue(&mut self, t: Arc<Thread>) {
+        let p = (t.prio() as usize).min(PRIORITIES - 1);
+        t.on_rq.store(true, Ordering::Release);
+        self.queues[p].push_back(t);
+        self.bitmap |= 1 << p;
+        self.nr_ready += 1;
+    }
+
+    fn pick(&mut self) -> Option<Arc<Thread>> {
+        if self.bitmap == 0 {
+            return None;
+        }
+        let p = 31 - self.bitmap.leading_zeros() as usize;
+        let t = self.queues[p].pop_front()?;
+        if self.queues[p].is_empty() {
+            self.bitmap &= !(1 << p);
+        }
+        self.nr_ready -= 1;
+        t.on_rq.store(false, Ordering::Release);
+        Some(t)
+    }
+
+    fn remove(&mut self, t: &Arc<Thread>) -> bool {
+        for (p, q) in self.queues.iter_mut().enumerate() {
+            if q.remove_first(|x| Arc::ptr_eq(x, t)).is_some() {
+                if q.is_empty() {
+                    self.bitmap &= !(1 << p);
+                }
+                self.nr_ready -= 1;
+                t.on_rq.store(false, Ordering::Release);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn highest_ready(&self) -> Option<u8> {
+        (self.bitmap != 0).then(|| (31 - self.bitmap.leading_zeros()) as u8)
+    }
+}
+
+struct PerCpu {
+    rq: IrqSpinLock<RunQueue>,
+    need_resched: AtomicBool,
+    /// `rq.prev` holds an exited thread to reap. Only this CPU touches it, masked: the thread
+    /// switched to reads one flag instead of taking the run-queue lock again.
+    reap: AtomicBool,
+}
+
+static CPUS: [PerCpu; MAX_CPUS] = [const {
+    PerCpu {
+        rq: IrqSpinLock::new(RunQueue::new()),
+        need_resched: AtomicBool::new(false),
+        reap: AtomicBool::new(false),
+    }
+}; MAX_CPUS];
+
+static NEXT_TID: AtomicU32 = AtomicU32::new(1);
+
+/// The CPUs the scheduler runs on ([`init_cpu`] ran there), bit n = CPU n: one load for every
+/// wake-up.
+static ONLINE: AtomicU32 = AtomicU32::new(0);
+
+fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
+    Thread {
+        tid: if is_idle {
+            0
+        } else {
+            NEXT_TID.fetch_add(1, Ordering::Relaxed)
+        },
+        name,
+        prio: AtomicU8::new(prio.min(PRIORITIES as u8 - 1)),
+        state: AtomicU8::new(if is_idle {
+            State::Running
+        } else {
+            State::Created
+        } as u8),
+        cpu: AtomicUsize::new(cpu),
+        allowed: AtomicU32::new(allowed),
+        on_rq: AtomicBool::new(false),
+        is_idle,
+        context: {
+            // Its registers are live on a CPU while it runs and until the switch away completes.
+            let c = Context::default();
+            c.set_on_cpu(is_idle);
+            c
+        },
+        stack: IrqSpinLock::new(None),
+        stack_size: 0,
+        entry: IrqSpinLock::new(None),
+        flags: AtomicU32::new(0),
+        bound_cpu: AtomicUsize::new(cpu),
+        result: AtomicI32::new(0),
+        runtime: AtomicU64::new(0),
+        switches: AtomicU64::new(0),
+        ran_since: AtomicU64::new(0),
+        stack_peak: AtomicUsize::new(0),
+        task_works: IrqSpinLock::new(TaskWorks::new()),
+        notify_resume: AtomicBool::new(false),
+        task_work_running: AtomicBool::new(false),
+    }
+}
+
+/// Turns the calling CPU's boot context into its idle thread and marks the CPU schedulable.
+/// Call once per CPU, with the port installed, before enabling interrupts there.
+pub fn init_cpu() {
+    let p = port::port();
+    let cpu = p.cpu_id();
+    let idle = Arc::new(new_thread(format!("idle/{cpu}"), 0, cpu, 1 << cpu, true));
+    idle.ran_since.store(p.now(), Ordering::Relaxed);
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        rq.current = Some(idle.clone());
+        rq.idle = Some(idle);
+    }
+    ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
+}
+
+/// CPUs the scheduler may place threads on (bit n = CPU n).
+pub fn online_mask() -> u32 {
+    ONLINE.load(Ordering::Acquire)
+}
+
+/// The thread running on this CPU, once the scheduler runs here.
+pub fn current() -> Option<Arc<Thread>> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let cur = CPUS
+        .get(p.cpu_id())
+        .and_then(|c| c.rq.lock_masked().current.clone());
+    p.irq_restore(saved);
+    cur
+}
+
+/// Calls `f` with the thread running on this CPU, under the run-queue lock (so `f` must be
+/// short and take no scheduler lock): a look at the current thread without the two atomic
+/// reference-count updates of [`current`].
+pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let r = CPUS
+        .get(p.cpu_id())
+        .and_then(|c| c.rq.lock_masked().current.as_ref().map(f));
+    p.irq_restore(saved);
+    r
+}
+
+/// Whether `t` is the calling thread (no reference-count traffic).
+pub fn is_current(t: &Arc<Thread>) -> bool {
+    with_current(|c| Arc::ptr_eq(c, t)).unwrap_or(false)
+}
+
+/// Sets the calling thread's state (sleeping or parked) before it calls [`schedule`].
+pub(crate) fn set_current_state(s: State) {
+    let p = port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    if let Some(cur) = CPUS[cpu].rq.lock_masked().current.as_ref() {
+        cur.set_state(s);
+    }
+    p.irq_restore(saved);
+}
+
+/// Marks the calling thread sleeping (before it calls [`schedule`]) and returns it, in one
+/// run-queue critical section; `None` (and no change) for an idle thread or before the scheduler
+/// runs here, which cannot sleep.
+pub(crate) fn prepare_to_sleep() -> Option<Arc<Thread>> {
+    let p = port::try_port()?;
+    let saved = p.irq_save();
+    let me = CPUS.get(p.cpu_id()).and_then(|c| {
+        let rq = c.rq.lock_masked();
+        let cur = rq.current.as_ref().filter(|t| !t.is_idle)?;
+        cur.set_state(State::Sleeping);
+        Some(cur.clone())
+    });
+    p.irq_restore(saved);
+    me
+}
+
+/// Asks `cpu` to reschedule at its next preemption point.
+pub fn set_need_resched(cpu: usize) {
+    if let Some(c) = CPUS.get(cpu) {
+        c.need_resched.store(true, Ordering::Release);
+    }
+}
+
+/// Allocates a thread with its own stack, in the `Created` state (not runnable until woken).
+pub(crate) fn create_thread(
+    name: String,
+    prio: u8,
+    allowed: u32,
+    entry: thread::Entry,
+) -> Option<Arc<Thread>> {
+    let p = port::port();
+    let stack = p.stack_alloc()?;
+    let cpu = allowed.trailing_zeros() as usize;
+    let mut t = new_thread(name, prio, cpu.min(MAX_CPUS - 1), allowed, false);
+    t.stack_size = stack.size;
+    t.context = p.init_context(&stack, thread_start as ThreadEntry, 0);
+    *t.stack.get_mut() = Some(stack);
+    *t.entry.get_mut() = Some(entry);
+    Some(Arc::new(t))
+}
+
+/// First code of every thread: complete the switch that brought us here, then run the entry.
+/// An entry that returns ends the thread with its value ([`exit_current`]); a kthread's entry
+/// ends through [`crate::kthread::exit`] instead, which does the kthread part of an exit first.
+extern "C" fn thread_start(_arg: usize) -> ! {
+    finish_switch();
+    let me = current().expect("a new thread runs under the scheduler");
+    let entry = me.entry.lock().take();
+    port::port().irq_enable();
+    let result = entry.map_or(0, |f| f(&me));
+    me.result.store(result, Ordering::Release);
+    drop(me);
+    exit_current()
+}
+
+/// Ends the calling thread: marks it exited and switches away for good; the CPU that runs next
+/// frees its stack. Everything an exit owes others (the result, task_work's exit pass, waking
+/// whoever waits for the exit) is done before, by the caller ([`crate::kthread::exit`]); a
+/// thread that already marked itself exited ([`set_current_state`]) may call this to leave.
+pub(crate) fn exit_current() -> ! {
+    set_current_state(State::Exited);
+    loop {
+        schedule();
+    }
+}
+
+/// Makes `t` runnable if its state is in `from`. Returns whether it did.
+pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
+    try_wake_if(t, from, |_| true)
+}
+
+/// Wakes `t` only from [`sleep_interruptible_until`] (not from [`sleep_until`], a completion or
+/// parked): what a signalling task_work add does. Returns whether it woke it.
+pub(crate) fn wake_interruptible(t: &Arc<Thread>) -> bool {
+    try_wake_if(t, &[State::Sleeping], |t| t.has_flag(flags::INTERRUPTIBLE))
+}
+
+/// [`try_wake`], when `cond` also holds (checked under `t`'s run-queue lock).
+fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) -> bool {
+    let p = port::port();
+    let saved = p.irq_save();
+    let woke = loop {
+        let c = t.cpu();
+        let mut rq = CPUS[c].rq.lock_masked();
+        if t.cpu() != c {
+            continue;
+        }
+        let s = t.state();
+        if !from.contains(&s) || !cond(t) {
+            break false;
+        }
+        if s == State::Created {
+            t.set_flag(flags::STARTED);
+        }
+        t.set_state(State::Ready);
+        if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t))
+            || t.on_rq.load(Ordering::Acquire)
+        {
+            // Still current on its CPU (about to call schedule): it keeps running.
+            break true;
+        }
+        let on_cpu = t.on_cpu();
+        let target = if on_cpu {
+            c
+        } else {
+            select_cpu_unlocked(&mut rq, t, c)
+        };
+        if target != c {
+            t.cpu.store(target, Ordering::Release);
+            drop(rq);
+            let mut trq = CPUS[target].rq.lock_masked();
+            trq.enqueue(t.clone());
+            kick(&trq, target, t, p.cpu_id());
+        } else {
+            rq.enqueue(t.clone());
+            kick(&rq, target, t, p.cpu_id());
+        }
+        break true;
+    };
+    p.irq_restore(saved);
+    preempt_point();
+    woke
+}
+
+/// In preemptible thread context (interrupts enabled), switches now if this CPU was asked to:
+/// a wake-up of a more urgent thread takes effect at once, not at the next interrupt.
+fn preempt_point() {
+    let p = port::port();
+    if !p.irqs_masked() && CPUS[p.cpu_id()].need_resched.load(Ordering::Acquire) {
+        let saved = p.irq_save();
+        let _ = schedule_inner(true);
+        p.irq_restore(saved);
+    }
+}
+
+/// Chooses a CPU for `t` while holding `rq` (the lock of CPU `c`): the other queues are sampled
+/// without holding two locks at once.
+fn select_cpu_unlocked(
+    rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>,
+    t: &Thread,
+    c: usize,
+) -> usize {
+    let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
+    if allowed == 1 << c || allowed == 0 {
+        return c;
+    }
+    let here = rq.nr_ready + rq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
+    if allowed & (1 << c) != 0 && here == 0 {
+        return c;
+    }
+    // Sampling other CPUs needs their locks: only ever try_lock them to avoid lock-order cycles.
+    let mut best = if allowed & (1 << c) != 0 {
+        c
+    } else {
+        allowed.trailing_zeros() as usize
+    };
+    let mut best_load = if best == c { here } else { usize::MAX };
+    for (o, other) in CPUS.iter().enumerate() {
+        if allowed & (1 << o) == 0 || o == c {
+            continue;
+        }
+        if let Some(orq) = other.rq.try_lock() {
+            let l = orq.nr_ready + orq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
+            if l < best_load {
+                best = o;
+                best_load = l;
+            }
+        }
+    }
+    best
+}
+
+/// After queueing `t` on `cpu`: preempt what runs there if `t` is more urgent, or if it is as
+/// urgent and the running thread has no time slice yet (it started alone): rescheduling there
+/// puts the running thread at the back of its queue and arms the slice, so equal priorities
+/// share the CPU instead of the newcomer starving.
+fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
+    let preempt = rq.current.as_ref().is_none_or(|cur| {
+        cur.is_idle || t.prio() > cur.prio() || (t.prio() == cur.prio() && !rq.slice)
+    });
+    if preempt {
+        CPUS[cpu].need_resched.store(true, Ordering::Release);
+        if cpu != this_cpu {
+            port::port().send_sgi(Sgi::Resched, 1 << cpu);
+        }
+    }
+}
+
+/// Wakes a created (first start) or sleeping thread. Returns whether it changed its state.
+pub fn wake_up_process(t: &Arc<Thread>) -> bool {
+    try_wake(t, &[State::Created, State::Sleeping])
+}
+
+/// Picks the next thread for this CPU and switches to it. Returns when the caller runs again.
+///
+/// Called by a thread that set itself sleeping, parked or exited, this takes it off the CPU
+/// until woken; called by a running thread it is a yield.
+pub fn schedule() {
+    let _ = schedule_inner(false);
+}
+
+/// `preempt`: an involuntary switch (from an interrupt). As in Linux, preemption ignores the
+/// thread's state: a thread caught between "I am going to sleep" and its own `schedule()` stays
+/// queued with that state, runs again later and finishes blocking itself. Taking it off the queue
+/// here would lose it (e.g. parked before it signalled its parker).
+///
+/// Returns whether the calling thread, running again, has task works to run (its notify flag,
+/// read under the run-queue lock this path holds anyway), so a boundary hook need not look.
+fn schedule_inner(preempt: bool) -> bool {
+    let p = port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let pc = &CPUS[cpu];
+    let now = p.now();
+    // Reference counts are atomic read-modify-writes: this path moves the `Arc`s it has
+    // instead of cloning them (one clone per switch, for the run queue).
+    let mut rq = pc.rq.lock_masked();
+    pc.need_resched.store(false, Ordering::Release);
+    let Some(prev) = rq.current.take() else {
+        drop(rq);
+        p.irq_restore(saved);
+        return false;
+    };
+    // Only this CPU, under its run-queue lock, updates a running thread's counters.
+    let ran = now.saturating_sub(prev.ran_since.load(Ordering::Relaxed));
+    prev.runtime.store(
+        prev.runtime.load(Ordering::Relaxed).wrapping_add(ran),
+        Ordering::Relaxed,
+    );
+    let mut exited = false;
+    if !prev.is_idle {
+        match prev.state() {
+            State::Running | State::Ready => {
+                prev.set_state(State::Ready);
+                rq.enqueue(prev.clone());
+            }
+            _ if preempt => rq.enqueue(prev.clone()),
+            State::Exited => exited = true,
+            _ => {}
+        }
+    }
+    let next = match rq.pick() {
+        Some(t) => t,
+        None => rq.idle.clone().expect("init_cpu ran"),
+    };
+    if matches!(next.state(), State::Ready | State::Running) {
+        // (A thread preempted while blocking keeps its state until it blocks for real.)
+        next.set_state(State::Running);
+    }
+    next.ran_since.store(now, Ordering::Relaxed);
+    let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
+    if slice || rq.slice {
+        rq.slice = slice;
+        // (A whole number of slices per second: one division, no 128-bit arithmetic.)
+        let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
+        timer::set_slice(
+            cpu,
+            slice.then(|| Instant::from_ticks(now).add_ticks(p.ticks_per_second() / per_sec)),
+        );
+    }
+    if Arc::ptr_eq(&next, &prev) {
+        rq.current = Some(next);
+        let notified = resume_pending(rq.current.as_ref());
+        drop(rq);
+        drop(prev);
+        p.irq_restore(saved);
+        return notified;
+    }
+    next.switches
+        .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    next.cpu.store(cpu, Ordering::Release);
+    // A thread that just left another CPU may still be finishing its switch there (it
+    // migrated): wait until its registers are saved. That CPU needs no lock of ours.
+    if next.on_cpu() {
+        wait_off_cpu(&next);
+    }
+    next.context.set_on_cpu(true);
+    let from: *const Context = &prev.context;
+    let to: *const Context = &next.context;
+    // `rq.current` keeps `next` alive while it runs. `prev` stays alive on its own stack across
+    // the switch (it holds itself while switched out) and is dropped when it runs again; an
+    // exited thread never runs again, so its reference goes to `rq.prev` for the thread switched
+    // to, which frees its stack ([`finish_switch`]).
+    rq.current = Some(next);
+    let me = if exited {
+        rq.prev = Some(prev);
+        pc.reap.store(true, Ordering::Relaxed);
+        None
+    } else {
+        Some(prev)
+    };
+    drop(rq);
+    do_switch(from, to);
+    // Running again (maybe on another CPU).
+    finish_switch();
+    let notified = resume_pending(me.as_ref());
+    drop(me);
+    p.irq_restore(saved);
+    notified
+}
+
+/// Waits until `t`'s switch away on another CPU has completed. Out of line and cold: it is
+/// rare (a thread that just migrated), and the loop's call would cost the switch path.
+#[cold]
+#[inline(never)]
+fn wait_off_cpu(t: &Thread) {
+    while t.on_cpu() {
+        port::relax();
+    }
+}
+
+#[allow(unsafe_code)]
+fn do_switch(from: *const Context, to: *const Context) {
+    // SAFETY: interrupts are masked (schedule); `from` is the calling thread's context and is kept
+    // alive by the caller's reference (on its own stack) or `rq.prev`; `to` is the context of the
+    // thread just made current (kept alive by `rq.current`), made by `init_context` or saved by
+    // an earlier switch, and no CPU runs it (its on-CPU flag was clear before we claimed it).
+    unsafe { port::port().switch(&*from, &*to) }
+}
+
+/// Completes a switch on this CPU, run by the thread switched to, first thing, with interrupts
+/// still masked (the port's switch already marked the previous thread off-CPU): if that thread
+/// exited, its stack is released. One flag load when it did not.
+#[inline]
+pub(crate) fn finish_switch() {
+    let cpu = port::port().cpu_id();
+    if CPUS[cpu].reap.load(Ordering::Relaxed) {
+        reap(cpu);
+    }
+}
+
+/// Frees the stack of the exited thread this CPU switched away from ([`finish_switch`]).
+#[cold]
+#[inline(never)]
+fn reap(cpu: usize) {
+    CPUS[cpu].reap.store(false, Ordering::Relaxed);
+    let prev = CPUS[cpu].rq.lock_masked().prev.take();
+    if let Some(prev) = prev {
+        let stack = prev.stack.lock().take();
+        if let Some(stack) = stack {
+            prev.stack_peak
+                .store(port::port().stack_high_water(&stack), Ordering::Relaxed);
+            free_stack(stack);
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn free_stack(stack: port::Stack) {
+    // SAFETY: the stack came from `stack_alloc` (create_thread), was taken out of its thread so it
+    // cannot be freed twice, and its thread has exited and been switched away from for good.
+    unsafe { port::port().stack_free(stack) }
+}
+
+/// Gives up the CPU to another ready thread of the same or higher priority, if any.
+pub fn yield_now() {
+    if schedule_inner(false) {
+        run_resume_hook();
+    }
+}
+
+/// The function the scheduler calls at a thread's kernel boundaries when the thread was
+/// notified (see [`set_resume_hook`]).
+static RESUME_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Registers `hook`, what a notified thread runs at its kernel boundaries: on the way back from
+/// an interrupt ([`preempt_irq`]), a sleep ([`sleep_until`], [`sleep_interruptible_until`]) or a
+/// yield ([`yield_now`]). [`crate::entry`] registers task_work's run loop, once, at the first
+/// [`crate::entry::init_cpu`]: the scheduler itself knows nothing of task_work. The first call
+/// wins; returns whether it was this one.
+pub fn set_resume_hook(hook: fn()) -> bool {
+    let mut set = false;
+    RESUME_HOOK.call_once(|| {
+        set = true;
+        hook
+    });
+    set
+}
+
+/// Whether `t` (about to be resumed) should call the resume hook: notified, not idle, and not
+/// already inside its task_work run loop further up its stack.
+pub(crate) fn resume_pending(t: Option<&Arc<Thread>>) -> bool {
+    t.is_some_and(|t| {
+        !t.is_idle()
+            && t.notify_resume.load(Ordering::Acquire)
+            && !t.task_work_running.load(Ordering::Acquire)
+    })
+}
+
+/// Calls the resume hook (the caller found [`resume_pending`]).
+#[cold]
+fn run_resume_hook() {
+    if let Some(hook) = RESUME_HOOK.get() {
+        hook();
+    }
+}
+
+/// A kernel boundary of the calling thread: if it was notified, the resume hook runs now.
+pub fn resume_boundary() {
+    if with_current(|t| resume_pending(Some(t))).unwrap_or(false) {
+        run_resume_hook();
+    }
+}
+
+/// The preemption point on the way out of an interrupt ([`crate::entry::irq_exit`], interrupts
+/// masked).
+pub fn preempt_irq() {
+    let p = port::port();
+    let cpu = p.cpu_id();
+    // Back on the way into the interrupted thread: it runs the task works it was notified of,
+    // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
+    // (`schedule_inner` may switch away and back, maybe onto another CPU: it reports the flag
+    // as it finds it on return.)
+    let notified =
+        if CPUS[cpu].need_resched.load(Ordering::Acquire) && online_mask() & (1 << cpu) != 0 {
+            schedule_inner(true)
+        } else {
+            with_current(|t| resume_pending(Some(t))).unwrap_or(false)
+        };
+    if notified {
+        p.irq_enable();
+        run_resume_hook();
+        let _masked = p.irq_save();
+    }
+}
+
+/// A CPU's idle loop: wait for interrupts, run whatever becomes ready. Never returns.
+pub fn idle_loop() -> ! {
+    let p = port::port();
+    loop {
+        let saved = p.irq_save();
+        let cpu = p.cpu_id();
+        if !CPUS[cpu].need_resched.load(Ordering::Acquire) {
+            p.idle();
+        }
+        p.irq_restore(saved);
+        if CPUS[cpu].need_resched.load(Ordering::Acquire) {
+            schedule();
+        }
+    }
+}
+
+/// Sleeps the calling thread until `deadline` (uninterruptible: wake-ups before the deadline go
+/// back to sleep).
+pub fn sleep_until(deadline: Instant) {
+    let p = port::port();
+    let Some(me) = current() else {
+        while !deadline.has_passed() {
+            p.idle();
+        }
+        return;
+    };
+    while !deadline.has_passed() {
+        set_current_state(State::Sleeping);
+        let id = timer::arm(deadline, timer::Action::Wake(me.clone()));
+        schedule();
+        timer::cancel(id);
+    }
+    drop(me);
+    resume_boundary();
+}
+
+/// Sleeps until `deadline` or until the thread is woken (`wake_up_process`, as kthread_park and
+/// kthread_stop do), whichever comes first, like Linux's `schedule_timeout_interruptible`.
+/// Returns true if the deadline was reached.
+pub fn sleep_interruptible_until(deadline: Instant) -> bool {
+    let Some(me) = current().filter(|t| !t.is_idle()) else {
+        sleep_until(deadline);
+        return true;
+    };
+    if deadline.has_passed() {
+        return true;
+    }
+    // Interruptible and asleep before the wake conditions are checked: a signalling task_work
+    // add, or a kthread stop or park request (which set their flag, then wake the thread),
+    // either sees us asleep (under the run-queue lock) and wakes us, or we see its flag. (A
+    // caller that checked `should_stop` before calling would otherwise sleep through a stop
+    // that came in between: Linux's set_current_state-before-the-check rule.)
+    me.set_flag(flags::INTERRUPTIBLE);
+    set_current_state(State::Sleeping);
+    if me.notify_resume.load(Ordering::Acquire) || me.has_flag(flags::STOP_OR_PARK) {
+        set_current_state(State::Running);
+    } else {
+        let id = timer::arm(deadline, timer::Action::Wake(me.clone()));
+        schedule();
+        timer::cancel(id);
+    }
+    me.clear_flag(flags::INTERRUPTIBLE);
+    drop(me);
+    resume_boundary();
+    deadline.has_passed()
+}
+
+/// Sleeps the calling thread for `d` (uninterruptibly).
+pub fn sleep(d: Duration) {
+    sleep_until(Instant::after(d));
+}
+
+/// Sleeps the calling thread for `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) {
+    sleep(Duration::from_nanos(ns));
+}
+
+/// A timer wakes a thread that sleeps with a deadline.
+impl timer::Wake for Thread {
+    fn wake(self: Arc<Self>) {
+        wake_up_process(&self);
+    }
+}
+
+/// Changes a thread's priority, requeueing it if it is waiting for a CPU.
+pub fn set_priority(t: &Arc<Thread>, prio: u8) {
+    let p = port::port();
+    let saved = p.irq_save();
+    loop {
+        let c = t.cpu();
+        let mut rq = CPUS[c].rq.lock();
+        if t.cpu() != c {
+            continue;
+        }
+        t.prio
+            .store(prio.min(PRIORITIES as u8 - 1), Ordering::Relaxed);
+        if t.on_rq.load(Ordering::Acquire) && rq.remove(t) {
+            rq.enqueue(t.clone());
+            kick(&rq, c, t, p.cpu_id());
+        } else if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t)) {
+            // Lowered below a ready thread: let it go.
+            if rq.highest_ready().is_some_and(|h| h > t.prio()) {
+                CPUS[c].need_resched.store(true, Ordering::Release);
+                if c != p.cpu_id() {
+                    p.send_sgi(Sgi::Resched, 1 << c);
+                }
+            }
+        }
+        break;
+    }
+    p.irq_restore(saved);
+}
+
+/// Restricts `t` to the CPUs in `mask`. Only legal while `t` is not running or runnable (the
+/// caller checks the kthread rules); moves its home CPU into the mask.
+pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
+    let p = port::port();
+    let saved = p.irq_save();
+    loop {
+        let c = t.cpu();
+        let rq = CPUS[c].rq.lock();
+        if t.cpu() != c {
+            continue;
+        }
+        t.allowed.store(mask, Ordering::Release);
+        if mask & (1 << c) == 0 && !t.on_rq.load(Ordering::Acquire) && !t.on_cpu() {
+            t.cpu
+                .store(mask.trailing_zeros() as usize, Ordering::Release);
+        }
+        drop(rq);
+        break;
+    }
+    p.irq_restore(saved);
+}
+
+/// Benchmark support (`bench sched-scale`): queues `n` placeholder threads, ready at `prio` on
+/// `cpu`, to load its run queue. They have no stack and no context, so they must never be picked:
+/// the caller keeps a more urgent thread runnable on `cpu` (it must not block) until
+/// [`bench_remove_placeholders`] takes them off again.
+#[cfg(not(loom))]
+pub(crate) fn bench_add_placeholders(
+    cpu: usize,
+    prio: u8,
+    n: usize,
+) -> alloc::vec::Vec<Arc<Thread>> {
+    let v: alloc::vec::Vec<Arc<Thread>> = (0..n)
+        .map(|_| {
+            let t = new_thread(String::from("bench-ready"), prio, cpu, 1 << cpu, false);
+            t.set_state(State::Ready);
+            Arc::new(t)
+        })
+        .collect();
+    let p = port::port();
+    let saved = p.irq_save();
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        for t in &v {
+            rq.enqueue(t.clone());
+        }
+    }
+    p.irq_restore(saved);
+    v
+}
+
+/// Takes placeholders from [`bench_add_placeholders`] off `cpu`'s run queue again.
+#[cfg(not(loom))]
+pub(crate) fn bench_remove_placeholders(cpu: usize, ts: &[Arc<Thread>]) {
+    let p = port::port();
+    let saved = p.irq_save();
+    {
+        let mut rq = CPUS[cpu].rq.lock();
+        for t in ts {
+            rq.remove(t);
+            t.set_state(State::Exited);
+        }
+    }
+    p.irq_restore(saved);
+}
+
+/// Forgets every thread and queue (the fake port's fresh start).
+#[cfg(all(any(test, feature = "fake"), not(loom)))]
+pub(crate) fn reset_for_fake() {
+    for c in &CPUS {
+        *c.rq.lock() = RunQueue::new();
+        c.need_resched.store(false, Ordering::Release);
+    }
+    ONLINE.store(0, Ordering::Release);
+}
