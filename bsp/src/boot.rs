@@ -241,8 +241,8 @@ pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
 }
 
 /// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the
-/// board is powered off (PSCI) or halted by the watchdog.
-pub(crate) fn power_off(code: u8) -> ! {
+/// board is powered off (PSCI) or halted by the watchdog. Pending console output is sent first.
+pub fn power_off(code: u8) -> ! {
     let k = kernel();
     k.uart.flush();
     arch::semihosting::exit(u32::from(code));
@@ -255,8 +255,9 @@ pub(crate) fn power_off(code: u8) -> ! {
     arch::halt()
 }
 
-/// Resets the board.
-pub(crate) fn reboot() -> ! {
+/// Resets the board (PSCI `SYSTEM_RESET`, or the watchdog on the Pi 4), after sending pending
+/// console output. Under QEMU with `-no-reboot` the emulator exits with status 0.
+pub fn reboot() -> ! {
     let k = kernel();
     k.uart.flush();
     match (k.board.power, k.psci) {
@@ -273,10 +274,7 @@ struct System;
 
 impl shell::System for System {
     fn now_ns(&self) -> u64 {
-        rtos::time::ticks_to_ns(
-            timer::now().saturating_sub(kernel().boot_ticks),
-            timer::frequency(),
-        )
+        crate::uptime_ns()
     }
 
     fn sleep_ns(&mut self, ns: u64) {
@@ -285,23 +283,22 @@ impl shell::System for System {
 
     fn idle(&mut self) {
         // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
-        let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
-        crate::console::wait_input(Some(deadline));
+        crate::console::wait_input(Some(10_000_000));
     }
 
     fn uart(&self) -> Option<shell::UartInfo> {
-        let uart = &kernel().uart;
+        let s = crate::console::uart_stats();
         Some(shell::UartInfo {
-            driver: "pl011",
-            baud: 115_200,
-            rx_errors: uart.rx_errors(),
-            rx_buffered: uart.rx_buffered(),
-            rx_capacity: crate::drivers::pl011::RX_BUFFER,
+            driver: s.driver,
+            baud: s.baud,
+            rx_errors: s.rx_errors,
+            rx_buffered: s.rx_buffered,
+            rx_capacity: s.rx_capacity,
         })
     }
 
     fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {
-        for id in 0..kernel().cpus {
+        for id in 0..crate::cpus() {
             if let Some(s) = rtos::cpu::snapshot(id) {
                 f(&s);
             }
@@ -311,18 +308,12 @@ impl shell::System for System {
     fn crash(&mut self, kind: shell::CrashKind) {
         match kind {
             shell::CrashKind::Panic => panic!("deliberate crash requested from the shell"),
-            shell::CrashKind::Fault => {
-                // An address the identity map leaves unmapped: a translation fault, reported.
-                let bad = 0x7f_0000_0000usize as *const u64;
-                // SAFETY: not sound to dereference, on purpose: the load faults before returning
-                // a value, and the fault handler reports it and stops the system.
-                let v = unsafe { core::ptr::read_volatile(bad) };
-                core::hint::black_box(v);
-            }
+            // An address the identity map leaves unmapped: a translation fault, reported.
+            shell::CrashKind::Fault => crate::deliberate_fault(),
             shell::CrashKind::Overflow => {
                 // A kthread on another CPU if there is one, so the report names a thread the
                 // shell did not run on.
-                let cpu = usize::from(kernel().cpus > 1);
+                let cpu = usize::from(crate::cpus() > 1);
                 let opts = rtos::kthread::Options {
                     prio: None,
                     cpu: Some(cpu),

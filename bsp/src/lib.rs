@@ -1,5 +1,13 @@
 //! `bsp`: board support for the ARM64 RTOS: the only crate with assembly and MMIO.
 //!
+//! Besides the kernel (`rtos`), what the application on top (the shell) may use is this crate's
+//! small public API:
+//! - [`console`]: the serial line as a byte stream ([`console::SerialIo`]), waiting for input,
+//!   and the UART's receive statistics;
+//! - [`power_off`] and [`reboot`];
+//! - [`cpus`] and [`uptime_ns`];
+//! - [`deliberate_fault`], to test the fault report.
+//!
 //! # Layout
 //! - [`arch`]: AArch64 boot code (EL2 to EL1, BSS, boot stacks), the identity map and MMU enable,
 //!   exception vectors and fault decoding (with stack-overflow detection), the context switch,
@@ -8,9 +16,10 @@
 //!   timer (`aarch64-cpu`), and the BCM2711 GPIO/watchdog bits the Pi 4 needs.
 //! - [`port`]: the `rtos::port::Port` implementation on top of those.
 //! - [`stacks`]: the thread-stack arena: 256 slots of a 16 KiB stack above an unmapped guard page.
-//! - `console`, `heap`, `panic`, `boot`: the serial console given to the shell (reads block on a
-//!   wait queue woken by the UART interrupt; threads print through a sleeping console lock), the
-//!   kernel heap, fatal-error reporting, and the boot sequence.
+//! - [`console`], `heap`, `panic`, `boot`: the serial console given to the application (reads
+//!   block on a wait queue woken by the UART interrupt; threads print through a sleeping console
+//!   lock), the kernel heap, fatal-error reporting, and the boot sequence with power off and
+//!   reset.
 //!
 //! # Threads
 //! Threads (and each CPU's idle thread, which is its boot context on its boot stack) run at EL1h
@@ -40,7 +49,7 @@ extern crate alloc;
 pub mod arch;
 pub mod board;
 mod boot;
-mod console;
+pub mod console;
 pub mod drivers;
 mod heap;
 mod irq;
@@ -49,6 +58,8 @@ pub mod port;
 pub mod stacks;
 
 pub use board::{Board, PowerMethod, SmpMethod};
+pub use boot::{power_off, reboot};
+pub use panic::deliberate_fault;
 
 use arch::psci::Conduit;
 use drivers::{gic::Gic, pl011::Pl011};
@@ -86,6 +97,21 @@ pub(crate) fn kernel() -> &'static Kernel {
 
 pub(crate) fn try_kernel() -> Option<&'static Kernel> {
     KERNEL.get()
+}
+
+/// The number of CPUs the system has, online or not (the device tree's count, else the board's
+/// maximum). CPU ids run from 0 to this, exclusive.
+pub fn cpus() -> usize {
+    kernel().cpus
+}
+
+/// Nanoseconds since kernel entry (the boot CPU's first instruction), from the generic timer.
+pub fn uptime_ns() -> u64 {
+    let now = drivers::timer::now();
+    rtos::time::ticks_to_ns(
+        now.saturating_sub(kernel().boot_ticks),
+        drivers::timer::frequency(),
+    )
 }
 
 /// Names the board description the kernel boots with. Use once, in the board binary:
