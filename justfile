@@ -7,7 +7,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 set positional-arguments
 
 kernel_target := "aarch64-unknown-none-softfloat"
-kernel_pkgs := "-p bsp -p qemu-virt -p rpi4"
+kernel_pkgs := "-p bsp -p app -p qemu-virt -p rpi4"
 manifest := justfile_directory() / "Cargo.toml"
 # The host-side runner (tests/src/main.rs); `runner --help` explains every command.
 runner := "cargo run -q --manifest-path '" + manifest + "' -p tests --bin runner --"

@@ -1,16 +1,18 @@
-//! The boot sequence (see the crate docs), the shell thread and the shell's view of the system.
+//! The boot sequence (see the crate docs), the application's main thread, power off and reset.
 
 use crate::arch::{self, psci::Conduit};
 use crate::board::{Board, PowerMethod, SmpMethod};
-use crate::console::{SerialIo, kprintln};
+use crate::console::kprintln;
 use crate::drivers::{bcm2711, gic::Gic, pl011::Pl011, timer};
-use crate::{KERNEL, Kernel, kernel};
+use crate::{App, KERNEL, Kernel, kernel};
 use core::sync::atomic::{AtomicBool, Ordering};
 use rtos::MAX_CPUS;
 
 unsafe extern "Rust" {
     /// Defined by the board binary through [`crate::entry!`].
     static BSP_BOARD: &'static Board;
+    /// Defined by the board binary through [`crate::entry!`].
+    static BSP_APP: &'static App;
 }
 
 unsafe extern "C" {
@@ -22,9 +24,6 @@ static STARTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_
 
 /// How long CPU 0 waits for a secondary CPU to come up, in milliseconds.
 const CPU_START_TIMEOUT_MS: u64 = 500;
-
-/// Priority of the shell thread (above the default, so work it starts does not starve it).
-const SHELL_PRIORITY: u8 = 20;
 
 /// What the device tree told us, if the loader passed one.
 #[derive(Default)]
@@ -163,25 +162,29 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         ms(timer::now() - boot_ticks)
     );
 
-    let opts = rtos::kthread::Options {
-        prio: Some(SHELL_PRIORITY),
-        cpu: Some(0),
-    };
-    match rtos::kthread::create_with("shell", opts, shell_main) {
-        Ok(t) => {
-            rtos::kthread::wake_up_process(&t);
-        }
-        Err(e) => panic!("cannot create the shell thread: {}", e.name()),
-    }
+    // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static App`.
+    start_app(unsafe { BSP_APP });
     // The boot context is CPU 0's idle thread from here on.
     rtos::sched::idle_loop()
 }
 
-/// The shell thread: runs the shell on the serial console, then powers off or resets.
-fn shell_main() -> i32 {
-    match shell::Shell::new().run_dyn(&mut SerialIo, &mut System) {
-        shell::Exit::Poweroff(code) => power_off(code),
-        shell::Exit::Reboot => reboot(),
+/// Creates and wakes the application's main thread. If its `main` returns, the thread powers the
+/// system off with the returned value, clamped to `0..=255`, as the exit status.
+fn start_app(app: &'static App) {
+    let opts = rtos::kthread::Options {
+        prio: Some(app.priority),
+        cpu: app.cpu,
+    };
+    let main = app.main;
+    match rtos::kthread::create_with(
+        app.name,
+        opts,
+        move || power_off(main().clamp(0, 255) as u8),
+    ) {
+        Ok(t) => {
+            rtos::kthread::wake_up_process(&t);
+        }
+        Err(e) => panic!("cannot create the {} thread: {}", app.name, e.name()),
     }
 }
 
@@ -241,8 +244,8 @@ pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
 }
 
 /// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the
-/// board is powered off (PSCI) or halted by the watchdog.
-pub(crate) fn power_off(code: u8) -> ! {
+/// board is powered off (PSCI) or halted by the watchdog. Pending console output is sent first.
+pub fn power_off(code: u8) -> ! {
     let k = kernel();
     k.uart.flush();
     arch::semihosting::exit(u32::from(code));
@@ -255,8 +258,9 @@ pub(crate) fn power_off(code: u8) -> ! {
     arch::halt()
 }
 
-/// Resets the board.
-pub(crate) fn reboot() -> ! {
+/// Resets the board (PSCI `SYSTEM_RESET`, or the watchdog on the Pi 4), after sending pending
+/// console output. Under QEMU with `-no-reboot` the emulator exits with status 0.
+pub fn reboot() -> ! {
     let k = kernel();
     k.uart.flush();
     match (k.board.power, k.psci) {
@@ -266,84 +270,4 @@ pub(crate) fn reboot() -> ! {
         _ => {}
     }
     arch::halt()
-}
-
-/// The shell's view of the system.
-struct System;
-
-impl shell::System for System {
-    fn now_ns(&self) -> u64 {
-        rtos::time::ticks_to_ns(
-            timer::now().saturating_sub(kernel().boot_ticks),
-            timer::frequency(),
-        )
-    }
-
-    fn sleep_ns(&mut self, ns: u64) {
-        rtos::sched::sleep_ns(ns);
-    }
-
-    fn idle(&mut self) {
-        // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
-        let deadline = rtos::time::deadline_after(timer::now(), 10_000_000, timer::frequency());
-        crate::console::wait_input(Some(deadline));
-    }
-
-    fn uart(&self) -> Option<shell::UartInfo> {
-        let uart = &kernel().uart;
-        Some(shell::UartInfo {
-            driver: "pl011",
-            baud: 115_200,
-            rx_errors: uart.rx_errors(),
-            rx_buffered: uart.rx_buffered(),
-            rx_capacity: crate::drivers::pl011::RX_BUFFER,
-        })
-    }
-
-    fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {
-        for id in 0..kernel().cpus {
-            if let Some(s) = rtos::cpu::snapshot(id) {
-                f(&s);
-            }
-        }
-    }
-
-    fn crash(&mut self, kind: shell::CrashKind) {
-        match kind {
-            shell::CrashKind::Panic => panic!("deliberate crash requested from the shell"),
-            shell::CrashKind::Fault => {
-                // An address the identity map leaves unmapped: a translation fault, reported.
-                let bad = 0x7f_0000_0000usize as *const u64;
-                // SAFETY: not sound to dereference, on purpose: the load faults before returning
-                // a value, and the fault handler reports it and stops the system.
-                let v = unsafe { core::ptr::read_volatile(bad) };
-                core::hint::black_box(v);
-            }
-            shell::CrashKind::Overflow => {
-                // A kthread on another CPU if there is one, so the report names a thread the
-                // shell did not run on.
-                let cpu = usize::from(kernel().cpus > 1);
-                let opts = rtos::kthread::Options {
-                    prio: None,
-                    cpu: Some(cpu),
-                };
-                if let Ok(t) = rtos::kthread::create_with("overflow", opts, || recurse(0) as i32) {
-                    rtos::kthread::wake_up_process(&t);
-                    // The fault report stops the system; give it time to get there.
-                    rtos::sched::sleep_ns(2_000_000_000);
-                }
-            }
-        }
-    }
-}
-
-/// Recurses until the stack runs into its guard page (for `crash overflow`). Each frame keeps a
-/// 256-byte array alive across the call so the recursion can't become a loop.
-#[inline(never)]
-fn recurse(depth: u64) -> u64 {
-    let frame = core::hint::black_box([depth; 32]);
-    if depth == u64::MAX {
-        return 0;
-    }
-    recurse(depth + 1).wrapping_add(frame[(depth % 32) as usize])
 }

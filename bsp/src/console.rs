@@ -1,9 +1,10 @@
-//! The serial console: formatted kernel output (banner, reports), the byte stream the shell
-//! reads and writes, as `embedded_io` 0.6 `Read + Write + ReadReady` (what `noline` uses), and the
-//! [`rtos::console::Sink`] through which threads on any CPU print.
+//! The serial console: formatted kernel output (banner, reports), the byte stream the application
+//! (the shell) reads and writes, [`SerialIo`], as `embedded_io` 0.6 `Read + Write + ReadReady`
+//! (what `noline` uses), and the [`rtos::console::Sink`] through which threads on any CPU print.
 //!
-//! Reading blocks the calling thread on [`RX_WAIT`], which the UART receive interrupt wakes.
+//! Reading blocks the calling thread on a wait queue, which the UART receive interrupt wakes.
 
+use crate::drivers::{pl011, timer};
 use crate::kernel;
 use core::convert::Infallible;
 use rtos::sched::WaitQueue;
@@ -63,23 +64,58 @@ macro_rules! kprintln {
 }
 pub(crate) use kprintln;
 
-/// The shell's end of the serial line.
-pub(crate) struct SerialIo;
+/// The application's end of the serial line (the console UART, 115200 8N1).
+///
+/// Every value is the same line: reads take what the receive interrupt has buffered, and each
+/// write goes out whole under the console lock, so it does not interleave with `kprintln!` lines
+/// from other threads. Only threads may use it (not interrupt handlers).
+pub struct SerialIo;
 
 impl embedded_io::ErrorType for SerialIo {
     type Error = Infallible;
 }
 
-/// Blocks the calling thread on [`RX_WAIT`] until the UART has input, or until `deadline`. One
-/// out-of-line copy for the shell's reads and its idle wait.
+/// Blocks the calling thread until the console UART has input, or, with `timeout_ns`, until that
+/// many nanoseconds have passed, whichever comes first (the receive interrupt wakes it). Returns
+/// at once if input is already buffered. One out-of-line copy for [`SerialIo`]'s reads and the
+/// application's idle wait.
 #[inline(never)]
-pub(crate) fn wait_input(deadline: Option<u64>) {
+pub fn wait_input(timeout_ns: Option<u64>) {
+    let deadline =
+        timeout_ns.map(|ns| rtos::time::deadline_after(timer::now(), ns, timer::frequency()));
     let uart = &kernel().uart;
     let _ = rtos::wait::wait_event_dyn(&RX_WAIT, &mut || uart.has_input(), deadline);
 }
 
+/// Receive statistics of the console UART, from [`uart_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartStats {
+    /// Driver name (`pl011`).
+    pub driver: &'static str,
+    /// Line speed in baud (8N1).
+    pub baud: u32,
+    /// Received bytes the hardware reported lost (overrun) or damaged (framing, parity, break).
+    pub rx_errors: u32,
+    /// Bytes waiting in the receive buffer now.
+    pub rx_buffered: usize,
+    /// Receive buffer size in bytes.
+    pub rx_capacity: usize,
+}
+
+/// The console UART's receive statistics, now.
+pub fn uart_stats() -> UartStats {
+    let uart = &kernel().uart;
+    UartStats {
+        driver: "pl011",
+        baud: 115_200,
+        rx_errors: uart.rx_errors(),
+        rx_buffered: uart.rx_buffered(),
+        rx_capacity: pl011::RX_BUFFER,
+    }
+}
+
 impl embedded_io::Read for SerialIo {
-    /// Blocks the calling thread (on [`RX_WAIT`]) until at least one byte has arrived, then
+    /// Blocks the calling thread (see [`wait_input`]) until at least one byte has arrived, then
     /// returns what is buffered.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
         if buf.is_empty() {

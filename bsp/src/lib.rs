@@ -1,5 +1,15 @@
 //! `bsp`: board support for the ARM64 RTOS: the only crate with assembly and MMIO.
 //!
+//! The bsp boots the machine and then runs the application's main thread, an [`App`] that the
+//! board binary names with [`entry!`] next to its [`Board`]. It does not know what the
+//! application is (the kernel images run the `app` crate's shell); what an application may use
+//! besides the kernel (`rtos`) is this crate's small public API:
+//! - [`console`]: the serial line as a byte stream ([`console::SerialIo`]), waiting for input,
+//!   and the UART's receive statistics;
+//! - [`power_off`] and [`reboot`];
+//! - [`cpus`] and [`uptime_ns`];
+//! - [`deliberate_fault`], to test the fault report.
+//!
 //! # Layout
 //! - [`arch`]: AArch64 boot code (EL2 to EL1, BSS, boot stacks), the identity map and MMU enable,
 //!   exception vectors and fault decoding (with stack-overflow detection), the context switch,
@@ -8,9 +18,10 @@
 //!   timer (`aarch64-cpu`), and the BCM2711 GPIO/watchdog bits the Pi 4 needs.
 //! - [`port`]: the `rtos::port::Port` implementation on top of those.
 //! - [`stacks`]: the thread-stack arena: 256 slots of a 16 KiB stack above an unmapped guard page.
-//! - `console`, `heap`, `panic`, `boot`: the serial console given to the shell (reads block on a
-//!   wait queue woken by the UART interrupt; threads print through a sleeping console lock), the
-//!   kernel heap, fatal-error reporting, and the boot sequence.
+//! - [`console`], `heap`, `panic`, `boot`: the serial console given to the application (reads
+//!   block on a wait queue woken by the UART interrupt; threads print through a sleeping console
+//!   lock), the kernel heap, fatal-error reporting, and the boot sequence with power off and
+//!   reset.
 //!
 //! # Threads
 //! Threads (and each CPU's idle thread, which is its boot context on its boot stack) run at EL1h
@@ -29,10 +40,13 @@
 //! 4. Secondary CPUs are started (PSCI `CPU_ON` or spin table); each installs its vectors, sets
 //!    up its GIC CPU interface, becomes its idle thread (`init_cpu`) and enters the scheduler's
 //!    idle loop; a CPU counts as online once it has taken an SGI from CPU 0.
-//! 5. The banner is printed, CPU 0 starts the shell as a kthread (`shell`, priority 20, bound to
-//!    CPU 0; it powers off or resets when the shell ends) and enters its idle loop.
+//! 5. The banner is printed, CPU 0 creates and wakes the application's main thread, a kthread
+//!    with the [`App`]'s name, priority and CPU (the shell: `shell`, priority 20, bound to CPU 0),
+//!    and enters its idle loop. If the thread's `main` returns, the system powers off with the
+//!    returned value as its exit status.
 //!
-//! A board crate describes its hardware in a [`board::Board`] and names it with [`entry!`].
+//! A board crate describes its hardware in a [`board::Board`] and names it and the application
+//! with [`entry!`].
 #![no_std]
 
 extern crate alloc;
@@ -40,7 +54,7 @@ extern crate alloc;
 pub mod arch;
 pub mod board;
 mod boot;
-mod console;
+pub mod console;
 pub mod drivers;
 mod heap;
 mod irq;
@@ -49,6 +63,8 @@ pub mod port;
 pub mod stacks;
 
 pub use board::{Board, PowerMethod, SmpMethod};
+pub use boot::{power_off, reboot};
+pub use panic::deliberate_fault;
 
 use arch::psci::Conduit;
 use drivers::{gic::Gic, pl011::Pl011};
@@ -88,13 +104,46 @@ pub(crate) fn try_kernel() -> Option<&'static Kernel> {
     KERNEL.get()
 }
 
-/// Names the board description the kernel boots with. Use once, in the board binary:
-/// `bsp::entry!(BOARD);` where `BOARD` is a `static bsp::Board`.
+/// The application: the main thread the bsp starts once the machine is up (boot step 5).
+#[derive(Debug)]
+pub struct App {
+    /// Thread name (what `ps` and stack-overflow reports show).
+    pub name: &'static str,
+    /// Scheduling priority (higher is more urgent; see `rtos::sched`).
+    pub priority: u8,
+    /// The CPU the thread is bound to, or `None` to let it run on any online CPU.
+    pub cpu: Option<usize>,
+    /// The thread body. If it returns, the system powers off ([`power_off`]) with the returned
+    /// value, clamped to `0..=255`, as the exit status.
+    pub main: fn() -> i32,
+}
+
+/// The number of CPUs the system has, online or not (the device tree's count, else the board's
+/// maximum). CPU ids run from 0 to this, exclusive.
+pub fn cpus() -> usize {
+    kernel().cpus
+}
+
+/// Nanoseconds since kernel entry (the boot CPU's first instruction), from the generic timer.
+pub fn uptime_ns() -> u64 {
+    let now = drivers::timer::now();
+    rtos::time::ticks_to_ns(
+        now.saturating_sub(kernel().boot_ticks),
+        drivers::timer::frequency(),
+    )
+}
+
+/// Names the board description the kernel boots with and the application it runs. Use once, in
+/// the board binary: `bsp::entry!(BOARD, app::APP);` where `BOARD` is a `static bsp::Board` and
+/// `app::APP` a `static bsp::App`.
 #[macro_export]
 macro_rules! entry {
-    ($board:path) => {
+    ($board:path, $app:path) => {
         /// The board description the bsp boots with (looked up by `bsp` at boot).
         #[unsafe(no_mangle)]
         static BSP_BOARD: &$crate::Board = &$board;
+        /// The application whose main thread the bsp starts after boot.
+        #[unsafe(no_mangle)]
+        static BSP_APP: &$crate::App = &$app;
     };
 }

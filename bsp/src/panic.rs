@@ -77,6 +77,18 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     end()
 }
 
+/// Loads from an address the identity map leaves unmapped, on purpose, to exercise the fault
+/// report (the shell's `crash fault`): the translation fault is reported as a `KERNEL PANIC` and
+/// the system stops, so this never returns.
+pub fn deliberate_fault() -> ! {
+    let bad = 0x7f_0000_0000usize as *const u64;
+    // SAFETY: not sound to dereference, on purpose: the load faults before returning a value, and
+    // the fault handler reports it and stops the system.
+    let v = unsafe { core::ptr::read_volatile(bad) };
+    core::hint::black_box(v);
+    unreachable!("the load from unmapped {bad:p} did not fault")
+}
+
 /// Reports an unexpected exception and stops the system. A data abort on a guard page of the
 /// stack arena is reported as a stack overflow of the thread that owns the page.
 pub(crate) fn fault(vector: Vector, frame: &TrapFrame, esr: u64, far: u64) -> ! {

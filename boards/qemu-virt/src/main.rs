@@ -23,4 +23,4 @@ static BOARD: Board = Board {
     power: PowerMethod::Psci,
 };
 
-bsp::entry!(BOARD);
+bsp::entry!(BOARD, app::APP);

@@ -28,4 +28,4 @@ static BOARD: Board = Board {
     power: PowerMethod::Bcm2711Watchdog(0xfe10_0000),
 };
 
-bsp::entry!(BOARD);
+bsp::entry!(BOARD, app::APP);

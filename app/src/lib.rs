@@ -1,0 +1,107 @@
+//! `app`: the application the kernel images run: the serial shell on the console UART.
+//!
+//! The bsp boots the machine, then starts [`APP`]'s main thread (boot step 5 in `bsp`'s crate
+//! docs). That thread runs the shell ([`shell::Shell`]) on the bsp's serial console and acts on
+//! how it ends: `poweroff N` / `exit N` power the system off with status N, `reboot` resets it.
+//! [`System`] is the shell's view of the system, built from the kernel (`rtos`) and the bsp's
+//! public API; it includes the `crash` commands.
+//!
+//! Dependencies: `boards -> app -> {bsp, shell} -> rtos`. The board binaries name their
+//! [`bsp::Board`] and [`APP`] with `bsp::entry!`. This crate has no `unsafe`: the one deliberate
+//! fault it needs is [`bsp::deliberate_fault`].
+#![no_std]
+#![forbid(unsafe_code)]
+
+use shell::{CrashKind, Exit};
+
+/// The main thread: the shell, named `shell`, at priority 20 (above the default, so work it
+/// starts does not starve it), bound to CPU 0.
+pub static APP: bsp::App = bsp::App {
+    name: "shell",
+    priority: 20,
+    cpu: Some(0),
+    main: shell_main,
+};
+
+/// Runs the shell on the serial console. `poweroff N` returns N, which the bsp turns into a power
+/// off with that status ([`bsp::App::main`]); `reboot` resets the board.
+fn shell_main() -> i32 {
+    match shell::Shell::new().run_dyn(&mut bsp::console::SerialIo, &mut System) {
+        Exit::Poweroff(code) => i32::from(code),
+        Exit::Reboot => bsp::reboot(),
+    }
+}
+
+/// How long the shell's idle wait sleeps at most when no input arrives, in nanoseconds.
+const IDLE_NS: u64 = 10_000_000;
+
+/// The shell's view of the system.
+pub struct System;
+
+impl shell::System for System {
+    fn now_ns(&self) -> u64 {
+        bsp::uptime_ns()
+    }
+
+    fn sleep_ns(&mut self, ns: u64) {
+        rtos::sched::sleep_ns(ns);
+    }
+
+    fn idle(&mut self) {
+        // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
+        bsp::console::wait_input(Some(IDLE_NS));
+    }
+
+    fn uart(&self) -> Option<shell::UartInfo> {
+        let s = bsp::console::uart_stats();
+        Some(shell::UartInfo {
+            driver: s.driver,
+            baud: s.baud,
+            rx_errors: s.rx_errors,
+            rx_buffered: s.rx_buffered,
+            rx_capacity: s.rx_capacity,
+        })
+    }
+
+    fn cpus(&self, f: &mut dyn FnMut(&shell::CpuInfo)) {
+        for id in 0..bsp::cpus() {
+            if let Some(s) = rtos::cpu::snapshot(id) {
+                f(&s);
+            }
+        }
+    }
+
+    fn crash(&mut self, kind: CrashKind) {
+        match kind {
+            CrashKind::Panic => panic!("deliberate crash requested from the shell"),
+            // An address the identity map leaves unmapped: a translation fault, reported.
+            CrashKind::Fault => bsp::deliberate_fault(),
+            CrashKind::Overflow => overflow(),
+        }
+    }
+}
+
+/// `crash overflow`: a kthread that recurses into its stack's guard page, on another CPU if there
+/// is one, so the report names a thread the shell did not run on. The report stops the system.
+fn overflow() {
+    let opts = rtos::kthread::Options {
+        prio: None,
+        cpu: Some(usize::from(bsp::cpus() > 1)),
+    };
+    if let Ok(t) = rtos::kthread::create_with("overflow", opts, || recurse(0) as i32) {
+        rtos::kthread::wake_up_process(&t);
+        // The fault report stops the system; give it time to get there.
+        rtos::sched::sleep_ns(2_000_000_000);
+    }
+}
+
+/// Recurses until the stack runs into its guard page (for `crash overflow`). Each frame keeps a
+/// 256-byte array alive across the call so the recursion can't become a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(frame[(depth % 32) as usize])
+}
