@@ -6,7 +6,9 @@ use crate::console::kprintln;
 use crate::drivers::{bcm2711, gic::Gic, pl011::Pl011, timer};
 use crate::{App, KERNEL, Kernel, kernel};
 use core::sync::atomic::{AtomicBool, Ordering};
-use rtos::MAX_CPUS;
+use rtos::config::MAX_CPUS;
+use rtos::port::Sgi;
+use rtos::time::{Duration, Instant};
 
 unsafe extern "Rust" {
     /// Defined by the board binary through [`crate::entry!`].
@@ -22,8 +24,8 @@ unsafe extern "C" {
 /// Set by each secondary CPU once it runs Rust code with its GIC interface up.
 static STARTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
-/// How long CPU 0 waits for a secondary CPU to come up, in milliseconds.
-const CPU_START_TIMEOUT_MS: u64 = 500;
+/// How long CPU 0 waits for a secondary CPU to come up.
+const CPU_START_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What the device tree told us, if the loader passed one.
 #[derive(Default)]
@@ -90,7 +92,7 @@ fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
 /// The boot CPU's first Rust code, called by `_start` on the boot stack with the MMU off.
 pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u64) -> ! {
     // Uptime and `bench boot` count from the first instruction (`_start` read the counter).
-    let boot_ticks = entry_ticks;
+    let boot = Instant::from_ticks(entry_ticks);
     // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static Board`.
     let board: &'static Board = unsafe { BSP_BOARD };
     // SAFETY: first thing on the boot CPU, MMU off; the board describes its own RAM and MMIO.
@@ -122,7 +124,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         psci: info.psci,
         ram: info.ram.unwrap_or(board.early_ram),
         cpus,
-        boot_ticks,
+        boot,
     });
     let k = kernel();
 
@@ -136,7 +138,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     // SAFETY: RAM past the image, mapped normal by the early map, owned by nothing else.
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
-    rtos::bench::set_boot(boot_ticks);
+    rtos::bench::set_boot(boot);
     arch::pmu::enable();
     rtos::console::install(&crate::console::SINK);
     k.gic.init_cpu(&[timer::TIMER_INTID]);
@@ -144,12 +146,11 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     if let Some(s) = rtos::cpu::stats(0) {
         s.set_online();
     }
-    rtos::sched::init_cpu();
+    rtos::entry::init_cpu();
     arch::irq_enable();
 
     start_secondaries(k);
 
-    let ms = |t: u64| rtos::time::ticks_to_ns(t, timer::frequency()) / 1_000_000;
     kprintln!("rtos {} on {}", crate::VERSION, board.name);
     kprintln!("  entry: EL{} (running at EL1)", entry_el);
     kprintln!("  cpus: {}/{} online", rtos::cpu::online_count(), k.cpus);
@@ -159,13 +160,13 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     kprintln!(
         "  heap: {} KiB, boot took {} ms",
         crate::heap::usage().1 >> 10,
-        ms(timer::now() - boot_ticks)
+        boot.elapsed().as_millis()
     );
 
     // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static App`.
     start_app(unsafe { BSP_APP });
     // The boot context is CPU 0's idle thread from here on.
-    rtos::sched::idle_loop()
+    rtos::entry::idle_loop()
 }
 
 /// Creates and wakes the application's main thread. If its `main` returns, the thread powers the
@@ -209,18 +210,14 @@ fn start_secondaries(k: &Kernel) {
                 unsafe { core::arch::asm!("sev", options(nomem, nostack, preserves_flags)) };
             }
         }
-        let deadline = rtos::time::deadline_after(
-            timer::now(),
-            CPU_START_TIMEOUT_MS * 1_000_000,
-            timer::frequency(),
-        );
-        while !started.load(Ordering::Acquire) && timer::now() < deadline {
+        let deadline = Instant::after(CPU_START_TIMEOUT);
+        while !started.load(Ordering::Acquire) && !deadline.has_passed() {
             arch::cpu_relax();
         }
         if started.load(Ordering::Acquire) {
-            k.gic.send_sgi(crate::irq::SGI_PING, 1 << cpu);
+            k.gic.send_sgi(Sgi::Ping, 1 << cpu);
             let online = rtos::cpu::stats(cpu).expect("cpu < MAX_CPUS");
-            while !online.is_online() && timer::now() < deadline {
+            while !online.is_online() && !deadline.has_passed() {
                 arch::cpu_relax();
             }
         }
@@ -235,12 +232,12 @@ pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
     let k = kernel();
     k.gic.init_cpu(&[timer::TIMER_INTID]);
     timer::set_deadline(None);
-    rtos::sched::init_cpu();
+    rtos::entry::init_cpu();
     if let Some(started) = STARTED.get(cpu) {
         started.store(true, Ordering::Release);
     }
     arch::irq_enable();
-    rtos::sched::idle_loop()
+    rtos::entry::idle_loop()
 }
 
 /// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the

@@ -4,10 +4,11 @@
 //!
 //! Reading blocks the calling thread on a wait queue, which the UART receive interrupt wakes.
 
-use crate::drivers::{pl011, timer};
+use crate::drivers::pl011;
 use crate::kernel;
 use core::convert::Infallible;
-use rtos::sched::WaitQueue;
+use rtos::time::{Duration, Instant};
+use rtos::wait::WaitQueue;
 
 /// Serialises whole writes from different threads and CPUs so lines do not interleave mid-way.
 ///
@@ -17,7 +18,7 @@ use rtos::sched::WaitQueue;
 /// the lock). Since threads are preemptible, a spinning lock could be held by a preempted thread
 /// while a more urgent one spins for it on the same CPU forever, so it is the kernel's sleeping
 /// mutex: contended threads sleep (boot code, idle threads and masked-IRQ code spin).
-pub(crate) static LOCK: rtos::sync::Mutex<()> = rtos::sync::Mutex::new(());
+pub(crate) static LOCK: rtos::wait::Mutex<()> = rtos::wait::Mutex::new(());
 
 /// Threads waiting for received bytes; woken by the UART interrupt.
 pub(crate) static RX_WAIT: WaitQueue = WaitQueue::new();
@@ -75,14 +76,13 @@ impl embedded_io::ErrorType for SerialIo {
     type Error = Infallible;
 }
 
-/// Blocks the calling thread until the console UART has input, or, with `timeout_ns`, until that
-/// many nanoseconds have passed, whichever comes first (the receive interrupt wakes it). Returns
-/// at once if input is already buffered. One out-of-line copy for [`SerialIo`]'s reads and the
+/// Blocks the calling thread until the console UART has input, or, with `timeout`, until that
+/// much time has passed, whichever comes first (the receive interrupt wakes it). Returns at
+/// once if input is already buffered. One out-of-line copy for [`SerialIo`]'s reads and the
 /// application's idle wait.
 #[inline(never)]
-pub fn wait_input(timeout_ns: Option<u64>) {
-    let deadline =
-        timeout_ns.map(|ns| rtos::time::deadline_after(timer::now(), ns, timer::frequency()));
+pub fn wait_input(timeout: Option<Duration>) {
+    let deadline = timeout.map(Instant::after);
     let uart = &kernel().uart;
     let _ = rtos::wait::wait_event_dyn(&RX_WAIT, &mut || uart.has_input(), deadline);
 }

@@ -7,7 +7,7 @@
 //! - [`console`]: the serial line as a byte stream ([`console::SerialIo`]), waiting for input,
 //!   and the UART's receive statistics;
 //! - [`power_off`] and [`reboot`];
-//! - [`cpus`] and [`uptime_ns`];
+//! - [`cpus`] and [`uptime`];
 //! - [`deliberate_fault`], to test the fault report.
 //!
 //! # Layout
@@ -35,7 +35,7 @@
 //! 2. MMU on with an identity map built from the [`board::Board`] description (no atomics before
 //!    this point; 4 KiB pages with invalid guard pages over the stack arena), vectors installed,
 //!    UART, heap, GIC and timer initialised, the port and console sink installed, and the boot
-//!    context made CPU 0's idle thread (`rtos::sched::init_cpu`).
+//!    context made CPU 0's idle thread (`rtos::entry::init_cpu`).
 //! 3. The device tree (if the loader passed one) gives RAM size, CPU count and the PSCI conduit.
 //! 4. Secondary CPUs are started (PSCI `CPU_ON` or spin table); each installs its vectors, sets
 //!    up its GIC CPU interface, becomes its idle thread (`init_cpu`) and enters the scheduler's
@@ -86,8 +86,8 @@ pub(crate) struct Kernel {
     pub ram: (usize, usize),
     /// CPUs the system has (device tree `cpus` count, else the board maximum).
     pub cpus: usize,
-    /// Counter value at kernel entry (first Rust instruction on the boot CPU).
-    pub boot_ticks: u64,
+    /// Kernel entry (the counter `_start` read on the boot CPU).
+    pub boot: rtos::time::Instant,
 }
 
 static KERNEL: spin::Once<Kernel> = spin::Once::new();
@@ -124,13 +124,9 @@ pub fn cpus() -> usize {
     kernel().cpus
 }
 
-/// Nanoseconds since kernel entry (the boot CPU's first instruction), from the generic timer.
-pub fn uptime_ns() -> u64 {
-    let now = drivers::timer::now();
-    rtos::time::ticks_to_ns(
-        now.saturating_sub(kernel().boot_ticks),
-        drivers::timer::frequency(),
-    )
+/// The time since kernel entry (the boot CPU's first instruction), from the generic timer.
+pub fn uptime() -> rtos::time::Duration {
+    rtos::time::Instant::now().saturating_duration_since(kernel().boot)
 }
 
 /// Names the board description the kernel boots with and the application it runs. Use once, in

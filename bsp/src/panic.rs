@@ -54,7 +54,7 @@ fn begin() -> RawWriter {
 fn end() -> ! {
     if let Some(k) = crate::try_kernel() {
         let others = ((1u32 << k.cpus) - 1) & !(1 << arch::cpu_id());
-        k.gic.send_sgi(crate::irq::SGI_HALT, others);
+        k.gic.send_sgi(rtos::port::Sgi::Halt, others);
         k.uart.flush();
     }
     arch::semihosting::exit(crate::PANIC_EXIT_CODE);

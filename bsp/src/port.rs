@@ -4,7 +4,7 @@
 //! ([`crate::arch::context`]).
 
 use crate::{arch, drivers::timer, stacks};
-use rtos::port::{Context, IrqState, Port, Stack, ThreadEntry};
+use rtos::port::{Context, IrqState, Port, Sgi, Stack, ThreadEntry};
 
 /// The hardware port; installed once at boot.
 pub struct HwPort;
@@ -42,7 +42,7 @@ impl Port for HwPort {
     fn set_deadline(&self, deadline: Option<u64>) {
         timer::set_deadline(deadline);
     }
-    fn send_sgi(&self, sgi: u8, cpus: u32) {
+    fn send_sgi(&self, sgi: Sgi, cpus: u32) {
         if let Some(k) = crate::try_kernel() {
             k.gic.send_sgi(sgi, cpus);
         }

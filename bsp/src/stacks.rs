@@ -25,12 +25,12 @@ use rtos::sync::IrqSpinLock;
 
 /// Bytes of the unmapped guard page at the bottom of each slot.
 pub const GUARD_SIZE: usize = 4096;
-/// Usable bytes of each thread stack.
-pub const STACK_SIZE: usize = 16 * 1024;
+/// Usable bytes of each thread stack (the kernel's [`rtos::config::STACK_SIZE`]).
+pub const STACK_SIZE: usize = rtos::config::STACK_SIZE;
 /// Bytes per slot: guard page plus stack.
 pub const SLOT_SIZE: usize = GUARD_SIZE + STACK_SIZE;
-/// Number of slots: as many as the kernel allows kthreads (`rtos::kthread::MAX_THREADS`).
-pub const SLOTS: usize = 256;
+/// Number of slots: one per kthread the kernel allows ([`rtos::config::STACK_SLOTS`]).
+pub const SLOTS: usize = rtos::config::STACK_SLOTS;
 /// Size of the whole arena (5 MiB).
 pub const ARENA_SIZE: usize = SLOTS * SLOT_SIZE;
 /// The byte a fresh stack is filled with.

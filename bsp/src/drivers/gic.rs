@@ -15,6 +15,7 @@
 
 use arm_gic::gicv2::GicV2;
 use arm_gic::{IntId, Trigger};
+use rtos::port::Sgi;
 use rtos::sync::IrqSpinLock;
 
 /// Offset of GICD_ITARGETSR in the distributor.
@@ -129,10 +130,11 @@ impl Gic {
     }
 
     /// Sends SGI `sgi` to the CPUs in bit set `cpus` (CPU target list filter).
-    pub fn send_sgi(&self, sgi: u8, cpus: u32) {
-        if cpus & 0xff == 0 || sgi >= 16 {
+    pub fn send_sgi(&self, sgi: Sgi, cpus: u32) {
+        if cpus & 0xff == 0 {
             return;
         }
+        let sgi = sgi.id();
         // GICD_SGIR: target list filter 0b00 (the list) in [25:24], CPU list in [23:16], INTID
         // in [3:0]; what `GicV2::send_sgi` writes for `SgiTargetListFilter::CPUTargetList`.
         let value = ((cpus & 0xff) << 16) | u32::from(sgi);

@@ -455,9 +455,9 @@ static BOOT_ENTRY: AtomicU64 = AtomicU64::new(UNSET);
 static BOOT_PROMPT: AtomicU64 = AtomicU64::new(UNSET);
 static BOOT_SHELL: AtomicU64 = AtomicU64::new(UNSET);
 
-/// Records the counter at kernel entry (the board, once, as early as it can read the counter).
-pub fn set_boot(entry_ticks: u64) {
-    BOOT_ENTRY.store(entry_ticks, Ordering::Release);
+/// Records kernel entry (the board, once, as early as it can read the counter).
+pub fn set_boot(entry: crate::time::Instant) {
+    BOOT_ENTRY.store(entry.ticks(), Ordering::Release);
 }
 
 /// Records the counter now in `slot`, the first time only.

@@ -130,7 +130,7 @@ fn cross_cpu_benchmark_needs_two_cpus() {
 #[test]
 fn boot_row_once_recorded() {
     let r = fake_run(1, || {
-        set_boot(0);
+        set_boot(crate::time::Instant::ZERO);
         mark_prompt();
         let first = boot_ticks().unwrap();
         mark_prompt(); // later prompts change nothing

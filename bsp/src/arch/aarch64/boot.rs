@@ -15,7 +15,7 @@ pub const BOOT_STACK_SIZE: usize = 64 * 1024;
 
 #[repr(C, align(16))]
 pub(crate) struct BootStacks(
-    pub(crate) core::mem::MaybeUninit<[[u8; BOOT_STACK_SIZE]; rtos::MAX_CPUS]>,
+    pub(crate) core::mem::MaybeUninit<[[u8; BOOT_STACK_SIZE]; rtos::config::MAX_CPUS]>,
 );
 
 /// The per-CPU boot stacks; CPU n uses the n-th, growing down from its end. In their own

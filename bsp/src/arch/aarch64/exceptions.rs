@@ -56,14 +56,14 @@ const _: () = assert!(FRAME_SIZE == 34 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 /// Bytes of each CPU's emergency stack (stack-overflow reports run on it).
 const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
-const _: () = assert!(EMERGENCY_STACK_SIZE.is_power_of_two() && rtos::MAX_CPUS.is_power_of_two());
+const _: () = assert!(EMERGENCY_STACK_SIZE.is_power_of_two() && rtos::config::MAX_CPUS.is_power_of_two());
 
 #[repr(C, align(16))]
-struct EmergencyStacks([[u8; EMERGENCY_STACK_SIZE]; rtos::MAX_CPUS]);
+struct EmergencyStacks([[u8; EMERGENCY_STACK_SIZE]; rtos::config::MAX_CPUS]);
 
 /// Per-CPU stacks for reporting a stack overflow; only ever used by the vector code below.
 static mut EMERGENCY_STACKS: EmergencyStacks =
-    EmergencyStacks([[0; EMERGENCY_STACK_SIZE]; rtos::MAX_CPUS]);
+    EmergencyStacks([[0; EMERGENCY_STACK_SIZE]; rtos::config::MAX_CPUS]);
 
 /// Which vector was taken (the order of the architectural table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,7 +292,7 @@ bsp_exception_common:
     stack_shift = const crate::stacks::STACK_SHIFT,
     emergency = sym EMERGENCY_STACKS,
     emergency_shift = const EMERGENCY_STACK_SIZE.trailing_zeros(),
-    max_cpus = const rtos::MAX_CPUS,
+    max_cpus = const rtos::config::MAX_CPUS,
 );
 
 unsafe extern "C" {
