@@ -26,7 +26,7 @@ static WIRED: spin::Once = spin::Once::new();
 /// CPU's) also registers the hooks the layers need.
 pub fn init_cpu() {
     WIRED.call_once(|| {
-        sched::set_resume_hook(task_work::notify_resume);
+        sched::set_resume_hook(task_work::run_notified);
     });
     sched::init_cpu();
 }

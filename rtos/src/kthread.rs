@@ -175,11 +175,13 @@ fn create_boxed(
 }
 
 /// Creates a kthread, not yet woken (`kthread_create`).
+#[doc(alias = "kthread_create")]
 pub fn create(name: &str, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
     create_with(name, Options::default(), f)
 }
 
 /// Creates a per-CPU kthread bound to `cpu`, not yet woken (`kthread_create_on_cpu`).
+#[doc(alias = "kthread_create_on_cpu")]
 pub fn create_on_cpu(
     name: &str,
     cpu: usize,
@@ -196,6 +198,7 @@ pub fn create_on_cpu(
 }
 
 /// Creates and wakes a kthread (`kthread_run`).
+#[doc(alias = "kthread_run")]
 pub fn run(name: &str, f: impl FnOnce() -> i32 + Send + 'static) -> Result<KThread, Error> {
     let t = create(name, f)?;
     wake_up_process(&t);
@@ -208,6 +211,7 @@ pub fn wake_up_process(t: &KThread) -> bool {
 }
 
 /// Binds `t` to `cpu`. Only while `t` is created, or parked and off its CPU.
+#[doc(alias = "kthread_bind")]
 pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
     let mask = check_cpu(cpu)?;
     if t.0.is_exiting() {
@@ -243,22 +247,26 @@ fn current_has(f: u32) -> bool {
 }
 
 /// Whether [`stop`] was called on the calling thread.
+#[doc(alias = "kthread_should_stop")]
 pub fn should_stop() -> bool {
     current_has(flags::SHOULD_STOP)
 }
 
 /// Whether [`park`] was called on the calling thread.
+#[doc(alias = "kthread_should_park")]
 pub fn should_park() -> bool {
     current_has(flags::SHOULD_PARK)
 }
 
 /// Whether the calling thread should stop or park.
+#[doc(alias = "kthread_should_stop_or_park")]
 pub fn should_stop_or_park() -> bool {
     current_has(flags::SHOULD_STOP | flags::SHOULD_PARK)
 }
 
 /// Parks the calling thread while should-park is set: state `parked`, the parker is signalled,
 /// and the thread stays off the CPU until [`unpark`].
+#[doc(alias = "kthread_parkme")]
 pub fn parkme() {
     let Some(me) = sched::current() else { return };
     let p = crate::port::port();
@@ -281,6 +289,7 @@ pub fn parkme() {
 }
 
 /// Ends the calling thread with `result` (what [`stop`] returns).
+#[doc(alias = "kthread_exit")]
 pub fn exit(result: i32) -> ! {
     do_exit(sched::current().expect("exit from a thread"), result)
 }
@@ -300,6 +309,7 @@ fn do_exit(me: Arc<Thread>, result: i32) -> ! {
 }
 
 /// Parks `t` and waits, without a time limit, until it is parked.
+#[doc(alias = "kthread_park")]
 pub fn park(t: &KThread) -> Result<(), Error> {
     park_until(t, None)
 }
@@ -339,6 +349,7 @@ pub fn park_until(t: &KThread, deadline: Option<Instant>) -> Result<(), Error> {
 }
 
 /// Unparks `t`: clears should-park, re-binds a per-CPU thread, wakes it. No-op if not parked.
+#[doc(alias = "kthread_unpark")]
 pub fn unpark(t: &KThread) {
     let k = &t.0;
     if !k.has_flag(flags::SHOULD_PARK) {
@@ -355,6 +366,7 @@ pub fn unpark(t: &KThread) {
 }
 
 /// Stops `t` and returns its result, waiting as long as it takes.
+#[doc(alias = "kthread_stop")]
 pub fn stop(t: &KThread) -> i32 {
     match stop_until(t, None) {
         Ok(r) => r,

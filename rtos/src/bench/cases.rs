@@ -214,7 +214,7 @@ pub(super) fn irqwork_remote(ctx: &Ctx) -> Result<Vec<Row>, Error> {
             if let Some(s) = st.take() {
                 break s;
             }
-            sched::sleep_ns(100_000);
+            sched::sleep(Duration::from_micros(100));
         };
         sender.add(t0, t1);
         latency.add(t0, t2);
@@ -238,35 +238,35 @@ fn stamping_work(name: &str, done: Option<Arc<Completion>>) -> (Arc<Work>, Arc<A
 }
 
 pub(super) fn queue_work(ctx: &Ctx) -> Result<Vec<Row>, Error> {
-    let wq = workqueue::create_workqueue("bench-wq")?;
+    let wq = workqueue::create("bench-wq")?;
     let (work, st) = stamping_work("bench-queue-work", None);
     let mut cb = Recorder::new("queue-work/callback", ctx);
     let mut waiter = Recorder::new("queue-work/waiter", ctx);
     for _ in 0..ctx.total() {
         align();
         let t0 = stamp();
-        workqueue::queue_work_on(&wq, ctx.cpu, &work);
-        workqueue::flush_workqueue(&wq);
+        workqueue::queue_on(&wq, ctx.cpu, &work);
+        workqueue::flush(&wq);
         let t2 = stamp();
         cb.add(t0, st.wait());
         waiter.add(t0, t2);
     }
-    workqueue::destroy_workqueue(wq);
+    workqueue::destroy(wq);
     Ok(vec![cb.row(), waiter.row()])
 }
 
 pub(super) fn kworker(ctx: &Ctx) -> Result<Vec<Row>, Error> {
-    let w = kthread_worker::create_worker_on_cpu(ctx.cpu, "bench-kworker")?;
+    let w = kthread_worker::create_on_cpu("bench-kworker", ctx.cpu)?;
     let (work, st) = stamping_work("bench-kworker", None);
     let mut rec = Recorder::new("kworker", ctx);
     for _ in 0..ctx.total() {
         align();
         let t0 = stamp();
-        kthread_worker::kthread_queue_work(&w, &work);
-        kthread_worker::kthread_flush_work(&work);
+        kthread_worker::queue(&w, &work);
+        kthread_worker::flush_work(&work);
         rec.add(t0, st.wait());
     }
-    let _ = kthread_worker::kthread_destroy_worker(w);
+    let _ = kthread_worker::destroy(w);
     Ok(vec![rec.row()])
 }
 
@@ -290,7 +290,7 @@ pub(super) fn taskwork(ctx: &Ctx) -> Result<Vec<Row>, Error> {
         }
         align();
         let t0 = stamp();
-        if let Err(e) = task_work::task_work_add(t.thread(), work.clone(), Notify::Signal) {
+        if let Err(e) = task_work::add(t.thread(), work.clone(), Notify::Signal) {
             result = Err(e);
             break;
         }
@@ -301,7 +301,7 @@ pub(super) fn taskwork(ctx: &Ctx) -> Result<Vec<Row>, Error> {
 }
 
 pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
-    let wq = workqueue::create_workqueue("bench-delayed")?;
+    let wq = workqueue::create("bench-delayed")?;
     let done = Arc::new(Completion::new());
     let (work, st) = stamping_work("bench-delayed", Some(done.clone()));
     let mut rows = Vec::new();
@@ -311,7 +311,7 @@ pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
         for _ in 0..ctx.total() {
             align();
             let t0 = stamp();
-            workqueue::queue_delayed_work_on(&wq, ctx.cpu, &work, ns);
+            workqueue::queue_delayed_on(&wq, ctx.cpu, &work, Duration::from_nanos(ns));
             done.wait();
             let deadline = Stamp {
                 t: t0.t + ticks(ns),
@@ -321,7 +321,7 @@ pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
         }
         rows.push(rec.row());
     }
-    workqueue::destroy_workqueue(wq);
+    workqueue::destroy(wq);
     Ok(rows)
 }
 

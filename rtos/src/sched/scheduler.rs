@@ -166,6 +166,7 @@ pub fn online_mask() -> u32 {
 }
 
 /// The thread running on this CPU, once the scheduler runs here.
+#[doc(alias = "get_current")]
 pub fn current() -> Option<Arc<Thread>> {
     let p = port::try_port()?;
     let saved = p.irq_save();
@@ -560,6 +561,8 @@ fn free_stack(stack: port::Stack) {
 }
 
 /// Gives up the CPU to another ready thread of the same or higher priority, if any.
+#[doc(alias = "yield")]
+#[doc(alias = "sched_yield")]
 pub fn yield_now() {
     if schedule_inner(false) {
         run_resume_hook();
@@ -649,6 +652,7 @@ pub fn idle_loop() -> ! {
 
 /// Sleeps the calling thread until `deadline` (uninterruptible: wake-ups before the deadline go
 /// back to sleep).
+#[doc(alias = "schedule_timeout_uninterruptible")]
 pub fn sleep_until(deadline: Instant) {
     let p = port::port();
     let Some(me) = current() else {
@@ -670,6 +674,7 @@ pub fn sleep_until(deadline: Instant) {
 /// Sleeps until `deadline` or until the thread is woken (`wake_up_process`, as kthread_park and
 /// kthread_stop do), whichever comes first, like Linux's `schedule_timeout_interruptible`.
 /// Returns true if the deadline was reached.
+#[doc(alias = "schedule_timeout_interruptible")]
 pub fn sleep_interruptible_until(deadline: Instant) -> bool {
     let Some(me) = current().filter(|t| !t.is_idle()) else {
         sleep_until(deadline);
@@ -699,6 +704,8 @@ pub fn sleep_interruptible_until(deadline: Instant) -> bool {
 }
 
 /// Sleeps the calling thread for `d` (uninterruptibly).
+#[doc(alias = "msleep")]
+#[doc(alias = "usleep_range")]
 pub fn sleep(d: Duration) {
     sleep_until(Instant::after(d));
 }
@@ -716,6 +723,7 @@ impl timer::Wake for Thread {
 }
 
 /// Changes a thread's priority, requeueing it if it is waiting for a CPU.
+#[doc(alias = "sched_set_fifo")]
 pub fn set_priority(t: &Arc<Thread>, prio: u8) {
     let p = port::port();
     let saved = p.irq_save();

@@ -3,6 +3,7 @@
 use super::util::MS;
 use crate::fake::run;
 use crate::sched;
+use crate::time::Duration;
 use crate::work::irq_work::{self, BUSY, IrqWork, PENDING};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -25,7 +26,7 @@ fn counter_work(name: &str, lazy: bool) -> (IrqWork, Arc<AtomicU64>) {
 fn wait_runs(w: IrqWork, n: u64) -> bool {
     let end = crate::port::port().now() + 500 * MS;
     while w.runs() < n && crate::port::port().now() < end {
-        sched::sleep_ns(MS / 2);
+        sched::sleep(Duration::from_micros(500));
     }
     w.runs() >= n
 }
@@ -42,7 +43,7 @@ fn queued_twice_before_it_runs_runs_once() {
         assert_eq!(w.flags() & (PENDING | BUSY), PENDING | BUSY);
         p.irq_restore(s);
         assert!(wait_runs(w, 1));
-        sched::sleep_ns(5 * MS);
+        sched::sleep(Duration::from_millis(5));
         assert_eq!(n.load(Ordering::Relaxed), 1, "ran once");
         assert_eq!(w.flags() & (PENDING | BUSY), 0, "idle after running");
         0
@@ -97,7 +98,7 @@ fn requeue_from_its_own_callback_runs_again() {
         .unwrap();
         assert!(irq_work::queue(w));
         assert!(wait_runs(w, 3));
-        sched::sleep_ns(5 * MS);
+        sched::sleep(Duration::from_millis(5));
         assert_eq!(w.runs(), 3);
         0
     });
@@ -116,7 +117,7 @@ fn sync_waits_for_the_callback_and_refuses_masked_callers() {
         .unwrap();
         assert_eq!(irq_work::queue_on(w, 1), Ok(true));
         // Give CPU 1 a moment to start it, then wait for it to finish.
-        sched::sleep_ns(2 * MS);
+        sched::sleep(Duration::from_millis(2));
         assert_eq!(irq_work::sync(w), Ok(()));
         assert_eq!(w.flags() & BUSY, 0);
         assert_eq!(w.runs(), 1);
@@ -170,7 +171,7 @@ fn ten_thousand_queues_over_four_cpus_each_run_once() {
         }
         for (i, (w, n)) in works.iter().enumerate() {
             assert!(wait_runs(*w, accepted[i]));
-            sched::sleep_ns(2 * MS);
+            sched::sleep(Duration::from_millis(2));
             assert_eq!(
                 n.load(Ordering::Relaxed),
                 accepted[i],

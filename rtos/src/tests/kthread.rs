@@ -21,7 +21,7 @@ fn wait_state(t: &KThread, state: State, ms: u64) -> bool {
         if t.state() == state {
             return true;
         }
-        sched::sleep_ns(MS);
+        sched::sleep(Duration::from_millis(1));
     }
     t.state() == state
 }
@@ -35,7 +35,7 @@ fn poller(count: Arc<AtomicU64>, result: i32) -> impl FnOnce() -> i32 + Send + '
                 continue;
             }
             count.fetch_add(1, Ordering::Relaxed);
-            sched::sleep_ns(MS / 2);
+            sched::sleep(Duration::from_micros(500));
         }
         result
     }
@@ -56,7 +56,7 @@ fn created_thread_does_not_run_until_woken() {
             5
         })
         .unwrap();
-        sched::sleep_ns(20 * MS);
+        sched::sleep(Duration::from_millis(20));
         assert_eq!(t.state(), State::Created);
         assert!(!ran.load(Ordering::SeqCst), "ran before wake_up_process");
         assert!(kthread::wake_up_process(&t));
@@ -64,7 +64,7 @@ fn created_thread_does_not_run_until_woken() {
         // with -EINTR without calling the function.
         let end = deadline_in(500);
         while !ran.load(Ordering::SeqCst) && Instant::now() < end {
-            sched::sleep_ns(MS);
+            sched::sleep(Duration::from_millis(1));
         }
         assert!(ran.load(Ordering::SeqCst), "woken thread ran");
         assert_eq!(kthread::stop(&t), 5);
@@ -118,14 +118,14 @@ fn park_before_first_run_parks_without_calling_fn() {
         let t = kthread::create("parked-early", move || {
             r2.store(true, Ordering::SeqCst);
             while !kthread::should_stop() {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
             9
         })
         .unwrap();
         kthread::park(&t).unwrap();
         assert_eq!(t.state(), State::Parked);
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         assert!(
             !ran.load(Ordering::SeqCst),
             "parked thread ran its function"
@@ -133,7 +133,7 @@ fn park_before_first_run_parks_without_calling_fn() {
         kthread::unpark(&t);
         let end = deadline_in(500);
         while !ran.load(Ordering::SeqCst) && Instant::now() < end {
-            sched::sleep_ns(MS);
+            sched::sleep(Duration::from_millis(1));
         }
         assert!(ran.load(Ordering::SeqCst), "unpark let it run");
         assert_eq!(kthread::stop(&t), 9);
@@ -146,7 +146,7 @@ fn park_waits_until_really_parked_and_counter_stops() {
     run(4, || {
         let count = Arc::new(AtomicU64::new(0));
         let t = kthread::run("c", poller(count.clone(), 0)).unwrap();
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         kthread::park(&t).unwrap();
         assert_eq!(
             t.state(),
@@ -155,14 +155,14 @@ fn park_waits_until_really_parked_and_counter_stops() {
         );
         assert!(!t.thread().on_cpu(), "parked but still on a CPU");
         let before = count.load(Ordering::Relaxed);
-        sched::sleep_ns(20 * MS);
+        sched::sleep(Duration::from_millis(20));
         assert_eq!(
             count.load(Ordering::Relaxed),
             before,
             "counter grew while parked"
         );
         kthread::unpark(&t);
-        sched::sleep_ns(20 * MS);
+        sched::sleep(Duration::from_millis(20));
         assert!(
             count.load(Ordering::Relaxed) > before,
             "counter did not grow after unpark"
@@ -210,14 +210,14 @@ fn park_errors_exited_busy_and_self_park_only_flags() {
             let flagged = kthread::should_park();
             v.store(if r.is_ok() && flagged { 1 } else { 2 }, Ordering::SeqCst);
             while !kthread::should_stop() {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
             0
         })
         .unwrap();
         let end = deadline_in(500);
         while verdict.load(Ordering::SeqCst) == 0 && Instant::now() < end {
-            sched::sleep_ns(MS);
+            sched::sleep(Duration::from_millis(1));
         }
         assert_eq!(
             verdict.load(Ordering::SeqCst),
@@ -239,13 +239,13 @@ fn bind_rules_and_per_cpu_rebind_on_unpark() {
         assert_eq!(kthread::bind(&t, 9), Err(Error::Invalid), "no CPU 9");
         kthread::bind(&t, 2).unwrap();
         kthread::wake_up_process(&t);
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         assert_eq!(t.info().cpu, 2);
         assert_eq!(kthread::bind(&t, 1), Err(Error::Busy), "bind while running");
         kthread::park(&t).unwrap();
         kthread::bind(&t, 1).unwrap();
         kthread::unpark(&t);
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         assert_eq!(t.info().cpu, 1, "bound while parked: runs on the new CPU");
         kthread::stop(&t);
 
@@ -253,12 +253,12 @@ fn bind_rules_and_per_cpu_rebind_on_unpark() {
         let pc =
             kthread::create_on_cpu("percpu", 3, poller(Arc::new(AtomicU64::new(0)), 0)).unwrap();
         kthread::wake_up_process(&pc);
-        sched::sleep_ns(5 * MS);
+        sched::sleep(Duration::from_millis(5));
         assert_eq!(pc.info().cpu, 3);
         kthread::park(&pc).unwrap();
         kthread::bind(&pc, 0).unwrap();
         kthread::unpark(&pc);
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         assert_eq!(
             pc.info().cpu,
             3,
@@ -274,11 +274,11 @@ fn stop_timeout_keeps_the_request() {
     run(2, || {
         // Sleeps uninterruptibly for a long time and never polls: stop must time out.
         let t = kthread::run("deaf", || {
-            sched::sleep_ns(30_000 * MS);
+            sched::sleep(Duration::from_millis(30_000));
             0
         })
         .unwrap();
-        sched::sleep_ns(5 * MS);
+        sched::sleep(Duration::from_millis(5));
         let start = crate::port::port().now();
         assert_eq!(
             kthread::stop_until(&t, Some(deadline_in(50))),
@@ -328,9 +328,9 @@ fn new_threads_spread_over_idle_cpus() {
                 })
                 .unwrap(),
             );
-            sched::sleep_ns(2 * MS);
+            sched::sleep(Duration::from_millis(2));
         }
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         let mut cpus: Vec<usize> = ts.iter().map(|t| t.info().cpu).collect();
         cpus.sort();
         cpus.dedup();
@@ -367,7 +367,7 @@ fn higher_priority_preempts_and_equal_priority_round_robins() {
         kthread::wake_up_process(&ta);
         kthread::wake_up_process(&tb);
         let t0 = std::time::Instant::now();
-        sched::sleep_ns(100 * MS);
+        sched::sleep(Duration::from_millis(100));
         // Main (priority 10) got the CPU back from two busy lower-priority threads on time.
         assert!(
             t0.elapsed() < Duration::from_millis(400),
@@ -411,7 +411,7 @@ fn park_unpark_storm_loses_nothing() {
             let before = counts[i].load(Ordering::Relaxed);
             let end = deadline_in(500);
             while counts[i].load(Ordering::Relaxed) == before && Instant::now() < end {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
             assert!(
                 counts[i].load(Ordering::Relaxed) > before,
@@ -444,20 +444,20 @@ fn equal_priority_newcomer_is_not_starved_by_a_lone_spinner() {
         };
         let a = kthread::create_on_cpu("lone", 1, spinner(a_count.clone())).unwrap();
         kthread::wake_up_process(&a);
-        sched::sleep_ns(20 * MS);
+        sched::sleep(Duration::from_millis(20));
         assert!(a_count.load(Ordering::Relaxed) > 0);
         let b = kthread::create_on_cpu("newcomer", 1, spinner(b_count.clone())).unwrap();
         kthread::wake_up_process(&b);
         let end = deadline_in(300);
         while b_count.load(Ordering::Relaxed) == 0 && Instant::now() < end {
-            sched::sleep_ns(MS);
+            sched::sleep(Duration::from_millis(1));
         }
         assert!(
             b_count.load(Ordering::Relaxed) > 0,
             "equal-priority newcomer starved"
         );
         let a_before = a_count.load(Ordering::Relaxed);
-        sched::sleep_ns(50 * MS);
+        sched::sleep(Duration::from_millis(50));
         assert!(
             a_count.load(Ordering::Relaxed) > a_before,
             "and the first one still gets its share"
@@ -533,7 +533,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
             early
         })
         .unwrap();
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         let start = std::time::Instant::now();
         kthread::park(&t).unwrap();
         assert!(
@@ -541,7 +541,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
             "park waited out a 10 s sleep"
         );
         kthread::unpark(&t);
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         let start = std::time::Instant::now();
         let early = kthread::stop(&t);
         assert!(
@@ -565,7 +565,7 @@ fn sleeping_mutex_excludes_and_waiters_sleep() {
                         let mut g = M.lock();
                         let v = *g;
                         // Sleep while holding it: the others must sleep too, not spin.
-                        sched::sleep_ns(MS / 4);
+                        sched::sleep(Duration::from_micros(250));
                         *g = v + 1;
                     }
                     0

@@ -4,10 +4,10 @@ use super::util::*;
 use crate::fake::run;
 use crate::kthread;
 use crate::sched;
+use crate::time::Duration;
 use crate::work::kthread_worker::{
-    create_worker, create_worker_on_cpu, kthread_cancel_delayed_work_sync,
-    kthread_cancel_work_sync, kthread_destroy_worker, kthread_flush_work, kthread_flush_worker,
-    kthread_mod_delayed_work, kthread_queue_delayed_work, kthread_queue_work,
+    cancel_delayed_work_sync, cancel_work_sync, create, create_on_cpu, destroy, flush, flush_work,
+    mod_delayed, queue, queue_delayed,
 };
 use crate::work::workqueue::{Work, WorkState};
 use alloc::sync::Arc;
@@ -25,32 +25,28 @@ fn stamped(name: &str) -> (Arc<Work>, Arc<AtomicU64>) {
 #[test]
 fn kw_queue_returns_false_when_pending_or_being_cancelled() {
     run(2, || {
-        let w = create_worker("kw-pend").unwrap();
+        let w = create("kw-pend").unwrap();
         let release = Arc::new(AtomicBool::new(false));
         let r = release.clone();
         let long = Work::new("long", move |_| {
             while !r.load(Ordering::Acquire) {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
         });
         let other = Work::new("other", |_| {});
-        assert!(kthread_queue_work(&w, &long));
+        assert!(queue(&w, &long));
         assert!(wait_for(500, || long.state() == WorkState::Running));
-        assert!(kthread_queue_work(&w, &other));
-        assert!(!kthread_queue_work(&w, &other), "pending: not queued twice");
-        assert!(!kthread_queue_delayed_work(&w, &other, 5 * MS));
+        assert!(queue(&w, &other));
+        assert!(!queue(&w, &other), "pending: not queued twice");
+        assert!(!queue_delayed(&w, &other, Duration::from_millis(5)));
 
         // Cancel `long` while it runs: the cancel waits, and queueing is blocked meanwhile.
         let l2 = long.clone();
-        let canceller =
-            kthread::run("canceller", move || kthread_cancel_work_sync(&l2) as i32).unwrap();
+        let canceller = kthread::run("canceller", move || cancel_work_sync(&l2) as i32).unwrap();
         assert!(wait_for(500, || long.state() == WorkState::Canceling));
+        assert!(!queue(&w, &long), "queued while being cancelled");
         assert!(
-            !kthread_queue_work(&w, &long),
-            "queued while being cancelled"
-        );
-        assert!(
-            kthread_mod_delayed_work(&w, &long, 5 * MS),
+            mod_delayed(&w, &long, Duration::from_millis(5)),
             "mod during a cancel: the cancel wins (true, nothing queued)"
         );
         release.store(true, Ordering::Release);
@@ -61,15 +57,12 @@ fn kw_queue_returns_false_when_pending_or_being_cancelled() {
             WorkState::Idle,
             "the cancel's mod did not queue it"
         );
-        kthread_flush_worker(&w);
+        flush(&w);
         assert_eq!(other.runs(), 1);
-        assert!(
-            kthread_queue_work(&w, &long),
-            "queueable again after the cancel"
-        );
-        kthread_flush_worker(&w);
+        assert!(queue(&w, &long), "queueable again after the cancel");
+        flush(&w);
         assert_eq!(long.runs(), 2);
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }
@@ -77,7 +70,7 @@ fn kw_queue_returns_false_when_pending_or_being_cancelled() {
 #[test]
 fn kw_delayed_work_fires_after_delay_on_the_workers_cpu() {
     run(4, || {
-        let w = create_worker_on_cpu(3, "kw-cpu3").unwrap();
+        let w = create_on_cpu("kw-cpu3", 3).unwrap();
         let cpu = Arc::new(AtomicUsize::new(usize::MAX));
         let at = Arc::new(AtomicU64::new(0));
         let (c, a) = (cpu.clone(), at.clone());
@@ -86,21 +79,21 @@ fn kw_delayed_work_fires_after_delay_on_the_workers_cpu() {
             c.store(crate::port::port().cpu_id(), Ordering::Release);
         });
         let start = now();
-        assert!(kthread_queue_delayed_work(&w, &work, 30 * MS));
+        assert!(queue_delayed(&w, &work, Duration::from_millis(30)));
         assert_eq!(work.state(), WorkState::Delayed);
-        assert!(!kthread_queue_work(&w, &work), "delayed counts as pending");
-        sched::sleep_ns(15 * MS);
+        assert!(!queue(&w, &work), "delayed counts as pending");
+        sched::sleep(Duration::from_millis(15));
         assert_eq!(work.runs(), 0, "ran before its delay");
         assert!(wait_for(1000, || work.runs() == 1));
         assert!(at.load(Ordering::Acquire) - start >= 30 * MS);
         assert_eq!(cpu.load(Ordering::Acquire), 3, "ran on the worker's CPU");
 
         // Delay 0 queues at once.
-        assert!(kthread_queue_delayed_work(&w, &work, 0));
+        assert!(queue_delayed(&w, &work, Duration::ZERO));
         assert_ne!(work.state(), WorkState::Delayed);
-        kthread_flush_work(&work);
+        flush_work(&work);
         assert_eq!(work.runs(), 2);
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }
@@ -108,13 +101,13 @@ fn kw_delayed_work_fires_after_delay_on_the_workers_cpu() {
 #[test]
 fn kw_mod_delayed_work_moves_the_deadline() {
     run(2, || {
-        let w = create_worker("kw-mod").unwrap();
+        let w = create("kw-mod").unwrap();
         // Earlier.
         let (a, a_at) = stamped("a");
         let start = now();
-        assert!(kthread_queue_delayed_work(&w, &a, 500 * MS));
+        assert!(queue_delayed(&w, &a, Duration::from_millis(500)));
         assert!(
-            kthread_mod_delayed_work(&w, &a, 20 * MS),
+            mod_delayed(&w, &a, Duration::from_millis(20)),
             "was delayed: true"
         );
         assert!(wait_for(1000, || a.runs() == 1));
@@ -126,21 +119,21 @@ fn kw_mod_delayed_work_moves_the_deadline() {
         // Later.
         let (b, b_at) = stamped("b");
         let start = now();
-        assert!(kthread_queue_delayed_work(&w, &b, 20 * MS));
-        assert!(kthread_mod_delayed_work(&w, &b, 120 * MS));
-        sched::sleep_ns(70 * MS);
+        assert!(queue_delayed(&w, &b, Duration::from_millis(20)));
+        assert!(mod_delayed(&w, &b, Duration::from_millis(120)));
+        sched::sleep(Duration::from_millis(70));
         assert_eq!(b.runs(), 0, "ran at the old deadline");
         assert_eq!(b.state(), WorkState::Delayed);
         assert!(wait_for(1000, || b.runs() == 1));
         assert!(b_at.load(Ordering::Acquire) - start >= 120 * MS);
-        sched::sleep_ns(40 * MS);
+        sched::sleep(Duration::from_millis(40));
         assert_eq!(b.runs(), 1, "the old timer did not fire too");
         // Idle: queues it and returns false.
         let (c, _) = stamped("c");
-        assert!(!kthread_mod_delayed_work(&w, &c, 0), "idle: false");
-        kthread_flush_work(&c);
+        assert!(!mod_delayed(&w, &c, Duration::ZERO), "idle: false");
+        flush_work(&c);
         assert_eq!(c.runs(), 1);
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }
@@ -148,28 +141,25 @@ fn kw_mod_delayed_work_moves_the_deadline() {
 #[test]
 fn kw_cancel_pending_delayed_work_returns_true_and_it_never_runs() {
     run(2, || {
-        let w = create_worker("kw-cancel").unwrap();
+        let w = create("kw-cancel").unwrap();
         let (d, _) = stamped("d");
-        assert!(kthread_queue_delayed_work(&w, &d, 30 * MS));
-        assert!(kthread_cancel_delayed_work_sync(&d), "was pending");
+        assert!(queue_delayed(&w, &d, Duration::from_millis(30)));
+        assert!(cancel_delayed_work_sync(&d), "was pending");
         assert_eq!(d.state(), WorkState::Idle);
-        sched::sleep_ns(80 * MS);
+        sched::sleep(Duration::from_millis(80));
         assert_eq!(d.runs(), 0, "cancelled work ran");
-        assert!(
-            !kthread_cancel_delayed_work_sync(&d),
-            "nothing left to cancel"
-        );
+        assert!(!cancel_delayed_work_sync(&d), "nothing left to cancel");
 
         // A queued (not delayed) work behind a busy one is taken off the list.
-        let busy = Work::new("busy", |_| sched::sleep_ns(30 * MS));
+        let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(30)));
         let (q, _) = stamped("q");
-        assert!(kthread_queue_work(&w, &busy));
-        assert!(kthread_queue_work(&w, &q));
-        assert!(kthread_cancel_work_sync(&q));
-        kthread_flush_worker(&w);
+        assert!(queue(&w, &busy));
+        assert!(queue(&w, &q));
+        assert!(cancel_work_sync(&q));
+        flush(&w);
         assert_eq!(q.runs(), 0);
         assert_eq!(busy.runs(), 1);
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }
@@ -177,31 +167,31 @@ fn kw_cancel_pending_delayed_work_returns_true_and_it_never_runs() {
 #[test]
 fn kw_flush_work_waits_for_a_running_work_and_flush_worker_for_all() {
     run(2, || {
-        let w = create_worker("kw-flush").unwrap();
-        let busy = Work::new("busy", |_| sched::sleep_ns(50 * MS));
-        assert!(kthread_queue_work(&w, &busy));
+        let w = create("kw-flush").unwrap();
+        let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(50)));
+        assert!(queue(&w, &busy));
         assert!(wait_for(500, || busy.state() == WorkState::Running));
         let start = now();
-        kthread_flush_work(&busy);
+        flush_work(&busy);
         assert_eq!(busy.runs(), 1, "flush_work returned while it ran");
         assert!(now() - start >= 30 * MS);
         // Idle: returns at once.
         let start = now();
-        kthread_flush_work(&busy);
+        flush_work(&busy);
         assert!(now() - start < 20 * MS);
 
         let works: Vec<Arc<Work>> = (0..20)
-            .map(|_| Work::new("n", |_| sched::sleep_ns(MS)))
+            .map(|_| Work::new("n", |_| sched::sleep(Duration::from_millis(1))))
             .collect();
         for x in &works {
-            assert!(kthread_queue_work(&w, x));
+            assert!(queue(&w, x));
         }
-        kthread_flush_worker(&w);
+        flush(&w);
         assert!(
             works.iter().all(|x| x.runs() == 1),
             "flush_worker waited for all"
         );
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }
@@ -209,20 +199,20 @@ fn kw_flush_work_waits_for_a_running_work_and_flush_worker_for_all() {
 #[test]
 fn kw_destroy_with_a_pending_delayed_work_reports_it() {
     run(2, || {
-        let w = create_worker("kw-destroy").unwrap();
+        let w = create("kw-destroy").unwrap();
         let (late, _) = stamped("late");
         let (now_w, _) = stamped("now");
-        assert!(kthread_queue_delayed_work(&w, &late, 10_000 * MS));
-        assert!(kthread_queue_work(&w, &now_w));
+        assert!(queue_delayed(&w, &late, Duration::from_secs(10)));
+        assert!(queue(&w, &now_w));
         let t = w.thread().unwrap();
         let w2 = w.clone();
-        let err = kthread_destroy_worker(w).unwrap_err();
+        let err = destroy(w).unwrap_err();
         assert_eq!(err.len(), 1);
         assert!(Arc::ptr_eq(&err[0], &late), "reported the delayed work");
         assert_eq!(late.state(), WorkState::Idle, "disarmed");
         assert_eq!(now_w.runs(), 1, "destroy flushed the queued work");
         assert_eq!(t.state(), sched::State::Exited, "worker stopped");
-        assert!(!kthread_queue_work(&w2, &now_w), "destroyed: refuses work");
+        assert!(!queue(&w2, &now_w), "destroyed: refuses work");
         assert!(w2.thread().is_none());
         0
     });
@@ -231,7 +221,7 @@ fn kw_destroy_with_a_pending_delayed_work_reports_it() {
 #[test]
 fn kw_thousand_works_from_four_cpus_run_exactly_once() {
     run(4, || {
-        let w = create_worker("kw-many").unwrap();
+        let w = create("kw-many").unwrap();
         let count = Arc::new(AtomicU64::new(0));
         let works: Arc<Vec<Arc<Work>>> = Arc::new(
             (0..1000)
@@ -249,7 +239,7 @@ fn kw_thousand_works_from_four_cpus_run_exactly_once() {
                 let t = kthread::create_on_cpu(&alloc::format!("kq{cpu}"), cpu, move || {
                     let mut ok = 0;
                     for x in ws.iter().skip(cpu).step_by(4) {
-                        ok += kthread_queue_work(&w, x) as i32;
+                        ok += queue(&w, x) as i32;
                     }
                     ok
                 })
@@ -261,10 +251,10 @@ fn kw_thousand_works_from_four_cpus_run_exactly_once() {
         for t in &queuers {
             assert_eq!(join(t), 250);
         }
-        kthread_flush_worker(&w);
+        flush(&w);
         assert_eq!(count.load(Ordering::Acquire), 1000);
         assert!(works.iter().all(|x| x.runs() == 1));
-        assert!(kthread_destroy_worker(w).is_ok());
+        assert!(destroy(w).is_ok());
         0
     });
 }

@@ -5,10 +5,7 @@ use crate::Error;
 use crate::fake::{run, spin_for};
 use crate::kthread::{self, KThread};
 use crate::sched::{self, State, Thread, Tid};
-use crate::work::task_work::{
-    Notify, TaskWork, task_work_add, task_work_cancel, task_work_cancel_func, task_work_list,
-    task_work_pending,
-};
+use crate::work::task_work::{Notify, TaskWork, add, cancel, cancel_func, list, pending};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -53,7 +50,7 @@ fn sleeper(name: &str) -> KThread {
                 kthread::parkme();
                 continue;
             }
-            sched::sleep_ns(MS);
+            sched::sleep(Duration::from_millis(1));
         }
         0
     })
@@ -81,14 +78,14 @@ fn notify_none_runs_only_at_exit_in_the_thread() {
     run(2, || {
         let log = Arc::new(Log::default());
         let t = sleeper("tw-none");
-        task_work_add(t.thread(), log.work("a"), Notify::None).unwrap();
-        assert_eq!(task_work_pending(t.thread()), 1);
-        sched::sleep_ns(30 * MS);
+        add(t.thread(), log.work("a"), Notify::None).unwrap();
+        assert_eq!(pending(t.thread()), 1);
+        sched::sleep(Duration::from_millis(30));
         assert_eq!(log.len(), 0, "a None work ran before exit");
         kthread::stop(&t);
         assert_eq!(log.names(), ["a"]);
         assert_eq!(log.tids(), [t.tid()], "ran in the target thread's context");
-        assert_eq!(task_work_pending(t.thread()), 0);
+        assert_eq!(pending(t.thread()), 0);
         0
     });
 }
@@ -98,10 +95,10 @@ fn notify_none_waits_for_a_later_notifying_add() {
     run(2, || {
         let log = Arc::new(Log::default());
         let t = sleeper("tw-none-later");
-        task_work_add(t.thread(), log.work("quiet"), Notify::None).unwrap();
-        sched::sleep_ns(20 * MS);
+        add(t.thread(), log.work("quiet"), Notify::None).unwrap();
+        sched::sleep(Duration::from_millis(20));
         assert_eq!(log.len(), 0);
-        task_work_add(t.thread(), log.work("loud"), Notify::Resume).unwrap();
+        add(t.thread(), log.work("loud"), Notify::Resume).unwrap();
         assert!(
             wait_for(500, || log.len() == 2),
             "both ran at the next boundary"
@@ -120,8 +117,8 @@ fn notify_resume_runs_after_unpark_not_while_parked() {
         let t = sleeper("tw-resume");
         kthread::park(&t).unwrap();
         assert_eq!(t.state(), State::Parked);
-        task_work_add(t.thread(), log.work("r"), Notify::Resume).unwrap();
-        sched::sleep_ns(30 * MS);
+        add(t.thread(), log.work("r"), Notify::Resume).unwrap();
+        sched::sleep(Duration::from_millis(30));
         assert_eq!(log.len(), 0, "a parked thread ran its work");
         assert_eq!(t.state(), State::Parked, "Resume woke the parked thread");
         kthread::unpark(&t);
@@ -140,8 +137,8 @@ fn notify_resume_does_not_wake_an_interruptible_sleeper() {
         let wakes = Arc::new(AtomicUsize::new(0));
         let t = interruptible("tw-resume-int", wakes.clone());
         assert!(wait_for(500, || t.state() == State::Sleeping));
-        task_work_add(t.thread(), log.work("r"), Notify::Resume).unwrap();
-        sched::sleep_ns(30 * MS);
+        add(t.thread(), log.work("r"), Notify::Resume).unwrap();
+        sched::sleep(Duration::from_millis(30));
         assert_eq!(log.len(), 0, "Resume woke an interruptible sleeper");
         assert_eq!(wakes.load(Ordering::SeqCst), 0);
         // The stop's wake-up is its next boundary.
@@ -164,7 +161,7 @@ fn notify_signal_wakes_an_interruptible_sleeper_promptly() {
             let t = interruptible(&alloc::format!("tw-signal-{i}"), wakes.clone());
             assert!(wait_for(500, || t.state() == State::Sleeping));
             let start = now();
-            task_work_add(t.thread(), log.work("s"), mode).unwrap();
+            add(t.thread(), log.work("s"), mode).unwrap();
             assert!(wait_for(200, || log.len() == 1), "{mode:?} did not wake it");
             assert!(now() - start < 1_000 * MS);
             assert_eq!(log.tids(), [t.tid()]);
@@ -183,17 +180,17 @@ fn notify_signal_does_not_wake_an_uninterruptible_sleep() {
         let slept = Arc::new(AtomicBool::new(false));
         let s2 = slept.clone();
         let t = kthread::run("tw-signal-unint", move || {
-            sched::sleep_ns(150 * MS);
+            sched::sleep(Duration::from_millis(150));
             s2.store(true, Ordering::SeqCst);
             while !kthread::should_stop() {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
             0
         })
         .unwrap();
         assert!(wait_for(100, || t.state() == State::Sleeping));
-        task_work_add(t.thread(), log.work("s"), Notify::Signal).unwrap();
-        sched::sleep_ns(40 * MS);
+        add(t.thread(), log.work("s"), Notify::Signal).unwrap();
+        sched::sleep(Duration::from_millis(40));
         assert_eq!(log.len(), 0, "Signal cut an uninterruptible sleep short");
         assert!(
             wait_for(1_000, || log.len() == 1),
@@ -229,14 +226,14 @@ fn notify_signal_interrupts_a_thread_running_on_another_cpu() {
                 }
             }
             while !kthread::should_stop() {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
             0
         })
         .unwrap();
         assert!(wait_for(500, || spinning.load(Ordering::SeqCst)));
         assert!(wait_for(500, || t.state() == State::Running));
-        task_work_add(t.thread(), log.work("ipi"), Notify::Signal).unwrap();
+        add(t.thread(), log.work("ipi"), Notify::Signal).unwrap();
         let ran = wait_for(500, || log.len() == 1);
         assert!(ran, "the SGI made the busy thread run its work");
         assert!(wait_for(100, || seen_while_spinning.load(Ordering::SeqCst)));
@@ -254,11 +251,11 @@ fn nmi_current_is_for_the_calling_thread_only() {
         let t = sleeper("tw-nmi");
         let w = log.work("n");
         assert_eq!(
-            task_work_add(t.thread(), w.clone(), Notify::NmiCurrent),
+            add(t.thread(), w.clone(), Notify::NmiCurrent),
             Err(Error::Invalid)
         );
         assert!(!w.is_queued(), "a refused work stays unqueued");
-        assert_eq!(task_work_pending(t.thread()), 0);
+        assert_eq!(pending(t.thread()), 0);
         // On itself: accepted, flagged from hard-IRQ context by this CPU's irq_work, and run on
         // the way out of that interrupt, i.e. as soon as interrupts are enabled again.
         let me = sched::current().unwrap();
@@ -266,7 +263,7 @@ fn nmi_current_is_for_the_calling_thread_only() {
         let cpu = p.cpu_id();
         let irq_runs = irq_work_runs(cpu);
         let saved = p.irq_save();
-        task_work_add(&me, w, Notify::NmiCurrent).unwrap();
+        add(&me, w, Notify::NmiCurrent).unwrap();
         assert_eq!(log.len(), 0, "not run while interrupts are masked");
         assert!(
             !me.notify_resume.load(Ordering::Acquire),
@@ -293,13 +290,13 @@ fn add_after_exit_is_esrch_and_not_queued() {
         kthread::stop(&t);
         let w = log.work("late");
         assert_eq!(
-            task_work_add(t.thread(), w.clone(), Notify::Signal),
+            add(t.thread(), w.clone(), Notify::Signal),
             Err(Error::NoSuchThread)
         );
         assert_eq!(Error::NoSuchThread.name(), "ESRCH");
         assert!(!w.is_queued());
-        assert_eq!(task_work_pending(t.thread()), 0);
-        sched::sleep_ns(10 * MS);
+        assert_eq!(pending(t.thread()), 0);
+        sched::sleep(Duration::from_millis(10));
         assert_eq!(log.len(), 0);
         0
     });
@@ -312,10 +309,10 @@ fn works_run_lifo_and_list_shows_lifo() {
         let t = sleeper("tw-lifo");
         kthread::park(&t).unwrap();
         for n in ["1", "2", "3"] {
-            task_work_add(t.thread(), log.work(n), Notify::Resume).unwrap();
+            add(t.thread(), log.work(n), Notify::Resume).unwrap();
         }
-        assert_eq!(task_work_list(t.thread()), ["3", "2", "1"]);
-        assert_eq!(task_work_pending(t.thread()), 3);
+        assert_eq!(list(t.thread()), ["3", "2", "1"]);
+        assert_eq!(pending(t.thread()), 3);
         kthread::unpark(&t);
         assert!(wait_for(500, || log.len() == 3));
         assert_eq!(log.names(), ["3", "2", "1"]);
@@ -336,9 +333,9 @@ fn a_work_adding_a_work_runs_it_in_the_same_pass() {
             l2.push(w.name());
             let me = sched::current().unwrap();
             // None: only the running pass can pick it up before exit.
-            task_work_add(&me, c2.clone(), Notify::None).unwrap();
+            add(&me, c2.clone(), Notify::None).unwrap();
         });
-        task_work_add(t.thread(), parent, Notify::Resume).unwrap();
+        add(t.thread(), parent, Notify::Resume).unwrap();
         kthread::unpark(&t);
         assert!(
             wait_for(500, || log.len() == 2),
@@ -361,17 +358,17 @@ fn a_work_can_requeue_itself_and_runs_once_per_add() {
         let w = TaskWork::new("requeue:3", move |w| {
             if c2.fetch_add(1, Ordering::SeqCst) + 1 < 3 {
                 let me = sched::current().unwrap();
-                task_work_add(&me, w.clone(), Notify::Resume).unwrap();
+                add(&me, w.clone(), Notify::Resume).unwrap();
             }
         });
-        task_work_add(t.thread(), w.clone(), Notify::Resume).unwrap();
+        add(t.thread(), w.clone(), Notify::Resume).unwrap();
         assert_eq!(
-            task_work_add(t.thread(), w.clone(), Notify::Resume),
+            add(t.thread(), w.clone(), Notify::Resume),
             Err(Error::Busy),
             "queued twice"
         );
         assert!(wait_for(500, || count.load(Ordering::SeqCst) == 3));
-        sched::sleep_ns(10 * MS);
+        sched::sleep(Duration::from_millis(10));
         assert_eq!(count.load(Ordering::SeqCst), 3);
         assert!(!w.is_queued());
         kthread::stop(&t);
@@ -390,9 +387,9 @@ fn works_added_during_the_exit_pass_still_run() {
             l2.push(w.name());
             let me: Arc<Thread> = sched::current().unwrap();
             assert!(me.is_exiting(), "runs in the exit pass");
-            task_work_add(&me, c2.clone(), Notify::None).unwrap();
+            add(&me, c2.clone(), Notify::None).unwrap();
         });
-        task_work_add(t.thread(), parent, Notify::None).unwrap();
+        add(t.thread(), parent, Notify::None).unwrap();
         kthread::stop(&t);
         assert_eq!(log.names(), ["parent", "child"]);
         assert!(!child.is_queued());
@@ -408,17 +405,17 @@ fn cancel_removes_the_work_and_it_never_runs() {
         kthread::park(&t).unwrap();
         let keep = log.work("keep");
         let gone = log.work("gone");
-        task_work_add(t.thread(), keep.clone(), Notify::Resume).unwrap();
-        task_work_add(t.thread(), gone.clone(), Notify::Resume).unwrap();
-        assert!(task_work_cancel(t.thread(), &gone));
+        add(t.thread(), keep.clone(), Notify::Resume).unwrap();
+        add(t.thread(), gone.clone(), Notify::Resume).unwrap();
+        assert!(cancel(t.thread(), &gone));
         assert!(!gone.is_queued());
-        assert!(!task_work_cancel(t.thread(), &gone), "cancelled twice");
-        assert_eq!(task_work_list(t.thread()), ["keep"]);
+        assert!(!cancel(t.thread(), &gone), "cancelled twice");
+        assert_eq!(list(t.thread()), ["keep"]);
         kthread::unpark(&t);
         assert!(wait_for(500, || log.len() == 1));
         kthread::stop(&t);
         assert_eq!(log.names(), ["keep"], "the cancelled work ran");
-        assert!(!task_work_cancel(t.thread(), &keep), "cancel after it ran");
+        assert!(!cancel(t.thread(), &keep), "cancel after it ran");
         0
     });
 }
@@ -433,12 +430,12 @@ fn cancel_func_removes_the_most_recent_with_that_function() {
         let other = log.work("log");
         let second = log.work("count");
         for w in [&first, &other, &second] {
-            task_work_add(t.thread(), (*w).clone(), Notify::None).unwrap();
+            add(t.thread(), (*w).clone(), Notify::None).unwrap();
         }
-        let got = task_work_cancel_func(t.thread(), "count").unwrap();
+        let got = cancel_func(t.thread(), "count").unwrap();
         assert!(Arc::ptr_eq(&got, &second), "not the most recent");
-        assert!(task_work_cancel_func(t.thread(), "nothing").is_none());
-        assert_eq!(task_work_list(t.thread()), ["log", "count"]);
+        assert!(cancel_func(t.thread(), "nothing").is_none());
+        assert_eq!(list(t.thread()), ["log", "count"]);
         kthread::stop(&t);
         assert_eq!(log.names(), ["log", "count"]);
         0
@@ -457,11 +454,11 @@ fn cancel_racing_run_never_both_take_a_work() {
             let w = TaskWork::new("race", move |_| {
                 r2.fetch_add(1, Ordering::SeqCst);
             });
-            task_work_add(t.thread(), w.clone(), Notify::Signal).unwrap();
+            add(t.thread(), w.clone(), Notify::Signal).unwrap();
             if i % 3 != 0 {
                 spin_for(Duration::from_micros(20 * (i % 7)));
             }
-            cancelled += task_work_cancel(t.thread(), &w) as usize;
+            cancelled += cancel(t.thread(), &w) as usize;
         }
         kthread::stop(&t);
         assert_eq!(ran.load(Ordering::SeqCst) + cancelled, 200);

@@ -2,6 +2,7 @@
 
 use crate::kthread::KThread;
 use crate::sched;
+use crate::time::Duration;
 
 /// One millisecond in counter ticks (the fake counter runs in nanoseconds).
 pub const MS: u64 = 1_000_000;
@@ -15,7 +16,7 @@ pub fn now() -> u64 {
 pub fn wait_for(ms: u64, cond: impl Fn() -> bool) -> bool {
     let end = now() + ms * MS;
     while !cond() && now() < end {
-        sched::sleep_ns(MS);
+        sched::sleep(Duration::from_millis(1));
     }
     cond()
 }

@@ -4,10 +4,10 @@ use super::util::*;
 use crate::fake::run;
 use crate::kthread;
 use crate::sched;
+use crate::time::Duration;
 use crate::work::workqueue::{
-    self as wq, Work, WorkState, create_singlethread_workqueue, create_workqueue,
-    destroy_workqueue, flush_workqueue, queue_delayed_work, queue_delayed_work_on, queue_work,
-    queue_work_on,
+    self as wq, Work, WorkState, create, create_singlethread, destroy, flush, queue, queue_delayed,
+    queue_delayed_on, queue_on,
 };
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,31 +16,34 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[test]
 fn wq_queue_returns_false_while_pending() {
     run(2, || {
-        let q = create_singlethread_workqueue("wq-pend").unwrap();
+        let q = create_singlethread("wq-pend").unwrap();
         let release = Arc::new(AtomicBool::new(false));
         let r = release.clone();
         let blocker = Work::new("blocker", move |_| {
             while !r.load(Ordering::Acquire) {
-                sched::sleep_ns(MS);
+                sched::sleep(Duration::from_millis(1));
             }
         });
         let w = Work::new("w", |_| {});
-        assert!(queue_work(&q, &blocker));
+        assert!(queue(&q, &blocker));
         assert!(wait_for(500, || blocker.state() == WorkState::Running));
-        assert!(queue_work(&q, &w), "idle work queues");
+        assert!(queue(&q, &w), "idle work queues");
         assert_eq!(w.state(), WorkState::Pending);
-        assert!(!queue_work(&q, &w), "pending work is not queued twice");
-        assert!(!queue_work_on(&q, 1, &w), "nor on another CPU");
+        assert!(!queue(&q, &w), "pending work is not queued twice");
+        assert!(!queue_on(&q, 1, &w), "nor on another CPU");
         assert!(
-            !queue_delayed_work(&q, &w, 10 * MS),
+            !queue_delayed(&q, &w, Duration::from_millis(10)),
             "nor delayed while pending"
         );
         release.store(true, Ordering::Release);
-        flush_workqueue(&q);
+        flush(&q);
         assert_eq!(w.runs(), 1, "ran exactly once");
         assert_eq!(w.state(), WorkState::Idle);
-        assert!(w.last_latency() > 0, "queue-to-start latency recorded");
-        destroy_workqueue(q);
+        assert!(
+            w.last_latency() > Duration::ZERO,
+            "queue-to-start latency recorded"
+        );
+        destroy(q);
         0
     });
 }
@@ -48,7 +51,7 @@ fn wq_queue_returns_false_while_pending() {
 #[test]
 fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
     run(4, || {
-        let q = create_workqueue("wq-delay").unwrap();
+        let q = create("wq-delay").unwrap();
         assert_eq!(q.cpus(), alloc::vec![0, 1, 2, 3]);
         let fired_at = Arc::new(AtomicU64::new(0));
         let cpu = Arc::new(AtomicUsize::new(usize::MAX));
@@ -58,14 +61,14 @@ fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
             c.store(crate::port::port().cpu_id(), Ordering::Release);
         });
         let start = now();
-        assert!(queue_delayed_work_on(&q, 2, &w, 30 * MS));
+        assert!(queue_delayed_on(&q, 2, &w, Duration::from_millis(30)));
         assert_eq!(w.state(), WorkState::Delayed);
         assert!(
-            !queue_delayed_work_on(&q, 2, &w, 30 * MS),
+            !queue_delayed_on(&q, 2, &w, Duration::from_millis(30)),
             "already delayed"
         );
-        assert!(!queue_work(&q, &w), "a delayed work is pending");
-        sched::sleep_ns(15 * MS);
+        assert!(!queue(&q, &w), "a delayed work is pending");
+        sched::sleep(Duration::from_millis(15));
         assert_eq!(w.runs(), 0, "fired before its delay");
         assert!(wait_for(1000, || w.runs() == 1));
         assert!(
@@ -79,14 +82,14 @@ fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
         // it from a thread bound to CPU 3 so "the calling CPU" is known.
         let (q2, w2) = (q.clone(), w.clone());
         let armer = kthread::create_on_cpu("armer", 3, move || {
-            queue_delayed_work(&q2, &w2, 5 * MS) as i32
+            queue_delayed(&q2, &w2, Duration::from_millis(5)) as i32
         })
         .unwrap();
         kthread::wake_up_process(&armer);
         assert_eq!(join(&armer), 1);
         assert!(wait_for(1000, || w.runs() == 2));
         assert_eq!(cpu.load(Ordering::Acquire), 3, "ran on the arming CPU");
-        destroy_workqueue(q);
+        destroy(q);
         0
     });
 }
@@ -94,19 +97,19 @@ fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
 #[test]
 fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
     run(4, || {
-        let q = create_workqueue("wq-flush").unwrap();
-        let busy = Work::new("busy", |_| sched::sleep_ns(50 * MS));
-        let slow = Work::new("slow", |_| sched::sleep_ns(300 * MS));
-        assert!(queue_work_on(&q, 1, &busy));
+        let q = create("wq-flush").unwrap();
+        let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(50)));
+        let slow = Work::new("slow", |_| sched::sleep(Duration::from_millis(300)));
+        assert!(queue_on(&q, 1, &busy));
         // Queued on the same CPU while the flush below waits.
         let (q2, s2) = (q.clone(), slow.clone());
         let late = kthread::run("late-queuer", move || {
-            sched::sleep_ns(10 * MS);
-            queue_work_on(&q2, 1, &s2) as i32
+            sched::sleep(Duration::from_millis(10));
+            queue_on(&q2, 1, &s2) as i32
         })
         .unwrap();
         let start = now();
-        flush_workqueue(&q);
+        flush(&q);
         let took = now() - start;
         assert_eq!(busy.runs(), 1, "flush returned before the busy work ran");
         assert!(took >= 40 * MS, "flush did not wait ({took} ticks)");
@@ -116,9 +119,9 @@ fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
             took < 250 * MS,
             "flush delayed by a later work ({took} ticks)"
         );
-        flush_workqueue(&q);
+        flush(&q);
         assert_eq!(slow.runs(), 1);
-        destroy_workqueue(q);
+        destroy(q);
         0
     });
 }
@@ -126,16 +129,16 @@ fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
 #[test]
 fn wq_flush_from_own_worker_does_not_deadlock() {
     run(2, || {
-        let q = create_singlethread_workqueue("wq-self").unwrap();
+        let q = create_singlethread("wq-self").unwrap();
         let after = Work::new("after", |_| {});
         let seen = Arc::new(AtomicU64::new(u64::MAX));
         let (q2, a2, s2) = (q.clone(), after.clone(), seen.clone());
         let flusher = Work::new("flusher", move |_| {
-            flush_workqueue(&q2);
+            flush(&q2);
             s2.store(a2.runs(), Ordering::Release);
         });
-        assert!(queue_work(&q, &flusher));
-        assert!(queue_work(&q, &after));
+        assert!(queue(&q, &flusher));
+        assert!(queue(&q, &after));
         assert!(
             wait_for(2000, || flusher.runs() == 1),
             "flush from the worker deadlocked"
@@ -146,7 +149,7 @@ fn wq_flush_from_own_worker_does_not_deadlock() {
             "the flush ran the work queued behind it"
         );
         assert_eq!(after.runs(), 1, "and only once");
-        destroy_workqueue(q);
+        destroy(q);
         0
     });
 }
@@ -176,7 +179,7 @@ fn wq_thousand_works_on_four_cpus_run_exactly_once() {
                 let t = kthread::create_on_cpu(&alloc::format!("queuer{cpu}"), cpu, move || {
                     let mut ok = 0;
                     for w in ws.iter().skip(cpu).step_by(4) {
-                        ok += queue_work(&q, w) as i32;
+                        ok += queue(&q, w) as i32;
                     }
                     ok
                 })
@@ -188,7 +191,7 @@ fn wq_thousand_works_on_four_cpus_run_exactly_once() {
         for t in &queuers {
             assert_eq!(join(t), 250);
         }
-        flush_workqueue(&q);
+        flush(&q);
         for (i, c) in counts.iter().enumerate() {
             assert_eq!(c.load(Ordering::Acquire), 1, "work {i} ran != once");
         }
@@ -205,18 +208,18 @@ fn wq_thousand_works_on_four_cpus_run_exactly_once() {
 #[test]
 fn wq_destroy_runs_queued_works_then_refuses_more() {
     run(2, || {
-        let q = create_workqueue("wq-destroy").unwrap();
-        let w = Work::new("last", |_| sched::sleep_ns(10 * MS));
-        assert!(queue_work_on(&q, 1, &w));
+        let q = create("wq-destroy").unwrap();
+        let w = Work::new("last", |_| sched::sleep(Duration::from_millis(10)));
+        assert!(queue_on(&q, 1, &w));
         let threads: Vec<_> = (0..2)
             .map(|c| kthread::find(&alloc::format!("wq-destroy/{c}")).unwrap())
             .collect();
-        destroy_workqueue(q.clone());
+        destroy(q.clone());
         assert_eq!(w.runs(), 1, "destroy flushed");
         for t in &threads {
             assert_eq!(t.state(), sched::State::Exited, "worker stopped");
         }
-        assert!(!queue_work(&q, &w), "queueing on a destroyed queue fails");
+        assert!(!queue(&q, &w), "queueing on a destroyed queue fails");
         assert_eq!(w.state(), WorkState::Idle);
         0
     });

@@ -131,6 +131,8 @@ pub(crate) fn set_slice(cpu: usize, deadline: Option<Instant>) {
 }
 
 /// Arms a timer on this CPU that fires at `deadline` (a deadline already passed fires at once).
+#[doc(alias = "hrtimer_start")]
+#[doc(alias = "add_timer")]
 pub fn arm(deadline: Instant, action: Action) -> TimerId {
     let port = crate::port::port();
     let saved = port.irq_save();
@@ -151,6 +153,8 @@ pub fn arm(deadline: Instant, action: Action) -> TimerId {
 }
 
 /// Cancels a timer; returns whether it was still pending (its action will not run).
+#[doc(alias = "hrtimer_try_to_cancel")]
+#[doc(alias = "del_timer")]
 pub fn cancel(id: TimerId) -> bool {
     // The hardware may stay programmed for the cancelled deadline: that interrupt finds nothing
     // due and programs the next one.

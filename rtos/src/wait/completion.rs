@@ -36,11 +36,13 @@ impl Completion {
     }
 
     /// Waits until completed (consuming one completion unless `complete_all` was used).
+    #[doc(alias = "wait_for_completion")]
     pub fn wait(&self) {
         let _ = self.wait_inner(None);
     }
 
     /// Like [`Completion::wait`], giving up when `deadline` passes.
+    #[doc(alias = "wait_for_completion_timeout")]
     pub fn wait_until(&self, deadline: Instant) -> Result<(), WaitError> {
         self.wait_inner(Some(deadline))
     }
@@ -71,11 +73,13 @@ impl Completion {
     }
 
     /// Whether a wait would succeed right now.
+    #[doc(alias = "completion_done")]
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire) != 0
     }
 
     /// Back to "not done".
+    #[doc(alias = "reinit_completion")]
     pub fn reinit(&self) {
         self.done.store(0, Ordering::Release);
     }

@@ -34,6 +34,7 @@ impl WaitQueue {
 
     /// Sleeps until `cond()` returns true (evaluated under the queue lock), or until `deadline`
     /// passes. Before the scheduler runs (early boot), and on an idle thread, it polls.
+    #[doc(alias = "wait_event_timeout")]
     pub fn wait_event(
         &self,
         mut cond: impl FnMut() -> bool,
@@ -93,6 +94,7 @@ impl WaitQueue {
     }
 
     /// Wakes the longest waiter; returns whether there was one.
+    #[doc(alias = "wake_up")]
     pub fn wake_one(&self) -> bool {
         let t = self.waiters.lock().pop_front();
         match t {
@@ -107,6 +109,7 @@ impl WaitQueue {
     /// Wakes every waiter present at the call; returns how many. They are taken off one at a
     /// time and woken outside the lock, so the queue keeps its buffer (a wait queue woken again
     /// and again does not allocate again and again) and an empty queue costs one lock.
+    #[doc(alias = "wake_up_all")]
     pub fn wake_all(&self) -> usize {
         let mut left = None;
         let mut woke = 0;

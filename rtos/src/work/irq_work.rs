@@ -230,6 +230,7 @@ mod kernel {
     impl IrqWork {
         /// Creates a work named `name` running `func` (in hard IRQ context). `lazy` works wait for
         /// the next timer interrupt. Fails with [`Error::NoMemory`] when the pool is full.
+        #[doc(alias = "init_irq_work")]
         pub fn new(name: &str, lazy: bool, func: Func) -> Result<Self, Error> {
             // Scan from where the last creation stopped, so that creating many is not quadratic.
             let from = NEXT_FREE.load(Ordering::Relaxed);
@@ -288,6 +289,7 @@ mod kernel {
     }
 
     /// Queues `w` on this CPU. False if it was already pending (it will run once).
+    #[doc(alias = "irq_work_queue")]
     pub fn queue(w: IrqWork) -> bool {
         let p = crate::port::port();
         if !CORE.claim(w.0) {
@@ -306,6 +308,7 @@ mod kernel {
 
     /// Queues `w` on `cpu` and interrupts that CPU. False if already pending;
     /// [`Error::Invalid`] if `cpu` is not online.
+    #[doc(alias = "irq_work_queue_on")]
     pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
         let p = crate::port::port();
         if cpu >= MAX_CPUS || crate::sched::online_mask() & (1 << cpu) == 0 {
@@ -322,6 +325,7 @@ mod kernel {
 
     /// Runs this CPU's pending irq_works (the SGI handler; `lazy` also runs the lazy list, from
     /// the timer interrupt). Called by [`crate::entry`] in hard IRQ context, interrupts masked.
+    #[doc(alias = "irq_work_run")]
     pub fn run_pending(lazy: bool) -> usize {
         let cpu = crate::port::port().cpu_id();
         let call = |i: usize| {
@@ -344,6 +348,7 @@ mod kernel {
 
     /// Waits until `w` is not BUSY (its callback finished). [`Error::Busy`] if called with
     /// interrupts masked, where it could wait forever.
+    #[doc(alias = "irq_work_sync")]
     pub fn sync(w: IrqWork) -> Result<(), Error> {
         let p = crate::port::port();
         if p.irqs_masked() {

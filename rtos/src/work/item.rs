@@ -4,6 +4,7 @@
 
 use crate::port;
 use crate::sync::IrqSpinLock;
+use crate::time::Duration;
 use crate::timer::TimerId;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -65,6 +66,7 @@ pub struct Work {
     pub(crate) running: AtomicU32,
     pub(crate) canceling: AtomicU32,
     runs: AtomicU64,
+    /// In counter ticks.
     last_latency: AtomicU64,
     queued_at: AtomicU64,
     /// Bumped on every arm and disarm: a timer callback whose number is stale does nothing.
@@ -123,10 +125,10 @@ impl Work {
         self.runs.load(Ordering::Acquire)
     }
 
-    /// Counter ticks from its last insertion into a worker's list (for a delayed work: when its
-    /// timer queued it) to the start of its function.
-    pub fn last_latency(&self) -> u64 {
-        self.last_latency.load(Ordering::Acquire)
+    /// The time from its last insertion into a worker's list (for a delayed work: when its timer
+    /// queued it) to the start of its function.
+    pub fn last_latency(&self) -> Duration {
+        crate::time::ticks(self.last_latency.load(Ordering::Acquire))
     }
 
     /// Records the insertion time (call when putting it on a worker's list).

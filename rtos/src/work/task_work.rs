@@ -1,10 +1,13 @@
 //! Per-thread deferred callbacks, with the contracts of Linux's `kernel/task_work.c`.
 //!
-//! A [`TaskWork`] is a named callback queued on one thread with [`task_work_add`] and run later
+//! A [`TaskWork`] is a named callback queued on one thread with [`add`] and run later
 //! *by that thread, in its own context*, when it crosses a kernel boundary.
 //!
+//! Names are module-qualified and short (`task_work::add`); each carries its Linux name as a
+//! rustdoc alias (`task_work_add`).
+//!
 //! # Contracts
-//! - "[`task_work_add`] pushes the work onto the thread's own list (LIFO: the most recently
+//! - "[`add`] pushes the work onto the thread's own list (LIFO: the most recently
 //!   queued runs first; nothing more is promised about order) and fails with
 //!   [`Error::NoSuchThread`] (ESRCH) once the thread is exiting or has exited; the work is then
 //!   not queued." The caller arranges something else in that case.
@@ -49,7 +52,7 @@
 //! The list each thread carries and its protocol (the `queued` flag, add, cancel, the run pass and
 //! the exit pass that closes the list) are in [`crate::sched::task_works`], next to the thread
 //! control block, and model-checked there with loom. This module is what needs the scheduler:
-//! notification, wake-ups and the run loop. The scheduler calls the run loop ([`notify_resume`])
+//! notification, wake-ups and the run loop. The scheduler calls the run loop ([`run_notified`])
 //! at a notified thread's kernel boundaries through the hook [`crate::entry`] registers; the
 //! kthread exit calls [`run_at_exit`].
 
@@ -63,7 +66,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-/// How [`task_work_add`] tells the thread (see the module documentation).
+/// How [`add`] tells the thread (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notify {
     /// No notification: runs at exit or after a later notifying add.
@@ -83,7 +86,8 @@ pub enum Notify {
 /// Errors: [`Error::NoSuchThread`] (ESRCH) if `t` is exiting or has exited (the work is not
 /// queued); [`Error::Busy`] if `work` is already queued; [`Error::Invalid`] (EINVAL) for
 /// [`Notify::NmiCurrent`] on a thread other than the caller, or for an idle thread.
-pub fn task_work_add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), Error> {
+#[doc(alias = "task_work_add")]
+pub fn add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), Error> {
     if t.is_idle() {
         return Err(Error::Invalid);
     }
@@ -177,32 +181,32 @@ fn kick_if_running_elsewhere(t: &Thread) {
 
 /// Removes and returns the most recently queued work of `t` for which `pred` holds, if any. The
 /// returned work will not run (unless queued again).
-pub fn task_work_cancel_match(
-    t: &Thread,
-    pred: impl FnMut(&TaskWork) -> bool,
-) -> Option<Arc<TaskWork>> {
+#[doc(alias = "task_work_cancel_match")]
+pub fn cancel_match(t: &Thread, pred: impl FnMut(&TaskWork) -> bool) -> Option<Arc<TaskWork>> {
     TaskWorks::cancel_match(&t.task_works, pred)
 }
 
 /// Removes and returns the most recently queued work of `t` called `name` (the name stands for
 /// the work's function, as the shell creates them).
-pub fn task_work_cancel_func(t: &Thread, name: &str) -> Option<Arc<TaskWork>> {
-    task_work_cancel_match(t, |w| w.name() == name)
+#[doc(alias = "task_work_cancel_func")]
+pub fn cancel_func(t: &Thread, name: &str) -> Option<Arc<TaskWork>> {
+    cancel_match(t, |w| w.name() == name)
 }
 
 /// Removes `work` from `t`'s list: true if it was queued there and is now removed (it will not
 /// run), false if it was not queued on `t` (not queued, already running or run, or elsewhere).
-pub fn task_work_cancel(t: &Thread, work: &Arc<TaskWork>) -> bool {
-    task_work_cancel_match(t, |w| core::ptr::eq(w, &**work)).is_some()
+#[doc(alias = "task_work_cancel")]
+pub fn cancel(t: &Thread, work: &Arc<TaskWork>) -> bool {
+    cancel_match(t, |w| core::ptr::eq(w, &**work)).is_some()
 }
 
 /// How many works are queued on `t`.
-pub fn task_work_pending(t: &Thread) -> usize {
+pub fn pending(t: &Thread) -> usize {
     t.task_works.lock().len()
 }
 
 /// The names of the works queued on `t`, in the order they would run (newest first).
-pub fn task_work_list(t: &Thread) -> Vec<String> {
+pub fn list(t: &Thread) -> Vec<String> {
     t.task_works.lock().names()
 }
 
@@ -210,7 +214,7 @@ pub fn task_work_list(t: &Thread) -> Vec<String> {
 /// calling thread runs its works if it was notified and is not already running them further up
 /// its stack.
 #[cfg_attr(loom, allow(dead_code))] // (its caller, `entry`, is not built for the loom models)
-pub(crate) fn notify_resume() {
+pub(crate) fn run_notified() {
     let Some(me) = sched::current() else { return };
     if !sched::resume_pending(Some(&me)) || me.task_work_running.swap(true, Ordering::AcqRel) {
         return;

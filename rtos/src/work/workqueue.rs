@@ -1,25 +1,28 @@
 //! Workqueues with the contracts of Linux's classic (per-CPU thread) `kernel/workqueue.c`. The
 //! work item they run is [`super::item::Work`], shared with [`super::kthread_worker`].
 //!
+//! Names are module-qualified and short (`workqueue::queue`); each carries its Linux name as a
+//! rustdoc alias (`queue_work`).
+//!
 //! # Contracts
 //! - A workqueue has a worker kthread per online CPU, each bound to its CPU with
-//!   `create_on_cpu` semantics ([`create_workqueue`]), or exactly one unbound worker
-//!   ([`create_singlethread_workqueue`]). Each per-CPU queue keeps an insert and a remove
+//!   `create_on_cpu` semantics ([`create`], `create_workqueue`), or exactly one unbound
+//!   worker ([`create_singlethread`]). Each per-CPU queue keeps an insert and a remove
 //!   sequence number.
-//! - [`queue_work`] "returns false if the work is already pending, else queues it on the current
-//!   CPU's worker and wakes that worker"; [`queue_work_on`] picks the CPU. A CPU without a worker
+//! - [`queue`] (`queue_work`) "returns false if the work is already pending, else queues it on the current
+//!   CPU's worker and wakes that worker"; [`queue_on`] picks the CPU. A CPU without a worker
 //!   of this queue (it came online later, or the queue is single-threaded) uses the queue's first
 //!   worker.
 //! - [`events`] is the global default queue `events`, created on first use.
-//! - [`queue_delayed_work`] / [`queue_delayed_work_on`] "arm a timer and on expiry queue the
+//! - [`queue_delayed`] / [`queue_delayed_on`] "arm a timer and on expiry queue the
 //!   work; return false if it is already pending or delayed". The timer is armed on the calling
 //!   CPU (timers are per-CPU); on expiry the work goes to the worker of the CPU the timer fired
 //!   on (the calling CPU), or to `cpu`'s worker for the `_on` variant.
-//! - [`flush_workqueue`] "for each CPU, waits until everything queued before the call has run":
+//! - [`flush`] (`flush_workqueue`) "for each CPU, waits until everything queued before the call has run":
 //!   it remembers each queue's insert sequence at call time and waits until the remove sequence
 //!   reaches it, so works queued meanwhile do not delay it. Called from one of the queue's own
 //!   workers it runs that CPU's queue itself instead of deadlocking.
-//! - [`destroy_workqueue`] flushes, then stops the workers (each runs what is still queued
+//! - [`destroy`] (`destroy_workqueue`) flushes, then stops the workers (each runs what is still queued
 //!   before it exits) and frees the queue. Queueing on a destroyed queue returns false; a delayed
 //!   work whose timer fires after the destruction is dropped (never runs) and goes back to idle,
 //!   so callers cancel their delayed works first, as in Linux.
@@ -38,7 +41,7 @@ use crate::kthread::{self, KThread};
 use crate::port;
 use crate::sched;
 use crate::sync::IrqSpinLock;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::timer;
 use crate::wait::{Mutex, WaitQueue};
 use alloc::boxed::Box;
@@ -195,7 +198,7 @@ impl core::fmt::Debug for Workqueue {
     }
 }
 
-fn create(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
+fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
     let cpus: Vec<Option<usize>> = if single {
         alloc::vec![None]
     } else {
@@ -250,13 +253,16 @@ fn create(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
 }
 
 /// Creates a workqueue with a worker bound to each online CPU, named `name/<cpu>`.
-pub fn create_workqueue(name: &str) -> Result<Arc<Workqueue>, Error> {
-    create(name, false)
+#[doc(alias = "create_workqueue")]
+#[doc(alias = "alloc_workqueue")]
+pub fn create(name: &str) -> Result<Arc<Workqueue>, Error> {
+    spawn(name, false)
 }
 
 /// Creates a workqueue with a single (unbound) worker named `name`.
-pub fn create_singlethread_workqueue(name: &str) -> Result<Arc<Workqueue>, Error> {
-    create(name, true)
+#[doc(alias = "create_singlethread_workqueue")]
+pub fn create_singlethread(name: &str) -> Result<Arc<Workqueue>, Error> {
+    spawn(name, true)
 }
 
 static EVENTS: IrqSpinLock<Option<Arc<Workqueue>>> = IrqSpinLock::new(None);
@@ -265,6 +271,8 @@ static EVENTS: IrqSpinLock<Option<Arc<Workqueue>>> = IrqSpinLock::new(None);
 static EVENTS_CREATE: Mutex<()> = Mutex::new(());
 
 /// The global default workqueue `events`, created (per-CPU) on first use.
+#[doc(alias = "system_wq")]
+#[doc(alias = "schedule_work")]
 pub fn events() -> Result<Arc<Workqueue>, Error> {
     if let Some(wq) = EVENTS.lock().clone() {
         return Ok(wq);
@@ -273,7 +281,7 @@ pub fn events() -> Result<Arc<Workqueue>, Error> {
     if let Some(wq) = EVENTS.lock().clone() {
         return Ok(wq);
     }
-    let wq = create_workqueue("events")?;
+    let wq = create("events")?;
     *EVENTS.lock() = Some(wq.clone());
     Ok(wq)
 }
@@ -285,19 +293,21 @@ fn this_cpu() -> usize {
 /// Queues `work` on the calling CPU's worker; false if it is already pending (or delayed), or
 /// the queue was destroyed. As in Linux, the CPU is sampled once: a caller migrated right after
 /// still queues on the CPU it sampled.
-pub fn queue_work(wq: &Workqueue, work: &Arc<Work>) -> bool {
-    queue_work_on(wq, this_cpu(), work)
+#[doc(alias = "queue_work")]
+pub fn queue(wq: &Workqueue, work: &Arc<Work>) -> bool {
+    queue_on(wq, this_cpu(), work)
 }
 
 /// Queues `work` on `cpu`'s worker (the first worker if `cpu` has none); false if it is already
 /// pending (or delayed), or the queue was destroyed.
-pub fn queue_work_on(wq: &Workqueue, cpu: usize, work: &Arc<Work>) -> bool {
+#[doc(alias = "queue_work_on")]
+pub fn queue_on(wq: &Workqueue, cpu: usize, work: &Arc<Work>) -> bool {
     wq.queue_for(cpu).insert(work, IDLE)
 }
 
-fn queue_delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, delay_ns: u64) -> bool {
-    if delay_ns == 0 {
-        return queue_work_on(wq, cpu.unwrap_or_else(this_cpu), work);
+fn delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, delay: Duration) -> bool {
+    if delay.is_zero() {
+        return queue_on(wq, cpu.unwrap_or_else(this_cpu), work);
     }
     if work
         .pending
@@ -306,7 +316,7 @@ fn queue_delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, dela
     {
         return false;
     }
-    let deadline = Instant::after(crate::time::Duration::from_nanos(delay_ns));
+    let deadline = Instant::after(delay);
     let (wq, w) = (wq.clone(), work.clone());
     let fire = move || {
         // Interrupt context: only queue.
@@ -317,26 +327,29 @@ fn queue_delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, dela
     true
 }
 
-/// After `delay_ns` queues `work` on the worker of the CPU the timer fires on: the timer is
-/// armed on the calling CPU, so that is the calling CPU. False if already pending or delayed.
-pub fn queue_delayed_work(wq: &Arc<Workqueue>, work: &Arc<Work>, delay_ns: u64) -> bool {
-    queue_delayed(wq, None, work, delay_ns)
+/// After `delay` queues `work` on the worker of the CPU the timer fires on: the timer is armed
+/// on the calling CPU, so that is the calling CPU. False if already pending or delayed.
+#[doc(alias = "queue_delayed_work")]
+pub fn queue_delayed(wq: &Arc<Workqueue>, work: &Arc<Work>, delay: Duration) -> bool {
+    delayed(wq, None, work, delay)
 }
 
-/// After `delay_ns` queues `work` on `cpu`'s worker (the timer itself is armed on the calling
-/// CPU). False if already pending or delayed.
-pub fn queue_delayed_work_on(
+/// After `delay` queues `work` on `cpu`'s worker (the timer itself is armed on the calling CPU).
+/// False if already pending or delayed.
+#[doc(alias = "queue_delayed_work_on")]
+pub fn queue_delayed_on(
     wq: &Arc<Workqueue>,
     cpu: usize,
     work: &Arc<Work>,
-    delay_ns: u64,
+    delay: Duration,
 ) -> bool {
-    queue_delayed(wq, Some(cpu), work, delay_ns)
+    delayed(wq, Some(cpu), work, delay)
 }
 
 /// Waits until every work queued on `wq` before the call has run; works queued meanwhile do not
 /// delay it. From one of `wq`'s own workers, that worker's queue is run in place instead.
-pub fn flush_workqueue(wq: &Workqueue) {
+#[doc(alias = "flush_workqueue")]
+pub fn flush(wq: &Workqueue) {
     for q in &wq.queues {
         let needed = q.insert_seq.load(Ordering::Acquire);
         if q.remove_seq.load(Ordering::Acquire) >= needed {
@@ -354,8 +367,9 @@ pub fn flush_workqueue(wq: &Workqueue) {
 
 /// Flushes `wq`, then stops its workers (each runs whatever is still queued first) and frees
 /// it. Must not be called from one of its own works.
-pub fn destroy_workqueue(wq: Arc<Workqueue>) {
-    flush_workqueue(&wq);
+#[doc(alias = "destroy_workqueue")]
+pub fn destroy(wq: Arc<Workqueue>) {
+    flush(&wq);
     for q in &wq.queues {
         q.list.lock().dead = true;
         q.more_work.wake_all();

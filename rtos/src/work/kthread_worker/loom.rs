@@ -1,11 +1,18 @@
-//! The worker state machine under loom: the functions the kernel calls ([`queue`],
-//! [`mod_delayed`], [`fire`], [`take_next`], [`finish`], the cancel steps) under loom's
+//! The worker state machine under loom: the functions the kernel calls (`state`'s `queue`,
+//! `mod_delayed`, `fire`, `take_next`, `finish`, the cancel steps) under loom's
 //! mutex, with loom threads as the timer interrupt, the worker thread and the canceller or
 //! modder. The work function itself (it needs the port's clock) is not called: the worker
-//! counts a run where the kernel calls [`Work::execute`].
-use super::*;
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+//! counts a run where the kernel calls `Work::execute`.
+
+use super::state::{
+    Env, Inner, Queued, cancel_begin, cancel_done, cancel_end, finish, fire, mod_delayed, queue,
+    take_next,
+};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::timer::TimerId;
+use crate::work::item::{DELAYED, IDLE, QUEUED, Work};
 use ::loom::sync::Mutex;
+use alloc::sync::Arc;
 
 /// Records the timer sequence number armed last instead of arming a timer.
 struct ModelEnv {
