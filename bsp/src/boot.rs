@@ -138,7 +138,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     // SAFETY: RAM past the image, mapped normal by the early map, owned by nothing else.
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
-    rtos::bench::set_boot(boot);
+    rtos::boot::set_entry(boot);
     arch::pmu::enable();
     rtos::console::install(&crate::console::SINK);
     k.gic.init_cpu(&[timer::TIMER_INTID]);

@@ -47,8 +47,9 @@ extern crate alloc;
 #[cfg(any(test, feature = "fake"))]
 extern crate std;
 
-#[cfg(not(loom))]
+#[cfg(all(feature = "bench", not(loom)))]
 pub mod bench;
+pub mod boot;
 pub mod config;
 pub mod console;
 pub mod cpu;

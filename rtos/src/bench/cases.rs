@@ -419,8 +419,11 @@ pub(super) fn boot(_ctx: &Ctx) -> Result<Vec<Row>, Error> {
         },
         cycles: None,
     };
-    let mut rows = vec![row("boot", super::boot_ticks().ok_or(Error::Invalid)?)];
-    if let Some(t) = super::boot_to_shell_ticks() {
+    let mut rows = vec![row(
+        "boot",
+        crate::boot::to_prompt_ticks().ok_or(Error::Invalid)?,
+    )];
+    if let Some(t) = crate::boot::to_shell_ticks() {
         rows.push(row("boot/to-shell", t));
     }
     Ok(rows)

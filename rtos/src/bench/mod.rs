@@ -19,12 +19,13 @@
 //! measure against a computed deadline, have no cycles.
 //!
 //! # Boot time
-//! The board records the counter at kernel entry ([`set_boot`]) and the shell when it prints its
-//! first prompt ([`mark_prompt`]); the `boot` benchmark is the difference, one sample.
+//! The `boot` benchmark reads the milestones [`crate::boot`] recorded: kernel entry (the board)
+//! to the shell's start and to its first prompt, one sample each.
+//!
+//! The suite is built only with the cargo feature `bench` (the shell's `bench` command asks for
+//! it): a kernel that does not ask for it carries none of this code.
 
 mod cases;
-#[cfg(all(test, not(loom)))]
-mod tests;
 
 use crate::error::Error;
 use crate::kthread::{self, Options};
@@ -73,7 +74,7 @@ impl Stats {
 
 /// Sorts `v` ascending. `sort_unstable` is a few KiB of code for the one sort in the kernel; a
 /// heapsort is a few hundred bytes and sorts 10,000 samples in well under a millisecond.
-fn heapsort(v: &mut [u64]) {
+pub(crate) fn heapsort(v: &mut [u64]) {
     // Build a max-heap, then move its root to the end, one element at a time.
     let n = v.len();
     for i in (0..n + n / 2).rev() {
@@ -448,51 +449,4 @@ impl Recorder {
             cycles,
         }
     }
-}
-
-const UNSET: u64 = u64::MAX;
-static BOOT_ENTRY: AtomicU64 = AtomicU64::new(UNSET);
-static BOOT_PROMPT: AtomicU64 = AtomicU64::new(UNSET);
-static BOOT_SHELL: AtomicU64 = AtomicU64::new(UNSET);
-
-/// Records kernel entry (the board, once, as early as it can read the counter).
-pub fn set_boot(entry: crate::time::Instant) {
-    BOOT_ENTRY.store(entry.ticks(), Ordering::Release);
-}
-
-/// Records the counter now in `slot`, the first time only.
-fn mark(slot: &AtomicU64) {
-    if let Some(p) = crate::port::try_port() {
-        let _ = slot.compare_exchange(UNSET, p.now(), Ordering::AcqRel, Ordering::Acquire);
-    }
-}
-
-/// Counter ticks from kernel entry to the time in `slot`, once both are recorded.
-fn since_entry(slot: &AtomicU64) -> Option<u64> {
-    let (e, t) = (
-        BOOT_ENTRY.load(Ordering::Acquire),
-        slot.load(Ordering::Acquire),
-    );
-    (e != UNSET && t != UNSET).then(|| t.saturating_sub(e))
-}
-
-/// Records the counter now as the shell's start, before its terminal probe (which waits up to
-/// 200 ms for an answer that a script feeder never sends); later calls change nothing.
-pub fn mark_shell_start() {
-    mark(&BOOT_SHELL);
-}
-
-/// Records the counter now as the first prompt's time; later calls change nothing.
-pub fn mark_prompt() {
-    mark(&BOOT_PROMPT);
-}
-
-/// Counter ticks from kernel entry to the shell's start (before its terminal probe).
-pub fn boot_to_shell_ticks() -> Option<u64> {
-    since_entry(&BOOT_SHELL)
-}
-
-/// Counter ticks from kernel entry to the first prompt, once both are recorded.
-pub fn boot_ticks() -> Option<u64> {
-    since_entry(&BOOT_PROMPT)
 }

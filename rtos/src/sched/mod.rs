@@ -38,7 +38,7 @@ pub mod thread;
 
 #[cfg(all(any(test, feature = "fake"), not(loom)))]
 pub(crate) use scheduler::reset_for_fake;
-#[cfg(not(loom))]
+#[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};
 pub(crate) use scheduler::{
     create_thread, exit_current, prepare_to_sleep, resume_pending, set_allowed, set_current_state,

@@ -778,7 +778,7 @@ pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
 /// `cpu`, to load its run queue. They have no stack and no context, so they must never be picked:
 /// the caller keeps a more urgent thread runnable on `cpu` (it must not block) until
 /// [`bench_remove_placeholders`] takes them off again.
-#[cfg(not(loom))]
+#[cfg(all(feature = "bench", not(loom)))]
 pub(crate) fn bench_add_placeholders(
     cpu: usize,
     prio: u8,
@@ -804,7 +804,7 @@ pub(crate) fn bench_add_placeholders(
 }
 
 /// Takes placeholders from [`bench_add_placeholders`] off `cpu`'s run queue again.
-#[cfg(not(loom))]
+#[cfg(all(feature = "bench", not(loom)))]
 pub(crate) fn bench_remove_placeholders(cpu: usize, ts: &[Arc<Thread>]) {
     let p = port::port();
     let saved = p.irq_save();

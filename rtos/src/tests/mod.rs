@@ -1,6 +1,8 @@
 //! Host tests of the kernel's contracts, one file per mechanism, on the fake port (real host
 //! threads, the real scheduler). The loom models are next to the code they model (`loom`
 //! modules), run by `just loom`.
+#[cfg(feature = "bench")]
+mod bench;
 mod cpu;
 mod irq_work;
 mod kthread;

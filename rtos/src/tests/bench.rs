@@ -1,7 +1,10 @@
 //! Host tests: the statistics, and a smoke run of every benchmark on the fake port.
 
-use super::*;
+use crate::bench::*;
+use crate::error::Error;
 use crate::fake::run as fake_run;
+use alloc::vec;
+use alloc::vec::Vec;
 
 #[test]
 fn stats_of_known_samples() {
@@ -30,11 +33,11 @@ fn heapsort_sorts() {
         let mut v: Vec<u64> = (0..n).map(|_| rng.below(50)).collect(); // duplicates too
         let mut want = v.clone();
         want.sort_unstable();
-        super::heapsort(&mut v);
+        crate::bench::heapsort(&mut v);
         assert_eq!(v, want, "n = {n}");
     }
     let mut desc: Vec<u64> = (0..1000).rev().collect();
-    super::heapsort(&mut desc);
+    crate::bench::heapsort(&mut desc);
     assert!(desc.iter().copied().eq(0..1000));
 }
 
@@ -130,11 +133,11 @@ fn cross_cpu_benchmark_needs_two_cpus() {
 #[test]
 fn boot_row_once_recorded() {
     let r = fake_run(1, || {
-        set_boot(crate::time::Instant::ZERO);
-        mark_prompt();
-        let first = boot_ticks().unwrap();
-        mark_prompt(); // later prompts change nothing
-        assert_eq!(boot_ticks(), Some(first));
+        crate::boot::set_entry(crate::time::Instant::ZERO);
+        crate::boot::mark_prompt();
+        let first = crate::boot::to_prompt_ticks().unwrap();
+        crate::boot::mark_prompt(); // later prompts change nothing
+        assert_eq!(crate::boot::to_prompt_ticks(), Some(first));
         let rows = run("boot", None).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].n, rows[0].ticks.min), (1, first));
