@@ -1,4 +1,5 @@
-//! A fake port: the kernel core on host threads, for host tests (feature `fake`, or `cfg(test)`).
+//! A fake port: the kernel core on host threads, for host tests and doctests (built on any target
+//! but bare metal).
 //!
 //! [`run`] boots a fake SMP system: each CPU is a host thread that turns into its idle thread, and
 //! every kernel thread is a host thread too. Exactly one host thread per fake CPU runs at a time;

@@ -26,6 +26,30 @@
 //!   thread, woken by [`parkme`] and [`exit`]), never by spinning on a flag. The `_until` variants
 //!   take a deadline; on timeout the request stays set (a later `stop` or `park` still sees it),
 //!   as a user at the shell expects.
+//!
+//! # Example
+//! A kthread that polls its stop and park requests, parked, unparked and stopped:
+//!
+//! ```
+//! use rtos::{kthread, sched, time::Duration};
+//! rtos::fake::run(2, || {
+//!     let t = kthread::run("poller", || {
+//!         while !kthread::should_stop() {
+//!             if kthread::should_park() {
+//!                 kthread::parkme();
+//!             }
+//!             sched::sleep(Duration::from_millis(1));
+//!         }
+//!         7
+//!     })
+//!     .unwrap();
+//!     kthread::park(&t).unwrap(); // returns once it is parked and off its CPU
+//!     assert_eq!(t.state(), sched::State::Parked);
+//!     kthread::unpark(&t);
+//!     assert_eq!(kthread::stop(&t), 7); // what its function returned
+//!     0
+//! });
+//! ```
 
 use crate::config::{DEFAULT_PRIORITY, MAX_CPUS, PRIORITIES};
 pub use crate::config::{MAX_NAME, MAX_THREADS};
@@ -434,7 +458,7 @@ pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str))
 }
 
 /// Forgets every kthread (the fake port's fresh start).
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     REGISTRY.lock().clear();
 }

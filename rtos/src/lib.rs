@@ -31,8 +31,8 @@
 //! interrupt masking, the monotonic counter, the one-shot deadline timer, software-generated
 //! interrupts, the CPU id, idling, stacks and the context switch. The board support crate (`bsp`)
 //! implements it for AArch64 (GICv2, ARMv8 generic timer) and links it in with
-//! [`link_port!`]; host tests run the same kernel on host threads with the fake port (`fake`,
-//! feature `fake`). This crate never names a board or a device and has no `unsafe` of its own.
+//! [`link_port!`]; on the host (any target but bare metal) the same kernel runs on host threads
+//! with the fake port (`fake`), for tests and doctests. This crate never names a board or a device and has no `unsafe` of its own.
 //!
 //! # Boot
 //! The port's boot code calls [`entry::init_cpu`] on each CPU (the boot CPU first), then creates
@@ -44,7 +44,7 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
-#[cfg(any(test, feature = "fake"))]
+#[cfg(not(target_os = "none"))]
 extern crate std;
 
 #[cfg(all(feature = "bench", not(loom)))]
@@ -56,7 +56,7 @@ pub mod cpu;
 #[cfg(not(loom))]
 pub mod entry;
 pub mod error;
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub mod fake;
 pub mod kthread;
 pub mod once;

@@ -36,7 +36,7 @@ mod scheduler;
 pub(crate) mod task_works;
 pub mod thread;
 
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) use scheduler::reset_for_fake;
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};

@@ -15,6 +15,18 @@
 //! operation. The hardware is re-programmed only when the wanted deadline moves *earlier* than
 //! what is programmed; a deadline that moved later (a slice re-armed, a timer cancelled) leaves
 //! the hardware early, and that interrupt finds nothing due and programs the exact next one.
+//!
+//! # Example
+//! ```
+//! use rtos::time::{Duration, Instant};
+//! use rtos::timer::{self, Action};
+//! rtos::fake::run(1, || {
+//!     let far = timer::arm(Instant::after(Duration::from_secs(60)), Action::Call(Box::new(|| {})));
+//!     assert!(timer::cancel(far), "still pending: its action will not run");
+//!     assert!(!timer::cancel(far), "a stale id cancels nothing");
+//!     0
+//! });
+//! ```
 
 pub(crate) mod queue;
 
@@ -226,7 +238,7 @@ pub fn handle_irq() -> bool {
 }
 
 /// Drops every pending timer (the fake port's fresh start).
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for q in &QUEUES {
         q.lock().clear();

@@ -10,6 +10,23 @@
 //! This layer sits on the scheduler ([`crate::sched`]): a waiter marks itself sleeping and calls
 //! [`schedule`](crate::sched::schedule); a waker calls
 //! [`wake_up_process`](crate::sched::wake_up_process).
+//!
+//! # Example
+//! ```
+//! use rtos::{kthread, wait::Completion};
+//! use std::sync::Arc;
+//! rtos::fake::run(2, || {
+//!     let done = Arc::new(Completion::new());
+//!     let d = done.clone();
+//!     kthread::run("signaller", move || {
+//!         d.complete();
+//!         0
+//!     })
+//!     .unwrap();
+//!     done.wait(); // sleeps until the other thread completes it
+//!     0
+//! });
+//! ```
 
 mod completion;
 mod mutex;

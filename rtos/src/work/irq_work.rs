@@ -20,6 +20,29 @@
 //! named by index, so the lists are plain atomics: push is a CAS on the head, the run pass takes
 //! the whole list with one swap. Nothing ever pops a single node, so there is no ABA problem and
 //! no `unsafe`. The claim and the lists ([`Core`]) are model-checked with loom (module `loom`).
+//!
+//! # Example
+//! ```
+//! use rtos::work::irq_work::{self, IrqWork};
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! rtos::fake::run(2, || {
+//!     let hits = Arc::new(AtomicUsize::new(0));
+//!     let h = hits.clone();
+//!     let cb = Arc::new(move |_: &IrqWork| {
+//!         h.fetch_add(1, Ordering::Relaxed); // hard-IRQ context: must not sleep
+//!     });
+//!     let w = IrqWork::new("tick", false, cb).unwrap();
+//!     assert!(irq_work::queue_on(w, 1).unwrap()); // an SGI to CPU 1 runs it there
+//!     while w.runs() == 0 {
+//!         rtos::sched::yield_now();
+//!     }
+//!     irq_work::sync(w).unwrap(); // its callback has returned
+//!     assert_eq!((hits.load(Ordering::Relaxed), w.last_cpu()), (1, Some(1)));
+//!     w.free().unwrap();
+//!     0
+//! });
+//! ```
 
 #[cfg(not(loom))]
 use crate::port::Sgi;
@@ -372,7 +395,7 @@ mod kernel {
     }
 
     /// Drops every work (the fake port's fresh start).
-    #[cfg(any(test, feature = "fake"))]
+    #[cfg(not(target_os = "none"))]
     pub(crate) fn reset_for_fake() {
         NEXT_FREE.store(0, Ordering::Relaxed);
         for (i, f) in FUNCS.iter().enumerate() {

@@ -55,6 +55,37 @@
 //! notification, wake-ups and the run loop. The scheduler calls the run loop ([`run_notified`])
 //! at a notified thread's kernel boundaries through the hook [`crate::entry`] registers; the
 //! kthread exit calls [`run_at_exit`].
+//!
+//! # Example
+//! A work queued on a sleeping thread with [`Notify::Signal`] wakes it, and the thread runs the
+//! work itself on its way out of the sleep:
+//!
+//! ```
+//! use rtos::work::task_work::{self, Notify, TaskWork};
+//! use rtos::{kthread, sched, time::{Duration, Instant}};
+//! use std::sync::{Arc, Mutex};
+//! rtos::fake::run(2, || {
+//!     let t = kthread::run("target", || {
+//!         while !kthread::should_stop() {
+//!             sched::sleep_interruptible_until(Instant::after(Duration::from_secs(60)));
+//!         }
+//!         0
+//!     })
+//!     .unwrap();
+//!     let ran_in = Arc::new(Mutex::new(None));
+//!     let r = ran_in.clone();
+//!     let work = TaskWork::new("hello", move |_| {
+//!         *r.lock().unwrap() = sched::current().map(|me| me.tid());
+//!     });
+//!     task_work::add(t.thread(), work, Notify::Signal).unwrap();
+//!     while ran_in.lock().unwrap().is_none() {
+//!         sched::sleep(Duration::from_millis(1));
+//!     }
+//!     assert_eq!(*ran_in.lock().unwrap(), Some(t.tid())); // in the target's own context
+//!     kthread::stop(&t);
+//!     0
+//! });
+//! ```
 
 use crate::error::Error;
 use crate::port::{self, Sgi};
@@ -159,7 +190,7 @@ fn raise_nmi_notify(current: &Thread) -> Result<(), Error> {
 }
 
 /// Forgets the per-CPU irq_works (the fake port's fresh start; their slots are reset too).
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     for w in &NMI_WORKS {
         *w.lock() = None;

@@ -32,6 +32,27 @@
 //! Workers sleep on a [`WaitQueue`] whose condition reads the list, and flushers on another whose
 //! condition reads the (atomic) sequence numbers. Timer callbacks (interrupt context) only
 //! queue: they take the list lock and wake the worker, never sleep.
+//!
+//! # Example
+//! ```
+//! use rtos::time::Duration;
+//! use rtos::work::workqueue::{self, Work, WorkState};
+//! rtos::fake::run(2, || {
+//!     let wq = workqueue::create("demo").unwrap(); // a worker bound to each CPU
+//!     let work = Work::new("hello", |_| {});
+//!     assert!(workqueue::queue(&wq, &work));
+//!     workqueue::flush(&wq); // everything queued before has run
+//!     assert_eq!(work.runs(), 1);
+//!     assert!(workqueue::queue_delayed(&wq, &work, Duration::from_millis(5)));
+//!     assert_eq!(work.state(), WorkState::Delayed);
+//!     assert!(!workqueue::queue(&wq, &work), "already pending");
+//!     while work.runs() < 2 {
+//!         rtos::sched::sleep(Duration::from_millis(1));
+//!     }
+//!     workqueue::destroy(wq);
+//!     0
+//! });
+//! ```
 
 use super::item::{DELAYED, IDLE, QUEUED};
 pub use super::item::{Work, WorkState};
@@ -381,7 +402,7 @@ pub fn destroy(wq: Arc<Workqueue>) {
 }
 
 /// Forgets the `events` queue (the fake port's fresh start).
-#[cfg(all(any(test, feature = "fake"), not(loom)))]
+#[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     *EVENTS.lock() = None;
 }

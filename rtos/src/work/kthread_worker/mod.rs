@@ -46,6 +46,23 @@
 //! pending, and that pending instance never runs; a stale timer (superseded by mod or cancel)
 //! never queues the work; a work is never on the list twice; every queued instance that is not
 //! cancelled runs exactly once".
+//!
+//! # Example
+//! ```
+//! use rtos::time::Duration;
+//! use rtos::work::{kthread_worker, workqueue::Work};
+//! rtos::fake::run(2, || {
+//!     let w = kthread_worker::create("demo").unwrap();
+//!     let work = Work::new("hello", |_| {});
+//!     assert!(kthread_worker::queue_delayed(&w, &work, Duration::from_secs(60)));
+//!     assert!(kthread_worker::cancel_delayed_work_sync(&work), "it was pending");
+//!     assert!(kthread_worker::queue(&w, &work));
+//!     kthread_worker::flush_work(&work);
+//!     assert_eq!(work.runs(), 1);
+//!     kthread_worker::destroy(w).unwrap(); // no delayed work left behind
+//!     0
+//! });
+//! ```
 
 mod state;
 
