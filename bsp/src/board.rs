@@ -1,5 +1,5 @@
 //! What a board tells the bsp: addresses, interrupt numbers, how to start CPUs and power off.
-//! Board crates (`boards/*`) fill in one [`Board`] and pass it to [`crate::start`].
+//! Board crates (`boards/*`) fill in one [`Board`] and name it with [`crate::entry!`].
 
 /// How secondary CPUs are started.
 #[derive(Clone, Copy, Debug)]

@@ -4,11 +4,28 @@ use crate::arch::{self, psci::Conduit};
 use crate::board::{Board, PowerMethod, SmpMethod};
 use crate::console::kprintln;
 use crate::drivers::{bcm2711, gic::Gic, pl011::Pl011, timer};
-use crate::{App, KERNEL, Kernel, kernel};
+use crate::kernel::{KERNEL, Kernel, kernel};
 use core::sync::atomic::{AtomicBool, Ordering};
 use rtos::config::MAX_CPUS;
 use rtos::port::Sgi;
 use rtos::time::{Duration, Instant};
+
+/// Kernel version shown in the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The application: the main thread the bsp starts once the machine is up (boot step 5).
+#[derive(Debug)]
+pub struct App {
+    /// Thread name (what `ps` and stack-overflow reports show).
+    pub name: &'static str,
+    /// Scheduling priority (higher is more urgent; see `rtos::sched`).
+    pub priority: u8,
+    /// The CPU the thread is bound to, or `None` to let it run on any online CPU.
+    pub cpu: Option<usize>,
+    /// The thread body. If it returns, the system powers off ([`power_off`]) with the returned
+    /// value, clamped to `0..=255`, as the exit status.
+    pub main: fn() -> i32,
+}
 
 unsafe extern "Rust" {
     /// Defined by the board binary through [`crate::entry!`].
@@ -151,7 +168,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
 
     start_secondaries(k);
 
-    kprintln!("rtos {} on {}", crate::VERSION, board.name);
+    kprintln!("rtos {} on {}", VERSION, board.name);
     kprintln!("  entry: EL{} (running at EL1)", entry_el);
     kprintln!("  cpus: {}/{} online", rtos::cpu::online_count(), k.cpus);
     kprintln!("  gic: GICv2, {} interrupt lines", k.gic.lines());

@@ -5,7 +5,7 @@
 //! Reading blocks the calling thread on a wait queue, which the UART receive interrupt wakes.
 
 use crate::drivers::pl011;
-use crate::kernel;
+use crate::kernel::kernel;
 use core::convert::Infallible;
 use rtos::time::{Duration, Instant};
 use rtos::wait::WaitQueue;

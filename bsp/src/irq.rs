@@ -12,7 +12,7 @@ use rtos::port::Sgi;
 /// thread if a wake-up asked for it. Called from the IRQ vector with IRQs masked, on the
 /// interrupted thread's stack; returns when that thread is resumed.
 pub(crate) fn handle_irq() {
-    let k = crate::kernel();
+    let k = crate::kernel::kernel();
     let stats = cpu::stats(crate::arch::cpu_id());
     while let Some(acked) = k.gic.ack() {
         let intid = acked.intid();

@@ -18,10 +18,14 @@
 //!   timer (`aarch64-cpu`), and the BCM2711 GPIO/watchdog bits the Pi 4 needs.
 //! - [`port`]: the `rtos::port::Port` implementation on top of those.
 //! - [`stacks`]: the thread-stack arena: 256 slots of a 16 KiB stack above an unmapped guard page.
-//! - [`console`], `heap`, `panic`, `boot`: the serial console given to the application (reads
-//!   block on a wait queue woken by the UART interrupt; threads print through a sleeping console
-//!   lock), the kernel heap, fatal-error reporting, and the boot sequence with power off and
-//!   reset.
+//! - [`console`], `heap`, `panic`, `boot`, `kernel`, `irq`: the serial console given to the
+//!   application (reads block on a wait queue woken by the UART interrupt; threads print through
+//!   a sleeping console lock), the kernel heap, fatal-error reporting, the boot sequence with
+//!   power off and reset, the state initialised at boot, and interrupt dispatch into
+//!   `rtos::entry`.
+//!
+//! No module imports one that imports it back (`just lint`): the crate root only declares the
+//! modules and re-exports the public API, and the boot-time state lives in its own module.
 //!
 //! # Threads
 //! Threads (and each CPU's idle thread, which is its boot context on its boot stack) run at EL1h
@@ -58,76 +62,15 @@ pub mod console;
 pub mod drivers;
 mod heap;
 mod irq;
+mod kernel;
 mod panic;
 pub mod port;
 pub mod stacks;
 
 pub use board::{Board, PowerMethod, SmpMethod};
-pub use boot::{power_off, reboot};
-pub use panic::deliberate_fault;
-
-use arch::psci::Conduit;
-use drivers::{gic::Gic, pl011::Pl011};
-
-/// Kernel version shown in the banner.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Exit status reported to QEMU after a kernel panic or fault.
-pub const PANIC_EXIT_CODE: u32 = 101;
-
-/// Everything the bsp initialised at boot.
-pub(crate) struct Kernel {
-    pub board: &'static Board,
-    pub uart: Pl011,
-    pub gic: Gic,
-    /// PSCI conduit from the device tree, if any.
-    pub psci: Option<Conduit>,
-    /// RAM `(base, size)` as reported by the device tree, else the board's boot RAM.
-    pub ram: (usize, usize),
-    /// CPUs the system has (device tree `cpus` count, else the board maximum).
-    pub cpus: usize,
-    /// Kernel entry (the counter `_start` read on the boot CPU).
-    pub boot: rtos::time::Instant,
-}
-
-static KERNEL: spin::Once<Kernel> = spin::Once::new();
-
-/// The initialised kernel state. Interrupts are only enabled after it is set.
-pub(crate) fn kernel() -> &'static Kernel {
-    match KERNEL.get() {
-        Some(k) => k,
-        None => arch::halt(),
-    }
-}
-
-pub(crate) fn try_kernel() -> Option<&'static Kernel> {
-    KERNEL.get()
-}
-
-/// The application: the main thread the bsp starts once the machine is up (boot step 5).
-#[derive(Debug)]
-pub struct App {
-    /// Thread name (what `ps` and stack-overflow reports show).
-    pub name: &'static str,
-    /// Scheduling priority (higher is more urgent; see `rtos::sched`).
-    pub priority: u8,
-    /// The CPU the thread is bound to, or `None` to let it run on any online CPU.
-    pub cpu: Option<usize>,
-    /// The thread body. If it returns, the system powers off ([`power_off`]) with the returned
-    /// value, clamped to `0..=255`, as the exit status.
-    pub main: fn() -> i32,
-}
-
-/// The number of CPUs the system has, online or not (the device tree's count, else the board's
-/// maximum). CPU ids run from 0 to this, exclusive.
-pub fn cpus() -> usize {
-    kernel().cpus
-}
-
-/// The time since kernel entry (the boot CPU's first instruction), from the generic timer.
-pub fn uptime() -> rtos::time::Duration {
-    rtos::time::Instant::now().saturating_duration_since(kernel().boot)
-}
+pub use boot::{App, VERSION, power_off, reboot};
+pub use kernel::{cpus, uptime};
+pub use panic::{PANIC_EXIT_CODE, deliberate_fault};
 
 /// Names the board description the kernel boots with and the application it runs. Use once, in
 /// the board binary: `bsp::entry!(BOARD, app::APP);` where `BOARD` is a `static bsp::Board` and

@@ -2,7 +2,7 @@
 //!
 //! Both print one marker line starting with `KERNEL PANIC`, then details, stop the other CPUs,
 //! and end the system: under QEMU with semihosting the emulator exits with
-//! [`PANIC_EXIT_CODE`](crate::PANIC_EXIT_CODE); on hardware the CPUs stay halted so the report
+//! [`PANIC_EXIT_CODE`]; on hardware the CPUs stay halted so the report
 //! remains readable on the serial line.
 //!
 //! The report bypasses the console lock after a bounded wait (the panicking CPU may hold it) and
@@ -10,10 +10,13 @@
 
 use crate::arch::{
     self,
-    exceptions::{TrapFrame, Vector, abort_status_name, exception_class_name},
+    trap::{TrapFrame, Vector, abort_status_name, exception_class_name},
 };
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit status reported to QEMU after a kernel panic or fault.
+pub const PANIC_EXIT_CODE: u32 = 101;
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
@@ -21,7 +24,7 @@ struct RawWriter;
 
 impl Write for RawWriter {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        if let Some(k) = crate::try_kernel() {
+        if let Some(k) = crate::kernel::try_kernel() {
             for b in s.bytes() {
                 if b == b'\n' {
                     k.uart.put(b'\r');
@@ -52,12 +55,12 @@ fn begin() -> RawWriter {
 }
 
 fn end() -> ! {
-    if let Some(k) = crate::try_kernel() {
+    if let Some(k) = crate::kernel::try_kernel() {
         let others = ((1u32 << k.cpus) - 1) & !(1 << arch::cpu_id());
         k.gic.send_sgi(rtos::port::Sgi::Halt, others);
         k.uart.flush();
     }
-    arch::semihosting::exit(crate::PANIC_EXIT_CODE);
+    arch::semihosting::exit(PANIC_EXIT_CODE);
     arch::halt();
 }
 

@@ -43,7 +43,7 @@ impl Port for HwPort {
         timer::set_deadline(deadline);
     }
     fn send_sgi(&self, sgi: Sgi, cpus: u32) {
-        if let Some(k) = crate::try_kernel() {
+        if let Some(k) = crate::kernel::try_kernel() {
             k.gic.send_sgi(sgi, cpus);
         }
     }

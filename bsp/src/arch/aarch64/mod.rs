@@ -8,6 +8,7 @@ pub(crate) mod mmu;
 pub mod pmu;
 pub mod psci;
 pub mod semihosting;
+pub mod trap;
 
 /// The calling CPU's index (`MPIDR_EL1.Aff0`, dense from 0 on every supported board).
 pub fn cpu_id() -> usize {

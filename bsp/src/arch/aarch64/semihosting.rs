@@ -6,7 +6,7 @@
 //! instruction ([`skip_if_probe`]), steps over it and records that semihosting is unavailable, so
 //! callers fall back to PSCI or the watchdog.
 
-use super::exceptions::TrapFrame;
+use super::trap::TrapFrame;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
