@@ -23,7 +23,7 @@ use core::fmt;
 use crate::args::{Args, CmdError, Duration, ExitCode};
 use crate::out::{Out, Sink};
 use crate::parse::tokenize;
-use crate::{CpuInfo, CrashKind, Exit, State, System};
+use crate::system::{CpuInfo, CrashKind, Exit, State, System};
 use crate::{bench, kthreads, stress, work};
 
 /// A command handler: gets the context and the arguments, returns the exit status.

@@ -1,7 +1,7 @@
 //! The kernel-thread commands: `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake`
 //! and `prio`.
 //!
-//! They call the kernel directly (`rtos::kthread`, `rtos::sched`), not through [`crate::System`]:
+//! They call the kernel directly (`rtos::kthread`, `rtos::sched`), not through [`crate::system::System`]:
 //! the threads are the kernel's own, and on the host the tests boot a fake SMP kernel
 //! (`rtos::fake::run`) under the shell. Without a scheduler (no port installed, or no CPU
 //! schedulable yet) the commands that need one fail with a runtime error instead of panicking.
