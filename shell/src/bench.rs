@@ -21,7 +21,7 @@ use rtos::bench::{self, BENCHES, Row, Stats};
 
 use crate::args::{Args, CmdError};
 use crate::commands::Ctx;
-use crate::kthreads::scheduler;
+use crate::util::{json_str, scheduler};
 
 /// Most `--iters` accepted (the samples are kept in memory: 16 bytes each).
 const MAX_ITERS: u32 = 1_000_000;
@@ -112,7 +112,7 @@ pub(crate) fn to_json(hz: u64, rows: &[Row]) -> String {
         let _ = write!(
             s,
             "{{\"name\":{},\"n\":{},\"ticks\":{},\"cycles\":{}}}",
-            crate::kthreads::json_str(&r.name),
+            json_str(&r.name),
             r.n,
             stats_json(&r.ticks),
             cycles

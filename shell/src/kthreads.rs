@@ -18,12 +18,10 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rtos::Error;
 use rtos::kthread::{self, KThread, Options};
-use rtos::port::Port;
 use rtos::sched::{self, State, ThreadInfo, Tid};
 use rtos::sync::IrqSpinLock;
 use rtos::time::{deadline_after, ns_to_ticks_ceil, ticks_to_ns};
@@ -31,12 +29,10 @@ use rtos::time::{deadline_after, ns_to_ticks_ceil, ticks_to_ns};
 use crate::args::{Args, CmdError, Duration, FromArg};
 use crate::commands::Ctx;
 use crate::parse::parse_u64;
+use crate::util::{
+    DEFAULT_TIMEOUT_NS, VecMap, bad_cpu, deadline_in, json_str, lookup, scheduler, show_duration,
+};
 
-mod vec_map;
-pub(crate) use vec_map::VecMap;
-
-/// Default `--timeout` of `park`, `stop` and `wait`.
-pub(crate) const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
 /// Default `--period` of a `ticker`.
 const TICKER_PERIOD_NS: u64 = 1_000_000_000;
 /// Default `--period` of a `counter`.
@@ -184,21 +180,6 @@ fn state_name(i: &ThreadInfo) -> &'static str {
     }
 }
 
-/// The port, once the scheduler runs on at least one CPU.
-pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
-    rtos::port::try_port()
-        .filter(|_| sched::online_mask() != 0)
-        .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
-}
-
-/// The counter value `ns` from now. Out of line: the `u128` conversion is not inlined at every
-/// caller.
-#[inline(never)]
-pub(crate) fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
-    deadline_after(p.now(), ns, p.ticks_per_second())
-}
-
-/// The kthread `key` names (tid or name).
 /// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and the counter value at
 /// which to give up (default timeout [`DEFAULT_TIMEOUT_NS`]).
 fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> {
@@ -210,30 +191,6 @@ fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> 
     let t = lookup(key)?;
     let p = scheduler()?;
     Ok((t, deadline_in(p, timeout)))
-}
-
-pub(crate) fn lookup(key: &str) -> Result<KThread, CmdError> {
-    kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}' (ESRCH)")))
-}
-
-/// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
-pub(crate) fn show_duration(ns: u64) -> String {
-    let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
-    for (unit, suffix) in units {
-        if ns >= unit {
-            let (whole, frac) = (ns / unit, ns % unit);
-            if frac == 0 {
-                return format!("{whole}{suffix}");
-            }
-            let mut s = format!("{whole}.{frac:0width$}", width = unit.ilog10() as usize);
-            while s.ends_with('0') {
-                s.pop();
-            }
-            s.push_str(suffix);
-            return s;
-        }
-    }
-    format!("{ns}ns")
 }
 
 /// Bytes for `ps`: `512B`, `16K`, `1.5K`, `2M`.
@@ -459,11 +416,6 @@ pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     Ok(0)
 }
 
-/// `--cpu`/`<cpu>` named a CPU the scheduler does not run on: a bad argument.
-pub(crate) fn bad_cpu(cpu: usize, e: Error) -> CmdError {
-    CmdError::usage(format!("CPU {cpu} is not online ({})", e.name()))
-}
-
 /// One thread's row in `ps`, gathered once.
 struct Row {
     info: ThreadInfo,
@@ -525,27 +477,6 @@ pub(crate) fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
         }
     }
     Ok(0)
-}
-
-/// `s` as a JSON string literal.
-pub(crate) fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// One `ps --json` line.
@@ -717,32 +648,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_for_messages() {
-        assert_eq!(show_duration(5_000_000_000), "5s");
-        assert_eq!(show_duration(1_500_000_000), "1.5s");
-        assert_eq!(show_duration(500_000_000), "500ms");
-        assert_eq!(show_duration(1_250_000), "1.25ms");
-        assert_eq!(show_duration(250_000), "250us");
-        assert_eq!(show_duration(7), "7ns");
-        assert_eq!(show_duration(0), "0ns");
-    }
-
-    #[test]
     fn sizes_for_ps() {
         assert_eq!(show_size(0), "0B");
         assert_eq!(show_size(1023), "1023B");
         assert_eq!(show_size(16384), "16K");
         assert_eq!(show_size(1536), "1.5K");
         assert_eq!(show_size(2 << 20), "2M");
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_str("plain"), "\"plain\"");
-        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(json_str("t\tn\nr\r"), "\"t\\tn\\nr\\r\"");
-        assert_eq!(json_str("\u{1}\u{7f}"), "\"\\u0001\\u007f\"");
-        assert_eq!(json_str("grüße 😀"), "\"grüße 😀\"");
     }
 
     #[test]

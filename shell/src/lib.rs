@@ -109,6 +109,7 @@ mod system;
 mod term;
 #[cfg(test)]
 mod tests;
+mod util;
 mod work;
 
 pub use detect::DETECT_TIMEOUT_NS;

@@ -69,7 +69,7 @@ use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
 use crate::commands::Ctx;
-use crate::kthreads;
+use crate::util;
 
 /// Most works one `stress` run takes.
 pub(crate) const MAX_N: usize = 100_000;
@@ -394,7 +394,7 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
     if slots == Some(0) {
         return Err(CmdError::usage("--slots must be at least 1"));
     }
-    let p = kthreads::scheduler()?;
+    let p = util::scheduler()?;
     let cpus = pick_cpus(cpus_opt)?;
     for c in &cpus {
         if kthread::find(&format!("stress/{c}")).is_some() {
@@ -430,7 +430,7 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
     }
     let hz = p.ticks_per_second();
     // Setting up counts against the timeout too.
-    let deadline = kthreads::deadline_in(p, timeout);
+    let deadline = util::deadline_in(p, timeout);
     let tally = Arc::new(Tally {
         cpus: cpus.clone(),
         runs,
@@ -588,14 +588,14 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
     tally.abort.store(true, Ordering::Release);
     let mut unstopped = 0;
     for t in &threads {
-        let d = kthreads::deadline_in(p, STOP_NS);
+        let d = util::deadline_in(p, STOP_NS);
         if kthread::stop_until(t, Some(d)).is_err() {
             unstopped += 1;
         }
     }
     drop(shared);
     // A callback marks its slot free just before it returns; the kernel clears BUSY just after.
-    let settle = kthreads::deadline_in(p, SETTLE_NS);
+    let settle = util::deadline_in(p, SETTLE_NS);
     while run.pool.iter().any(|w| w.flags() & irq_work::CLAIMED != 0) && p.now() < settle {
         relax(p);
     }

@@ -57,8 +57,9 @@ use rtos::work::workqueue::{self as wqm, Work, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
 use crate::commands::Ctx;
-use crate::kthreads::{self, DEFAULT_TIMEOUT_NS, VecMap};
+use crate::kthreads;
 use crate::parse::parse_u64;
+use crate::util::{self, DEFAULT_TIMEOUT_NS, VecMap, check_cpu};
 
 /// How often `wait work` looks at the run count.
 const POLL_NS: u64 = 2_000_000;
@@ -363,7 +364,7 @@ fn get_or_create(
     func: Option<Func>,
     lazy: bool,
 ) -> Result<Arc<Entry>, CmdError> {
-    kthreads::scheduler()?;
+    util::scheduler()?;
     if let Some(e) = WORKS.lock().get(name).cloned() {
         if e.kind != kind {
             return Err(CmdError::runtime(format!(
@@ -445,16 +446,6 @@ fn lookup_work(name: &str) -> Result<Arc<Entry>, CmdError> {
         .get(name)
         .cloned()
         .ok_or_else(|| CmdError::runtime(format!("no such work '{name}'")))
-}
-
-/// `--cpu N` must name an online CPU.
-fn check_cpu(cpu: Option<usize>) -> Result<(), CmdError> {
-    match cpu {
-        Some(c) if c >= rtos::MAX_CPUS || sched::online_mask() & (1 << c) == 0 => {
-            Err(kthreads::bad_cpu(c, Error::Invalid))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// What a queue command prints when the work was already pending.
@@ -562,7 +553,7 @@ fn klogd_body() -> i32 {
             drain_log();
             return 0;
         }
-        let deadline = kthreads::deadline_in(p, KLOGD_POLL_NS);
+        let deadline = util::deadline_in(p, KLOGD_POLL_NS);
         let _ = rtos::wait::wait_event_dyn(
             &LOG_WAIT,
             &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
@@ -594,7 +585,7 @@ pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     }
     let json = args.flag("--json")?;
     args.finish()?;
-    kthreads::scheduler()?;
+    util::scheduler()?;
     let works: Vec<Arc<Entry>> = WORKS.lock().values().cloned().collect();
     if !json {
         writeln!(
@@ -612,11 +603,11 @@ pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
                 ctx,
                 "{{\"name\":{},\"kind\":\"{}\",\"fn\":\"{}\",\"state\":\"{}\",\"queue\":{},\
                  \"cpu\":{},\"runs\":{runs},\"latency_ns\":{}}}",
-                kthreads::json_str(&e.name),
+                util::json_str(&e.name),
                 e.kind.name(),
                 e.func,
                 e.state(),
-                kthreads::json_str(&queue),
+                util::json_str(&queue),
                 opt(e.cpu().map(u64::from)),
                 opt(e.latency_ns()),
             );
@@ -632,7 +623,7 @@ pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
                 e.cpu().map_or(String::from("-"), |c| format!("{c}")),
                 runs,
                 e.latency_ns()
-                    .map_or(String::from("-"), kthreads::show_duration),
+                    .map_or(String::from("-"), util::show_duration),
             );
         }
     }
@@ -695,8 +686,8 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     };
     a.finish()?;
     let e = lookup_work(name)?;
-    let p = kthreads::scheduler()?;
-    let deadline = kthreads::deadline_in(p, timeout);
+    let p = util::scheduler()?;
+    let deadline = util::deadline_in(p, timeout);
     loop {
         let runs = e.runs.load(Ordering::Acquire);
         let now_state = e.state();
@@ -714,7 +705,7 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
             };
             return Err(CmdError::runtime(format!(
                 "timeout: {why}, after {}",
-                kthreads::show_duration(timeout)
+                util::show_duration(timeout)
             )));
         }
         sched::sleep_ns(POLL_NS);
@@ -741,7 +732,7 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
                     "sleep is not allowed in hard IRQ context (irq_work)",
                 ));
             }
-            kthreads::scheduler()?;
+            util::scheduler()?;
             check_cpu(cpu)?;
             let e = get_or_create(name, Kind::Irq, func, lazy)?;
             if e.func == Func::Log {
@@ -756,7 +747,7 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
             let here = rtos::port::port().cpu_id();
             e.prepare(Target::Irq(cpu), format!("irq/{}", cpu.unwrap_or(here)));
             let ok = match cpu {
-                Some(c) => irq_work::queue_on(w, c).map_err(|err| kthreads::bad_cpu(c, err))?,
+                Some(c) => irq_work::queue_on(w, c).map_err(|err| util::bad_cpu(c, err))?,
                 None => irq_work::queue(w),
             };
             Ok(queued(ctx, ok))
@@ -776,7 +767,7 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
         }
         "list" => {
             args.finish()?;
-            kthreads::scheduler()?;
+            util::scheduler()?;
             writeln!(
                 ctx,
                 "{:<16} {:<8} {:>4} {:>8} {:>4}",
@@ -823,7 +814,7 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
             let key = args.word("<thread>")?;
             let name = args.word("<work>")?;
             args.finish()?;
-            let t = kthreads::lookup(key)?;
+            let t = util::lookup(key)?;
             let e = get_or_create(name, Kind::Task, func, false)?;
             let Handle::Task(w) = e.handle() else {
                 unreachable!()
@@ -852,7 +843,7 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
             let key = args.word("<thread>")?;
             let name = args.word_opt()?;
             args.finish()?;
-            let t = kthreads::lookup(key)?;
+            let t = util::lookup(key)?;
             let cancelled = match (name, func) {
                 (Some(name), None) => {
                     let e = lookup_work(name)?;
@@ -893,7 +884,7 @@ pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8,
         "list" => {
             let key = args.word("<thread>")?;
             args.finish()?;
-            let t = kthreads::lookup(key)?;
+            let t = util::lookup(key)?;
             for n in tw::task_work_list(t.thread()) {
                 writeln!(ctx, "{n}");
             }
@@ -921,7 +912,7 @@ pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
             let single = args.flag("--single")?;
             let name = args.word("<wq>")?;
             args.finish()?;
-            kthreads::scheduler()?;
+            util::scheduler()?;
             if name.is_empty() {
                 return Err(CmdError::usage("empty workqueue name"));
             }
@@ -952,7 +943,7 @@ pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdEr
                 None
             };
             args.finish()?;
-            kthreads::scheduler()?;
+            util::scheduler()?;
             check_cpu(cpu)?;
             let q = lookup_wq(qname)?;
             let e = get_or_create(name, Kind::Work, func, false)?;
@@ -1040,7 +1031,7 @@ pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
             let cpu: Option<usize> = args.option("--cpu")?;
             let name = args.word("<w>")?;
             args.finish()?;
-            kthreads::scheduler()?;
+            util::scheduler()?;
             check_cpu(cpu)?;
             if WORKERS.lock().contains_key(name) {
                 return Err(CmdError::runtime(format!(
@@ -1140,7 +1131,7 @@ pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
 
 pub(crate) fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
-    let p: &dyn Port = kthreads::scheduler()?;
+    let p: &dyn Port = util::scheduler()?;
     let (now, hz) = (p.now(), p.ticks_per_second());
     writeln!(ctx, "{:>3}  {:<6} {:>10}", "CPU", "KIND", "DUE IN");
     let online = sched::online_mask();
@@ -1152,7 +1143,7 @@ pub(crate) fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
                 "{:>3}  {:<6} {:>10}",
                 cpu,
                 kind,
-                kthreads::show_duration(due)
+                util::show_duration(due)
             );
         }
     }
