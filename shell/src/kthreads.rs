@@ -27,11 +27,12 @@ use rtos::sync::IrqSpinLock;
 use rtos::time::{deadline_after, ns_to_ticks_ceil, ticks_to_ns};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
-use crate::commands::Ctx;
+use crate::ctx::{Command, Ctx};
 use crate::parse::parse_u64;
 use crate::util::{
     DEFAULT_TIMEOUT_NS, VecMap, bad_cpu, deadline_in, json_str, lookup, scheduler, show_duration,
 };
+use crate::work;
 
 /// Default `--period` of a `ticker`.
 const TICKER_PERIOD_NS: u64 = 1_000_000_000;
@@ -332,9 +333,115 @@ pub(crate) fn started(tid: Tid) -> bool {
         .is_some_and(|s| s.started.load(Ordering::Acquire))
 }
 
+/// The kthread commands, in `help` order.
+pub(crate) const COMMANDS: &[Command] = &[
+    Command {
+        name: "spawn",
+        usage: "spawn <kind> [name] [opts]",
+        help: "start a kernel thread of a built-in kind",
+        long_help: "Creates a kthread running one of the built-in bodies and wakes it; prints\n\
+                    `spawned <name> (tid <tid>) on cpu<n>`. Kinds (each polls its stop and park\n\
+                    requests, except hog):\n\
+                    \x20 spin     busy loop; result: iterations modulo 2^31\n\
+                    \x20 sleeper  sleeps until woken (stop, park, a signal task_work); result 0\n\
+                    \x20 ticker   prints `<name>: tick N` every period (default 1s); result: ticks\n\
+                    \x20 counter  counts every period (default 100ms), shown by ps; result: count\n\
+                    \x20 hog      spins and never polls: park and stop on it time out\n\
+                    \x20 exit     returns --result (default 0) at once\n\
+                    [name] defaults to <kind><n>, the first one free; it must be unique, at most\n\
+                    63 bytes and not all digits (it would read as a tid). Options:\n\
+                    \x20 --cpu N      a per-CPU thread bound to CPU N (EINVAL if N is not online)\n\
+                    \x20 --prio P     priority 0..=31, higher is more urgent (default 10)\n\
+                    \x20 --period D   ticker/counter period, a duration as for sleep\n\
+                    \x20 --result R   what an exit thread returns\n\
+                    \x20 --created    create only; `wake <t>` starts it (`stop` gives -4, EINTR)\n\
+                    Errors: a taken name (EEXIST), no memory or thread slot left (ENOMEM).",
+        run: cmd_spawn,
+    },
+    Command {
+        name: "ps",
+        usage: "ps [--json]",
+        help: "list kernel threads",
+        long_help: "One row per kthread: TID, NAME, STATE (created, ready, running, sleeping,\n\
+                    parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
+                    on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
+                    in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
+                    --json: one JSON object per line and thread, with the fields tid, name,\n\
+                    state, cpu, prio, runtime_ms, runtime_us, switches, stack_used, stack_size\n\
+                    (bytes), count, bound and result (null where they do not apply).",
+        run: cmd_ps,
+    },
+    Command {
+        name: "park",
+        usage: "park <t> [--timeout D]",
+        help: "park a kernel thread (waits until parked)",
+        long_help: "Asks thread <t> (a name or a tid) to park and waits until it is parked and\n\
+                    off its CPU, at most --timeout (default 5s): then `error: park: timeout`\n\
+                    and the request stays set. A thread that has exited gives ENOSYS, one that\n\
+                    is already parked (or being parked) EBUSY.",
+        run: cmd_park,
+    },
+    Command {
+        name: "unpark",
+        usage: "unpark <t>",
+        help: "let a parked kernel thread run again",
+        long_help: "Clears the park request of <t> and wakes it if it is parked (a per-CPU\n\
+                    thread goes back to its CPU). Does nothing if it is not parked.",
+        run: cmd_unpark,
+    },
+    Command {
+        name: "stop",
+        usage: "stop <t> [--timeout D]",
+        help: "stop a kernel thread and print its result",
+        long_help: "Asks <t> to stop (unparking it if needed), waits for it to return, prints\n\
+                    `<name>: result <R>` and forgets it. A thread created but never woken does\n\
+                    not run and gives -4 (EINTR). After --timeout (default 5s) it fails with\n\
+                    `error: stop: timeout`; the stop request stays (ps shows `stopping`).\n\
+                    A thread that already exited by itself is an error that shows its result\n\
+                    (unless an earlier stop of it timed out); it is forgotten too.",
+        run: cmd_stop,
+    },
+    Command {
+        name: "wait",
+        usage: "wait <t> <state> [--timeout D]",
+        help: "wait until a kernel thread is in a state (or a work has run)",
+        long_help: "Polls <t> every 2 ms until its state (as ps shows it) is <state>: created,\n\
+                    ready, running, sleeping, parked, stopping or exited. Fails after --timeout\n\
+                    (default 5s), or at once if the thread exited and <state> is not exited.\n\
+                    `wait work <work> runs >= <n> [--timeout D]` waits until the named work\n\
+                    has run at least <n> times; `wait work <work> state <s>` until it is in\n\
+                    state <s> (idle, pending, delayed, running, canceling), as `work list`\n\
+                    shows it. Both poll every 2 ms, default timeout 5s.",
+        run: cmd_wait,
+    },
+    Command {
+        name: "bind",
+        usage: "bind <t> <cpu>",
+        help: "bind a created or parked thread to a CPU",
+        long_help: "Restricts <t> to CPU <cpu>. Only while it is created (never woken) or parked\n\
+                    and off its CPU; otherwise EBUSY. A CPU that is not online is EINVAL.",
+        run: cmd_bind,
+    },
+    Command {
+        name: "wake",
+        usage: "wake <t>",
+        help: "wake a created or sleeping kernel thread",
+        long_help: "Starts a thread created with `spawn --created`, or wakes a sleeping one\n\
+                    early. Anything else is left alone (with a note).",
+        run: cmd_wake,
+    },
+    Command {
+        name: "prio",
+        usage: "prio <t> <prio>",
+        help: "change a kernel thread's priority",
+        long_help: "Sets the priority of <t> to <prio>, 0..=31 (higher is more urgent).",
+        run: cmd_prio,
+    },
+];
+
 // ---- commands ----
 
-pub(crate) fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let cpu: Option<usize> = args.option("--cpu")?;
     let prio: Option<Prio> = args.option("--prio")?;
     let period: Option<Duration> = args.option("--period")?;
@@ -425,7 +532,7 @@ struct Row {
     count: Option<u64>,
 }
 
-pub(crate) fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let json = args.flag("--json")?;
     args.finish()?;
     let hz = rtos::port::try_port().map_or(0, |p| p.ticks_per_second());
@@ -504,7 +611,7 @@ fn json_row(row: &Row) -> String {
     )
 }
 
-pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let (t, deadline) = target_and_deadline(args)?;
     match kthread::park_until(&t, Some(deadline)) {
         Ok(()) => Ok(0),
@@ -523,7 +630,7 @@ pub(crate) fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     }
 }
 
-pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     args.finish()?;
     let t = lookup(key)?;
@@ -532,7 +639,7 @@ pub(crate) fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
     Ok(0)
 }
 
-pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let (t, deadline) = target_and_deadline(args)?;
     let info = t.info();
     if info.state == State::Exited {
@@ -565,7 +672,18 @@ pub(crate) fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     }
 }
 
-pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+/// `wait`: `wait work ...` is [`work::wait_work`], anything else [`wait_thread`].
+fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let words = args.raw();
+    if work::is_wait_work(words) {
+        return work::wait_work(words);
+    }
+    let mut a = Args::new("wait <t> <state> [--timeout D]", words);
+    wait_thread(&mut a)
+}
+
+/// `wait <t> <state> [--timeout D]`.
+fn wait_thread(args: &mut Args<'_>) -> Result<u8, CmdError> {
     let Duration(timeout) = args
         .option("--timeout")?
         .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
@@ -599,7 +717,7 @@ pub(crate) fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     }
 }
 
-pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     let cpu: usize = args.next("<cpu>")?;
     args.finish()?;
@@ -613,7 +731,7 @@ pub(crate) fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cm
     Ok(0)
 }
 
-pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     args.finish()?;
     let t = lookup(key)?;
@@ -630,7 +748,7 @@ pub(crate) fn cmd_wake(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
     Ok(0)
 }
 
-pub(crate) fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     let Prio(prio) = args.next("<prio>")?;
     args.finish()?;

@@ -55,9 +55,12 @@
 //!
 //! # Commands and statuses
 //!
-//! The command table lives in `commands.rs` (one `Command` entry plus a handler per
-//! command; handlers get an argument helper with positional args, `--flag value` options, typed
-//! parsing and unknown-option errors). Every command returns an exit status: 0 for success, 1 for
+//! Every command module holds its own table entries (one `Command` per command, with its help
+//! texts, next to its handler; `ctx.rs` has what a command module needs); `registry.rs` joins
+//! them into the one command table, in `help` order, and runs input lines. The basics are in
+//! `basic.rs` and `machine.rs`, helpers several modules share in `util.rs`. Handlers get an
+//! argument helper with positional args, `--flag value` options, typed parsing and
+//! unknown-option errors. Every command returns an exit status: 0 for success, 1 for
 //! a runtime error, 2 for a usage error (also: unknown command, unterminated quote, line too
 //! long). An error is exactly one line starting with `error: `. `$?` expands to the last status
 //! in any unquoted or double-quoted word. Blank and comment lines leave `$?` alone.
@@ -95,14 +98,17 @@
 extern crate alloc;
 
 mod args;
+mod basic;
 mod bench;
-mod commands;
+mod ctx;
 mod detect;
 mod erased;
 mod kthreads;
+mod machine;
 mod out;
 mod parse;
 mod reader;
+mod registry;
 mod session;
 mod stress;
 mod system;

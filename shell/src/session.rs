@@ -7,10 +7,10 @@ use alloc::string::String;
 use alloc::vec;
 use embedded_io::{Read, ReadReady, Write};
 
-use crate::commands;
 use crate::detect::{self, Detected};
 use crate::out::{self, IoSink, Sink};
 use crate::reader::{LineEvent, LineReader};
+use crate::registry;
 use crate::system::{Exit, MAX_LINE, PROMPT, State, System};
 use crate::term;
 
@@ -97,7 +97,7 @@ impl Shell {
             let event = reader.read_line(io, &mut line);
             let mut sink = IoSink::new(io);
             let exit = match event {
-                LineEvent::Line => commands::execute(&line, &mut self.state, &mut sink, sys, false),
+                LineEvent::Line => registry::execute(&line, &mut self.state, &mut sink, sys, false),
                 LineEvent::TooLong => {
                     out::line_too_long(&mut sink);
                     self.state.complete(2, false)
@@ -150,7 +150,7 @@ impl Shell {
                 out::line_too_long(&mut sink);
                 self.state.complete(2, true)
             } else {
-                commands::execute(&line, &mut self.state, &mut sink, sys, true)
+                registry::execute(&line, &mut self.state, &mut sink, sys, true)
             };
             sink.flush();
             if let Some(exit) = exit {

@@ -68,7 +68,7 @@ use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
-use crate::commands::Ctx;
+use crate::ctx::{Command, Ctx};
 use crate::util;
 
 /// Most works one `stress` run takes.
@@ -372,7 +372,28 @@ impl Run {
     }
 }
 
-pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+/// `stress`.
+pub(crate) const COMMANDS: &[Command] = &[Command {
+    name: "stress",
+    usage: "stress <kind> <n> [opts]",
+    help: "queue n works from every CPU at once, check each ran once",
+    long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]:\n\
+                    creates n works (1..=100000, not in `work list`), starts a kthread\n\
+                    stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
+                    queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
+                    most --timeout, default 10s) until all ran. Prints `stress <kind>: Q queued, A ran once,\n\
+                    B twice or more, C never (cpu0 R0 ...) in T ms`; status 0 only if all n\n\
+                    were queued and each ran exactly once, on its CPU.\n\
+                    \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
+                    \x20          per work while the slot table allows (--slots S: at most S per\n\
+                    \x20          CPU), else each CPU's slots are reused, one queue per work\n\
+                    \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
+                    \x20          workqueue stresswq, destroyed afterwards)\n\
+                    \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
+    run: cmd_stress,
+}];
+
+fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let cpus_opt: Option<usize> = args.option("--cpus")?;
     let Duration(timeout) = args
         .option("--timeout")?

@@ -56,8 +56,7 @@ use rtos::work::task_work::{self as tw, Notify, TaskWork};
 use rtos::work::workqueue::{self as wqm, Work, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
-use crate::commands::Ctx;
-use crate::kthreads;
+use crate::ctx::{Command, Ctx};
 use crate::parse::parse_u64;
 use crate::util::{self, DEFAULT_TIMEOUT_NS, VecMap, check_cpu};
 
@@ -574,9 +573,84 @@ fn ensure_klogd() -> Result<(), CmdError> {
     Ok(())
 }
 
+/// The deferred-work commands, in `help` order (`timers` is in [`TIMERS`]).
+pub(crate) const COMMANDS: &[Command] = &[
+    Command {
+        name: "work",
+        usage: "work list [--json]",
+        help: "list the named deferred works",
+        long_help: "One row per named work (created by irqwork, taskwork, wq or kworker with\n\
+                    --fn): NAME, KIND (irq_work, task_work, work), FN, STATE (idle, pending,\n\
+                    delayed, running, canceling), QUEUE (where it was last queued), CPU (where\n\
+                    it last ran), RUNS, LATENCY (queue to start of the last run).\n\
+                    --json: one object per line with name, kind, fn, state, queue, cpu, runs,\n\
+                    latency_ns (null where unknown).\n\
+                    Functions (--fn, fixed when the work is created on first use):\n\
+                    \x20 log          print `<work> ran on cpu<C> (<context>)`; hard-IRQ lines\n\
+                    \x20              go through a ring printed by the klogd thread\n\
+                    \x20 count        only count runs\n\
+                    \x20 busy:<ms>    spin for <ms>\n\
+                    \x20 sleep:<ms>   sleep for <ms> (not for irq_works)\n\
+                    \x20 requeue:<n>  queue itself again, n times per queue command\n\
+                    A queue command that finds the work pending prints `already pending`\n\
+                    and returns 1.",
+        run: cmd_work,
+    },
+    Command {
+        name: "irqwork",
+        usage: "irqwork <subcommand> ...",
+        help: "hard-IRQ callbacks (irq_work)",
+        long_help: "irqwork queue <work> [--cpu N] [--lazy] [--fn F]: queue on this CPU, or on\n\
+                    CPU N (an SGI to it); --lazy (at creation) waits for the next timer tick.\n\
+                    irqwork sync <work>: wait until its callback is not running.\n\
+                    irqwork list: every irq_work: NAME, FLAGS (P pending, B busy), LAZY, RUNS,\n\
+                    CPU (last ran on).",
+        run: cmd_irqwork,
+    },
+    Command {
+        name: "taskwork",
+        usage: "taskwork <subcommand> ...",
+        help: "per-thread callbacks (task_work)",
+        long_help: "taskwork add <thread> <work> [--notify M] [--fn F]: queue on <thread>; M is\n\
+                    none (runs at exit), resume (default: at its next boundary), signal (also\n\
+                    wakes an interruptible sleeper, SGI if running elsewhere) or signal-no-ipi.\n\
+                    ESRCH once the thread is exiting.\n\
+                    taskwork cancel <thread> <work|--fn F>: remove it (or the newest work with\n\
+                    that function); prints `cancelled <work>`, or `not queued on <t>` (status 1).\n\
+                    taskwork list <thread>: queued works, newest (first to run) first.",
+        run: cmd_taskwork,
+    },
+    Command {
+        name: "wq",
+        usage: "wq <subcommand> ...",
+        help: "workqueues",
+        long_help: "wq create <wq> [--single]: a worker per online CPU (<wq>/<cpu>) or one.\n\
+                    wq queue <wq> <work> [--cpu N] [--fn F]: queue on this CPU's worker (or N's).\n\
+                    wq delay <wq> <work> <D> [--cpu N] [--fn F]: queue after D.\n\
+                    wq flush <wq>: wait for everything queued before.\n\
+                    wq destroy <wq>: flush, stop the workers.\n\
+                    wq list: NAME, WORKERS, QUEUED.",
+        run: cmd_wq,
+    },
+    Command {
+        name: "kworker",
+        usage: "kworker <subcommand> ...",
+        help: "kthread workers",
+        long_help: "kworker create <w> [--cpu N]: a worker thread <w> (bound to N).\n\
+                    kworker queue <w> <work> [--fn F]; kworker delay <w> <work> <D> [--fn F].\n\
+                    kworker mod <w> <work> <D> [--fn F]: queue if idle, else move its deadline;\n\
+                    prints pending=<was it pending>.\n\
+                    kworker cancel <work>: cancel (sync); prints pending=<was it pending>.\n\
+                    kworker flush-work <work>: wait for it if queued or running.\n\
+                    kworker flush <w>: wait for everything queued before.\n\
+                    kworker destroy <w>: flush and stop; pending delayed works are an error.",
+        run: cmd_kworker,
+    },
+];
+
 // ---- work list / wait work ----
 
-pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     if sub != "list" {
         return Err(CmdError::usage(format!(
@@ -633,17 +707,16 @@ pub(crate) fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
 /// The states `work list` shows, which `wait work <work> state <s>` accepts.
 const WORK_STATES: [&str; 5] = ["idle", "pending", "delayed", "running", "canceling"];
 
-/// `wait`: `wait work <work> runs >= <n> [--timeout D]` or `wait work <work> state <s>
-/// [--timeout D]`, else the kthread `wait`.
-pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let words = args.raw();
-    let is_work = words.len() >= 4
+/// Whether the arguments of `wait` ask for a work: `wait work <work> runs ...` or `... state ...`.
+pub(crate) fn is_wait_work(words: &[String]) -> bool {
+    words.len() >= 4
         && words.iter().any(|w| w == "runs" || w == "state")
-        && words.iter().any(|w| w == "work");
-    if !is_work {
-        let mut a = Args::new("wait <t> <state> [--timeout D]", words);
-        return kthreads::cmd_wait(ctx, &mut a);
-    }
+        && words.iter().any(|w| w == "work")
+}
+
+/// `wait work <work> runs >= <n> [--timeout D]` or `wait work <work> state <s> [--timeout D]`,
+/// given the arguments of `wait` (see [`is_wait_work`]).
+pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
     let pos = words.iter().position(|w| w == "work").unwrap_or(0);
     let rest: Vec<String> = words
         .iter()
@@ -714,7 +787,7 @@ pub(crate) fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, Cmd
 
 // ---- irqwork ----
 
-pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "queue" => {
@@ -805,7 +878,7 @@ pub(crate) fn cmd_irqwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
 
 // ---- taskwork ----
 
-pub(crate) fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_taskwork(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "add" => {
@@ -905,7 +978,7 @@ fn lookup_wq(name: &str) -> Result<Arc<Workqueue>, CmdError> {
         .ok_or_else(|| CmdError::runtime(format!("no such workqueue '{name}'")))
 }
 
-pub(crate) fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "create" => {
@@ -1024,7 +1097,7 @@ fn existing_work(name: &str) -> Result<Arc<Work>, CmdError> {
     }
 }
 
-pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "create" => {
@@ -1127,9 +1200,18 @@ pub(crate) fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, 
     }
 }
 
+/// `timers` (after `bench` in `help`).
+pub(crate) const TIMERS: &[Command] = &[Command {
+    name: "timers",
+    usage: "timers",
+    help: "pending timers per CPU",
+    long_help: "One row per pending timer: CPU, KIND (wake, slice, call), DUE IN.",
+    run: cmd_timers,
+}];
+
 // ---- timers ----
 
-pub(crate) fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
     let p: &dyn Port = util::scheduler()?;
     let (now, hz) = (p.now(), p.ticks_per_second());
