@@ -32,14 +32,14 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     usage: "bench [name...] [--iters N] [--json]",
     help: "run the kernel benchmark suite",
     long_help: "Runs the named benchmarks (default: all) on this CPU and prints a row per\n\
-                    benchmark and sub-case (`timers/4096`): N, MIN, MEDIAN, P99, MAX in counter\n\
-                    ticks, then the same in cycles (- without a cycle counter). Each warms up,\n\
-                    then measures N iterations (--iters, default 10,000; delayed 100, create\n\
-                    1,000), each starting on a tick edge. --json: one JSON line instead.\n\
-                    Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
-                    latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
-                    10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
-                    ready), create, boot (kernel entry to first prompt).",
+                benchmark and sub-case (`timers/4096`): N, MIN, MEDIAN, P99, MAX in counter\n\
+                ticks, then the same in cycles (- without a cycle counter). Each warms up,\n\
+                then measures N iterations (--iters, default 10,000; delayed 100, create\n\
+                1,000), each starting on a tick edge. --json: one JSON line instead.\n\
+                Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
+                latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
+                10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
+                ready), create, boot (kernel entry to first prompt).",
     run: cmd_bench,
 }];
 

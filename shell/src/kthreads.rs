@@ -32,7 +32,7 @@ use crate::parse::parse_u64;
 use crate::util::{
     DEFAULT_TIMEOUT_NS, VecMap, bad_cpu, deadline_in, json_str, lookup, scheduler, show_duration,
 };
-use crate::work;
+use crate::work::list::{is_wait_work, wait_work};
 
 /// Default `--period` of a `ticker`.
 const TICKER_PERIOD_NS: u64 = 1_000_000_000;
@@ -672,11 +672,11 @@ fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     }
 }
 
-/// `wait`: `wait work ...` is [`work::wait_work`], anything else [`wait_thread`].
+/// `wait`: `wait work ...` is [`wait_work`], anything else [`wait_thread`].
 fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let words = args.raw();
-    if work::is_wait_work(words) {
-        return work::wait_work(words);
+    if is_wait_work(words) {
+        return wait_work(words);
     }
     let mut a = Args::new("wait <t> <state> [--timeout D]", words);
     wait_thread(&mut a)

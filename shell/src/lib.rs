@@ -80,12 +80,12 @@
 //!
 //! # Deferred work
 //!
-//! `work list`, `irqwork`, `taskwork`, `wq`, `kworker`, `timers` and `wait work` (in `work.rs`)
-//! drive `rtos::work` (irq_work, task_work, workqueues, kthread workers) with named work items
-//! created on first use with `--fn` (`log`, `count`, `busy:<ms>`, `sleep:<ms>`, `requeue:<n>`).
-//! A `log` irq_work never takes the console lock (a sleeping mutex) in hard IRQ context: it
-//! writes into a fixed ring under an `IrqSpinLock` (drops are counted), printed by a `klogd`
-//! kthread the shell starts on first use.
+//! `work list`, `irqwork`, `taskwork`, `wq`, `kworker`, `timers` and `wait work` (in `work/`, a
+//! file per mechanism) drive `rtos::work` (irq_work, task_work, workqueues, kthread workers) with
+//! named work items created on first use with `--fn` (`log`, `count`, `busy:<ms>`, `sleep:<ms>`,
+//! `requeue:<n>`). A `log` irq_work never takes the console lock (a sleeping mutex) in hard IRQ
+//! context: it writes into a fixed ring under an `IrqSpinLock` (drops are counted), printed by a
+//! `klogd` kthread the shell starts on first use.
 //!
 //! All output uses `\r\n` line endings. No input can make the shell panic, and nothing it
 //! allocates grows with the input beyond [`MAX_LINE`]-sized buffers.

@@ -378,18 +378,18 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     usage: "stress <kind> <n> [opts]",
     help: "queue n works from every CPU at once, check each ran once",
     long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]:\n\
-                    creates n works (1..=100000, not in `work list`), starts a kthread\n\
-                    stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
-                    queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
-                    most --timeout, default 10s) until all ran. Prints `stress <kind>: Q queued, A ran once,\n\
-                    B twice or more, C never (cpu0 R0 ...) in T ms`; status 0 only if all n\n\
-                    were queued and each ran exactly once, on its CPU.\n\
-                    \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
-                    \x20          per work while the slot table allows (--slots S: at most S per\n\
-                    \x20          CPU), else each CPU's slots are reused, one queue per work\n\
-                    \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
-                    \x20          workqueue stresswq, destroyed afterwards)\n\
-                    \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
+                creates n works (1..=100000, not in `work list`), starts a kthread\n\
+                stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
+                queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
+                most --timeout, default 10s) until all ran. Prints `stress <kind>: Q queued, A ran once,\n\
+                B twice or more, C never (cpu0 R0 ...) in T ms`; status 0 only if all n\n\
+                were queued and each ran exactly once, on its CPU.\n\
+                \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
+                \x20          per work while the slot table allows (--slots S: at most S per\n\
+                \x20          CPU), else each CPU's slots are reused, one queue per work\n\
+                \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
+                \x20          workqueue stresswq, destroyed afterwards)\n\
+                \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
     run: cmd_stress,
 }];
 
