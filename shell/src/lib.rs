@@ -67,7 +67,7 @@
 //!
 //! # Kernel threads
 //!
-//! `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake` and `prio` (in `kthreads.rs`)
+//! `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake` and `prio` (in `kthreads/`)
 //! drive the kernel's kthreads directly through `rtos::kthread` and `rtos::sched`, not through
 //! [`System`]. `spawn` starts built-in bodies (`spin`, `sleeper`, `ticker`, `counter`, `hog`,
 //! `exit`) that honour Linux's kthread contract (poll should-stop/should-park, `parkme`), except

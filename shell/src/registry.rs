@@ -24,7 +24,9 @@ const HELP: &[Command] = &[Command {
 const TABLES: &[&[Command]] = &[
     HELP,
     basic::COMMANDS,
-    kthreads::COMMANDS,
+    kthreads::spawn::COMMANDS,
+    kthreads::ps::COMMANDS,
+    kthreads::control::COMMANDS,
     work::list::COMMANDS,
     work::irqwork::COMMANDS,
     work::taskwork::COMMANDS,
