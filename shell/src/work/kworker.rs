@@ -54,102 +54,119 @@ fn existing_work(name: &str) -> Result<Arc<Work>, CmdError> {
 fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
-        "create" => {
-            let cpu: Option<usize> = args.option("--cpu")?;
-            let name = args.word("<w>")?;
-            args.finish()?;
-            util::scheduler()?;
-            check_cpu(cpu)?;
-            if WORKERS.lock().contains_key(name) {
-                return Err(CmdError::runtime(format!(
-                    "a kworker named '{name}' already exists (EEXIST)"
-                )));
-            }
-            let made = match cpu {
-                Some(c) => kw::create_worker_on_cpu(c, name),
-                None => kw::create_worker(name),
-            };
-            let w = made.map_err(|e| match e {
-                Error::Exists => CmdError::runtime(format!(
-                    "a thread named '{name}' already exists ({})",
-                    e.name()
-                )),
-                e => CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())),
-            })?;
-            WORKERS.lock().insert(String::from(name), w);
-            Ok(0)
-        }
-        "queue" | "delay" | "mod" => {
-            let func: Option<Func> = args.option("--fn")?;
-            let wname = args.word("<w>")?;
-            let name = args.word("<work>")?;
-            let delay = if sub == "queue" {
-                0
-            } else {
-                args.next::<Duration>("<D>")?.0
-            };
-            args.finish()?;
-            let k = lookup_worker(wname)?;
-            let e = get_or_create(name, Kind::Work, func, false)?;
-            let w = e.work();
-            if sub != "mod"
-                && matches!(w.state(), wqm::WorkState::Pending | wqm::WorkState::Delayed)
-            {
-                return Ok(queued(ctx, false));
-            }
-            e.prepare(Target::Worker(k.clone()), format!("kworker {wname}"));
-            if sub == "mod" {
-                let was = kw::kthread_mod_delayed_work(&k, &w, delay);
-                writeln!(ctx, "pending={was}");
-                return Ok(0);
-            }
-            Ok(queued(ctx, kw::kthread_queue_delayed_work(&k, &w, delay)))
-        }
-        "cancel" => {
-            let name = args.word("<work>")?;
-            args.finish()?;
-            let w = existing_work(name)?;
-            let was = kw::kthread_cancel_delayed_work_sync(&w);
-            writeln!(ctx, "pending={was}");
-            Ok(0)
-        }
-        "flush-work" => {
-            let name = args.word("<work>")?;
-            args.finish()?;
-            let w = existing_work(name)?;
-            kw::kthread_flush_work(&w);
-            Ok(0)
-        }
-        "flush" => {
-            let wname = args.word("<w>")?;
-            args.finish()?;
-            let k = lookup_worker(wname)?;
-            kw::kthread_flush_worker(&k);
-            Ok(0)
-        }
-        "destroy" => {
-            let wname = args.word("<w>")?;
-            args.finish()?;
-            let k = WORKERS
-                .lock()
-                .remove(wname)
-                .ok_or_else(|| CmdError::runtime(format!("no such kworker '{wname}'")))?;
-            match kw::kthread_destroy_worker(k) {
-                Ok(()) => Ok(0),
-                Err(left) => {
-                    let mut names = String::new();
-                    for (i, w) in left.iter().enumerate() {
-                        let _ = write!(names, "{}{}", if i > 0 { ", " } else { "" }, w.name());
-                    }
-                    Err(CmdError::runtime(format!(
-                        "delayed works were still pending (disarmed, they will not run): {names}"
-                    )))
-                }
-            }
-        }
+        "create" => create(args),
+        "queue" | "delay" | "mod" => queue(ctx, args, sub),
+        "cancel" => cancel(ctx, args),
+        "flush-work" => flush_work(args),
+        "flush" => flush(args),
+        "destroy" => destroy(args),
         _ => Err(CmdError::usage(format!(
             "unknown subcommand '{sub}' (expected create, queue, delay, mod, cancel, flush-work, \
              flush or destroy)"
         ))),
+    }
+}
+
+/// `kworker create <w> [--cpu N]`.
+fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let cpu: Option<usize> = args.option("--cpu")?;
+    let name = args.word("<w>")?;
+    args.finish()?;
+    util::scheduler()?;
+    check_cpu(cpu)?;
+    if WORKERS.lock().contains_key(name) {
+        return Err(CmdError::runtime(format!(
+            "a kworker named '{name}' already exists (EEXIST)"
+        )));
+    }
+    let made = match cpu {
+        Some(c) => kw::create_worker_on_cpu(c, name),
+        None => kw::create_worker(name),
+    };
+    let w = made.map_err(|e| match e {
+        Error::Exists => CmdError::runtime(format!(
+            "a thread named '{name}' already exists ({})",
+            e.name()
+        )),
+        e => CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())),
+    })?;
+    WORKERS.lock().insert(String::from(name), w);
+    Ok(0)
+}
+
+/// `kworker queue <w> <work>`, `kworker delay <w> <work> <D>` and
+/// `kworker mod <w> <work> <D>`, each `[--fn F]`.
+fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdError> {
+    let func: Option<Func> = args.option("--fn")?;
+    let wname = args.word("<w>")?;
+    let name = args.word("<work>")?;
+    let delay = if sub == "queue" {
+        0
+    } else {
+        args.next::<Duration>("<D>")?.0
+    };
+    args.finish()?;
+    let k = lookup_worker(wname)?;
+    let e = get_or_create(name, Kind::Work, func, false)?;
+    let w = e.work();
+    if sub != "mod" && matches!(w.state(), wqm::WorkState::Pending | wqm::WorkState::Delayed) {
+        return Ok(queued(ctx, false));
+    }
+    e.prepare(Target::Worker(k.clone()), format!("kworker {wname}"));
+    if sub == "mod" {
+        let was = kw::kthread_mod_delayed_work(&k, &w, delay);
+        writeln!(ctx, "pending={was}");
+        return Ok(0);
+    }
+    Ok(queued(ctx, kw::kthread_queue_delayed_work(&k, &w, delay)))
+}
+
+/// `kworker cancel <work>`.
+fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let name = args.word("<work>")?;
+    args.finish()?;
+    let w = existing_work(name)?;
+    let was = kw::kthread_cancel_delayed_work_sync(&w);
+    writeln!(ctx, "pending={was}");
+    Ok(0)
+}
+
+/// `kworker flush-work <work>`.
+fn flush_work(args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let name = args.word("<work>")?;
+    args.finish()?;
+    let w = existing_work(name)?;
+    kw::kthread_flush_work(&w);
+    Ok(0)
+}
+
+/// `kworker flush <w>`.
+fn flush(args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let wname = args.word("<w>")?;
+    args.finish()?;
+    let k = lookup_worker(wname)?;
+    kw::kthread_flush_worker(&k);
+    Ok(0)
+}
+
+/// `kworker destroy <w>`.
+fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let wname = args.word("<w>")?;
+    args.finish()?;
+    let k = WORKERS
+        .lock()
+        .remove(wname)
+        .ok_or_else(|| CmdError::runtime(format!("no such kworker '{wname}'")))?;
+    match kw::kthread_destroy_worker(k) {
+        Ok(()) => Ok(0),
+        Err(left) => {
+            let mut names = String::new();
+            for (i, w) in left.iter().enumerate() {
+                let _ = write!(names, "{}{}", if i > 0 { ", " } else { "" }, w.name());
+            }
+            Err(CmdError::runtime(format!(
+                "delayed works were still pending (disarmed, they will not run): {names}"
+            )))
+        }
     }
 }
