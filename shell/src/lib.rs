@@ -56,14 +56,14 @@
 //! # Commands and statuses
 //!
 //! Every command module holds its own table entries (one `Command` per command, with its help
-//! texts, next to its handler; `ctx.rs` has what a command module needs); `registry.rs` joins
-//! them into the one command table, in `help` order, and runs input lines. The basics are in
-//! `basic.rs` and `machine.rs`, helpers several modules share in `util.rs`. Handlers get an
-//! argument helper with positional args, `--flag value` options, typed parsing and
-//! unknown-option errors. Every command returns an exit status: 0 for success, 1 for
-//! a runtime error, 2 for a usage error (also: unknown command, unterminated quote, line too
-//! long). An error is exactly one line starting with `error: `. `$?` expands to the last status
-//! in any unquoted or double-quoted word. Blank and comment lines leave `$?` alone.
+//! texts, next to its handler; `ctx.rs` has what a command module needs); `registry.rs` joins them
+//! into the one command table, in `help` order, and runs input lines. The basics are in `basic.rs`
+//! and `machine.rs`, helpers several modules share in `util.rs`. Handlers get an argument helper
+//! with positional args, `--flag value` options, typed parsing and unknown-option errors. Every
+//! command returns an exit status: 0 for success, 1 for a runtime error, 2 for a usage error (also:
+//! unknown command, unterminated quote, line too long). An error is exactly one line starting with
+//! `error: `. `$?` expands to the last status in any unquoted or double-quoted word. Blank and
+//! comment lines leave `$?` alone.
 //!
 //! # Kernel threads
 //!
