@@ -9,7 +9,6 @@ use crate::ctx::{Command, Ctx};
 use crate::out::{Out, Sink};
 use crate::parse::tokenize;
 use crate::system::{Exit, State, System};
-use crate::{basic, bench, kthreads, machine, stress, work};
 
 /// `help`, the registry's own command.
 const HELP: &[Command] = &[Command {
@@ -23,19 +22,19 @@ const HELP: &[Command] = &[Command {
 /// The tables, in `help` order.
 const TABLES: &[&[Command]] = &[
     HELP,
-    basic::COMMANDS,
-    kthreads::spawn::COMMANDS,
-    kthreads::ps::COMMANDS,
-    kthreads::control::COMMANDS,
-    work::list::COMMANDS,
-    work::irqwork::COMMANDS,
-    work::taskwork::COMMANDS,
-    work::wq::COMMANDS,
-    work::kworker::COMMANDS,
-    bench::COMMANDS,
-    work::list::TIMERS,
-    stress::COMMANDS,
-    machine::COMMANDS,
+    crate::basic::COMMANDS,
+    crate::kthreads::spawn::COMMANDS,
+    crate::kthreads::ps::COMMANDS,
+    crate::kthreads::control::COMMANDS,
+    crate::work::list::COMMANDS,
+    crate::work::irqwork::COMMANDS,
+    crate::work::taskwork::COMMANDS,
+    crate::work::wq::COMMANDS,
+    crate::work::kworker::COMMANDS,
+    crate::bench::COMMANDS,
+    crate::work::list::TIMERS,
+    crate::stress::COMMANDS,
+    crate::machine::COMMANDS,
 ];
 
 /// Every command the shell knows, in `help` order.
