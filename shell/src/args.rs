@@ -14,8 +14,8 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::CrashKind;
 use crate::parse::{parse_duration, parse_u64};
+use crate::system::CrashKind;
 
 /// Kind of a command failure; decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

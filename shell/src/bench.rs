@@ -20,14 +20,31 @@ use core::fmt::Write as _;
 use rtos::bench::{self, BENCHES, Row, Stats};
 
 use crate::args::{Args, CmdError};
-use crate::commands::Ctx;
-use crate::kthreads::scheduler;
+use crate::ctx::{Command, Ctx};
+use crate::util::{json_str, scheduler};
 
 /// Most `--iters` accepted (the samples are kept in memory: 16 bytes each).
 const MAX_ITERS: u32 = 1_000_000;
 
+/// `bench`.
+pub(crate) const COMMANDS: &[Command] = &[Command {
+    name: "bench",
+    usage: "bench [name...] [--iters N] [--json]",
+    help: "run the kernel benchmark suite",
+    long_help: "Runs the named benchmarks (default: all) on this CPU and prints a row per\n\
+                benchmark and sub-case (`timers/4096`): N, MIN, MEDIAN, P99, MAX in counter\n\
+                ticks, then the same in cycles (- without a cycle counter). Each warms up,\n\
+                then measures N iterations (--iters, default 10,000; delayed 100, create\n\
+                1,000), each starting on a tick edge. --json: one JSON line instead.\n\
+                Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
+                latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
+                10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
+                ready), create, boot (kernel entry to first prompt).",
+    run: cmd_bench,
+}];
+
 /// The `bench` command.
-pub(crate) fn cmd_bench(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_bench(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let json = args.flag("--json")?;
     let iters: Option<u32> = args.option("--iters")?;
     let names = args.rest()?;
@@ -112,7 +129,7 @@ pub(crate) fn to_json(hz: u64, rows: &[Row]) -> String {
         let _ = write!(
             s,
             "{{\"name\":{},\"n\":{},\"ticks\":{},\"cycles\":{}}}",
-            crate::kthreads::json_str(&r.name),
+            json_str(&r.name),
             r.n,
             stats_json(&r.ticks),
             cycles

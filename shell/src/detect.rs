@@ -1,11 +1,11 @@
 //! Start-up terminal detection: one size probe, a bounded wait, a bounded CPR parser.
 //!
-//! [`crate::Shell::run`] writes [`SIZE_PROBE`] and the first prompt together, then calls
+//! `Shell::run` writes [`SIZE_PROBE`] and the first prompt together, then calls
 //! [`await_reply`]: the prompt is on the line at once, whether or not anything ever answers.
 
 use embedded_io::{Read, ReadReady};
 
-use crate::System;
+use crate::system::System;
 
 /// The size probe: save cursor, move to the far corner, ask for the position, restore.
 pub(crate) const SIZE_PROBE: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
@@ -15,7 +15,7 @@ pub(crate) const SIZE_PROBE: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
 /// before noline draws its own.
 pub(crate) const ERASE_PROMPT: &[u8] = b"\r\x1b[K";
 
-/// How long [`crate::Shell::run`] waits for the terminal to answer the probe, in nanoseconds.
+/// How long `Shell::run` waits for the terminal to answer the probe, in nanoseconds.
 pub const DETECT_TIMEOUT_NS: u64 = 200_000_000;
 
 /// Poll interval while waiting for the reply. `sleep_ns` (not `idle`) so the wait is bounded

@@ -8,7 +8,8 @@
 
 use embedded_io::{Error as _, ErrorKind, ErrorType, Read, ReadReady, Write};
 
-use crate::{CpuInfo, CrashKind, Exit, Shell, System, UartInfo};
+use crate::session::Shell;
+use crate::system::{CpuInfo, CrashKind, Exit, System, UartInfo};
 
 /// The byte stream a shell runs on, as a trait object. Every `Read + Write + ReadReady` is one;
 /// errors are reduced to their [`ErrorKind`] (the shell only tells "failed" from "worked").

@@ -5,7 +5,7 @@ use core::fmt;
 
 use embedded_io::Write;
 
-use crate::MAX_LINE;
+use crate::system::MAX_LINE;
 
 /// `write_all` that treats `Ok(0)` as an error instead of panicking like embedded-io's does.
 pub(crate) fn write_all<W: Write + ?Sized>(w: &mut W, mut buf: &[u8]) -> Result<(), ()> {

@@ -8,9 +8,9 @@
 use alloc::string::String;
 use embedded_io::{Read, Write};
 
-use crate::MAX_LINE;
 use crate::detect::Pending;
 use crate::out::write_all;
+use crate::system::MAX_LINE;
 
 /// What [`LineReader::read_line`] produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

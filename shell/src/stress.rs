@@ -68,8 +68,8 @@ use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
 use crate::args::{Args, CmdError, Duration, FromArg};
-use crate::commands::Ctx;
-use crate::kthreads;
+use crate::ctx::{Command, Ctx};
+use crate::util;
 
 /// Most works one `stress` run takes.
 pub(crate) const MAX_N: usize = 100_000;
@@ -305,21 +305,176 @@ fn queue_works(t: &Tally, works: &[Arc<Work>], dest: &Dest, j: usize) {
 
 // ---- the command ----
 
-/// The first `k` online CPUs.
+/// `stress`.
+pub(crate) const COMMANDS: &[Command] = &[Command {
+    name: "stress",
+    usage: "stress <kind> <n> [opts]",
+    help: "queue n works from every CPU at once, check each ran once",
+    long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]:\n\
+                creates n works (1..=100000, not in `work list`), starts a kthread\n\
+                stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
+                queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
+                most --timeout, default 10s) until all ran. Prints `stress <kind>: Q queued, A ran once,\n\
+                B twice or more, C never (cpu0 R0 ...) in T ms`; status 0 only if all n\n\
+                were queued and each ran exactly once, on its CPU.\n\
+                \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
+                \x20          per work while the slot table allows (--slots S: at most S per\n\
+                \x20          CPU), else each CPU's slots are reused, one queue per work\n\
+                \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
+                \x20          workqueue stresswq, destroyed afterwards)\n\
+                \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
+    run: cmd_stress,
+}];
+
+fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let o = Opts::parse(args)?;
+    let p = util::scheduler()?;
+    let cpus = pick_cpus(o.cpus)?;
+    let (tally, per, works) = setup(&o, p, cpus)?;
+    let run = Run::new(&o, &tally, per, works)?;
+    let per = run.pool.len() / tally.cpus.len();
+    let queuers = match Queuers::create(&tally, &run, per) {
+        Ok(q) => q,
+        Err(e) => {
+            run.teardown(true);
+            return Err(e);
+        }
+    };
+    let start = p.now();
+    for t in &queuers.threads {
+        kthread::wake_up_process(t);
+    }
+    let outcome = finish(p, &tally, run, queuers, start);
+    report(ctx, &o, p, &tally, per * tally.cpus.len(), outcome)
+}
+
+// ---- parse and set up ----
+
+/// The arguments of one run.
+struct Opts {
+    kind: Kind,
+    /// How many works.
+    n: usize,
+    /// `--cpus`: how many of the online CPUs (default all).
+    cpus: Option<usize>,
+    /// `--timeout`, nanoseconds.
+    timeout: u64,
+    /// `--fresh` (wq): a new workqueue.
+    fresh: bool,
+    /// `--slots` (irqwork): most irq_work slots per queuer.
+    slots: Option<usize>,
+}
+
+impl Opts {
+    /// The arguments, checked: usage errors only, nothing is touched yet.
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let cpus: Option<usize> = args.option("--cpus")?;
+        let Duration(timeout) = args
+            .option("--timeout")?
+            .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+        let fresh = args.flag("--fresh")?;
+        let slots: Option<usize> = args.option("--slots")?;
+        let kind: Kind = args.next("<kind>")?;
+        let n: usize = args.next("<n>")?;
+        args.finish()?;
+        if n == 0 || n > MAX_N {
+            return Err(CmdError::usage(format!("<n> must be 1..={MAX_N}, not {n}")));
+        }
+        if fresh && kind != Kind::Wq {
+            return Err(CmdError::usage("--fresh is only for wq"));
+        }
+        if slots.is_some() && kind != Kind::IrqWork {
+            return Err(CmdError::usage("--slots is only for irqwork"));
+        }
+        if slots == Some(0) {
+            return Err(CmdError::usage("--slots must be at least 1"));
+        }
+        Ok(Self {
+            kind,
+            n,
+            cpus,
+            timeout,
+            fresh,
+            slots,
+        })
+    }
+}
+
+/// The first `k` online CPUs, none with a queuer thread left from an earlier run.
 fn pick_cpus(k: Option<usize>) -> Result<Vec<usize>, CmdError> {
     let online = sched::online_mask();
     let all: Vec<usize> = (0..rtos::MAX_CPUS)
         .filter(|c| online & (1 << c) != 0)
         .collect();
-    match k {
-        None => Ok(all),
-        Some(0) => Err(CmdError::usage("--cpus must be at least 1")),
-        Some(k) if k > all.len() => Err(CmdError::usage(format!(
-            "--cpus {k}: only {} CPUs are online",
-            all.len()
-        ))),
-        Some(k) => Ok(all[..k].to_vec()),
+    let cpus = match k {
+        None => all,
+        Some(0) => return Err(CmdError::usage("--cpus must be at least 1")),
+        Some(k) if k > all.len() => {
+            return Err(CmdError::usage(format!(
+                "--cpus {k}: only {} CPUs are online",
+                all.len()
+            )));
+        }
+        Some(k) => all[..k].to_vec(),
+    };
+    for c in &cpus {
+        if kthread::find(&format!("stress/{c}")).is_some() {
+            return Err(CmdError::runtime(format!(
+                "stress/{c} is still there from an earlier run (EEXIST)"
+            )));
+        }
     }
+    Ok(cpus)
+}
+
+/// Work items (wq, kworker): [`setup`] reserves the room, [`Run::new`] makes them.
+type Works = Vec<Arc<Work>>;
+
+/// Memory first, so that a failure changes nothing: the run counters, `per` irq_work slots per
+/// queuer (irqwork), room for the work items (wq, kworker). Then the tally, whose deadline
+/// counts the setting up against the timeout too. Returns the tally, `per` and the (empty) work
+/// items.
+fn setup(o: &Opts, p: &dyn Port, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize, Works), CmdError> {
+    let (n, k) = (o.n, cpus.len());
+    let runs = counters(n)?;
+    let per = if o.kind == Kind::IrqWork {
+        let most = (irq_work::POOL - IRQ_RESERVED) / k;
+        n.div_ceil(k)
+            .min(most)
+            .min(o.slots.unwrap_or(usize::MAX))
+            .max(1)
+    } else {
+        0
+    };
+    let current = counters(per * k)?;
+    let mut free = Vec::new();
+    free.try_reserve_exact(per * k).map_err(|_| enomem(n))?;
+    free.extend((0..per * k).map(|_| AtomicBool::new(true)));
+    let mut works: Works = Vec::new();
+    if o.kind != Kind::IrqWork {
+        works.try_reserve_exact(n).map_err(|_| enomem(n))?;
+        let mut probe: Vec<u8> = Vec::new();
+        probe
+            .try_reserve_exact(n * (core::mem::size_of::<Work>() + WORK_EXTRA_BYTES))
+            .map_err(|_| enomem(n))?;
+    }
+    let tally = Arc::new(Tally {
+        cpus,
+        runs,
+        per_cpu: [const { AtomicU64::new(0) }; rtos::MAX_CPUS],
+        wrong_cpu: AtomicU64::new(0),
+        total: AtomicU64::new(0),
+        queued: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        done: AtomicUsize::new(0),
+        abort: AtomicBool::new(false),
+        deadline: util::deadline_in(p, o.timeout),
+        current,
+        free,
+        slot_freed: WaitQueue::new(),
+        waiting: AtomicUsize::new(0),
+    });
+    Ok((tally, per, works))
 }
 
 /// Everything one run set up, released by [`Run::teardown`].
@@ -332,6 +487,54 @@ struct Run {
 }
 
 impl Run {
+    /// The works and where they go: up to `per` irq_work slots per queuer, or the `works` and a
+    /// workqueue or a worker per CPU.
+    fn new(o: &Opts, tally: &Arc<Tally>, per: usize, mut works: Works) -> Result<Self, CmdError> {
+        let mut run = Run {
+            pool: Vec::new(),
+            works: Vec::new(),
+            dest: None,
+            own_wq: false,
+        };
+        if o.kind == Kind::IrqWork {
+            run.pool = irq_pool(tally, per, o.n)?;
+            return Ok(run);
+        }
+        for i in 0..o.n {
+            let t = tally.clone();
+            works.push(Work::new("stress", move |_| t.hit(i)));
+        }
+        run.works = works;
+        run.dest = Some(if o.kind == Kind::Kworker {
+            let mut ws = Vec::new();
+            for &c in &tally.cpus {
+                match kw::create_worker_on_cpu(c, &format!("stresskw/{c}")) {
+                    Ok(w) => ws.push(w),
+                    Err(e) => {
+                        run.dest = Some(Dest::Workers(ws));
+                        run.teardown(true);
+                        return Err(CmdError::runtime(format!(
+                            "cannot create stresskw/{c}: {e} ({})",
+                            e.name()
+                        )));
+                    }
+                }
+            }
+            Dest::Workers(ws)
+        } else if o.fresh {
+            let q = wqm::create_workqueue("stresswq").map_err(|e| {
+                CmdError::runtime(format!("cannot create stresswq: {e} ({})", e.name()))
+            })?;
+            run.own_wq = true;
+            Dest::Wq(q)
+        } else {
+            Dest::Wq(wqm::events().map_err(|e| {
+                CmdError::runtime(format!("cannot create events: {e} ({})", e.name()))
+            })?)
+        });
+        Ok(run)
+    }
+
     /// Frees what can be freed without waiting forever: idle irq_work slots, and our queue or
     /// workers if every work is idle (their destruction flushes, with no time limit). Returns a
     /// note on what had to be left behind.
@@ -372,207 +575,112 @@ impl Run {
     }
 }
 
-pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let cpus_opt: Option<usize> = args.option("--cpus")?;
-    let Duration(timeout) = args
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
-    let fresh = args.flag("--fresh")?;
-    let slots: Option<usize> = args.option("--slots")?;
-    let kind: Kind = args.next("<kind>")?;
-    let n: usize = args.next("<n>")?;
-    args.finish()?;
-    if n == 0 || n > MAX_N {
-        return Err(CmdError::usage(format!("<n> must be 1..={MAX_N}, not {n}")));
-    }
-    if fresh && kind != Kind::Wq {
-        return Err(CmdError::usage("--fresh is only for wq"));
-    }
-    if slots.is_some() && kind != Kind::IrqWork {
-        return Err(CmdError::usage("--slots is only for irqwork"));
-    }
-    if slots == Some(0) {
-        return Err(CmdError::usage("--slots must be at least 1"));
-    }
-    let p = kthreads::scheduler()?;
-    let cpus = pick_cpus(cpus_opt)?;
-    for c in &cpus {
-        if kthread::find(&format!("stress/{c}")).is_some() {
-            return Err(CmdError::runtime(format!(
-                "stress/{c} is still there from an earlier run (EEXIST)"
-            )));
+/// Up to `per` irq_work slots per queuer, as many as the table gives in even shares (what does
+/// not divide goes back); ENOMEM if not even one each.
+fn irq_pool(tally: &Arc<Tally>, per: usize, n: usize) -> Result<Vec<IrqWork>, CmdError> {
+    let k = tally.cpus.len();
+    let mut pool = Vec::new();
+    pool.try_reserve_exact(per * k).map_err(|_| enomem(n))?;
+    for s in 0..per * k {
+        let t = tally.clone();
+        let f: irq_work::Func = Arc::new(move |_: &IrqWork| {
+            t.hit(t.current[s].load(Ordering::Acquire) as usize);
+            // SeqCst pairs with the queuer's `waiting` increment before it looks at
+            // `free`: either it sees this slot free or this sees it waiting.
+            t.free[s].store(true, Ordering::SeqCst);
+            if t.waiting.load(Ordering::SeqCst) > 0 {
+                t.slot_freed.wake_all();
+            }
+        });
+        match IrqWork::new("stress", false, f) {
+            Ok(w) => pool.push(w),
+            Err(_) => break,
         }
     }
-    let k = cpus.len();
-
-    // Memory first, so that a failure changes nothing.
-    let runs = counters(n)?;
-    let per = if kind == Kind::IrqWork {
-        let most = (irq_work::POOL - IRQ_RESERVED) / k;
-        n.div_ceil(k)
-            .min(most)
-            .min(slots.unwrap_or(usize::MAX))
-            .max(1)
-    } else {
-        0
-    };
-    let current = counters(per * k)?;
-    let mut free = Vec::new();
-    free.try_reserve_exact(per * k).map_err(|_| enomem(n))?;
-    free.extend((0..per * k).map(|_| AtomicBool::new(true)));
-    let mut works: Vec<Arc<Work>> = Vec::new();
-    if kind != Kind::IrqWork {
-        works.try_reserve_exact(n).map_err(|_| enomem(n))?;
-        let mut probe: Vec<u8> = Vec::new();
-        probe
-            .try_reserve_exact(n * (core::mem::size_of::<Work>() + WORK_EXTRA_BYTES))
-            .map_err(|_| enomem(n))?;
+    let per_now = pool.len() / k;
+    for w in pool.drain(per_now * k..) {
+        let _ = w.free();
     }
-    let hz = p.ticks_per_second();
-    // Setting up counts against the timeout too.
-    let deadline = kthreads::deadline_in(p, timeout);
-    let tally = Arc::new(Tally {
-        cpus: cpus.clone(),
-        runs,
-        per_cpu: [const { AtomicU64::new(0) }; rtos::MAX_CPUS],
-        wrong_cpu: AtomicU64::new(0),
-        total: AtomicU64::new(0),
-        queued: AtomicU64::new(0),
-        refused: AtomicU64::new(0),
-        done: AtomicUsize::new(0),
-        abort: AtomicBool::new(false),
-        deadline,
-        current,
-        free,
-        slot_freed: WaitQueue::new(),
-        waiting: AtomicUsize::new(0),
-    });
+    if per_now == 0 {
+        return Err(CmdError::runtime(format!(
+            "no irq_work slot left for {k} queuers (ENOMEM)"
+        )));
+    }
+    Ok(pool)
+}
 
-    // The works and where they go.
-    let mut run = Run {
-        pool: Vec::new(),
-        works: Vec::new(),
-        dest: None,
-        own_wq: false,
-    };
-    match kind {
-        Kind::IrqWork => {
-            let mut pool = Vec::new();
-            pool.try_reserve_exact(per * k).map_err(|_| enomem(n))?;
-            for s in 0..per * k {
-                let t = tally.clone();
-                let f: irq_work::Func = Arc::new(move |_: &IrqWork| {
-                    t.hit(t.current[s].load(Ordering::Acquire) as usize);
-                    // SeqCst pairs with the queuer's `waiting` increment before it looks at
-                    // `free`: either it sees this slot free or this sees it waiting.
-                    t.free[s].store(true, Ordering::SeqCst);
-                    if t.waiting.load(Ordering::SeqCst) > 0 {
-                        t.slot_freed.wake_all();
+// ---- run ----
+
+/// The queuer threads, one per CPU used.
+struct Queuers {
+    threads: Vec<KThread>,
+    /// The threads' view of the slots and the works; the shell drops its reference once they are
+    /// stopped.
+    shared: Arc<(Vec<IrqWork>, Vec<Arc<Work>>)>,
+}
+
+impl Queuers {
+    /// Creates the queuer `stress/<cpu>` bound to each CPU, not woken (so that they start
+    /// together). If one cannot be created, the ones made are stopped: never woken, they never
+    /// run their body.
+    fn create(tally: &Arc<Tally>, run: &Run, per: usize) -> Result<Self, CmdError> {
+        let shared = Arc::new((run.pool.clone(), run.works.clone()));
+        let mut threads: Vec<KThread> = Vec::new();
+        for (j, &c) in tally.cpus.iter().enumerate() {
+            let (t, sh) = (tally.clone(), shared.clone());
+            let dest = match &run.dest {
+                Some(Dest::Wq(q)) => Some(Dest::Wq(q.clone())),
+                Some(Dest::Workers(ws)) => Some(Dest::Workers(ws.clone())),
+                None => None,
+            };
+            let body = move || {
+                match &dest {
+                    None => queue_irq(&t, &sh.0, j, per),
+                    Some(d) => queue_works(&t, &sh.1, d, j),
+                }
+                t.done.fetch_add(1, Ordering::AcqRel);
+                0
+            };
+            let opts = Options {
+                prio: None,
+                cpu: Some(c),
+            };
+            match kthread::create_with(&format!("stress/{c}"), opts, body) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    for t in &threads {
+                        kthread::stop(t);
                     }
-                });
-                match IrqWork::new("stress", false, f) {
-                    Ok(w) => pool.push(w),
-                    Err(_) => break,
+                    return Err(CmdError::runtime(format!(
+                        "cannot create stress/{c}: {e} ({})",
+                        e.name()
+                    )));
                 }
             }
-            // Even shares; what does not divide goes back.
-            let per_now = pool.len() / k;
-            for w in pool.drain(per_now * k..) {
-                let _ = w.free();
-            }
-            if per_now == 0 {
-                return Err(CmdError::runtime(format!(
-                    "no irq_work slot left for {k} queuers (ENOMEM)"
-                )));
-            }
-            run.pool = pool;
         }
-        Kind::Wq | Kind::Kworker => {
-            for i in 0..n {
-                let t = tally.clone();
-                works.push(Work::new("stress", move |_| t.hit(i)));
-            }
-            run.works = works;
-            run.dest = Some(if kind == Kind::Kworker {
-                let mut ws = Vec::new();
-                for &c in &cpus {
-                    match kw::create_worker_on_cpu(c, &format!("stresskw/{c}")) {
-                        Ok(w) => ws.push(w),
-                        Err(e) => {
-                            run.dest = Some(Dest::Workers(ws));
-                            run.teardown(true);
-                            return Err(CmdError::runtime(format!(
-                                "cannot create stresskw/{c}: {e} ({})",
-                                e.name()
-                            )));
-                        }
-                    }
-                }
-                Dest::Workers(ws)
-            } else if fresh {
-                let q = wqm::create_workqueue("stresswq").map_err(|e| {
-                    CmdError::runtime(format!("cannot create stresswq: {e} ({})", e.name()))
-                })?;
-                run.own_wq = true;
-                Dest::Wq(q)
-            } else {
-                Dest::Wq(wqm::events().map_err(|e| {
-                    CmdError::runtime(format!("cannot create events: {e} ({})", e.name()))
-                })?)
-            });
-        }
+        Ok(Self { threads, shared })
     }
-    let per = run.pool.len() / k;
+}
 
-    // The queuer threads, created first and then woken together.
-    let shared = Arc::new((run.pool.clone(), run.works.clone()));
-    let mut threads: Vec<KThread> = Vec::new();
-    for (j, &c) in cpus.iter().enumerate() {
-        let (t, sh) = (tally.clone(), shared.clone());
-        let dest = match &run.dest {
-            Some(Dest::Wq(q)) => Some(Dest::Wq(q.clone())),
-            Some(Dest::Workers(ws)) => Some(Dest::Workers(ws.clone())),
-            None => None,
-        };
-        let body = move || {
-            match &dest {
-                None => queue_irq(&t, &sh.0, j, per),
-                Some(d) => queue_works(&t, &sh.1, d, j),
-            }
-            t.done.fetch_add(1, Ordering::AcqRel);
-            0
-        };
-        let opts = Options {
-            prio: None,
-            cpu: Some(c),
-        };
-        match kthread::create_with(&format!("stress/{c}"), opts, body) {
-            Ok(t) => threads.push(t),
-            Err(e) => {
-                // Never woken, they never run their body.
-                for t in &threads {
-                    kthread::stop(t);
-                }
-                drop(shared);
-                run.teardown(true);
-                return Err(CmdError::runtime(format!(
-                    "cannot create stress/{c}: {e} ({})",
-                    e.name()
-                )));
-            }
-        }
-    }
-    let start = p.now();
-    for t in &threads {
-        kthread::wake_up_process(t);
-    }
+/// How a run ended, for [`report`].
+struct Outcome {
+    /// From waking the queuers until the last work ran (or the deadline).
+    ms: u64,
+    /// Queuer threads that did not stop.
+    unstopped: usize,
+    /// What [`Run::teardown`] had to leave behind.
+    note: Option<String>,
+}
 
-    // Wait until every queuer is done and every queued work has run (or the deadline).
+/// Waits until every queuer is done and every queued work has run (or the deadline), then stops
+/// the queuers and frees what can be freed. `start`: when the queuers were woken.
+fn finish(p: &dyn Port, tally: &Tally, run: Run, queuers: Queuers, start: u64) -> Outcome {
+    let (k, deadline) = (tally.cpus.len(), tally.deadline);
     let finished = |t: &Tally| {
         t.done.load(Ordering::Acquire) == k
             && t.total.load(Ordering::Acquire) >= t.queued.load(Ordering::Acquire)
     };
-    while !finished(&tally) {
+    while !finished(tally) {
         if p.now() >= deadline {
             tally.abort.store(true, Ordering::Release);
             break;
@@ -586,48 +694,91 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
         sched::sleep_ns(POLL_NS);
     }
     tally.abort.store(true, Ordering::Release);
+    let Queuers { threads, shared } = queuers;
     let mut unstopped = 0;
     for t in &threads {
-        let d = kthreads::deadline_in(p, STOP_NS);
+        let d = util::deadline_in(p, STOP_NS);
         if kthread::stop_until(t, Some(d)).is_err() {
             unstopped += 1;
         }
     }
     drop(shared);
     // A callback marks its slot free just before it returns; the kernel clears BUSY just after.
-    let settle = kthreads::deadline_in(p, SETTLE_NS);
+    let settle = util::deadline_in(p, SETTLE_NS);
     while run.pool.iter().any(|w| w.flags() & irq_work::CLAIMED != 0) && p.now() < settle {
         relax(p);
     }
     let pool_idle = run.pool.iter().all(|w| w.flags() & irq_work::CLAIMED == 0);
     let all_idle = run.works.iter().all(idle) && pool_idle;
     let note = run.teardown(all_idle);
+    Outcome {
+        ms: ticks_to_ns(end.saturating_sub(start), p.ticks_per_second()) / 1_000_000,
+        unstopped,
+        note,
+    }
+}
 
-    // The verdict.
-    let (mut once, mut more, mut never) = (0usize, 0usize, 0usize);
-    let mut first_bad: Option<(usize, u32)> = None;
-    for (i, r) in tally.runs.iter().enumerate() {
-        match r.load(Ordering::Acquire) {
-            1 => once += 1,
-            0 => {
-                never += 1;
-                first_bad.get_or_insert((i, 0));
-            }
-            c => {
-                more += 1;
-                first_bad.get_or_insert((i, c));
+// ---- the verdict ----
+
+/// How often the works ran.
+struct Counts {
+    once: usize,
+    more: usize,
+    never: usize,
+    /// The first work that did not run exactly once, and how often it ran.
+    first_bad: Option<(usize, u32)>,
+}
+
+impl Counts {
+    fn of(tally: &Tally) -> Self {
+        let (mut once, mut more, mut never) = (0usize, 0usize, 0usize);
+        let mut first_bad: Option<(usize, u32)> = None;
+        for (i, r) in tally.runs.iter().enumerate() {
+            match r.load(Ordering::Acquire) {
+                1 => once += 1,
+                0 => {
+                    never += 1;
+                    first_bad.get_or_insert((i, 0));
+                }
+                c => {
+                    more += 1;
+                    first_bad.get_or_insert((i, c));
+                }
             }
         }
+        Self {
+            once,
+            more,
+            never,
+            first_bad,
+        }
     }
+}
+
+/// Prints the summary line (`slots`: the irq_work slots used); status 0 if every work was queued
+/// and ran exactly once on its CPU, else an error saying what went wrong.
+fn report(
+    ctx: &mut Ctx<'_>,
+    o: &Opts,
+    p: &dyn Port,
+    tally: &Tally,
+    slots: usize,
+    outcome: Outcome,
+) -> Result<u8, CmdError> {
+    let Counts {
+        once,
+        more,
+        never,
+        first_bad,
+    } = Counts::of(tally);
     let queued = tally.queued.load(Ordering::Acquire);
     let refused = tally.refused.load(Ordering::Acquire);
     let wrong = tally.wrong_cpu.load(Ordering::Acquire);
-    let ms = ticks_to_ns(end.saturating_sub(start), hz) / 1_000_000;
     let mut line = format!(
         "stress {}: {queued} queued, {once} ran once, {more} twice or more, {never} never (",
-        kind.name()
+        o.kind.name()
     );
-    for (x, &c) in cpus.iter().enumerate() {
+    for (x, &c) in tally.cpus.iter().enumerate() {
         let _ = write!(
             line,
             "{}cpu{c} {}",
@@ -635,12 +786,13 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
             tally.per_cpu[c].load(Ordering::Acquire)
         );
     }
-    let _ = write!(line, ") in {ms} ms");
-    if kind == Kind::IrqWork {
-        let _ = write!(line, " ({} irq_work slots)", per * k);
+    let _ = write!(line, ") in {} ms", outcome.ms);
+    if o.kind == Kind::IrqWork {
+        let _ = write!(line, " ({slots} irq_work slots)");
     }
     writeln!(ctx, "{line}");
 
+    let n = o.n;
     let mut why: Vec<String> = Vec::new();
     if queued < n as u64 {
         why.push(format!(
@@ -659,19 +811,19 @@ pub(crate) fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, C
             "{wrong} runs on another CPU than the one queued on"
         ));
     }
-    if p.now() >= deadline && !why.is_empty() {
-        why.push(format!("timeout after {} ms", timeout / 1_000_000));
+    if p.now() >= tally.deadline && !why.is_empty() {
+        why.push(format!("timeout after {} ms", o.timeout / 1_000_000));
     }
-    if unstopped > 0 {
-        why.push(format!("{unstopped} queuer threads did not stop"));
+    if outcome.unstopped > 0 {
+        why.push(format!("{} queuer threads did not stop", outcome.unstopped));
     }
     if why.is_empty() {
-        if let Some(note) = note {
+        if let Some(note) = outcome.note {
             writeln!(ctx, "note: {note}");
         }
         return Ok(0);
     }
-    if let Some(note) = note {
+    if let Some(note) = outcome.note {
         why.push(note);
     }
     Err(CmdError::runtime(why.join("; ")))

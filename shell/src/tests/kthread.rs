@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::vec::Vec;
 
 use super::fakes::{FakeIo, FakeSystem, run, script};
-use crate::kthreads::HOG_RELEASE;
+use crate::kthreads::bodies::HOG_RELEASE;
 
 /// One command's output lines and exit status.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ fn until_started(name: &str) {
     let t = rtos::kthread::find(name).unwrap_or_else(|| panic!("no thread {name}"));
     let p = rtos::port::port();
     let end = p.now() + 5 * p.ticks_per_second();
-    while !crate::kthreads::started(t.tid()) {
+    while !crate::kthreads::shared::started(t.tid()) {
         assert!(p.now() < end, "{name} did not start");
         rtos::sched::sleep_ns(1_000_000);
     }

@@ -4,7 +4,7 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::fakes::{FakeIo, FakeSystem, MS, run, script};
-use crate::commands::COMMANDS;
+use crate::registry::COMMANDS;
 use crate::{CrashKind, Exit};
 
 fn lines(input: &str) -> (Exit, Vec<String>) {

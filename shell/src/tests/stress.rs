@@ -13,7 +13,7 @@ fn run_on(cpus: usize, cmds: &'static [&'static str]) -> Vec<Step> {
     let slot: Arc<Mutex<Option<Vec<Step>>>> = Arc::new(Mutex::new(None));
     let s = slot.clone();
     rtos::fake::run(cpus, move || {
-        crate::work::reset();
+        crate::work::registry::reset();
         *s.lock().unwrap() = Some(sh(cmds));
         0
     });
@@ -168,7 +168,7 @@ fn a_full_irq_work_table_is_enomem_and_a_nearly_full_one_still_works() {
     let slot: Arc<Mutex<Option<Both>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     rtos::fake::run(2, move || {
-        crate::work::reset();
+        crate::work::registry::reset();
         let mut taken = Vec::new();
         while let Ok(w) = IrqWork::new("filler", false, Arc::new(|_: &IrqWork| {})) {
             taken.push(w);

@@ -9,7 +9,7 @@ use super::kthread::{CONSOLE, Step, in_kernel, install_console, sh};
 /// Runs `cmds` in a fresh fake kernel with an empty work registry.
 fn run(cmds: &'static [&'static str]) -> Vec<Step> {
     in_kernel(move || {
-        crate::work::reset();
+        crate::work::registry::reset();
         sh(cmds)
     })
 }

@@ -1,0 +1,118 @@
+//! The basic commands: `echo`, `sleep`, `uptime`, `cpus` and `uart`.
+
+use core::fmt;
+
+use crate::args::{Args, CmdError, Duration};
+use crate::ctx::{Command, Ctx};
+use crate::system::CpuInfo;
+
+/// The basic commands, in `help` order.
+pub(crate) const COMMANDS: &[Command] = &[
+    Command {
+        name: "echo",
+        usage: "echo [words...]",
+        help: "print the words, separated by spaces",
+        long_help: "Prints its arguments verbatim (no option processing), separated by single\n\
+                    spaces, then a newline. `echo $?` prints the last exit status.",
+        run: cmd_echo,
+    },
+    Command {
+        name: "sleep",
+        usage: "sleep <duration>",
+        help: "wait for a while",
+        long_help: "Blocks the shell for <duration>: a number with an optional fraction and a\n\
+                    unit of ns, us, ms or s (no unit means seconds), e.g. 500us, 20ms, 2s, 1.5s.",
+        run: cmd_sleep,
+    },
+    Command {
+        name: "uptime",
+        usage: "uptime",
+        help: "time since boot",
+        long_help: "Prints the time since boot as hours:minutes:seconds.milliseconds.",
+        run: cmd_uptime,
+    },
+    Command {
+        name: "cpus",
+        usage: "cpus",
+        help: "per-CPU state and interrupt counts",
+        long_help: "One row per CPU: whether it is online, interrupts taken (all kinds), timer\n\
+                    interrupts, software-generated interrupts (SGIs/IPIs), irq_work SGIs (SGI 2,\n\
+                    also counted in SGIS) and irq_work callbacks run.",
+        run: cmd_cpus,
+    },
+    Command {
+        name: "uart",
+        usage: "uart",
+        help: "console UART statistics (receive errors)",
+        long_help: "The console UART: driver, speed, receive errors (bytes the hardware reported\n\
+                    overrun, or damaged by framing, parity or break errors: a wrong baud rate or a\n\
+                    noisy cable shows up here) and the receive buffer's fill level.",
+        run: cmd_uart,
+    },
+];
+
+fn cmd_echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    for (i, w) in args.raw().iter().enumerate() {
+        if i > 0 {
+            write!(ctx, " ");
+        }
+        write!(ctx, "{w}");
+    }
+    writeln!(ctx);
+    Ok(0)
+}
+
+fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let Duration(ns) = args.next("<duration>")?;
+    args.finish()?;
+    ctx.sys.sleep_ns(ns);
+    Ok(0)
+}
+
+fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    args.finish()?;
+    let ns = ctx.sys.now_ns();
+    let ms = ns / 1_000_000;
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    writeln!(ctx, "up {h}:{m:02}:{s:02}.{ms:03}");
+    Ok(0)
+}
+
+fn cmd_cpus(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    args.finish()?;
+    writeln!(
+        ctx,
+        "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}",
+        "CPU", "ONLINE", "IRQS", "TIMER", "SGIS", "IRQWORK_SGIS", "IRQWORK_RUNS"
+    );
+    let Ctx { out, sys, .. } = ctx;
+    sys.cpus(&mut |c: &CpuInfo| {
+        let _ = fmt::Write::write_fmt(
+            out,
+            format_args!(
+                "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}\n",
+                c.id,
+                if c.online { "yes" } else { "no" },
+                c.irqs,
+                c.timer_irqs,
+                c.sgis,
+                c.irq_work_sgis,
+                c.irq_work_runs
+            ),
+        );
+    });
+    Ok(0)
+}
+
+fn cmd_uart(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    args.finish()?;
+    let Some(u) = ctx.sys.uart() else {
+        return Err(CmdError::runtime("no UART statistics on this system"));
+    };
+    writeln!(
+        ctx,
+        "{}: {} baud 8N1, rx errors {}, rx buffer {}/{}",
+        u.driver, u.baud, u.rx_errors, u.rx_buffered, u.rx_capacity
+    );
+    Ok(0)
+}

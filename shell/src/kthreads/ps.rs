@@ -1,0 +1,150 @@
+//! `ps`: one row (or JSON object) per kthread.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use rtos::kthread;
+use rtos::sched::{ThreadInfo, Tid};
+use rtos::time::ticks_to_ns;
+
+use super::shared::{Kind, SPAWNED, STOP_PENDING, Shared, state_name};
+use crate::args::{Args, CmdError};
+use crate::ctx::{Command, Ctx};
+use crate::util::{VecMap, json_str};
+
+/// Bytes for `ps`: `512B`, `16K`, `1.5K`, `2M`.
+fn show_size(n: usize) -> String {
+    const K: usize = 1024;
+    if n < K {
+        format!("{n}B")
+    } else if n < K * K {
+        if n.is_multiple_of(K) {
+            format!("{}K", n / K)
+        } else {
+            format!("{}.{}K", n / K, n % K * 10 / K)
+        }
+    } else if n.is_multiple_of(K * K) {
+        format!("{}M", n / (K * K))
+    } else {
+        format!("{}.{}M", n / (K * K), n % (K * K) * 10 / (K * K))
+    }
+}
+
+/// `ps`.
+pub(crate) const COMMANDS: &[Command] = &[Command {
+    name: "ps",
+    usage: "ps [--json]",
+    help: "list kernel threads",
+    long_help: "One row per kthread: TID, NAME, STATE (created, ready, running, sleeping,\n\
+                    parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
+                    on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
+                    in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
+                    --json: one JSON object per line and thread, with the fields tid, name,\n\
+                    state, cpu, prio, runtime_ms, runtime_us, switches, stack_used, stack_size\n\
+                    (bytes), count, bound and result (null where they do not apply).",
+    run: cmd_ps,
+}];
+
+/// One thread's row in `ps`, gathered once.
+struct Row {
+    info: ThreadInfo,
+    /// Run time in microseconds.
+    runtime_us: u64,
+    /// A counter's count.
+    count: Option<u64>,
+}
+
+fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
+    args.finish()?;
+    let hz = rtos::port::try_port().map_or(0, |p| p.ticks_per_second());
+    let threads = kthread::list();
+    let spawned: VecMap<Tid, Arc<Shared>> = {
+        let mut spawned = SPAWNED.lock();
+        spawned.retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
+        STOP_PENDING
+            .lock()
+            .retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
+        spawned.clone()
+    };
+    let rows = threads.iter().map(|t| {
+        let info = t.info();
+        Row {
+            runtime_us: ticks_to_ns(info.runtime_ticks, hz) / 1_000,
+            count: spawned
+                .get(&t.tid())
+                .filter(|s| s.kind == Kind::Counter)
+                .map(|s| s.count.load(Ordering::Relaxed)),
+            info,
+        }
+    });
+    if !json {
+        writeln!(
+            ctx,
+            "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
+            "TID", "NAME", "STATE", "CPU", "PRIO", "RUNTIME", "SWITCHES", "STACK", "COUNT"
+        );
+    }
+    for row in rows {
+        if json {
+            writeln!(ctx, "{}", json_row(&row));
+        } else {
+            let i = &row.info;
+            writeln!(
+                ctx,
+                "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
+                i.tid,
+                i.name,
+                state_name(i),
+                i.cpu,
+                i.prio,
+                format!("{}ms", row.runtime_us / 1_000),
+                i.switches,
+                format!("{}/{}", show_size(i.stack_used), show_size(i.stack_size)),
+                row.count.map_or(String::from("-"), |c| format!("{c}")),
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// One `ps --json` line.
+fn json_row(row: &Row) -> String {
+    let i = &row.info;
+    let opt = |v: Option<i64>| v.map_or(String::from("null"), |v| format!("{v}"));
+    format!(
+        "{{\"tid\":{},\"name\":{},\"state\":\"{}\",\"cpu\":{},\"prio\":{},\"runtime_ms\":{},\
+         \"runtime_us\":{},\
+         \"switches\":{},\"stack_used\":{},\"stack_size\":{},\"count\":{},\"bound\":{},\
+         \"result\":{}}}",
+        i.tid,
+        json_str(&i.name),
+        state_name(i),
+        i.cpu,
+        i.prio,
+        row.runtime_us / 1_000,
+        row.runtime_us,
+        i.switches,
+        i.stack_used,
+        i.stack_size,
+        opt(row.count.map(|c| c as i64)),
+        opt(i.bound.map(|b| b as i64)),
+        opt(i.result.map(i64::from)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_for_ps() {
+        assert_eq!(show_size(0), "0B");
+        assert_eq!(show_size(1023), "1023B");
+        assert_eq!(show_size(16384), "16K");
+        assert_eq!(show_size(1536), "1.5K");
+        assert_eq!(show_size(2 << 20), "2M");
+    }
+}

@@ -1,0 +1,149 @@
+//! The command table: [`COMMANDS`], every command module's own table in `help` order, and what
+//! runs it: [`execute`] (one input line) and the `help` command, which reads the table.
+
+use alloc::format;
+use core::fmt;
+
+use crate::args::{Args, CmdError};
+use crate::ctx::{Command, Ctx};
+use crate::out::{Out, Sink};
+use crate::parse::tokenize;
+use crate::system::{Exit, State, System};
+
+/// `help`, the registry's own command.
+const HELP: &[Command] = &[Command {
+    name: "help",
+    usage: "help [command]",
+    help: "list commands, or show details of one",
+    long_help: "Without an argument, lists every command. With one, shows its usage and details.",
+    run: cmd_help,
+}];
+
+/// The tables, in `help` order.
+const TABLES: &[&[Command]] = &[
+    HELP,
+    crate::basic::COMMANDS,
+    crate::kthreads::spawn::COMMANDS,
+    crate::kthreads::ps::COMMANDS,
+    crate::kthreads::control::COMMANDS,
+    crate::work::list::COMMANDS,
+    crate::work::irqwork::COMMANDS,
+    crate::work::taskwork::COMMANDS,
+    crate::work::wq::COMMANDS,
+    crate::work::kworker::COMMANDS,
+    crate::bench::COMMANDS,
+    crate::work::list::TIMERS,
+    crate::stress::COMMANDS,
+    crate::machine::COMMANDS,
+];
+
+/// Every command the shell knows, in `help` order.
+pub(crate) static COMMANDS: &[Command] = &concat::<{ count(TABLES) }>(TABLES);
+
+/// How many entries `tables` hold together.
+const fn count(tables: &[&[Command]]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < tables.len() {
+        n += tables[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// `tables` as one array (at compile time: [`COMMANDS`] is one table in the image).
+const fn concat<const N: usize>(tables: &[&[Command]]) -> [Command; N] {
+    let mut all = [HELP[0]; N];
+    let (mut i, mut k) = (0, 0);
+    while i < tables.len() {
+        let mut j = 0;
+        while j < tables[i].len() {
+            all[k] = tables[i][j];
+            (j, k) = (j + 1, k + 1);
+        }
+        i += 1;
+    }
+    all
+}
+
+/// The table entry for `name`.
+pub(crate) fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Runs one input line; returns the exit the shell should take, if any.
+pub(crate) fn execute(
+    line: &str,
+    state: &mut State,
+    sink: &mut dyn Sink,
+    sys: &mut dyn System,
+    interactive: bool,
+) -> Option<Exit> {
+    let mut out = Out { sink };
+    let words = match tokenize(line, state.last_status) {
+        Ok(words) => words,
+        Err(e) => {
+            let _ = fmt::Write::write_fmt(&mut out, format_args!("error: {}\n", e.message()));
+            return state.complete(2, interactive);
+        }
+    };
+    let Some(name) = words.first() else {
+        return None; // blank or comment line: $? unchanged
+    };
+    let Some(cmd) = find(name) else {
+        let _ = fmt::Write::write_fmt(
+            &mut out,
+            format_args!("error: unknown command '{name}' (try 'help')\n"),
+        );
+        return state.complete(2, interactive);
+    };
+    let mut args = Args::new(cmd.usage, &words[1..]);
+    let mut ctx = Ctx {
+        out,
+        sys,
+        last_status: state.last_status,
+        interactive,
+        errexit: state.errexit,
+        exit: None,
+    };
+    let status = match (cmd.run)(&mut ctx, &mut args) {
+        Ok(status) => status,
+        Err(e) => {
+            writeln!(ctx, "error: {}: {}", cmd.name, e.msg);
+            e.status()
+        }
+    };
+    state.errexit = ctx.errexit;
+    if let Some(exit) = ctx.exit {
+        state.last_status = status;
+        return Some(exit);
+    }
+    state.complete(status, interactive)
+}
+
+fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let topic: Option<alloc::string::String> = args.next_opt()?;
+    args.finish()?;
+    match topic {
+        None => {
+            writeln!(ctx, "commands:");
+            for c in COMMANDS {
+                writeln!(ctx, "  {:<30} {}", c.usage, c.help);
+            }
+            writeln!(
+                ctx,
+                "Quote with '...' or \"...\", escape with \\, # starts a comment, $? is the last\n\
+                 exit status. 'help <command>' shows details."
+            );
+        }
+        Some(topic) => {
+            let c = find(&topic)
+                .ok_or_else(|| CmdError::usage(format!("unknown command '{topic}'")))?;
+            writeln!(ctx, "usage: {}", c.usage);
+            writeln!(ctx, "{}", c.help);
+            if !c.long_help.is_empty() {
+                writeln!(ctx, "{}", c.long_help);
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,87 @@
+//! What the shell and the kernel share: the [`System`] trait the shell reaches the kernel
+//! through, what it reports ([`CpuInfo`], [`UartInfo`]), how the shell ends ([`Exit`]), the
+//! prompt and the line limit, and the state that survives from line to line.
+
+/// The prompt, exactly as it appears on the wire.
+pub const PROMPT: &str = "rtos> ";
+
+/// Longest accepted command line, in bytes. Longer lines are rejected, never truncated.
+pub const MAX_LINE: usize = 512;
+
+/// One CPU as reported by [`System::cpus`]: the kernel's per-CPU counters.
+pub use rtos::cpu::CpuSnapshot as CpuInfo;
+
+/// The console UART's receive statistics, as reported by [`System::uart`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartInfo {
+    /// Driver name, e.g. `pl011`.
+    pub driver: &'static str,
+    /// Line speed in baud (8N1).
+    pub baud: u32,
+    /// Received bytes the hardware reported lost (overrun) or damaged (framing, parity, break):
+    /// a wrong baud rate or a noisy cable shows up here.
+    pub rx_errors: u32,
+    /// Bytes waiting in the receive buffer now.
+    pub rx_buffered: usize,
+    /// Receive buffer size.
+    pub rx_capacity: usize,
+}
+
+/// What the shell needs from the kernel.
+pub trait System {
+    /// Monotonic time since boot, nanoseconds.
+    fn now_ns(&self) -> u64;
+    /// Block the calling shell for `ns` nanoseconds (kernel: timer + WFI).
+    fn sleep_ns(&mut self, ns: u64);
+    /// Nothing to do right now: wait for an interrupt (kernel: WFI; fakes: advance time).
+    fn idle(&mut self);
+    /// Calls `f` once per CPU the board has (online or not), in id order.
+    fn cpus(&self, f: &mut dyn FnMut(&CpuInfo));
+    /// Deliberate crash for the `crash` command (kernel: panic!/data abort). Returns only in fakes.
+    fn crash(&mut self, kind: CrashKind);
+    /// The console UART's statistics, if the system has any to report.
+    fn uart(&self) -> Option<UartInfo> {
+        None
+    }
+}
+
+/// Which deliberate crash `crash` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashKind {
+    /// A Rust panic (the kernel's panic handler prints `KERNEL PANIC`).
+    Panic,
+    /// A CPU fault (e.g. a data abort from touching unmapped memory).
+    Fault,
+    /// A kernel thread that recurses until it overflows its stack into the guard page.
+    Overflow,
+}
+
+/// How the shell ended; the kernel acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Power off (QEMU: semihosting exit) with this status.
+    Poweroff(u8),
+    /// Reset the machine.
+    Reboot,
+}
+
+/// Shell state that survives from line to line.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Status of the last command (`$?`).
+    pub last_status: u8,
+    /// `set -e` is on.
+    pub errexit: bool,
+}
+
+impl State {
+    /// Records a finished line's status; returns the exit a `set -e` failure causes, if any.
+    pub(crate) fn complete(&mut self, status: u8, interactive: bool) -> Option<Exit> {
+        self.last_status = status;
+        if status != 0 && self.errexit && !interactive {
+            Some(Exit::Poweroff(status))
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Helpers the command modules share: the scheduler check, thread and CPU arguments, deadlines,
+//! the default timeout, durations for messages, JSON strings, and [`VecMap`] (the registries'
+//! map).
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt::Write as _;
+
+use rtos::Error;
+use rtos::kthread::{self, KThread};
+use rtos::port::Port;
+use rtos::sched;
+use rtos::time::deadline_after;
+
+use crate::args::CmdError;
+
+mod vec_map;
+pub(crate) use vec_map::VecMap;
+
+/// Default `--timeout` of `park`, `stop` and `wait`.
+pub(crate) const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
+
+/// The port, once the scheduler runs on at least one CPU.
+pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
+    rtos::port::try_port()
+        .filter(|_| sched::online_mask() != 0)
+        .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
+}
+
+/// The counter value `ns` from now. Out of line: the `u128` conversion is not inlined at every
+/// caller.
+#[inline(never)]
+pub(crate) fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
+    deadline_after(p.now(), ns, p.ticks_per_second())
+}
+
+/// The kthread `key` names (tid or name).
+pub(crate) fn lookup(key: &str) -> Result<KThread, CmdError> {
+    kthread::find(key).ok_or_else(|| CmdError::runtime(format!("no such thread '{key}' (ESRCH)")))
+}
+
+/// `--cpu`/`<cpu>` named a CPU the scheduler does not run on: a bad argument.
+pub(crate) fn bad_cpu(cpu: usize, e: Error) -> CmdError {
+    CmdError::usage(format!("CPU {cpu} is not online ({})", e.name()))
+}
+
+/// `--cpu N` must name an online CPU.
+pub(crate) fn check_cpu(cpu: Option<usize>) -> Result<(), CmdError> {
+    match cpu {
+        Some(c) if c >= rtos::MAX_CPUS || sched::online_mask() & (1 << c) == 0 => {
+            Err(bad_cpu(c, Error::Invalid))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
+pub(crate) fn show_duration(ns: u64) -> String {
+    let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
+    for (unit, suffix) in units {
+        if ns >= unit {
+            let (whole, frac) = (ns / unit, ns % unit);
+            if frac == 0 {
+                return format!("{whole}{suffix}");
+            }
+            let mut s = format!("{whole}.{frac:0width$}", width = unit.ilog10() as usize);
+            while s.ends_with('0') {
+                s.pop();
+            }
+            s.push_str(suffix);
+            return s;
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_messages() {
+        assert_eq!(show_duration(5_000_000_000), "5s");
+        assert_eq!(show_duration(1_500_000_000), "1.5s");
+        assert_eq!(show_duration(500_000_000), "500ms");
+        assert_eq!(show_duration(1_250_000), "1.25ms");
+        assert_eq!(show_duration(250_000), "250us");
+        assert_eq!(show_duration(7), "7ns");
+        assert_eq!(show_duration(0), "0ns");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("plain"), "\"plain\"");
+        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(json_str("t\tn\nr\r"), "\"t\\tn\\nr\\r\"");
+        assert_eq!(json_str("\u{1}\u{7f}"), "\"\\u0001\\u007f\"");
+        assert_eq!(json_str("grüße 😀"), "\"grüße 😀\"");
+    }
+}

@@ -1,0 +1,151 @@
+//! The hard-IRQ log ring and `klogd`, the kthread that prints it.
+//!
+//! The console lock is the kernel's sleeping mutex; an irq_work runs with interrupts masked, so it
+//! must not take it. A `log` irq_work formats its line (no allocation) into a fixed ring of
+//! [`LOG_SLOTS`] lines under an [`IrqSpinLock`]; when the ring is full the line is dropped and
+//! counted. A kernel thread `klogd` prints the ring: the shell starts it the first time a `log`
+//! irq_work is queued (one per kernel, found by name), and it sleeps on a wait queue that the
+//! irq_work wakes (with a 100 ms poll as a backstop). It reports drops as
+//! `klogd: <n> lines dropped`. A printer thread rather than the shell's prompt loop, so that
+//! lines appear while the shell sleeps or waits, as on an interactive console. Works that run in a
+//! thread print directly.
+
+use alloc::format;
+use core::fmt::Write as _;
+
+use rtos::kthread::{self, Options};
+use rtos::sched::WaitQueue;
+use rtos::sync::IrqSpinLock;
+
+use crate::args::CmdError;
+use crate::util;
+
+/// Lines the hard-IRQ log ring holds.
+pub(crate) const LOG_SLOTS: usize = 32;
+/// Bytes per ring line (longer lines are cut).
+const LOG_LINE: usize = 96;
+/// `klogd`'s backstop poll.
+const KLOGD_POLL_NS: u64 = 100_000_000;
+
+struct LogRing {
+    lines: [[u8; LOG_LINE]; LOG_SLOTS],
+    lens: [u8; LOG_SLOTS],
+    head: usize,
+    len: usize,
+    dropped: u64,
+}
+
+static LOG: IrqSpinLock<LogRing> = IrqSpinLock::new(LogRing {
+    lines: [[0; LOG_LINE]; LOG_SLOTS],
+    lens: [0; LOG_SLOTS],
+    head: 0,
+    len: 0,
+    dropped: 0,
+});
+
+static LOG_WAIT: WaitQueue = WaitQueue::new();
+
+/// A line being formatted without allocating; cut at [`LOG_LINE`] bytes.
+struct LineBuf {
+    b: [u8; LOG_LINE],
+    n: usize,
+}
+
+impl core::fmt::Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &c in s.as_bytes() {
+            if self.n < LOG_LINE {
+                self.b[self.n] = c;
+                self.n += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hard IRQ context: formats the line into the ring (or counts it dropped) and wakes klogd.
+pub(crate) fn log_from_irq(name: &str, cpu: usize) {
+    let mut line = LineBuf {
+        b: [0; LOG_LINE],
+        n: 0,
+    };
+    let _ = write!(line, "{name} ran on cpu{cpu} (hardirq)");
+    {
+        let mut r = LOG.lock();
+        if r.len == LOG_SLOTS {
+            r.dropped += 1;
+        } else {
+            let i = (r.head + r.len) % LOG_SLOTS;
+            r.lines[i] = line.b;
+            r.lens[i] = line.n as u8;
+            r.len += 1;
+        }
+    }
+    LOG_WAIT.wake_all();
+}
+
+/// Prints what the ring holds (thread context).
+fn drain_log() {
+    loop {
+        let (line, dropped) = {
+            let mut r = LOG.lock();
+            let dropped = core::mem::take(&mut r.dropped);
+            if r.len == 0 {
+                (None, dropped)
+            } else {
+                let i = r.head;
+                r.head = (r.head + 1) % LOG_SLOTS;
+                r.len -= 1;
+                (Some((r.lines[i], r.lens[i] as usize)), dropped)
+            }
+        };
+        if dropped > 0 {
+            rtos::kprintln!("klogd: {dropped} lines dropped");
+        }
+        let Some((b, n)) = line else { return };
+        let text = match core::str::from_utf8(&b[..n]) {
+            Ok(s) => s,
+            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        };
+        rtos::kprintln!("{text}");
+    }
+}
+
+fn klogd_body() -> i32 {
+    let p = rtos::port::port();
+    loop {
+        if kthread::should_park() {
+            kthread::parkme();
+        }
+        if kthread::should_stop() {
+            drain_log();
+            return 0;
+        }
+        let deadline = util::deadline_in(p, KLOGD_POLL_NS);
+        let _ = rtos::wait::wait_event_dyn(
+            &LOG_WAIT,
+            &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
+            Some(deadline),
+        );
+        drain_log();
+    }
+}
+
+/// Starts `klogd` unless it runs.
+pub(crate) fn ensure_klogd() -> Result<(), CmdError> {
+    if kthread::find("klogd").is_some() {
+        return Ok(());
+    }
+    let t = kthread::create_with("klogd", Options::default(), klogd_body)
+        .map_err(|e| CmdError::runtime(format!("cannot start klogd ({})", e.name())))?;
+    kthread::wake_up_process(&t);
+    Ok(())
+}
+
+/// Test builds: empties the ring (each host test boots a fresh fake kernel).
+#[cfg(test)]
+pub(crate) fn reset() {
+    let mut r = LOG.lock();
+    r.len = 0;
+    r.dropped = 0;
+}
