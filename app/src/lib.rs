@@ -12,6 +12,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+use rtos::time::Duration;
 use shell::{CrashKind, Exit};
 
 /// The main thread: the shell, named `shell`, at priority 20 (above the default, so work it
@@ -32,24 +33,24 @@ fn shell_main() -> i32 {
     }
 }
 
-/// How long the shell's idle wait sleeps at most when no input arrives, in nanoseconds.
-const IDLE_NS: u64 = 10_000_000;
+/// How long the shell's idle wait sleeps at most when no input arrives.
+const IDLE: Duration = Duration::from_millis(10);
 
 /// The shell's view of the system.
 pub struct System;
 
 impl shell::System for System {
-    fn now_ns(&self) -> u64 {
-        bsp::uptime_ns()
+    fn uptime(&self) -> Duration {
+        bsp::uptime()
     }
 
-    fn sleep_ns(&mut self, ns: u64) {
-        rtos::sched::sleep_ns(ns);
+    fn sleep(&mut self, d: Duration) {
+        rtos::sched::sleep(d);
     }
 
     fn idle(&mut self) {
         // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
-        bsp::console::wait_input(Some(IDLE_NS));
+        bsp::console::wait_input(Some(IDLE));
     }
 
     fn uart(&self) -> Option<shell::UartInfo> {
@@ -91,7 +92,7 @@ fn overflow() {
     if let Ok(t) = rtos::kthread::create_with("overflow", opts, || recurse(0) as i32) {
         rtos::kthread::wake_up_process(&t);
         // The fault report stops the system; give it time to get there.
-        rtos::sched::sleep_ns(2_000_000_000);
+        rtos::sched::sleep(Duration::from_secs(2));
     }
 }
 

@@ -127,19 +127,3 @@ pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
 pub fn ticks(ticks: u64) -> Duration {
     ticks_to_duration(ticks, ticks_per_second())
 }
-
-/// `ticks` of a counter at `hz` in nanoseconds (rounded down, saturating at `u64::MAX`).
-pub fn ticks_to_ns(ticks: u64, hz: u64) -> u64 {
-    u64::try_from(ticks_to_duration(ticks, hz).as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// `ns` nanoseconds in ticks of a counter at `hz`, rounded up (saturating at `u64::MAX`).
-pub fn ns_to_ticks_ceil(ns: u64, hz: u64) -> u64 {
-    duration_to_ticks(Duration::from_nanos(ns), hz)
-}
-
-/// The absolute deadline `ns` nanoseconds after `now` (saturating: a huge delay never wraps
-/// into the past).
-pub fn deadline_after(now: u64, ns: u64, hz: u64) -> u64 {
-    now.saturating_add(ns_to_ticks_ceil(ns, hz))
-}

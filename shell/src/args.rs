@@ -13,6 +13,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::parse::{parse_duration, parse_u64};
 use crate::system::CrashKind;
@@ -119,14 +120,11 @@ impl FromArg for ExitCode {
     }
 }
 
-/// A duration argument, in nanoseconds (see [`parse_duration`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Duration(pub u64);
-
+/// A duration argument (see [`parse_duration`]).
 impl FromArg for Duration {
     const WHAT: &'static str = "duration";
     fn from_arg(s: &str) -> Option<Self> {
-        parse_duration(s).map(Duration)
+        parse_duration(s).map(Duration::from_nanos)
     }
 }
 

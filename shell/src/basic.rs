@@ -2,9 +2,10 @@
 
 use core::fmt;
 
-use crate::args::{Args, CmdError, Duration};
+use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::system::CpuInfo;
+use core::time::Duration;
 
 /// The basic commands, in `help` order.
 pub(crate) const COMMANDS: &[Command] = &[
@@ -63,16 +64,15 @@ fn cmd_echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 }
 
 fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let Duration(ns) = args.next("<duration>")?;
+    let d: Duration = args.next("<duration>")?;
     args.finish()?;
-    ctx.sys.sleep_ns(ns);
+    ctx.sys.sleep(d);
     Ok(0)
 }
 
 fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
-    let ns = ctx.sys.now_ns();
-    let ms = ns / 1_000_000;
+    let ms = u64::try_from(ctx.sys.uptime().as_millis()).unwrap_or(u64::MAX);
     let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
     writeln!(ctx, "up {h}:{m:02}:{s:02}.{ms:03}");
     Ok(0)

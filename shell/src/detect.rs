@@ -3,6 +3,7 @@
 //! `Shell::run` writes [`SIZE_PROBE`] and the first prompt together, then calls
 //! [`await_reply`]: the prompt is on the line at once, whether or not anything ever answers.
 
+use core::time::Duration;
 use embedded_io::{Read, ReadReady};
 
 use crate::system::System;
@@ -15,12 +16,12 @@ pub(crate) const SIZE_PROBE: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
 /// before noline draws its own.
 pub(crate) const ERASE_PROMPT: &[u8] = b"\r\x1b[K";
 
-/// How long `Shell::run` waits for the terminal to answer the probe, in nanoseconds.
-pub const DETECT_TIMEOUT_NS: u64 = 200_000_000;
+/// How long `Shell::run` waits for the terminal to answer the probe.
+pub const DETECT_TIMEOUT: Duration = Duration::from_nanos(200_000_000);
 
-/// Poll interval while waiting for the reply. `sleep_ns` (not `idle`) so the wait is bounded
+/// Poll interval while waiting for the reply. `sleep` (not `idle`) so the wait is bounded
 /// even if no interrupt is due.
-const POLL_NS: u64 = 1_000_000;
+const POLL: Duration = Duration::from_nanos(1_000_000);
 
 /// Most digits accepted per CPR number; more means "not a CPR".
 const MAX_CPR_DIGITS: u8 = 6;
@@ -149,20 +150,20 @@ where
     IO: Read + ReadReady,
     S: System + ?Sized,
 {
-    let start = sys.now_ns();
+    let start = sys.uptime();
     let mut pending = Pending::default();
     let mut parser = CprParser::new();
     loop {
         match io.read_ready() {
             Err(_) => return Detected::IoError,
             Ok(false) => {
-                if sys.now_ns().wrapping_sub(start) >= DETECT_TIMEOUT_NS {
+                if sys.uptime().saturating_sub(start) >= DETECT_TIMEOUT {
                     return Detected::Plain {
                         pending,
                         eof: false,
                     };
                 }
-                sys.sleep_ns(POLL_NS);
+                sys.sleep(POLL);
                 continue;
             }
             Ok(true) => {}

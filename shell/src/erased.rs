@@ -6,6 +6,7 @@
 //! over a [`Console`] and a `dyn System`, so the kernel gets the copy built with the shell's
 //! (size-optimized) settings. The cost is one indirect call per IO operation, on a serial line.
 
+use core::time::Duration;
 use embedded_io::{Error as _, ErrorKind, ErrorType, Read, ReadReady, Write};
 
 use crate::session::Shell;
@@ -75,12 +76,12 @@ impl ReadReady for DynIo<'_> {
 struct DynSys<'a>(&'a mut dyn System);
 
 impl System for DynSys<'_> {
-    fn now_ns(&self) -> u64 {
-        self.0.now_ns()
+    fn uptime(&self) -> Duration {
+        self.0.uptime()
     }
 
-    fn sleep_ns(&mut self, ns: u64) {
-        self.0.sleep_ns(ns);
+    fn sleep(&mut self, d: Duration) {
+        self.0.sleep(d);
     }
 
     fn idle(&mut self) {

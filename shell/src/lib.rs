@@ -24,7 +24,7 @@
 //! 1. **Detection.** [`Shell::run`] writes the size probe `ESC 7 ESC[999;999H ESC[6n ESC 8` itself,
 //!    immediately followed by the first prompt `rtos> ` (so a serial line shows a prompt at once,
 //!    and that is the boot time `bench boot` reports), then waits up to 200 ms
-//!    ([`DETECT_TIMEOUT_NS`]) for a reply, polling `ReadReady::read_ready` and sleeping 1 ms
+//!    ([`DETECT_TIMEOUT`]) for a reply, polling `ReadReady::read_ready` and sleeping 1 ms
 //!    between polls. In non-terminal mode that early prompt is the first line's prompt; in terminal
 //!    mode it is erased with `\r ESC[K` (the probe's `ESC 8` put the cursor back where it starts)
 //!    before noline draws its own, so a terminal shows one prompt. The reply goes through a small
@@ -99,6 +99,7 @@ extern crate alloc;
 
 mod args;
 mod basic;
+#[cfg(feature = "bench")]
 mod bench;
 mod ctx;
 mod detect;
@@ -118,7 +119,7 @@ mod tests;
 mod util;
 mod work;
 
-pub use detect::DETECT_TIMEOUT_NS;
+pub use detect::DETECT_TIMEOUT;
 pub use erased::Console;
 pub use session::Shell;
 pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, System, UartInfo};

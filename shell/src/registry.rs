@@ -31,6 +31,7 @@ const TABLES: &[&[Command]] = &[
     crate::work::taskwork::COMMANDS,
     crate::work::wq::COMMANDS,
     crate::work::kworker::COMMANDS,
+    #[cfg(feature = "bench")]
     crate::bench::COMMANDS,
     crate::work::list::TIMERS,
     crate::stress::COMMANDS,

@@ -57,11 +57,11 @@ impl Shell {
         IO: Read + Write + ReadReady,
         S: System,
     {
-        rtos::bench::mark_shell_start(); // `bench boot`: boot/to-shell
+        rtos::boot::mark_shell_start(); // `bench boot`: boot/to-shell
         // The first prompt goes out right behind the probe, before the wait for an answer, so a
         // serial line shows it at once (and that is the boot time `bench boot` reports).
         let probed = out::write_all(io, detect::SIZE_PROBE).is_ok();
-        rtos::bench::mark_prompt();
+        rtos::boot::mark_prompt();
         if !probed || !self.prompt(io) {
             return Exit::Poweroff(self.state.last_status);
         }

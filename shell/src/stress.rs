@@ -9,13 +9,13 @@
 //! - `irqwork`: to the queuer's own CPU alternately with `irq_work::queue` (the local path: SGI to
 //!   self) and `irq_work::queue_on(self)`; to another CPU with `irq_work::queue_on`.
 //! - `wq`: on the default `events` workqueue (or, with `--fresh`, on a new per-CPU workqueue
-//!   `stresswq`, destroyed afterwards); to the own CPU alternately with plain `queue_work` and
-//!   `queue_work_on(self)`, to another with `queue_work_on`.
+//!   `stresswq`, destroyed afterwards); to the own CPU alternately with plain `queue` and
+//!   `queue_on(self)`, to another with `queue_on`.
 //! - `kworker`: one kthread worker per CPU used (`stresskw/<cpu>`, bound), destroyed afterwards.
 //!
 //! Every work counts its own runs, and each run is counted per CPU; a run on another CPU than the
-//! one aimed at is a failure too (queue_on, queue_work_on and bound workers all promise the CPU).
-//! The shell waits until every work has run, polling the counters (never `flush_workqueue` or
+//! one aimed at is a failure too (queue_on, queue_on and bound workers all promise the CPU).
+//! The shell waits until every work has run, polling the counters (never `flush` or
 //! `irq_work::sync`, which have no time limit), up to `--timeout` (default 10 s), then prints
 //!
 //! `stress irqwork: 10000 queued, 10000 ran once, 0 twice or more, 0 never (cpu0 2500 cpu1 2500
@@ -26,7 +26,7 @@
 //!
 //! # irq_works: one slot per work, or a pool of slots reused
 //!
-//! `rtos::work::irq_work` has a fixed table of [`irq_work::POOL`] slots (16,384, raised from 256
+//! `rtos::work::irq_work` has a fixed table of [`rtos::config::IRQ_WORK_SLOTS`] slots (16,384, raised from 256
 //! for this command: ~70 bytes of static tables each, ~1.1 MiB), shared with the named works of
 //! `irqwork`. `stress irqwork` leaves [`IRQ_RESERVED`] of them to the others and takes one slot
 //! per work when it can, so that 10,000 irq_works really are 10,000 distinct works queued without
@@ -60,29 +60,31 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 use rtos::kthread::{self, KThread, Options};
 use rtos::port::Port;
-use rtos::sched::{self, WaitQueue};
-use rtos::time::ticks_to_ns;
+use rtos::sched;
+use rtos::time::Instant;
+use rtos::wait::WaitQueue;
 use rtos::wait::wait_event_dyn;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::workqueue::{self as wqm, Work, WorkState, Workqueue};
 
-use crate::args::{Args, CmdError, Duration, FromArg};
+use crate::args::{Args, CmdError, FromArg};
 use crate::ctx::{Command, Ctx};
 use crate::util;
+use core::time::Duration;
 
 /// Most works one `stress` run takes.
 pub(crate) const MAX_N: usize = 100_000;
 /// irq_work slots `stress irqwork` leaves to everything else.
 pub(crate) const IRQ_RESERVED: usize = 256;
 /// Default `--timeout`.
-const DEFAULT_TIMEOUT_NS: u64 = 10_000_000_000;
+const DEFAULT_TIMEOUT: Duration = Duration::from_nanos(10_000_000_000);
 /// How often the shell looks at the counters.
-const POLL_NS: u64 = 1_000_000;
+const POLL: Duration = Duration::from_nanos(1_000_000);
 /// How long the shell waits for a queuer thread to exit once it is told to.
-const STOP_NS: u64 = 2_000_000_000;
+const STOP: Duration = Duration::from_nanos(2_000_000_000);
 /// How long the shell waits for the irq_work slots to read idle once every callback ran.
-const SETTLE_NS: u64 = 100_000_000;
+const SETTLE: Duration = Duration::from_nanos(100_000_000);
 /// Heap bytes per work item, beyond `size_of::<Work>()`, for the allocation probe: the `Arc`
 /// header, the boxed closure, the name, the shell's handle, and slack.
 const WORK_EXTRA_BYTES: usize = 128;
@@ -122,7 +124,7 @@ struct Tally {
     /// Runs of each logical work.
     runs: Vec<AtomicU32>,
     /// Runs per CPU (indexed by CPU number).
-    per_cpu: [AtomicU64; rtos::MAX_CPUS],
+    per_cpu: [AtomicU64; rtos::config::MAX_CPUS],
     /// Runs on another CPU than the one aimed at.
     wrong_cpu: AtomicU64,
     /// Runs in all.
@@ -136,7 +138,7 @@ struct Tally {
     /// Give up (timeout): the queuers stop queueing.
     abort: AtomicBool,
     /// Counter value at which everything gives up.
-    deadline: u64,
+    deadline: Instant,
     /// irqwork: the logical work each pool slot runs for next.
     current: Vec<AtomicU32>,
     /// irqwork: the slot's callback has taken its logical work (it may be reused).
@@ -181,7 +183,7 @@ impl Tally {
         if self.abort.load(Ordering::Acquire) {
             return true;
         }
-        if rtos::port::port().now() >= self.deadline {
+        if self.deadline.has_passed() {
             self.abort.store(true, Ordering::Release);
             return true;
         }
@@ -293,11 +295,9 @@ fn queue_works(t: &Tally, works: &[Arc<Work>], dest: &Dest, j: usize) {
         let target = t.target(i);
         let w = &works[i];
         let ok = match dest {
-            Dest::Wq(q) if target == me && (i / t.cpus.len()).is_multiple_of(2) => {
-                wqm::queue_work(q, w)
-            }
-            Dest::Wq(q) => wqm::queue_work_on(q, target, w),
-            Dest::Workers(ws) => kw::kthread_queue_work(&ws[i % t.cpus.len()], w),
+            Dest::Wq(q) if target == me && (i / t.cpus.len()).is_multiple_of(2) => wqm::queue(q, w),
+            Dest::Wq(q) => wqm::queue_on(q, target, w),
+            Dest::Workers(ws) => kw::queue(&ws[i % t.cpus.len()], w),
         };
         t.queued(ok);
     }
@@ -320,7 +320,7 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 \x20 irqwork  irq_work::queue (own CPU) and queue_on (others), one irq_work\n\
                 \x20          per work while the slot table allows (--slots S: at most S per\n\
                 \x20          CPU), else each CPU's slots are reused, one queue per work\n\
-                \x20 wq       queue_work / queue_work_on on `events` (--fresh: on a new\n\
+                \x20 wq       queue / queue_on on `events` (--fresh: on a new\n\
                 \x20          workqueue stresswq, destroyed afterwards)\n\
                 \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
     run: cmd_stress,
@@ -330,7 +330,7 @@ fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let o = Opts::parse(args)?;
     let p = util::scheduler()?;
     let cpus = pick_cpus(o.cpus)?;
-    let (tally, per, works) = setup(&o, p, cpus)?;
+    let (tally, per, works) = setup(&o, cpus)?;
     let run = Run::new(&o, &tally, per, works)?;
     let per = run.pool.len() / tally.cpus.len();
     let queuers = match Queuers::create(&tally, &run, per) {
@@ -340,12 +340,12 @@ fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             return Err(e);
         }
     };
-    let start = p.now();
+    let start = Instant::now();
     for t in &queuers.threads {
         kthread::wake_up_process(t);
     }
     let outcome = finish(p, &tally, run, queuers, start);
-    report(ctx, &o, p, &tally, per * tally.cpus.len(), outcome)
+    report(ctx, &o, &tally, per * tally.cpus.len(), outcome)
 }
 
 // ---- parse and set up ----
@@ -358,7 +358,7 @@ struct Opts {
     /// `--cpus`: how many of the online CPUs (default all).
     cpus: Option<usize>,
     /// `--timeout`, nanoseconds.
-    timeout: u64,
+    timeout: Duration,
     /// `--fresh` (wq): a new workqueue.
     fresh: bool,
     /// `--slots` (irqwork): most irq_work slots per queuer.
@@ -369,9 +369,7 @@ impl Opts {
     /// The arguments, checked: usage errors only, nothing is touched yet.
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let cpus: Option<usize> = args.option("--cpus")?;
-        let Duration(timeout) = args
-            .option("--timeout")?
-            .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+        let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         let fresh = args.flag("--fresh")?;
         let slots: Option<usize> = args.option("--slots")?;
         let kind: Kind = args.next("<kind>")?;
@@ -403,7 +401,7 @@ impl Opts {
 /// The first `k` online CPUs, none with a queuer thread left from an earlier run.
 fn pick_cpus(k: Option<usize>) -> Result<Vec<usize>, CmdError> {
     let online = sched::online_mask();
-    let all: Vec<usize> = (0..rtos::MAX_CPUS)
+    let all: Vec<usize> = (0..rtos::config::MAX_CPUS)
         .filter(|c| online & (1 << c) != 0)
         .collect();
     let cpus = match k {
@@ -434,11 +432,11 @@ type Works = Vec<Arc<Work>>;
 /// queuer (irqwork), room for the work items (wq, kworker). Then the tally, whose deadline
 /// counts the setting up against the timeout too. Returns the tally, `per` and the (empty) work
 /// items.
-fn setup(o: &Opts, p: &dyn Port, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize, Works), CmdError> {
+fn setup(o: &Opts, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize, Works), CmdError> {
     let (n, k) = (o.n, cpus.len());
     let runs = counters(n)?;
     let per = if o.kind == Kind::IrqWork {
-        let most = (irq_work::POOL - IRQ_RESERVED) / k;
+        let most = (rtos::config::IRQ_WORK_SLOTS - IRQ_RESERVED) / k;
         n.div_ceil(k)
             .min(most)
             .min(o.slots.unwrap_or(usize::MAX))
@@ -461,14 +459,14 @@ fn setup(o: &Opts, p: &dyn Port, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize,
     let tally = Arc::new(Tally {
         cpus,
         runs,
-        per_cpu: [const { AtomicU64::new(0) }; rtos::MAX_CPUS],
+        per_cpu: [const { AtomicU64::new(0) }; rtos::config::MAX_CPUS],
         wrong_cpu: AtomicU64::new(0),
         total: AtomicU64::new(0),
         queued: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         done: AtomicUsize::new(0),
         abort: AtomicBool::new(false),
-        deadline: util::deadline_in(p, o.timeout),
+        deadline: Instant::after(o.timeout),
         current,
         free,
         slot_freed: WaitQueue::new(),
@@ -508,7 +506,7 @@ impl Run {
         run.dest = Some(if o.kind == Kind::Kworker {
             let mut ws = Vec::new();
             for &c in &tally.cpus {
-                match kw::create_worker_on_cpu(c, &format!("stresskw/{c}")) {
+                match kw::create_on_cpu(&format!("stresskw/{c}"), c) {
                     Ok(w) => ws.push(w),
                     Err(e) => {
                         run.dest = Some(Dest::Workers(ws));
@@ -522,7 +520,7 @@ impl Run {
             }
             Dest::Workers(ws)
         } else if o.fresh {
-            let q = wqm::create_workqueue("stresswq").map_err(|e| {
+            let q = wqm::create("stresswq").map_err(|e| {
                 CmdError::runtime(format!("cannot create stresswq: {e} ({})", e.name()))
             })?;
             run.own_wq = true;
@@ -552,7 +550,7 @@ impl Run {
         match self.dest {
             Some(Dest::Wq(q)) if self.own_wq => {
                 if all_idle {
-                    wqm::destroy_workqueue(q);
+                    wqm::destroy(q);
                 } else {
                     note = Some(format!("works still queued: {} left running", q.name()));
                 }
@@ -560,7 +558,7 @@ impl Run {
             Some(Dest::Workers(ws)) => {
                 if all_idle {
                     for w in ws {
-                        let _ = kw::kthread_destroy_worker(w);
+                        let _ = kw::destroy(w);
                     }
                 } else {
                     note = Some(String::from(
@@ -674,45 +672,45 @@ struct Outcome {
 
 /// Waits until every queuer is done and every queued work has run (or the deadline), then stops
 /// the queuers and frees what can be freed. `start`: when the queuers were woken.
-fn finish(p: &dyn Port, tally: &Tally, run: Run, queuers: Queuers, start: u64) -> Outcome {
+fn finish(p: &dyn Port, tally: &Tally, run: Run, queuers: Queuers, start: Instant) -> Outcome {
     let (k, deadline) = (tally.cpus.len(), tally.deadline);
     let finished = |t: &Tally| {
         t.done.load(Ordering::Acquire) == k
             && t.total.load(Ordering::Acquire) >= t.queued.load(Ordering::Acquire)
     };
     while !finished(tally) {
-        if p.now() >= deadline {
+        if deadline.has_passed() {
             tally.abort.store(true, Ordering::Release);
             break;
         }
-        sched::sleep_ns(POLL_NS);
+        sched::sleep(POLL);
     }
-    let end = p.now();
+    let end = Instant::now();
     // Work items: until their functions have returned (the count comes first).
     let idle = |w: &Arc<Work>| w.state() == WorkState::Idle;
-    while !run.works.iter().all(idle) && p.now() < deadline {
-        sched::sleep_ns(POLL_NS);
+    while !run.works.iter().all(idle) && !deadline.has_passed() {
+        sched::sleep(POLL);
     }
     tally.abort.store(true, Ordering::Release);
     let Queuers { threads, shared } = queuers;
     let mut unstopped = 0;
     for t in &threads {
-        let d = util::deadline_in(p, STOP_NS);
+        let d = Instant::after(STOP);
         if kthread::stop_until(t, Some(d)).is_err() {
             unstopped += 1;
         }
     }
     drop(shared);
     // A callback marks its slot free just before it returns; the kernel clears BUSY just after.
-    let settle = util::deadline_in(p, SETTLE_NS);
-    while run.pool.iter().any(|w| w.flags() & irq_work::CLAIMED != 0) && p.now() < settle {
+    let settle = Instant::after(SETTLE);
+    while run.pool.iter().any(|w| w.flags() & irq_work::CLAIMED != 0) && !settle.has_passed() {
         relax(p);
     }
     let pool_idle = run.pool.iter().all(|w| w.flags() & irq_work::CLAIMED == 0);
     let all_idle = run.works.iter().all(idle) && pool_idle;
     let note = run.teardown(all_idle);
     Outcome {
-        ms: ticks_to_ns(end.saturating_sub(start), p.ticks_per_second()) / 1_000_000,
+        ms: u64::try_from(end.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX),
         unstopped,
         note,
     }
@@ -760,7 +758,6 @@ impl Counts {
 fn report(
     ctx: &mut Ctx<'_>,
     o: &Opts,
-    p: &dyn Port,
     tally: &Tally,
     slots: usize,
     outcome: Outcome,
@@ -811,8 +808,8 @@ fn report(
             "{wrong} runs on another CPU than the one queued on"
         ));
     }
-    if p.now() >= tally.deadline && !why.is_empty() {
-        why.push(format!("timeout after {} ms", o.timeout / 1_000_000));
+    if tally.deadline.has_passed() && !why.is_empty() {
+        why.push(format!("timeout after {} ms", o.timeout.as_millis()));
     }
     if outcome.unstopped > 0 {
         why.push(format!("{} queuer threads did not stop", outcome.unstopped));

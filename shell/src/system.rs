@@ -27,12 +27,14 @@ pub struct UartInfo {
     pub rx_capacity: usize,
 }
 
+use core::time::Duration;
+
 /// What the shell needs from the kernel.
 pub trait System {
-    /// Monotonic time since boot, nanoseconds.
-    fn now_ns(&self) -> u64;
-    /// Block the calling shell for `ns` nanoseconds (kernel: timer + WFI).
-    fn sleep_ns(&mut self, ns: u64);
+    /// Monotonic time since boot.
+    fn uptime(&self) -> Duration;
+    /// Block the calling shell for `d` (kernel: timer + WFI).
+    fn sleep(&mut self, d: Duration);
     /// Nothing to do right now: wait for an interrupt (kernel: WFI; fakes: advance time).
     fn idle(&mut self);
     /// Calls `f` once per CPU the board has (online or not), in id order.

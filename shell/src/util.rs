@@ -10,7 +10,7 @@ use rtos::Error;
 use rtos::kthread::{self, KThread};
 use rtos::port::Port;
 use rtos::sched;
-use rtos::time::deadline_after;
+use rtos::time::Duration;
 
 use crate::args::CmdError;
 
@@ -18,20 +18,13 @@ mod vec_map;
 pub(crate) use vec_map::VecMap;
 
 /// Default `--timeout` of `park`, `stop` and `wait`.
-pub(crate) const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_nanos(5_000_000_000);
 
 /// The port, once the scheduler runs on at least one CPU.
 pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
     rtos::port::try_port()
         .filter(|_| sched::online_mask() != 0)
         .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
-}
-
-/// The counter value `ns` from now. Out of line: the `u128` conversion is not inlined at every
-/// caller.
-#[inline(never)]
-pub(crate) fn deadline_in(p: &dyn Port, ns: u64) -> u64 {
-    deadline_after(p.now(), ns, p.ticks_per_second())
 }
 
 /// The kthread `key` names (tid or name).
@@ -47,7 +40,7 @@ pub(crate) fn bad_cpu(cpu: usize, e: Error) -> CmdError {
 /// `--cpu N` must name an online CPU.
 pub(crate) fn check_cpu(cpu: Option<usize>) -> Result<(), CmdError> {
     match cpu {
-        Some(c) if c >= rtos::MAX_CPUS || sched::online_mask() & (1 << c) == 0 => {
+        Some(c) if c >= rtos::config::MAX_CPUS || sched::online_mask() & (1 << c) == 0 => {
             Err(bad_cpu(c, Error::Invalid))
         }
         _ => Ok(()),
@@ -55,7 +48,8 @@ pub(crate) fn check_cpu(cpu: Option<usize>) -> Result<(), CmdError> {
 }
 
 /// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
-pub(crate) fn show_duration(ns: u64) -> String {
+pub(crate) fn show_duration(d: Duration) -> String {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
     for (unit, suffix) in units {
         if ns >= unit {
@@ -101,13 +95,13 @@ mod tests {
 
     #[test]
     fn durations_for_messages() {
-        assert_eq!(show_duration(5_000_000_000), "5s");
-        assert_eq!(show_duration(1_500_000_000), "1.5s");
-        assert_eq!(show_duration(500_000_000), "500ms");
-        assert_eq!(show_duration(1_250_000), "1.25ms");
-        assert_eq!(show_duration(250_000), "250us");
-        assert_eq!(show_duration(7), "7ns");
-        assert_eq!(show_duration(0), "0ns");
+        assert_eq!(show_duration(Duration::from_nanos(5_000_000_000)), "5s");
+        assert_eq!(show_duration(Duration::from_nanos(1_500_000_000)), "1.5s");
+        assert_eq!(show_duration(Duration::from_nanos(500_000_000)), "500ms");
+        assert_eq!(show_duration(Duration::from_nanos(1_250_000)), "1.25ms");
+        assert_eq!(show_duration(Duration::from_nanos(250_000)), "250us");
+        assert_eq!(show_duration(Duration::from_nanos(7)), "7ns");
+        assert_eq!(show_duration(Duration::from_nanos(0)), "0ns");
     }
 
     #[test]

@@ -22,9 +22,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Counter ticks in `ns` nanoseconds (rounded up).
-fn ticks(ns: u64) -> u64 {
-    crate::time::ns_to_ticks_ceil(ns, crate::port::port().ticks_per_second())
+/// Counter ticks in `d` (rounded up).
+fn ticks(d: Duration) -> u64 {
+    crate::time::duration_to_ticks(d, crate::time::ticks_per_second())
 }
 
 /// Yields until `t` is in `state` (the measuring thread stays runnable meanwhile).
@@ -306,15 +306,15 @@ pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let (work, st) = stamping_work("bench-delayed", Some(done.clone()));
     let mut rows = Vec::new();
     for (ms, name) in [(1, "delayed/1ms"), (10, "delayed/10ms")] {
-        let ns = ms * 1_000_000;
+        let delay = Duration::from_millis(ms);
         let mut rec = Recorder::new(name, ctx).without_cycles();
         for _ in 0..ctx.total() {
             align();
             let t0 = stamp();
-            workqueue::queue_delayed_on(&wq, ctx.cpu, &work, Duration::from_nanos(ns));
+            workqueue::queue_delayed_on(&wq, ctx.cpu, &work, delay);
             done.wait();
             let deadline = Stamp {
-                t: t0.t + ticks(ns),
+                t: t0.t + ticks(delay),
                 c: None,
             };
             rec.add(deadline, st.wait());

@@ -46,8 +46,8 @@ pub(crate) use scheduler::{
 };
 pub use scheduler::{
     current, idle_loop, init_cpu, is_current, online_mask, preempt_irq, resume_boundary, schedule,
-    set_need_resched, set_priority, set_resume_hook, sleep, sleep_interruptible_until, sleep_ns,
-    sleep_until, wake_up_process, yield_now,
+    set_need_resched, set_priority, set_resume_hook, sleep, sleep_interruptible_until, sleep_until,
+    wake_up_process, yield_now,
 };
 pub use task_works::{TaskWork, TaskWorkFn};
 pub use thread::{State, Thread, ThreadInfo, Tid};

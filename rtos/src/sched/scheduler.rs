@@ -710,11 +710,6 @@ pub fn sleep(d: Duration) {
     sleep_until(Instant::after(d));
 }
 
-/// Sleeps the calling thread for `ns` nanoseconds.
-pub fn sleep_ns(ns: u64) {
-    sleep(Duration::from_nanos(ns));
-}
-
 /// A timer wakes a thread that sleeps with a deadline.
 impl timer::Wake for Thread {
     fn wake(self: Arc<Self>) {

@@ -4,18 +4,18 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
+use core::time::Duration;
 
 use rtos::kthread;
 use rtos::sched;
-use rtos::time::{deadline_after, ns_to_ticks_ceil};
+use rtos::time::Instant;
 
 use super::shared::{Kind, Shared};
-use crate::util::deadline_in;
 
 /// Longest a thread body sleeps before it looks at its stop/park requests again.
-const SLICE_NS: u64 = 10_000_000;
+const SLICE: Duration = Duration::from_nanos(10_000_000);
 /// How long a `sleeper` sleeps when nothing wakes it (an hour).
-const SLEEPER_NAP_NS: u64 = 3_600_000_000_000;
+const SLEEPER_NAP: Duration = Duration::from_nanos(3_600_000_000_000);
 /// Results are reported as non-negative `i32`s: counts are taken modulo 2^31.
 const RESULT_MASK: u64 = 0x7fff_ffff;
 
@@ -46,45 +46,41 @@ fn spin_body() -> i32 {
 }
 
 /// Sleeps interruptibly until something wakes it: a stop or park request (both wake the thread)
-/// or a signalling task_work. Nothing else does, within [`SLEEPER_NAP_NS`]: that makes a
+/// or a signalling task_work. Nothing else does, within [`SLEEPER_NAP`]: that makes a
 /// `signal` wake observable (a `resume` add leaves it asleep).
 fn sleeper_body() -> i32 {
-    let p = rtos::port::port();
     while !checkpoint() {
-        sched::sleep_interruptible_until(deadline_in(p, SLEEPER_NAP_NS));
+        sched::sleep_interruptible_until(Instant::after(SLEEPER_NAP));
     }
     0
 }
 
-/// Calls `tick` every `period_ns` until stopped, sleeping in slices of at most [`SLICE_NS`] so a
-/// stop or park request is seen quickly. After a park the period starts afresh. Returns the
-/// number of ticks modulo 2^31.
-fn periodic(period_ns: u64, tick: &mut dyn FnMut(u64)) -> i32 {
-    let p = rtos::port::port();
-    let hz = p.ticks_per_second();
-    let period = ns_to_ticks_ceil(period_ns, hz).max(1);
+/// Calls `tick` every `period` until stopped, sleeping in slices of at most [`SLICE`] so a stop
+/// or park request is seen quickly. After a park the period starts afresh. Returns the number
+/// of ticks modulo 2^31.
+fn periodic(period: Duration, tick: &mut dyn FnMut(u64)) -> i32 {
     let mut ticks: u64 = 0;
-    let mut next = p.now().saturating_add(period);
+    let mut next = Instant::after(period);
     loop {
         if kthread::should_park() {
             kthread::parkme();
-            next = p.now().saturating_add(period);
+            next = Instant::after(period);
         }
         if kthread::should_stop() {
             break;
         }
-        let now = p.now();
+        let now = Instant::now();
         if now >= next {
             ticks += 1;
             tick(ticks);
             // Missed periods (the thread did not get a CPU in time) are skipped, not caught up
             // in a burst.
-            next = next.saturating_add(period);
+            next = next + period;
             if next <= now {
-                next = now.saturating_add(period);
+                next = now + period;
             }
         } else {
-            sched::sleep_interruptible_until(next.min(deadline_after(now, SLICE_NS, hz)));
+            sched::sleep_interruptible_until(next.min(now + SLICE));
         }
     }
     (ticks & RESULT_MASK) as i32
@@ -104,7 +100,7 @@ fn hog_body() -> i32 {
 pub(crate) fn body(
     shared: Arc<Shared>,
     name: String,
-    period_ns: u64,
+    period: Duration,
     result: i32,
 ) -> impl FnOnce() -> i32 + Send + 'static {
     move || {
@@ -112,8 +108,8 @@ pub(crate) fn body(
         match shared.kind {
             Kind::Spin => spin_body(),
             Kind::Sleeper => sleeper_body(),
-            Kind::Ticker => periodic(period_ns, &mut |n| rtos::kprintln!("{name}: tick {n}")),
-            Kind::Counter => periodic(period_ns, &mut |n| shared.count.store(n, Ordering::Relaxed)),
+            Kind::Ticker => periodic(period, &mut |n| rtos::kprintln!("{name}: tick {n}")),
+            Kind::Counter => periodic(period, &mut |n| shared.count.store(n, Ordering::Relaxed)),
             Kind::Hog => hog_body(),
             Kind::Exit => result,
         }

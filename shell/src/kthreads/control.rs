@@ -6,15 +6,17 @@ use alloc::format;
 use rtos::Error;
 use rtos::kthread::{self, KThread};
 use rtos::sched::{self, State};
+use rtos::time::Instant;
 
 use super::shared::{Prio, STOP_PENDING, forget, state_name};
-use crate::args::{Args, CmdError, Duration, FromArg};
+use crate::args::{Args, CmdError, FromArg};
 use crate::ctx::{Command, Ctx};
-use crate::util::{DEFAULT_TIMEOUT_NS, bad_cpu, deadline_in, lookup, scheduler, show_duration};
+use crate::util::{DEFAULT_TIMEOUT, bad_cpu, lookup, scheduler, show_duration};
 use crate::work::list::{is_wait_work, wait_work};
+use core::time::Duration;
 
 /// How often `wait` looks at the thread's state.
-const POLL_NS: u64 = 2_000_000;
+const POLL: Duration = Duration::from_millis(2);
 
 /// The states `wait` accepts, as `ps` shows them.
 const STATES: [&str; 7] = [
@@ -34,17 +36,14 @@ impl FromArg for WaitState {
     }
 }
 
-/// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and the counter value at
-/// which to give up (default timeout [`DEFAULT_TIMEOUT_NS`]).
-fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, u64), CmdError> {
-    let Duration(timeout) = args
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+/// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and when to give up (default timeout [`DEFAULT_TIMEOUT`]).
+fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, Instant), CmdError> {
+    let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let key = args.word("<t>")?;
     args.finish()?;
     let t = lookup(key)?;
-    let p = scheduler()?;
-    Ok((t, deadline_in(p, timeout)))
+    scheduler()?;
+    Ok((t, Instant::after(timeout)))
 }
 
 /// The commands on one thread, in `help` order.
@@ -190,15 +189,13 @@ fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 /// `wait <t> <state> [--timeout D]`.
 fn wait_thread(args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let Duration(timeout) = args
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let key = args.word("<t>")?;
     let WaitState(want) = args.next("<state>")?;
     args.finish()?;
     let t = lookup(key)?;
-    let p = scheduler()?;
-    let deadline = deadline_in(p, timeout);
+    scheduler()?;
+    let deadline = Instant::after(timeout);
     loop {
         let info = t.info();
         let now = state_name(&info);
@@ -212,14 +209,14 @@ fn wait_thread(args: &mut Args<'_>) -> Result<u8, CmdError> {
                 info.result.unwrap_or(0)
             )));
         }
-        if p.now() >= deadline {
+        if deadline.has_passed() {
             return Err(CmdError::runtime(format!(
                 "timeout: {} is {now}, not {want}, after {}",
                 t.name(),
                 show_duration(timeout)
             )));
         }
-        sched::sleep_ns(POLL_NS);
+        sched::sleep(POLL);
     }
 }
 

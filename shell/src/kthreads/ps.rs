@@ -7,7 +7,6 @@ use core::sync::atomic::Ordering;
 
 use rtos::kthread;
 use rtos::sched::{ThreadInfo, Tid};
-use rtos::time::ticks_to_ns;
 
 use super::shared::{Kind, SPAWNED, STOP_PENDING, Shared, state_name};
 use crate::args::{Args, CmdError};
@@ -59,7 +58,6 @@ struct Row {
 fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let json = args.flag("--json")?;
     args.finish()?;
-    let hz = rtos::port::try_port().map_or(0, |p| p.ticks_per_second());
     let threads = kthread::list();
     let spawned: VecMap<Tid, Arc<Shared>> = {
         let mut spawned = SPAWNED.lock();
@@ -72,7 +70,7 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let rows = threads.iter().map(|t| {
         let info = t.info();
         Row {
-            runtime_us: ticks_to_ns(info.runtime_ticks, hz) / 1_000,
+            runtime_us: u64::try_from(info.runtime.as_micros()).unwrap_or(u64::MAX),
             count: spawned
                 .get(&t.tid())
                 .filter(|s| s.kind == Kind::Counter)

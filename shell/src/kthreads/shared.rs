@@ -4,8 +4,9 @@
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64};
+use core::time::Duration;
 
-use rtos::sched::{self, ThreadInfo, Tid};
+use rtos::sched::{ThreadInfo, Tid};
 use rtos::sync::IrqSpinLock;
 
 use crate::args::FromArg;
@@ -13,9 +14,9 @@ use crate::parse::parse_u64;
 use crate::util::VecMap;
 
 /// Default `--period` of a `ticker`.
-const TICKER_PERIOD_NS: u64 = 1_000_000_000;
+const TICKER_PERIOD: Duration = Duration::from_secs(1);
 /// Default `--period` of a `counter`.
-const COUNTER_PERIOD_NS: u64 = 100_000_000;
+const COUNTER_PERIOD: Duration = Duration::from_millis(100);
 
 /// What the shell shares with a thread it spawned.
 #[derive(Debug)]
@@ -63,10 +64,10 @@ impl Kind {
         }
     }
 
-    pub(crate) fn default_period(self) -> Option<u64> {
+    pub(crate) fn default_period(self) -> Option<Duration> {
         match self {
-            Kind::Ticker => Some(TICKER_PERIOD_NS),
-            Kind::Counter => Some(COUNTER_PERIOD_NS),
+            Kind::Ticker => Some(TICKER_PERIOD),
+            Kind::Counter => Some(COUNTER_PERIOD),
             _ => None,
         }
     }
@@ -89,18 +90,18 @@ impl FromArg for Kind {
     }
 }
 
-/// A priority, `0..sched::PRIORITIES`.
+/// A priority, `0..rtos::config::PRIORITIES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Prio(pub u8);
 
-const _: () = assert!(sched::PRIORITIES == 32, "update Prio's hint");
+const _: () = assert!(rtos::config::PRIORITIES == 32, "update Prio's hint");
 
 impl FromArg for Prio {
     const WHAT: &'static str = "priority";
     const HINT: Option<&'static str> = Some("0..=31, higher is more urgent");
     fn from_arg(s: &str) -> Option<Self> {
         parse_u64(s)
-            .filter(|&p| p < sched::PRIORITIES as u64)
+            .filter(|&p| p < rtos::config::PRIORITIES as u64)
             .map(|p| Prio(p as u8))
     }
 }

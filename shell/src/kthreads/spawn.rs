@@ -10,10 +10,11 @@ use rtos::kthread::{self, Options};
 
 use super::bodies::body;
 use super::shared::{Kind, Prio, SPAWNED, Shared};
-use crate::args::{Args, CmdError, Duration, FromArg};
+use crate::args::{Args, CmdError, FromArg};
 use crate::ctx::{Command, Ctx};
 use crate::parse::parse_u64;
 use crate::util::{bad_cpu, scheduler};
+use core::time::Duration;
 
 impl FromArg for i32 {
     const WHAT: &'static str = "number";
@@ -72,15 +73,17 @@ fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let name = args.word_opt()?;
     args.finish()?;
 
-    let period_ns = match (kind.default_period(), period) {
-        (Some(_), Some(Duration(0))) => return Err(CmdError::usage("--period must be above 0")),
-        (Some(_), Some(Duration(ns))) | (Some(ns), None) => ns,
+    let period = match (kind.default_period(), period) {
+        (Some(_), Some(Duration::ZERO)) => {
+            return Err(CmdError::usage("--period must be above 0"));
+        }
+        (Some(_), Some(d)) | (Some(d), None) => d,
         (None, Some(_)) => {
             return Err(CmdError::usage(
                 "--period is for ticker and counter threads only",
             ));
         }
-        (None, None) => 0,
+        (None, None) => Duration::ZERO,
     };
     if result.is_some() && kind != Kind::Exit {
         return Err(CmdError::usage("--result is for exit threads only"));
@@ -109,7 +112,7 @@ fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         started: AtomicBool::new(false),
         count: AtomicU64::new(0),
     });
-    let f = body(shared.clone(), name.clone(), period_ns, result.unwrap_or(0));
+    let f = body(shared.clone(), name.clone(), period, result.unwrap_or(0));
     let opts = Options {
         prio: prio.map(|p| p.0),
         cpu,

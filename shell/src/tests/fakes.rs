@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::string::String;
+use std::time::Duration;
 use std::vec::Vec;
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
@@ -213,14 +214,15 @@ impl FakeSystem {
 }
 
 impl System for FakeSystem {
-    fn now_ns(&self) -> u64 {
-        self.clock.get()
+    fn uptime(&self) -> Duration {
+        Duration::from_nanos(self.clock.get())
     }
 
-    fn sleep_ns(&mut self, ns: u64) {
+    fn sleep(&mut self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.sleeps.push(ns);
         if self.real_sleep {
-            rtos::sched::sleep_ns(ns);
+            rtos::sched::sleep(d);
         }
         self.clock.set(self.clock.get().saturating_add(ns));
     }

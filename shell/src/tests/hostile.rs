@@ -5,7 +5,7 @@ use std::vec::Vec;
 
 use super::fakes::{FakeIo, FakeSystem, MS, Rng, run, script, terminal};
 use super::vt::Screen;
-use crate::{DETECT_TIMEOUT_NS, Exit};
+use crate::{DETECT_TIMEOUT, Exit};
 
 fn digits(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'1' + (i % 9) as u8).collect()
@@ -22,7 +22,7 @@ fn no_reply_means_plain_mode_after_timeout() {
     // It waited about 200 ms in 1 ms steps, no longer.
     let waited: u64 = s.sys.sleeps.iter().sum();
     assert!(
-        (DETECT_TIMEOUT_NS..DETECT_TIMEOUT_NS + 2 * MS).contains(&waited),
+        (detect_ns()..detect_ns() + 2 * MS).contains(&waited),
         "{waited}"
     );
     assert!(s.sys.sleeps.iter().all(|&ns| ns == MS));
@@ -285,7 +285,7 @@ fn runner_hostile_script_plain() {
     // As the runner does it: the script arrives after the prompt (detection timed out).
     let sys = FakeSystem::new();
     let mut io = FakeIo::new(&sys.clock);
-    io.schedule(DETECT_TIMEOUT_NS + 50 * MS, &runner_hostile_script());
+    io.schedule(detect_ns() + 50 * MS, &runner_hostile_script());
     let s = run(io, sys);
     assert_eq!(s.exit, Exit::Poweroff(0));
     let lines = s.output_lines();
@@ -335,4 +335,9 @@ fn slow_reply_within_the_timeout_is_a_terminal() {
     io.schedule(400 * MS, b";80Recho hi\n");
     let s = run(io, sys);
     assert_eq!(s.output_lines(), ["hi", ""]);
+}
+
+/// The terminal-detection timeout in nanoseconds (the fakes' clock unit).
+fn detect_ns() -> u64 {
+    DETECT_TIMEOUT.as_nanos() as u64
 }

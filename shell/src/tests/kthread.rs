@@ -92,11 +92,10 @@ pub(super) fn in_kernel<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
 /// park parks it before its body ever runs.
 fn until_started(name: &str) {
     let t = rtos::kthread::find(name).unwrap_or_else(|| panic!("no thread {name}"));
-    let p = rtos::port::port();
-    let end = p.now() + 5 * p.ticks_per_second();
+    let end = rtos::time::Instant::after(rtos::time::Duration::from_secs(5));
     while !crate::kthreads::shared::started(t.tid()) {
-        assert!(p.now() < end, "{name} did not start");
-        rtos::sched::sleep_ns(1_000_000);
+        assert!(!end.has_passed(), "{name} did not start");
+        rtos::sched::sleep(rtos::time::Duration::from_millis(1));
     }
 }
 

@@ -173,14 +173,18 @@ fn a_full_irq_work_table_is_enomem_and_a_nearly_full_one_still_works() {
         while let Ok(w) = IrqWork::new("filler", false, Arc::new(|_: &IrqWork| {})) {
             taken.push(w);
         }
-        assert_eq!(taken.len(), irq_work::POOL);
+        assert_eq!(taken.len(), rtos::config::IRQ_WORK_SLOTS);
         let full = sh(&["stress irqwork 10"]);
         // Three free slots: one per queuer, the odd one given back.
         for w in taken.drain(..3) {
             w.free().unwrap();
         }
         let nearly = sh(&["stress irqwork 100"]);
-        assert_eq!(irq_work::list().len(), irq_work::POOL - 3, "all given back");
+        assert_eq!(
+            irq_work::list().len(),
+            rtos::config::IRQ_WORK_SLOTS - 3,
+            "all given back"
+        );
         for w in taken {
             w.free().unwrap();
         }

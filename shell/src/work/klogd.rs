@@ -12,20 +12,21 @@
 
 use alloc::format;
 use core::fmt::Write as _;
+use core::time::Duration;
 
 use rtos::kthread::{self, Options};
-use rtos::sched::WaitQueue;
 use rtos::sync::IrqSpinLock;
+use rtos::time::Instant;
+use rtos::wait::WaitQueue;
 
 use crate::args::CmdError;
-use crate::util;
 
 /// Lines the hard-IRQ log ring holds.
 pub(crate) const LOG_SLOTS: usize = 32;
 /// Bytes per ring line (longer lines are cut).
 const LOG_LINE: usize = 96;
 /// `klogd`'s backstop poll.
-const KLOGD_POLL_NS: u64 = 100_000_000;
+const KLOGD_POLL: Duration = Duration::from_nanos(100_000_000);
 
 struct LogRing {
     lines: [[u8; LOG_LINE]; LOG_SLOTS],
@@ -112,7 +113,6 @@ fn drain_log() {
 }
 
 fn klogd_body() -> i32 {
-    let p = rtos::port::port();
     loop {
         if kthread::should_park() {
             kthread::parkme();
@@ -121,7 +121,7 @@ fn klogd_body() -> i32 {
             drain_log();
             return 0;
         }
-        let deadline = util::deadline_in(p, KLOGD_POLL_NS);
+        let deadline = Instant::after(KLOGD_POLL);
         let _ = rtos::wait::wait_event_dyn(
             &LOG_WAIT,
             &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),

@@ -11,9 +11,10 @@ use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::workqueue::{self as wqm, Work};
 
 use super::registry::{Func, Handle, Kind, Target, WORKERS, get_or_create, lookup_work, queued};
-use crate::args::{Args, CmdError, Duration};
+use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, check_cpu};
+use core::time::Duration;
 
 /// `kworker`.
 pub(crate) const COMMANDS: &[Command] = &[Command {
@@ -80,8 +81,8 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
         )));
     }
     let made = match cpu {
-        Some(c) => kw::create_worker_on_cpu(c, name),
-        None => kw::create_worker(name),
+        Some(c) => kw::create_on_cpu(name, c),
+        None => kw::create(name),
     };
     let w = made.map_err(|e| match e {
         Error::Exists => CmdError::runtime(format!(
@@ -101,9 +102,9 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     let wname = args.word("<w>")?;
     let name = args.word("<work>")?;
     let delay = if sub == "queue" {
-        0
+        Duration::ZERO
     } else {
-        args.next::<Duration>("<D>")?.0
+        args.next::<Duration>("<D>")?
     };
     args.finish()?;
     let k = lookup_worker(wname)?;
@@ -114,11 +115,11 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     }
     e.prepare(Target::Worker(k.clone()), format!("kworker {wname}"));
     if sub == "mod" {
-        let was = kw::kthread_mod_delayed_work(&k, &w, delay);
+        let was = kw::mod_delayed(&k, &w, delay);
         writeln!(ctx, "pending={was}");
         return Ok(0);
     }
-    Ok(queued(ctx, kw::kthread_queue_delayed_work(&k, &w, delay)))
+    Ok(queued(ctx, kw::queue_delayed(&k, &w, delay)))
 }
 
 /// `kworker cancel <work>`.
@@ -126,7 +127,7 @@ fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let name = args.word("<work>")?;
     args.finish()?;
     let w = existing_work(name)?;
-    let was = kw::kthread_cancel_delayed_work_sync(&w);
+    let was = kw::cancel_delayed_work_sync(&w);
     writeln!(ctx, "pending={was}");
     Ok(0)
 }
@@ -136,7 +137,7 @@ fn flush_work(args: &mut Args<'_>) -> Result<u8, CmdError> {
     let name = args.word("<work>")?;
     args.finish()?;
     let w = existing_work(name)?;
-    kw::kthread_flush_work(&w);
+    kw::flush_work(&w);
     Ok(0)
 }
 
@@ -145,7 +146,7 @@ fn flush(args: &mut Args<'_>) -> Result<u8, CmdError> {
     let wname = args.word("<w>")?;
     args.finish()?;
     let k = lookup_worker(wname)?;
-    kw::kthread_flush_worker(&k);
+    kw::flush(&k);
     Ok(0)
 }
 
@@ -157,7 +158,7 @@ fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
         .lock()
         .remove(wname)
         .ok_or_else(|| CmdError::runtime(format!("no such kworker '{wname}'")))?;
-    match kw::kthread_destroy_worker(k) {
+    match kw::destroy(k) {
         Ok(()) => Ok(0),
         Err(left) => {
             let mut names = String::new();

@@ -6,17 +6,17 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use rtos::port::Port;
 use rtos::sched;
-use rtos::time::ticks_to_ns;
+use rtos::time::Instant;
 
 use super::registry::{Entry, WORKS, lookup_work};
-use crate::args::{Args, CmdError, Duration};
+use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
-use crate::util::{self, DEFAULT_TIMEOUT_NS};
+use crate::util::{self, DEFAULT_TIMEOUT};
+use core::time::Duration;
 
 /// How often `wait work` looks at the run count.
-const POLL_NS: u64 = 2_000_000;
+const POLL: Duration = Duration::from_millis(2);
 
 /// `work` (`work list`).
 pub(crate) const COMMANDS: &[Command] = &[Command {
@@ -74,7 +74,9 @@ fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 e.state(),
                 util::json_str(&queue),
                 opt(e.cpu().map(u64::from)),
-                opt(e.latency_ns()),
+                opt(e
+                    .latency()
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
             );
         } else {
             writeln!(
@@ -87,8 +89,7 @@ fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 queue,
                 e.cpu().map_or(String::from("-"), |c| format!("{c}")),
                 runs,
-                e.latency_ns()
-                    .map_or(String::from("-"), util::show_duration),
+                e.latency().map_or(String::from("-"), util::show_duration),
             );
         }
     }
@@ -119,9 +120,7 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
         "wait work <work> (runs >= <n> | state <state>) [--timeout D]",
         &rest,
     );
-    let Duration(timeout) = a
-        .option("--timeout")?
-        .unwrap_or(Duration(DEFAULT_TIMEOUT_NS));
+    let timeout: Duration = a.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let name = a.word("<work>")?;
     let what = a.word("runs or state")?;
     // Either a run count to reach or a state to be in.
@@ -150,8 +149,8 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
     };
     a.finish()?;
     let e = lookup_work(name)?;
-    let p = util::scheduler()?;
-    let deadline = util::deadline_in(p, timeout);
+    util::scheduler()?;
+    let deadline = Instant::after(timeout);
     loop {
         let runs = e.runs.load(Ordering::Acquire);
         let now_state = e.state();
@@ -162,7 +161,7 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
         if done {
             return Ok(0);
         }
-        if p.now() >= deadline {
+        if deadline.has_passed() {
             let why = match state {
                 Some(s) => format!("{name} is {now_state}, not {s}"),
                 None => format!("{name} ran {runs} times, not {n}"),
@@ -172,7 +171,7 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
                 util::show_duration(timeout)
             )));
         }
-        sched::sleep_ns(POLL_NS);
+        sched::sleep(POLL);
     }
 }
 
@@ -187,13 +186,13 @@ pub(crate) const TIMERS: &[Command] = &[Command {
 
 fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
-    let p: &dyn Port = util::scheduler()?;
-    let (now, hz) = (p.now(), p.ticks_per_second());
+    util::scheduler()?;
+    let now = Instant::now();
     writeln!(ctx, "{:>3}  {:<6} {:>10}", "CPU", "KIND", "DUE IN");
     let online = sched::online_mask();
-    for cpu in (0..rtos::MAX_CPUS).filter(|c| online & (1 << c) != 0) {
+    for cpu in (0..rtos::config::MAX_CPUS).filter(|c| online & (1 << c) != 0) {
         for (deadline, kind) in rtos::timer::pending(cpu) {
-            let due = ticks_to_ns(deadline.saturating_sub(now), hz);
+            let due = deadline.saturating_duration_since(now);
             writeln!(
                 ctx,
                 "{:>3}  {:<6} {:>10}",

@@ -25,9 +25,10 @@ use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use core::time::Duration;
 use rtos::sched::{self, Thread};
 use rtos::sync::IrqSpinLock;
-use rtos::time::{deadline_after, ticks_to_ns};
+use rtos::time::Instant;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::task_work::{self as tw, Notify, TaskWork};
@@ -167,8 +168,9 @@ pub(crate) fn reset() {
     super::klogd::reset();
 }
 
-fn now() -> u64 {
-    rtos::port::port().now()
+/// The counter now, in ticks (what `queued_at` and `latency` hold).
+fn now_ticks() -> u64 {
+    Instant::now().ticks()
 }
 
 impl Entry {
@@ -190,7 +192,7 @@ impl Entry {
     pub(crate) fn prepare(&self, target: Target, queue: String) {
         *self.target.lock() = target;
         *self.queue.lock() = queue;
-        self.queued_at.store(now(), Ordering::Release);
+        self.queued_at.store(now_ticks(), Ordering::Release);
         if let Func::Requeue(n) = self.func {
             self.requeue_left.store(n, Ordering::Release);
         }
@@ -199,13 +201,15 @@ impl Entry {
     /// The work's body, in whatever context its mechanism runs it.
     fn run(&self, hardirq: bool) {
         let p = rtos::port::port();
-        let start = p.now();
+        let start = Instant::now();
         let cpu = p.cpu_id();
         self.running.fetch_add(1, Ordering::AcqRel);
         if self.kind != Kind::Work {
             let at = self.queued_at.load(Ordering::Acquire);
-            self.latency
-                .store(start.saturating_sub(at), Ordering::Release);
+            self.latency.store(
+                start.ticks_since(Instant::from_ticks(at)),
+                Ordering::Release,
+            );
         }
         self.last_cpu.store(cpu as u32, Ordering::Release);
         match self.func {
@@ -217,15 +221,15 @@ impl Entry {
             }
             Func::Count => {}
             Func::Busy(ms) => {
-                let end = deadline_after(start, ms * 1_000_000, p.ticks_per_second());
-                while p.now() < end {
+                let end = start + Duration::from_millis(ms);
+                while !end.has_passed() {
                     // A preemption point, as kernel code has (and the fake port needs).
                     let s = p.irq_save();
                     p.irq_restore(s);
                     core::hint::spin_loop();
                 }
             }
-            Func::Sleep(ms) => sched::sleep_ns(ms * 1_000_000),
+            Func::Sleep(ms) => sched::sleep(Duration::from_millis(ms)),
             Func::Requeue(_) => {
                 let left = self.requeue_left.load(Ordering::Acquire);
                 if left > 0 {
@@ -244,7 +248,7 @@ impl Entry {
             return;
         };
         let target = self.target.lock().clone();
-        self.queued_at.store(now(), Ordering::Release);
+        self.queued_at.store(now_ticks(), Ordering::Release);
         match (h, target) {
             (Handle::Irq(w), Target::Irq(Some(cpu))) => {
                 let _ = irq_work::queue_on(w, cpu);
@@ -253,13 +257,13 @@ impl Entry {
                 irq_work::queue(w);
             }
             (Handle::Work(w), Target::Wq(q, cpu)) => {
-                wqm::queue_work_on(&q, cpu.unwrap_or_else(|| rtos::port::port().cpu_id()), &w);
+                wqm::queue_on(&q, cpu.unwrap_or_else(|| rtos::port::port().cpu_id()), &w);
             }
             (Handle::Work(w), Target::Worker(k)) => {
-                kw::kthread_queue_work(&k, &w);
+                kw::queue(&k, &w);
             }
             (Handle::Task(w), Target::Task(t)) => {
-                let _ = tw::task_work_add(&t, w, Notify::Resume);
+                let _ = tw::add(&t, w, Notify::Resume);
             }
             _ => {}
         }
@@ -290,16 +294,14 @@ impl Entry {
         }
     }
 
-    pub(crate) fn latency_ns(&self) -> Option<u64> {
-        let hz = rtos::port::port().ticks_per_second();
+    /// From its last queueing to the start of its last run, once it ran.
+    pub(crate) fn latency(&self) -> Option<Duration> {
         match self.kind {
-            Kind::Work if self.runs.load(Ordering::Acquire) > 0 => {
-                Some(ticks_to_ns(self.work().last_latency(), hz))
-            }
+            Kind::Work if self.runs.load(Ordering::Acquire) > 0 => Some(self.work().last_latency()),
             Kind::Work => None,
             _ => match self.latency.load(Ordering::Acquire) {
                 u64::MAX => None,
-                t => Some(ticks_to_ns(t, hz)),
+                t => Some(rtos::time::ticks(t)),
             },
         }
     }

@@ -77,7 +77,7 @@ fn add(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         format!("task {}", t.name()),
     );
     let notify = notify.map_or(Notify::Resume, |n| n.0);
-    match tw::task_work_add(t.thread(), w, notify) {
+    match tw::add(t.thread(), w, notify) {
         Ok(()) => Ok(0),
         Err(Error::Busy) => Ok(queued(ctx, false)),
         Err(err @ Error::NoSuchThread) => Err(CmdError::runtime(format!(
@@ -104,7 +104,7 @@ fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                     "work '{name}' is not a task_work"
                 )));
             };
-            tw::task_work_cancel(t.thread(), &w).then(|| String::from(name))
+            tw::cancel(t.thread(), &w).then(|| String::from(name))
         }
         (None, Some(f)) => {
             let names: Vec<String> = WORKS
@@ -113,7 +113,7 @@ fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 .filter(|e| e.kind == Kind::Task && e.func == f)
                 .map(|e| e.name.clone())
                 .collect();
-            tw::task_work_cancel_match(t.thread(), |w| names.iter().any(|n| n == w.name()))
+            tw::cancel_match(t.thread(), |w| names.iter().any(|n| n == w.name()))
                 .map(|w| String::from(w.name()))
         }
         _ => {
@@ -139,7 +139,7 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<thread>")?;
     args.finish()?;
     let t = util::lookup(key)?;
-    for n in tw::task_work_list(t.thread()) {
+    for n in tw::list(t.thread()) {
         writeln!(ctx, "{n}");
     }
     Ok(0)

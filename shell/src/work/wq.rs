@@ -9,9 +9,10 @@ use core::fmt::Write as _;
 use rtos::work::workqueue::{self as wqm, Workqueue};
 
 use super::registry::{Func, Kind, Target, WQS, get_or_create, queued};
-use crate::args::{Args, CmdError, Duration};
+use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, check_cpu};
+use core::time::Duration;
 
 /// `wq`.
 pub(crate) const COMMANDS: &[Command] = &[Command {
@@ -63,9 +64,9 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
         )));
     }
     let made = if single {
-        wqm::create_singlethread_workqueue(name)
+        wqm::create_singlethread(name)
     } else {
-        wqm::create_workqueue(name)
+        wqm::create(name)
     };
     let q =
         made.map_err(|e| CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())))?;
@@ -80,7 +81,7 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     let qname = args.word("<wq>")?;
     let name = args.word("<work>")?;
     let delay = if sub == "delay" {
-        Some(args.next::<Duration>("<D>")?.0)
+        Some(args.next::<Duration>("<D>")?)
     } else {
         None
     };
@@ -95,10 +96,10 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     }
     e.prepare(Target::Wq(q.clone(), cpu), format!("wq {qname}"));
     let ok = match (delay, cpu) {
-        (None, Some(c)) => wqm::queue_work_on(&q, c, &w),
-        (None, None) => wqm::queue_work(&q, &w),
-        (Some(d), Some(c)) => wqm::queue_delayed_work_on(&q, c, &w, d),
-        (Some(d), None) => wqm::queue_delayed_work(&q, &w, d),
+        (None, Some(c)) => wqm::queue_on(&q, c, &w),
+        (None, None) => wqm::queue(&q, &w),
+        (Some(d), Some(c)) => wqm::queue_delayed_on(&q, c, &w, d),
+        (Some(d), None) => wqm::queue_delayed(&q, &w, d),
     };
     Ok(queued(ctx, ok))
 }
@@ -108,7 +109,7 @@ fn flush(args: &mut Args<'_>) -> Result<u8, CmdError> {
     let qname = args.word("<wq>")?;
     args.finish()?;
     let q = lookup_wq(qname)?;
-    wqm::flush_workqueue(&q);
+    wqm::flush(&q);
     Ok(0)
 }
 
@@ -120,7 +121,7 @@ fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
         .lock()
         .remove(qname)
         .ok_or_else(|| CmdError::runtime(format!("no such workqueue '{qname}'")))?;
-    wqm::destroy_workqueue(q);
+    wqm::destroy(q);
     Ok(0)
 }
 
