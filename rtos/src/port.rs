@@ -110,8 +110,15 @@ impl Sgi {
     }
 
     /// The SGI with interrupt id `id`, if the kernel uses that id.
-    pub fn from_id(id: u32) -> Option<Sgi> {
-        Self::ALL.into_iter().find(|s| u32::from(s.id()) == id)
+    #[inline]
+    pub const fn from_id(id: u32) -> Option<Sgi> {
+        match id {
+            0 => Some(Sgi::Ping),
+            1 => Some(Sgi::Resched),
+            2 => Some(Sgi::IrqWork),
+            15 => Some(Sgi::Halt),
+            _ => None,
+        }
     }
 }
 

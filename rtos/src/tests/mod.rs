@@ -7,6 +7,7 @@ mod cpu;
 mod irq_work;
 mod kthread;
 mod kthread_worker;
+mod port;
 mod ring;
 mod sched_fifo;
 mod sync;
