@@ -177,7 +177,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     kprintln!(
         "  heap: {} KiB, boot took {} ms",
         crate::heap::usage().1 >> 10,
-        boot.elapsed().as_millis()
+        u64::try_from(boot.elapsed().as_millis()).unwrap_or(u64::MAX)
     );
 
     // SAFETY: the symbol is defined by the board binary (`bsp::entry!`) as a `&'static App`.

@@ -406,7 +406,9 @@ pub fn stop_until(t: &KThread, deadline: Option<Instant>) -> Result<i32, Error> 
     k.set_flag(flags::SHOULD_STOP);
     unpark(t);
     sched::wake_up_process(k);
-    wait_var_event(&**k, || k.state() == State::Exited, deadline).map_err(|_| Error::TimedOut)?;
+    // A cold wait: the condition behind a `dyn` (one copy of the waiting code).
+    let exited: &mut dyn FnMut() -> bool = &mut || k.state() == State::Exited;
+    wait_var_event(&**k, exited, deadline).map_err(|_| Error::TimedOut)?;
     unregister(k.tid());
     Ok(k.result.load(Ordering::Acquire))
 }

@@ -710,7 +710,7 @@ fn finish(p: &dyn Port, tally: &Tally, run: Run, queuers: Queuers, start: Instan
     let all_idle = run.works.iter().all(idle) && pool_idle;
     let note = run.teardown(all_idle);
     Outcome {
-        ms: u64::try_from(end.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX),
+        ms: util::nanos(end.saturating_duration_since(start)) / 1_000_000,
         unstopped,
         note,
     }
@@ -809,7 +809,10 @@ fn report(
         ));
     }
     if tally.deadline.has_passed() && !why.is_empty() {
-        why.push(format!("timeout after {} ms", o.timeout.as_millis()));
+        why.push(format!(
+            "timeout after {} ms",
+            util::nanos(o.timeout) / 1_000_000
+        ));
     }
     if outcome.unstopped > 0 {
         why.push(format!("{} queuer threads did not stop", outcome.unstopped));

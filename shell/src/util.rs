@@ -47,9 +47,15 @@ pub(crate) fn check_cpu(cpu: Option<usize>) -> Result<(), CmdError> {
     }
 }
 
+/// `d` in whole nanoseconds, saturating (a `u64` holds 584 years; the `u128` that
+/// `Duration::as_nanos` returns would pull 128-bit formatting and division into the image).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A duration for messages: `5s`, `1.5s`, `500ms`, `250us`, `7ns`.
 pub(crate) fn show_duration(d: Duration) -> String {
-    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let ns = nanos(d);
     let units = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
     for (unit, suffix) in units {
         if ns >= unit {

@@ -21,7 +21,9 @@ fn queue_of<T: ?Sized>(var: &T) -> &'static WaitQueue {
 }
 
 /// Sleeps until `cond()` holds (checked under the queue's lock, so a [`wake_up_var`] after the
-/// change it reads cannot be missed), or until `deadline` passes.
+/// change it reads cannot be missed), or until `deadline` passes. Generic like
+/// [`WaitQueue::wait_event`]: a cold caller passes a `&mut dyn FnMut() -> bool` to share one copy
+/// of the waiting code.
 pub fn wait_var_event<T: ?Sized>(
     var: &T,
     cond: impl FnMut() -> bool,

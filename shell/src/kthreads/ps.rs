@@ -70,7 +70,7 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let rows = threads.iter().map(|t| {
         let info = t.info();
         Row {
-            runtime_us: u64::try_from(info.runtime.as_micros()).unwrap_or(u64::MAX),
+            runtime_us: crate::util::nanos(info.runtime) / 1_000,
             count: spawned
                 .get(&t.tid())
                 .filter(|s| s.kind == Kind::Counter)

@@ -74,9 +74,7 @@ fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 e.state(),
                 util::json_str(&queue),
                 opt(e.cpu().map(u64::from)),
-                opt(e
-                    .latency()
-                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
+                opt(e.latency().map(util::nanos)),
             );
         } else {
             writeln!(
