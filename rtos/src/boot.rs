@@ -2,7 +2,7 @@
 //! the application (the shell) started, and when it printed its first prompt. The board and the
 //! shell record them; the `boot` benchmark and the uptime read them.
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use crate::time::Instant;
 
 const UNSET: u64 = u64::MAX;
