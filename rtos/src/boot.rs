@@ -2,8 +2,8 @@
 //! the application (the shell) started, and when it printed its first prompt. The board and the
 //! shell record them; the `boot` benchmark and the uptime read them.
 
-use core::sync::atomic::{AtomicU64, Ordering};
 use crate::time::Instant;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 const UNSET: u64 = u64::MAX;
 static ENTRY: AtomicU64 = AtomicU64::new(UNSET);

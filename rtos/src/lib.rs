@@ -14,7 +14,7 @@
 //! wait                    WaitQueue, Completion, Mutex, wait_var_event
 //! sched                   threads, run queues, the switch, sleeps (and each thread's task_work list)
 //! timer                   per-CPU deadline trie on the one-shot hardware timer
-//! cpu, console, ring      per-CPU counters, kernel console lines, the UART's byte ring
+//! cpu, console, ring, boot  per-CPU counters, console lines, the UART's byte ring, boot times
 //! time                    Instant (counter value) and Duration
 //! sync                    IrqSpinLock, the Lock trait, the loom atomics shim
 //! port                    the hardware trait, Sgi, link_port!
@@ -27,12 +27,12 @@
 //! [`timer::Wake`] trait; a work item reaches its worker through `work::item::Owner`.
 //!
 //! # Hardware
-//! Everything the kernel needs from the hardware goes through one trait, [`port::Port`]:
-//! interrupt masking, the monotonic counter, the one-shot deadline timer, software-generated
-//! interrupts, the CPU id, idling, stacks and the context switch. The board support crate (`bsp`)
-//! implements it for AArch64 (GICv2, ARMv8 generic timer) and links it in with
-//! [`link_port!`]; on the host (any target but bare metal) the same kernel runs on host threads
-//! with the fake port (`fake`), for tests and doctests. This crate never names a board or a device and has no `unsafe` of its own.
+//! Everything the kernel needs from the hardware goes through one trait, [`port::Port`]: interrupt
+//! masking, the monotonic counter, the one-shot deadline timer, software-generated interrupts, the
+//! CPU id, idling, stacks and the context switch. The board support crate (`bsp`) implements it for
+//! AArch64 (GICv2, ARMv8 generic timer) and links it in with [`link_port!`]; on the host (any
+//! target but bare metal) the same kernel runs on host threads with the fake port (`fake`), for
+//! tests and doctests. This crate never names a board or a device and has no `unsafe` of its own.
 //!
 //! # Boot
 //! The port's boot code calls [`entry::init_cpu`] on each CPU (the boot CPU first), then creates

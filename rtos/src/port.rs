@@ -138,7 +138,8 @@ pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 ///   raises nothing (an idle CPU must not be woken by a stale compare value).
 /// - [`send_sgi`](Port::send_sgi) raises software interrupt `sgi` on every CPU in the bit set
 ///   `cpus` (bit n = CPU n), including the caller if its bit is set.
-/// - [`cpu_id`](Port::cpu_id) is stable while interrupts are masked (threads may migrate otherwise).
+/// - [`cpu_id`](Port::cpu_id) is stable while interrupts are masked (threads may migrate
+///   otherwise).
 /// - [`idle`](Port::idle) waits for an interrupt (WFI) and may return spuriously.
 /// - [`switch`](Port::switch) saves the calling thread's state in `from` and resumes the thread
 ///   saved in (or initialised into) `to`; it returns when some CPU later switches back to `from`.

@@ -26,19 +26,19 @@
 //!
 //! # irq_works: one slot per work, or a pool of slots reused
 //!
-//! `rtos::work::irq_work` has a fixed table of [`rtos::config::IRQ_WORK_SLOTS`] slots (16,384, raised from 256
-//! for this command: ~70 bytes of static tables each, ~1.1 MiB), shared with the named works of
-//! `irqwork`. `stress irqwork` leaves [`IRQ_RESERVED`] of them to the others and takes one slot
-//! per work when it can, so that 10,000 irq_works really are 10,000 distinct works queued without
-//! any queuer waiting for another CPU. When n is larger than that (or `--slots S` caps the
-//! slots per queuer thread, or the table is fuller), each thread reuses its own slots: the n
-//! logical works are then n *queue events*. Before each queue the thread takes a free slot
+//! `rtos::work::irq_work` has a fixed table of [`rtos::config::IRQ_WORK_SLOTS`] slots (16,384,
+//! raised from 256 for this command: ~70 bytes of static tables each, ~1.1 MiB), shared with the
+//! named works of `irqwork`. `stress irqwork` leaves [`IRQ_RESERVED`] of them to the others and
+//! takes one slot per work when it can, so that 10,000 irq_works really are 10,000 distinct works
+//! queued without any queuer waiting for another CPU. When n is larger than that (or `--slots S`
+//! caps the slots per queuer thread, or the table is fuller), each thread reuses its own slots: the
+//! n logical works are then n *queue events*. Before each queue the thread takes a free slot
 //! (sleeping on a wait queue that every callback wakes, until `--timeout`), writes the logical
-//! work's number into the slot's `current` cell and queues it; the callback counts a run for
-//! that number, then marks the slot free. A slot is only requeued once its callback has run, so
-//! a queue call that returns "already pending" is a kernel bug, counted as refused. Not even one
-//! slot per thread free is ENOMEM. The slots are freed at the end (one still busy after the
-//! timeout stays allocated).
+//! work's number into the slot's `current` cell and queues it; the callback counts a run for that
+//! number, then marks the slot free. A slot is only requeued once its callback has run, so a queue
+//! call that returns "already pending" is a kernel bug, counted as refused. Not even one slot per
+//! thread free is ENOMEM. The slots are freed at the end (one still busy after the timeout stays
+//! allocated).
 //!
 //! Why not always reuse a small pool: each reuse waits for a round trip to another CPU, and
 //! under QEMU on a busy host a vCPU thread can wait tens of milliseconds to be scheduled, so

@@ -88,7 +88,8 @@ impl Gic {
         }
     }
 
-    /// Per-CPU set-up (call on each CPU, the boot CPU first): distributor groups, CPU interface on, priority mask open, SGIs and the PPIs in `ppis` enabled.
+    /// Per-CPU set-up (call on each CPU, the boot CPU first): distributor groups, CPU interface on,
+    /// priority mask open, SGIs and the PPIs in `ppis` enabled.
     pub fn init_cpu(&self, ppis: &[u32]) {
         let mut gic = self.inner.lock();
         // Groups (GICD_IGROUPR0 is banked per CPU), CPU interface enable and priority mask.

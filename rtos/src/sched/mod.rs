@@ -16,8 +16,9 @@
 //!   (its current one on ties). If the woken thread is more urgent than what that CPU runs, the
 //!   CPU is told to reschedule (an SGI when it is another CPU), and it does so on the way out of
 //!   that interrupt ([`preempt_irq`]).
-//! - Time slices: when a thread starts running and another thread of the same priority is ready
-//!   on that CPU, a timer ends its slice after [`SLICE_NS`](crate::config::SLICE_NS); with nobody to share with, no tick.
+//! - Time slices: when a thread starts running and another thread of the same priority is ready on
+//!   that CPU, a timer ends its slice after [`SLICE_NS`](crate::config::SLICE_NS); with nobody to
+//!   share with, no tick.
 //! - Accounting: run time (counter ticks) and switches per thread.
 //!
 //! # Files

@@ -77,10 +77,10 @@ impl TaskWorks {
         }
     }
 
-    /// The core of [`task_work::add`](crate::work::task_work::add): claims `work`'s queued flag ([`Error::Busy`] if it was
-    /// set), then under `lock` pushes it onto the list unless the list is closed or `refuse`
-    /// (evaluated under the lock: "the thread is exiting and the caller is another thread") says
-    /// no, in which case the flag goes back to false and the add fails with
+    /// The core of [`task_work::add`](crate::work::task_work::add): claims `work`'s queued flag
+    /// ([`Error::Busy`] if it was set), then under `lock` pushes it onto the list unless the list
+    /// is closed or `refuse` (evaluated under the lock: "the thread is exiting and the caller is
+    /// another thread") says no, in which case the flag goes back to false and the add fails with
     /// [`Error::NoSuchThread`] (ESRCH). Model-checked: "an added work runs once or is cancelled,
     /// never lost; an add after the close fails with ESRCH and leaves the work unqueued".
     pub(crate) fn add(
@@ -101,9 +101,9 @@ impl TaskWorks {
         Ok(())
     }
 
-    /// The core of [`task_work::cancel_match`](crate::work::task_work::cancel_match): removes the most recently queued work for which
-    /// `pred` holds, under `lock`, and clears its queued flag. Model-checked: "cancel and run
-    /// never both take the same work; a cancelled work never runs".
+    /// The core of [`task_work::cancel_match`](crate::work::task_work::cancel_match): removes the
+    /// most recently queued work for which `pred` holds, under `lock`, and clears its queued flag.
+    /// Model-checked: "cancel and run never both take the same work; a cancelled work never runs".
     pub(crate) fn cancel_match(
         lock: &impl Lock<TaskWorks>,
         mut pred: impl FnMut(&TaskWork) -> bool,

@@ -6,12 +6,13 @@
 //!   compare-and-swap, setting both: it fails (returns false) while PENDING is set, so a work
 //!   queued twice before it runs runs once. A work may be re-queued while its callback runs
 //!   (BUSY without PENDING).
-//! - Each CPU has a lock-free list. The first queue on a CPU raises the irq_work interrupt once
-//!   (a per-CPU "raised" flag): an SGI ([`Sgi::IrqWork`]) to self. [`queue_on`] pushes to that CPU's list and sends
-//!   the SGI there. Lazy works do not raise; they run at that CPU's next timer interrupt (or are
-//!   raised like any other if the CPU has no timer pending, as Linux does with the tick stopped).
-//! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with
-//!   interrupts masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
+//! - Each CPU has a lock-free list. The first queue on a CPU raises the irq_work interrupt once (a
+//!   per-CPU "raised" flag): an SGI ([`Sgi::IrqWork`]) to self. [`queue_on`] pushes to that CPU's
+//!   list and sends the SGI there. Lazy works do not raise; they run at that CPU's next timer
+//!   interrupt (or are raised like any other if the CPU has no timer pending, as Linux does with
+//!   the tick stopped).
+//! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with interrupts
+//!   masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
 //!   clear BUSY unless someone re-claimed it meanwhile.
 //! - [`sync`] waits until the work is not BUSY; it is an error ([`Error::Busy`]) to call it with
 //!   interrupts masked (the callback could never finish on this CPU).

@@ -9,23 +9,23 @@
 //!   `create_on_cpu` semantics ([`create`], `create_workqueue`), or exactly one unbound
 //!   worker ([`create_singlethread`]). Each per-CPU queue keeps an insert and a remove
 //!   sequence number.
-//! - [`queue`] (`queue_work`) "returns false if the work is already pending, else queues it on the current
-//!   CPU's worker and wakes that worker"; [`queue_on`] picks the CPU. A CPU without a worker
-//!   of this queue (it came online later, or the queue is single-threaded) uses the queue's first
-//!   worker.
+//! - [`queue`] (`queue_work`) "returns false if the work is already pending, else queues it on the
+//!   current CPU's worker and wakes that worker"; [`queue_on`] picks the CPU. A CPU without a
+//!   worker of this queue (it came online later, or the queue is single-threaded) uses the queue's
+//!   first worker.
 //! - [`events`] is the global default queue `events`, created on first use.
 //! - [`queue_delayed`] / [`queue_delayed_on`] "arm a timer and on expiry queue the
 //!   work; return false if it is already pending or delayed". The timer is armed on the calling
 //!   CPU (timers are per-CPU); on expiry the work goes to the worker of the CPU the timer fired
 //!   on (the calling CPU), or to `cpu`'s worker for the `_on` variant.
-//! - [`flush`] (`flush_workqueue`) "for each CPU, waits until everything queued before the call has run":
-//!   it remembers each queue's insert sequence at call time and waits until the remove sequence
-//!   reaches it, so works queued meanwhile do not delay it. Called from one of the queue's own
-//!   workers it runs that CPU's queue itself instead of deadlocking.
-//! - [`destroy`] (`destroy_workqueue`) flushes, then stops the workers (each runs what is still queued
-//!   before it exits) and frees the queue. Queueing on a destroyed queue returns false; a delayed
-//!   work whose timer fires after the destruction is dropped (never runs) and goes back to idle,
-//!   so callers cancel their delayed works first, as in Linux.
+//! - [`flush`] (`flush_workqueue`) "for each CPU, waits until everything queued before the call has
+//!   run": it remembers each queue's insert sequence at call time and waits until the remove
+//!   sequence reaches it, so works queued meanwhile do not delay it. Called from one of the queue's
+//!   own workers it runs that CPU's queue itself instead of deadlocking.
+//! - [`destroy`] (`destroy_workqueue`) flushes, then stops the workers (each runs what is still
+//!   queued before it exits) and frees the queue. Queueing on a destroyed queue returns false; a
+//!   delayed work whose timer fires after the destruction is dropped (never runs) and goes back to
+//!   idle, so callers cancel their delayed works first, as in Linux.
 //!
 //! # Locking
 //! One [`IrqSpinLock`] per per-CPU queue guards its list; work functions run with no lock held.

@@ -36,7 +36,8 @@ impl FromArg for WaitState {
     }
 }
 
-/// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and when to give up (default timeout [`DEFAULT_TIMEOUT`]).
+/// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and when to give up (default
+/// timeout [`DEFAULT_TIMEOUT`]).
 fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, Instant), CmdError> {
     let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let key = args.word("<t>")?;

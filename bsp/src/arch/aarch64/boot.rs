@@ -1,11 +1,11 @@
 //! Entry points: `_start` for the boot CPU, `_secondary_start` for the others.
 //!
-//! Both accept entry at EL2 (Raspberry Pi 4 firmware, QEMU `virt,virtualization=on`) or EL1
-//! (plain QEMU `virt`) and drop to EL1h with interrupts masked. The boot CPU zeroes BSS, takes the
-//! first boot stack and calls [`crate::boot::primary_main`] with the device-tree pointer the
-//! loader left in `x0`, the exception level it was entered at and the counter value at entry. Secondary CPUs (released by
-//! PSCI `CPU_ON` or the spin table) take their own stack, turn the MMU on with the registers the
-//! boot CPU published in [`MMU_REGS`](super::mmu::MMU_REGS) and call
+//! Both accept entry at EL2 (Raspberry Pi 4 firmware, QEMU `virt,virtualization=on`) or EL1 (plain
+//! QEMU `virt`) and drop to EL1h with interrupts masked. The boot CPU zeroes BSS, takes the first
+//! boot stack and calls [`crate::boot::primary_main`] with the device-tree pointer the loader left
+//! in `x0`, the exception level it was entered at and the counter value at entry. Secondary CPUs
+//! (released by PSCI `CPU_ON` or the spin table) take their own stack, turn the MMU on with the
+//! registers the boot CPU published in [`MMU_REGS`](super::mmu::MMU_REGS) and call
 //! [`crate::boot::secondary_main`]. The CPU index is `MPIDR_EL1.Aff0` on every supported board.
 
 use core::arch::global_asm;

@@ -1,6 +1,6 @@
-//! The task_work list protocol under loom: [`TaskWorks`]' own functions under loom's mutex, with loom
-//! threads as the adder, the canceller and the target thread. The target's `exiting` flag
-//! (in the kernel, `Thread::flags`) is a loom atomic here, read by the same `refuse` test
+//! The task_work list protocol under loom: [`TaskWorks`]' own functions under loom's mutex, with
+//! loom threads as the adder, the canceller and the target thread. The target's `exiting` flag (in
+//! the kernel, `Thread::flags`) is a loom atomic here, read by the same `refuse` test
 //! [`crate::work::task_work::add`] passes.
 use super::*;
 use crate::sync::atomic::AtomicUsize;
@@ -8,8 +8,8 @@ use ::loom::sync::Mutex;
 
 type List = Arc<Mutex<TaskWorks>>;
 
-/// The exit path of [`crate::kthread::exit`] and [`crate::work::task_work::run_at_exit`]: exiting first, then
-/// passes that close the list by the lock hold that finds it empty.
+/// The exit path of [`crate::kthread::exit`] and [`crate::work::task_work::run_at_exit`]: exiting
+/// first, then passes that close the list by the lock hold that finds it empty.
 fn exit(list: &Mutex<TaskWorks>, exiting: &AtomicBool) {
     exiting.store(true, Ordering::Release);
     while TaskWorks::run_pass(list, true) > 0 {}

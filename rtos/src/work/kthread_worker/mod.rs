@@ -7,22 +7,23 @@
 //! # Contracts
 //! - [`create`] / [`create_on_cpu`]: a worker kthread named `name`, unbound or bound to `cpu`
 //!   (`kthread::create_on_cpu` semantics).
-//! - [`queue`] (`kthread_queue_work`) "returns false if the work is pending or being cancelled", else
-//!   queues it and wakes the worker.
-//! - [`queue_delayed`] (`kthread_queue_delayed_work`) arms a timer (on the calling CPU, in interrupt context the
-//!   callback only queues); "delay 0 queues at once". False under the same conditions.
-//! - [`mod_delayed`] (`kthread_mod_delayed_work`) "queues if idle; otherwise re-arms with the new delay and
-//!   returns true; a cancel in progress wins": it returns false when the work was idle (and is
-//!   now queued), true when it was pending or delayed (and is now re-armed), and true without
-//!   touching anything while a cancel is in progress.
-//! - [`flush_work`] (`kthread_flush_work`) "waits for that work if queued or running" (a work only waiting for
-//!   its timer is neither: no wait).
+//! - [`queue`] (`kthread_queue_work`) "returns false if the work is pending or being cancelled",
+//!   else queues it and wakes the worker.
+//! - [`queue_delayed`] (`kthread_queue_delayed_work`) arms a timer (on the calling CPU, in
+//!   interrupt context the callback only queues); "delay 0 queues at once". False under the same
+//!   conditions.
+//! - [`mod_delayed`] (`kthread_mod_delayed_work`) "queues if idle; otherwise re-arms with the new
+//!   delay and returns true; a cancel in progress wins": it returns false when the work was idle
+//!   (and is now queued), true when it was pending or delayed (and is now re-armed), and true
+//!   without touching anything while a cancel is in progress.
+//! - [`flush_work`] (`kthread_flush_work`) "waits for that work if queued or running" (a work only
+//!   waiting for its timer is neither: no wait).
 //! - [`cancel_work_sync`] / [`cancel_delayed_work_sync`] "cancel the timer,
 //!   remove from the list, wait if running, block re-queue meanwhile; return whether it was
 //!   pending" (queued or delayed).
 //! - [`flush`] (`kthread_flush_worker`) waits until everything queued before the call has run.
-//! - [`destroy`] (`kthread_destroy_worker`) flushes, then stops the worker (it runs whatever is still
-//!   queued first). "Pending delayed works are an error the caller sees": their timers are
+//! - [`destroy`] (`kthread_destroy_worker`) flushes, then stops the worker (it runs whatever is
+//!   still queued first). "Pending delayed works are an error the caller sees": their timers are
 //!   cancelled, they go back to idle, and they are returned in `Err`. Queueing on a destroyed
 //!   worker returns false.
 //!
@@ -35,17 +36,17 @@
 //! sequence number; a flush waits until no entry up to its target is queued or running.
 //!
 //! # Model checking
-//! The state machine (queue, arm, the timer's fire, mod, the worker's take and finish, cancel)
-//! is a set of functions over the worker's `Inner`, written against `Lock` and an `Env` for
-//! what needs hardware (arming and cancelling timers, the clock, the owner link): the module
-//! `state`. The kernel runs them under the worker's [`IrqSpinLock`] with `KernelEnv`; the loom
-//! models in the module `loom` next to it (`just loom`) run the same functions under loom's mutex, with loom
-//! threads playing the timer interrupt (calling the same `fire` the timer action calls), the
-//! worker thread, and the canceller or modder. They check: "after cancel returns, the work is
-//! not queued and does not run again unless re-queued; cancel returns true iff the work was
-//! pending, and that pending instance never runs; a stale timer (superseded by mod or cancel)
-//! never queues the work; a work is never on the list twice; every queued instance that is not
-//! cancelled runs exactly once".
+//! The state machine (queue, arm, the timer's fire, mod, the worker's take and finish, cancel) is a
+//! set of functions over the worker's `Inner`, written against `Lock` and an `Env` for what needs
+//! hardware (arming and cancelling timers, the clock, the owner link): the module `state`. The
+//! kernel runs them under the worker's [`IrqSpinLock`] with `KernelEnv`; the loom models in the
+//! module `loom` next to it (`just loom`) run the same functions under loom's mutex, with loom
+//! threads playing the timer interrupt (calling the same `fire` the timer action calls), the worker
+//! thread, and the canceller or modder. They check: "after cancel returns, the work is not queued
+//! and does not run again unless re-queued; cancel returns true iff the work was pending, and that
+//! pending instance never runs; a stale timer (superseded by mod or cancel) never queues the work;
+//! a work is never on the list twice; every queued instance that is not cancelled runs exactly
+//! once".
 //!
 //! # Example
 //! ```

@@ -112,8 +112,8 @@ pub(crate) enum Queued {
     Listed,
 }
 
-/// The core of [`queue_delayed`](super::queue_delayed): unless the work is pending, being cancelled or
-/// the worker destroyed, arms its timer (`delayed`) or puts it on the list.
+/// The core of [`queue_delayed`](super::queue_delayed): unless the work is pending, being cancelled
+/// or the worker destroyed, arms its timer (`delayed`) or puts it on the list.
 pub(crate) fn queue(
     lock: &impl Lock<Inner>,
     env: &impl Env,
@@ -134,9 +134,9 @@ pub(crate) fn queue(
     }
 }
 
-/// The core of [`mod_delayed`](super::mod_delayed): returns whether the work was pending (true without
-/// touching anything while a cancel is in progress) and what it did: takes it off its timer or
-/// list, then arms it again (`delayed`) or lists it.
+/// The core of [`mod_delayed`](super::mod_delayed): returns whether the work was pending (true
+/// without touching anything while a cancel is in progress) and what it did: takes it off its timer
+/// or list, then arms it again (`delayed`) or lists it.
 pub(crate) fn mod_delayed(
     lock: &impl Lock<Inner>,
     env: &impl Env,
