@@ -171,7 +171,7 @@ pub trait Port: Sync {
     /// Counter frequency (ticks per second). Read from the hardware, never assumed.
     fn ticks_per_second(&self) -> u64;
     /// This CPU's cycle counter (e.g. PMCCNTR_EL0), if the port has one. Not synchronised
-    /// between CPUs: only differences on one CPU mean anything. Used by [`crate::bench`].
+    /// between CPUs: only differences on one CPU mean anything. Used by `rtos::bench`.
     fn cycles(&self) -> Option<u64> {
         None
     }

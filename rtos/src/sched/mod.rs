@@ -7,7 +7,7 @@
 //!   queue is empty and waits for interrupts.
 //! - A thread's `state`, `cpu` and `on_rq` change only under the run-queue lock of its CPU.
 //!   `on_cpu` is set while its registers are live on a CPU, and cleared by the next thread on that
-//!   CPU once the switch away has completed ([`finish_switch`]); a CPU never switches to a thread
+//!   CPU once the switch away has completed (`finish_switch`); a CPU never switches to a thread
 //!   whose `on_cpu` is still set.
 //! - Blocking: a thread sets its own state (sleeping, parked) under its run-queue lock, then calls
 //!   [`schedule`]; a waker that comes in between finds the thread still current, sets it ready,

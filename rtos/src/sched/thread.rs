@@ -1,5 +1,5 @@
 //! The thread control block ([`Thread`]), its [`State`]s and flags, and [`ThreadInfo`], the
-//! snapshot `ps` shows. Plain data: the scheduler ([`super::scheduler`]) changes it.
+//! snapshot `ps` shows. Plain data: the scheduler (`sched::scheduler`) changes it.
 
 use super::task_works::TaskWorks;
 use crate::port::{Context, Stack};

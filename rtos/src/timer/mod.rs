@@ -1,6 +1,6 @@
 //! Per-CPU software timers on the one-shot hardware deadline.
 //!
-//! Each CPU keeps its pending timers in a deadline structure ([`queue`]: a fixed-depth bitmap
+//! Each CPU keeps its pending timers in a deadline structure (`queue`: a fixed-depth bitmap
 //! trie over the deadline bits) whose arm, cancel and expiry cost does not grow with the number
 //! of pending timers, and which always knows the exact earliest deadline. The hardware is
 //! programmed for that deadline only, exactly (tickless: no rounding to a tick, never early;
@@ -11,7 +11,7 @@
 //! finds nothing due and re-programs for the next timer.
 //!
 //! The scheduler's round-robin slice is not a queued timer but one deadline per CPU
-//! ([`set_slice`]): a context switch re-arms it, and that must cost a few stores, not a queue
+//! (`set_slice`): a context switch re-arms it, and that must cost a few stores, not a queue
 //! operation. The hardware is re-programmed only when the wanted deadline moves *earlier* than
 //! what is programmed; a deadline that moved later (a slice re-armed, a timer cancelled) leaves
 //! the hardware early, and that interrupt finds nothing due and programs the exact next one.

@@ -14,7 +14,7 @@
 //! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with interrupts
 //!   masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
 //!   clear BUSY unless someone re-claimed it meanwhile.
-//! - [`sync`] waits until the work is not BUSY; it is an error ([`Error::Busy`]) to call it with
+//! - [`sync`] waits until the work is not BUSY; it is an error ([`Error::Busy`](crate::error::Error::Busy)) to call it with
 //!   interrupts masked (the callback could never finish on this CPU).
 //!
 //! Works live in a fixed pool of [`IRQ_WORK_SLOTS`](crate::config::IRQ_WORK_SLOTS) slots and are

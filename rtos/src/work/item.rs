@@ -1,6 +1,6 @@
 //! The work item ([`Work`]) that workqueues ([`super::workqueue`]) and kthread workers
 //! ([`super::kthread_worker`]) run: a named function, its pending state (idle, queued, waiting
-//! for its timer), how often it ran, and the queue or worker it was last queued on ([`Owner`]).
+//! for its timer), how often it ran, and the queue or worker it was last queued on (`Owner`).
 
 use crate::port;
 use crate::sync::IrqSpinLock;

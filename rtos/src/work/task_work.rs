@@ -50,11 +50,11 @@
 //!
 //! # Where it lives
 //! The list each thread carries and its protocol (the `queued` flag, add, cancel, the run pass and
-//! the exit pass that closes the list) are in [`crate::sched::task_works`], next to the thread
+//! the exit pass that closes the list) are in `sched::task_works`, next to the thread
 //! control block, and model-checked there with loom. This module is what needs the scheduler:
-//! notification, wake-ups and the run loop. The scheduler calls the run loop ([`run_notified`])
+//! notification, wake-ups and the run loop. The scheduler calls the run loop (`run_notified`)
 //! at a notified thread's kernel boundaries through the hook [`crate::entry`] registers; the
-//! kthread exit calls [`run_at_exit`].
+//! kthread exit calls `run_at_exit`.
 //!
 //! # Example
 //! A work queued on a sleeping thread with [`Notify::Signal`] wakes it, and the thread runs the

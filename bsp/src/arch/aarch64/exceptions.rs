@@ -7,11 +7,12 @@
 //! fault.
 //!
 //! The IRQ vector (current EL, SP_ELx) is the hot one and saves less: only the registers a call
-//! may clobber (x0..x18, x29, x30) plus `ELR_EL1`/`SPSR_EL1`, an [`IrqFrame`]. The Rust handler
+//! may clobber (x0..x18, x29, x30) plus `ELR_EL1`/`SPSR_EL1`, an `IrqFrame`. The Rust handler
 //! preserves x19..x28 itself (AAPCS64), and a thread switch in the preemption point saves them in
 //! the switch frame, so saving them here too would only cost time on every interrupt.
 //!
-//! An IRQ ends with [`crate::irq::handle_irq`] calling the scheduler's preemption point, which may
+//! An IRQ ends with `irq::handle_irq` calling the kernel's way back into the thread
+//! (`rtos::entry::irq_exit`, the scheduler's preemption point), which may
 //! switch threads: the interrupted thread's trap frame then stays on its stack until it is
 //! switched back to, and the vector code finishes with `eret` from that frame.
 //!
@@ -22,7 +23,7 @@
 //! arena: with `x0`/`x1` parked in `TPIDRRO_EL0`/`TPIDR_EL0` (unused: nothing runs at EL0), it
 //! computes `(SP - 1 - arena) % SLOT_SIZE < GUARD_SIZE + FRAME_SIZE`. If so it moves to this
 //! CPU's emergency stack, saves the frame there and reports the overflow by thread name
-//! ([`crate::panic::stack_overflow`]).
+//! (`panic::stack_overflow`).
 
 use super::trap::{TrapFrame, Vector};
 use core::arch::global_asm;

@@ -3,7 +3,7 @@
 //! On QEMU started with `-semihosting-config enable=on,target=native`, `SYS_EXIT` ends the
 //! emulator with our status. Elsewhere (real hardware, QEMU without semihosting) the `HLT #0xF000`
 //! is an undefined instruction: the synchronous exception handler recognises that exact
-//! instruction ([`skip_if_probe`]), steps over it and records that semihosting is unavailable, so
+//! instruction (`skip_if_probe`), steps over it and records that semihosting is unavailable, so
 //! callers fall back to PSCI or the watchdog.
 
 use super::trap::TrapFrame;

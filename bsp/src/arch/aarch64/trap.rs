@@ -96,7 +96,7 @@ pub fn exception_class_name(ec: u64) -> &'static str {
     }
 }
 
-/// Decodes the fault status code of an abort (ESR ISS bits [5:0]).
+/// Decodes the fault status code of an abort (ESR ISS bits 5..0).
 pub fn abort_status_name(iss: u64) -> &'static str {
     match iss & 0x3f {
         0x00..=0x03 => "address size fault",
