@@ -18,7 +18,7 @@ mod vec_map;
 pub(crate) use vec_map::VecMap;
 
 /// Default `--timeout` of `park`, `stop` and `wait`.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_nanos(5_000_000_000);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The port, once the scheduler runs on at least one CPU.
 pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {

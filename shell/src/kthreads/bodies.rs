@@ -13,9 +13,9 @@ use rtos::time::Instant;
 use super::shared::{Kind, Shared};
 
 /// Longest a thread body sleeps before it looks at its stop/park requests again.
-const SLICE: Duration = Duration::from_nanos(10_000_000);
+const SLICE: Duration = Duration::from_millis(10);
 /// How long a `sleeper` sleeps when nothing wakes it (an hour).
-const SLEEPER_NAP: Duration = Duration::from_nanos(3_600_000_000_000);
+const SLEEPER_NAP: Duration = Duration::from_secs(3600);
 /// Results are reported as non-negative `i32`s: counts are taken modulo 2^31.
 const RESULT_MASK: u64 = 0x7fff_ffff;
 
