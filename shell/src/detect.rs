@@ -17,11 +17,11 @@ pub(crate) const SIZE_PROBE: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
 pub(crate) const ERASE_PROMPT: &[u8] = b"\r\x1b[K";
 
 /// How long `Shell::run` waits for the terminal to answer the probe.
-pub const DETECT_TIMEOUT: Duration = Duration::from_nanos(200_000_000);
+pub const DETECT_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// Poll interval while waiting for the reply. `sleep` (not `idle`) so the wait is bounded
 /// even if no interrupt is due.
-const POLL: Duration = Duration::from_nanos(1_000_000);
+const POLL: Duration = Duration::from_millis(1);
 
 /// Most digits accepted per CPR number; more means "not a CPR".
 const MAX_CPR_DIGITS: u8 = 6;

@@ -26,7 +26,7 @@ pub(crate) const LOG_SLOTS: usize = 32;
 /// Bytes per ring line (longer lines are cut).
 const LOG_LINE: usize = 96;
 /// `klogd`'s backstop poll.
-const KLOGD_POLL: Duration = Duration::from_nanos(100_000_000);
+const KLOGD_POLL: Duration = Duration::from_millis(100);
 
 struct LogRing {
     lines: [[u8; LOG_LINE]; LOG_SLOTS],
