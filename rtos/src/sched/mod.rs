@@ -23,7 +23,8 @@
 //!
 //! # Files
 //! - `thread.rs`: the thread control block, its states and flags, and the `ps` snapshot.
-//! - `scheduler.rs`: the run queues, wake-ups, the switch and its preemption points, sleeps.
+//! - `scheduler.rs`: the run queues, wake-ups, the switch and its preemption points.
+//! - `sleep.rs`: sleeping until a deadline (on a timer), uninterruptibly or until woken.
 //! - `fifo.rs`: the per-priority ready queues (power-of-two rings).
 //! - `task_works.rs`: the task_work list each thread carries (its protocol is model-checked
 //!   there); the task_work API itself is [`crate::work::task_work`].
@@ -34,6 +35,7 @@
 
 pub(crate) mod fifo;
 mod scheduler;
+mod sleep;
 pub(crate) mod task_works;
 pub mod thread;
 
@@ -47,8 +49,8 @@ pub(crate) use scheduler::{
 };
 pub use scheduler::{
     current, idle_loop, init_cpu, is_current, online_mask, preempt_irq, resume_boundary, schedule,
-    set_need_resched, set_priority, set_resume_hook, sleep, sleep_interruptible_until, sleep_until,
-    wake_up_process, yield_now,
+    set_need_resched, set_priority, set_resume_hook, wake_up_process, yield_now,
 };
+pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};
 pub use thread::{State, Thread, ThreadInfo, Tid};
