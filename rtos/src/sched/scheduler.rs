@@ -573,11 +573,12 @@ pub fn yield_now() {
 /// notified (see [`set_resume_hook`]).
 static RESUME_HOOK: spin::Once<fn()> = spin::Once::new();
 
-/// Registers `hook`, what a notified thread runs at its kernel boundaries: on the way back from
-/// an interrupt ([`preempt_irq`]), a sleep ([`sleep_until`], [`sleep_interruptible_until`]) or a
-/// yield ([`yield_now`]). [`crate::entry`] registers task_work's run loop, once, at the first
-/// [`crate::entry::init_cpu`]: the scheduler itself knows nothing of task_work. The first call
-/// wins; returns whether it was this one.
+/// Registers `hook`, what a notified thread runs at its kernel boundaries: on the way back from an
+/// interrupt ([`preempt_irq`]), a sleep ([`sleep_until`](super::sleep_until),
+/// [`sleep_interruptible_until`](super::sleep_interruptible_until)) or a yield ([`yield_now`]).
+/// [`crate::entry`] registers task_work's run loop, once, at the first [`crate::entry::init_cpu`]:
+/// the scheduler itself knows nothing of task_work. The first call wins; returns whether it was
+/// this one.
 pub fn set_resume_hook(hook: fn()) -> bool {
     let mut set = false;
     RESUME_HOOK.call_once(|| {
