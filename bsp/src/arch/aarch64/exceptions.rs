@@ -56,7 +56,8 @@ const _: () = assert!(FRAME_SIZE == 34 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 /// Bytes of each CPU's emergency stack (stack-overflow reports run on it).
 const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
-const _: () = assert!(EMERGENCY_STACK_SIZE.is_power_of_two() && rtos::config::MAX_CPUS.is_power_of_two());
+const _: () =
+    assert!(EMERGENCY_STACK_SIZE.is_power_of_two() && rtos::config::MAX_CPUS.is_power_of_two());
 
 #[repr(C, align(16))]
 struct EmergencyStacks([[u8; EMERGENCY_STACK_SIZE]; rtos::config::MAX_CPUS]);
