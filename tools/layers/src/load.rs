@@ -350,26 +350,31 @@ impl Collect {
     }
 }
 
-/// The attributes of the kinds of item that carry them (`Verbatim` carries none).
+/// The attributes of an item, impl item, trait item or foreign item, whichever variant it is
+/// (`Verbatim` and the like carry none): `attrs_of!(item, ImplItem: Const, Fn, Type, Macro)`.
+macro_rules! attrs_of {
+    ($e:expr, $kind:ident: $($variant:ident),*) => {
+        match $e {
+            $(syn::$kind::$variant(i) => &i.attrs[..],)*
+            _ => &[],
+        }
+    };
+}
+
 fn item_attrs(item: &Item) -> &[Attribute] {
-    match item {
-        Item::Const(i) => &i.attrs,
-        Item::Enum(i) => &i.attrs,
-        Item::ExternCrate(i) => &i.attrs,
-        Item::Fn(i) => &i.attrs,
-        Item::ForeignMod(i) => &i.attrs,
-        Item::Impl(i) => &i.attrs,
-        Item::Macro(i) => &i.attrs,
-        Item::Mod(i) => &i.attrs,
-        Item::Static(i) => &i.attrs,
-        Item::Struct(i) => &i.attrs,
-        Item::Trait(i) => &i.attrs,
-        Item::TraitAlias(i) => &i.attrs,
-        Item::Type(i) => &i.attrs,
-        Item::Union(i) => &i.attrs,
-        Item::Use(i) => &i.attrs,
-        _ => &[],
-    }
+    attrs_of!(item, Item: Const, Enum, ExternCrate, Fn, ForeignMod, Impl, Macro, Mod, Static,
+        Struct, Trait, TraitAlias, Type, Union, Use)
+}
+
+/// `Visit` methods for nodes with an `attrs` field that walk the node unless it is test-only.
+macro_rules! skip_test_only {
+    ($($method:ident($node:ty);)*) => {
+        $(fn $method(&mut self, node: &'ast $node) {
+            if !test_only(&node.attrs) {
+                visit::$method(self, node);
+            }
+        })*
+    };
 }
 
 impl<'ast> Visit<'ast> for Collect {
@@ -392,40 +397,19 @@ impl<'ast> Visit<'ast> for Collect {
     }
 
     fn visit_impl_item(&mut self, item: &'ast syn::ImplItem) {
-        let attrs: &[Attribute] = match item {
-            syn::ImplItem::Const(i) => &i.attrs,
-            syn::ImplItem::Fn(i) => &i.attrs,
-            syn::ImplItem::Type(i) => &i.attrs,
-            syn::ImplItem::Macro(i) => &i.attrs,
-            _ => &[],
-        };
-        if !test_only(attrs) {
+        if !test_only(attrs_of!(item, ImplItem: Const, Fn, Type, Macro)) {
             visit::visit_impl_item(self, item);
         }
     }
 
     fn visit_trait_item(&mut self, item: &'ast syn::TraitItem) {
-        let attrs: &[Attribute] = match item {
-            syn::TraitItem::Const(i) => &i.attrs,
-            syn::TraitItem::Fn(i) => &i.attrs,
-            syn::TraitItem::Type(i) => &i.attrs,
-            syn::TraitItem::Macro(i) => &i.attrs,
-            _ => &[],
-        };
-        if !test_only(attrs) {
+        if !test_only(attrs_of!(item, TraitItem: Const, Fn, Type, Macro)) {
             visit::visit_trait_item(self, item);
         }
     }
 
     fn visit_foreign_item(&mut self, item: &'ast syn::ForeignItem) {
-        let attrs: &[Attribute] = match item {
-            syn::ForeignItem::Fn(i) => &i.attrs,
-            syn::ForeignItem::Static(i) => &i.attrs,
-            syn::ForeignItem::Type(i) => &i.attrs,
-            syn::ForeignItem::Macro(i) => &i.attrs,
-            _ => &[],
-        };
-        if !test_only(attrs) {
+        if !test_only(attrs_of!(item, ForeignItem: Fn, Static, Type, Macro)) {
             visit::visit_foreign_item(self, item);
         }
     }
@@ -441,28 +425,11 @@ impl<'ast> Visit<'ast> for Collect {
         }
     }
 
-    fn visit_field(&mut self, field: &'ast syn::Field) {
-        if !test_only(&field.attrs) {
-            visit::visit_field(self, field);
-        }
-    }
-
-    fn visit_variant(&mut self, variant: &'ast syn::Variant) {
-        if !test_only(&variant.attrs) {
-            visit::visit_variant(self, variant);
-        }
-    }
-
-    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
-        if !test_only(&arm.attrs) {
-            visit::visit_arm(self, arm);
-        }
-    }
-
-    fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
-        if !test_only(&field.attrs) {
-            visit::visit_field_value(self, field);
-        }
+    skip_test_only! {
+        visit_field(syn::Field);
+        visit_variant(syn::Variant);
+        visit_arm(syn::Arm);
+        visit_field_value(syn::FieldValue);
     }
 
     /// Attributes (doc comments, `cfg`, `derive`, lint levels) name no item of the crate.
