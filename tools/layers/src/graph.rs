@@ -394,21 +394,22 @@ impl Report {
 
     /// The one-line summary.
     pub fn summary(&self) -> String {
+        let circles = match self.circles.len() {
+            0 => "no circle".to_string(),
+            n => count(n, "import circle"),
+        };
         let mut s = format!(
-            "layers: {}: {} modules, {} imports, ",
+            "layers: {}: {}, {}, {circles}",
             self.crate_name,
-            self.modules.len(),
-            self.edges.len()
+            count(self.modules.len(), "module"),
+            count(self.edges.len(), "import"),
         );
-        match self.circles.len() {
-            0 => s.push_str("no circle"),
-            1 => s.push_str("1 import circle"),
-            n => {
-                let _ = write!(s, "{n} import circles");
-            }
-        }
         if !self.forbidden.is_empty() {
-            let _ = write!(s, ", {} paths into a forbidden crate", self.forbidden.len());
+            let _ = write!(
+                s,
+                ", {} into a forbidden crate",
+                count(self.forbidden.len(), "path")
+            );
         }
         s
     }
@@ -420,5 +421,14 @@ impl Report {
             let _ = writeln!(out, "{} -> {}", self.modules[*a], self.modules[*b]);
         }
         out
+    }
+}
+
+/// `1 module`, `2 modules`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
