@@ -106,6 +106,7 @@ image board="rpi4" *args:
 # benchmarks against bench/baseline.json (deterministic under -icount: a >5% slower row fails).
 test: setup
     cargo test
+    {{ just_executable() }} lint
     {{ just_executable() }} clippy
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
@@ -131,6 +132,23 @@ bench-baseline:
 # cancel/mod vs timer vs run), in their own target dir.
 loom:
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom
+
+# Import layering (tools/layers): no circle between the modules of rtos, shell, app, bsp; no shell in bsp.
+lint:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    cd "{{ justfile_directory() }}"
+    status=0
+    cargo run -q -p layers -- rtos/src/lib.rs shell/src/lib.rs app/src/lib.rs || status=1
+    cargo run -q -p layers -- bsp/src/lib.rs --forbid-crate shell || status=1
+    # Not even through another crate: bsp's normal dependencies for the kernel target.
+    if ! deps=$(cargo tree -q -p bsp --target {{ kernel_target }} -e normal --prefix none); then
+        status=1
+    elif grep -q '^shell v' <<<"$deps"; then
+        echo "error: bsp depends on the shell crate (cargo tree -p bsp -e normal -i shell shows how)" >&2
+        status=1
+    fi
+    exit "$status"
 
 # Lints: host crates and tests, then the kernel crates for the kernel target; warnings are errors.
 clippy:
