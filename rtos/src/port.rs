@@ -219,15 +219,12 @@ pub trait Port: Sync {
 //   with [`link_port!`].
 // - Elsewhere (host tests, fakes): a write-once slot filled by [`install`].
 
+// SAFETY: the only definition is the one `link_port!` writes, which declares the same name with
+// the same type (`&'static dyn Port`) and never changes it (an immutable static).
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
-mod linked {
-    use super::Port;
-    // SAFETY: the only definition is the one `link_port!` writes, which declares the same name
-    // with the same type (`&'static dyn Port`) and never changes it (an immutable static).
-    unsafe extern "Rust" {
-        pub(super) safe static RTOS_PORT: &'static dyn Port;
-    }
+unsafe extern "Rust" {
+    safe static RTOS_PORT: &'static dyn Port;
 }
 
 /// Defines the kernel's port on bare metal: `rtos::link_port!(MY_PORT);` with `MY_PORT` a
@@ -264,7 +261,7 @@ pub fn port() -> &'static dyn Port {
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub fn port() -> &'static dyn Port {
-    linked::RTOS_PORT
+    RTOS_PORT
 }
 
 /// One step of a busy-wait: the port's [`Port::relax`], or the spin hint before there is one.
@@ -280,7 +277,7 @@ pub fn relax() {
 #[inline]
 pub fn try_port() -> Option<&'static dyn Port> {
     #[cfg(target_os = "none")]
-    return Some(linked::RTOS_PORT);
+    return Some(RTOS_PORT);
     #[cfg(not(target_os = "none"))]
     PORT.get()
 }

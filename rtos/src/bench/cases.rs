@@ -1,9 +1,10 @@
-//! The benchmark bodies (see [`super::BENCHES`] for what each measures). Each runs in the
+//! The benchmark bodies (see `bench::BENCHES` for what each measures). Each runs in the
 //! measuring thread, bound to `ctx.cpu` at [`MEASURE_PRIO`].
 
-use super::{
-    AtomicStamp, Ctx, HELPER_PRIO, MEASURE_PRIO, Recorder, Row, Stamp, align, opts, stamp,
+use super::harness::{
+    AtomicStamp, Ctx, HELPER_PRIO, MEASURE_PRIO, Recorder, Stamp, align, opts, stamp,
 };
+use super::stats::{Row, Stats};
 use crate::error::Error;
 use crate::kthread::{self, KThread};
 use crate::sched::{self, State};
@@ -411,7 +412,7 @@ pub(super) fn boot(_ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let row = |name: &str, ticks: u64| Row {
         name: name.into(),
         n: 1,
-        ticks: super::Stats {
+        ticks: Stats {
             min: ticks,
             median: ticks,
             p99: ticks,

@@ -191,7 +191,13 @@ pub fn check(krate: &Crate, forbid: &[String]) -> Report {
             } else {
                 resolver.absolute(m, rf)
             };
-            if let Some(abs) = &abs {
+            // In code, a path that resolves to a whole module is a local binding that shadows a
+            // module's name (`let term = ...` after `use crate::term`): modules are no values.
+            let shadowed = rf.kind == RefKind::Path
+                && abs
+                    .as_ref()
+                    .is_some_and(|a| resolver.module_at(a).is_some());
+            if let Some(abs) = abs.as_ref().filter(|_| !shadowed) {
                 let whole = rf.kind != RefKind::Path;
                 let to = resolver.owner(abs, whole);
                 if to != m {

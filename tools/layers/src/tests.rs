@@ -406,3 +406,25 @@ fn the_workspace_crates_load() {
         );
     }
 }
+
+/// A local binding named like an imported module (`let term = ...` after `use crate::term`) is a
+/// value, not the module: no edge, so no false circle with the crate root.
+#[test]
+fn local_binding_shadowing_a_module_is_not_an_edge() {
+    let f = Fixture::new(
+        "shadow",
+        &[
+            ("lib.rs", "mod session;\nmod term;\npub use session::run;\n"),
+            ("term.rs", "pub struct Io;\n"),
+            (
+                "session.rs",
+                "use crate::term;\npub fn run() {\n    let term = term::Io;\n    let _ = &term;\n}\n",
+            ),
+        ],
+    );
+    assert_eq!(
+        f.edges(),
+        vec!["crate -> crate::session", "crate::session -> crate::term"]
+    );
+    assert!(f.circles().is_empty());
+}

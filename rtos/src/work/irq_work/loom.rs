@@ -1,6 +1,7 @@
 //! The irq_work claim and per-CPU lists under loom: [`Core`]'s own functions, with loom threads
 //! as the queueing CPUs and the target CPU's interrupt.
-use super::*;
+use super::lockfree::{CLAIMED, Core};
+use crate::sync::atomic::Ordering;
 use ::loom::sync::Arc;
 
 /// Two CPUs queue the same work while the target CPU's interrupt runs the list: the work is

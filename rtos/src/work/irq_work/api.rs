@@ -1,0 +1,187 @@
+//! The kernel's irq_works: one static [`Core`](super::Core) of
+//! [`IRQ_WORK_SLOTS`](crate::config::IRQ_WORK_SLOTS) slots, each with a name and a callback,
+//! queued with [`queue`] / [`queue_on`] and run by [`run_pending`] from the interrupt.
+
+use super::lockfree::{BUSY, CLAIMED, Core, LAZY};
+use crate::config::{IRQ_WORK_SLOTS as POOL, MAX_CPUS};
+use crate::error::Error;
+use crate::port::Sgi;
+use crate::sync::IrqSpinLock;
+use crate::sync::atomic::AtomicU64;
+use crate::sync::atomic::{AtomicU32, Ordering};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+
+/// The callback type: runs in hard IRQ context, must not sleep.
+pub type Func = Arc<dyn Fn(&IrqWork) + Send + Sync>;
+
+static CORE: Core<POOL, MAX_CPUS> = Core::new();
+/// Boxed so an empty slot is all zeroes (`.bss`, not `.data`).
+#[allow(clippy::type_complexity)]
+static FUNCS: [IrqSpinLock<Option<Box<(String, Func)>>>; POOL] =
+    [const { IrqSpinLock::new(None) }; POOL];
+static RUNS: [AtomicU64; POOL] = [const { AtomicU64::new(0) }; POOL];
+/// The CPU a work last ran on, plus one (0: never ran).
+static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
+/// Where [`IrqWork::new`] starts looking for a free slot (a hint).
+static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
+
+/// A handle to an irq_work (a pool slot). Dropping the last handle does not free the slot:
+/// call [`IrqWork::free`] once it is idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqWork(usize);
+
+impl IrqWork {
+    /// Creates a work named `name` running `func` (in hard IRQ context). `lazy` works wait for
+    /// the next timer interrupt. Fails with [`Error::NoMemory`] when the pool is full.
+    #[doc(alias = "init_irq_work")]
+    pub fn new(name: &str, lazy: bool, func: Func) -> Result<Self, Error> {
+        // Scan from where the last creation stopped, so that creating many is not quadratic.
+        let from = NEXT_FREE.load(Ordering::Relaxed);
+        for k in 0..POOL {
+            let i = (from + k) % POOL;
+            let mut g = FUNCS[i].lock();
+            if g.is_none() {
+                *g = Some(Box::new((String::from(name), func)));
+                RUNS[i].store(0, Ordering::Relaxed);
+                LAST_CPU[i].store(0, Ordering::Relaxed);
+                CORE.set_lazy(i, lazy);
+                NEXT_FREE.store((i + 1) % POOL, Ordering::Relaxed);
+                return Ok(IrqWork(i));
+            }
+        }
+        Err(Error::NoMemory)
+    }
+
+    /// Releases the slot; [`Error::Busy`] while the work is queued or running.
+    pub fn free(self) -> Result<(), Error> {
+        if CORE.flags(self.0) & CLAIMED != 0 {
+            return Err(Error::Busy);
+        }
+        *FUNCS[self.0].lock() = None;
+        Ok(())
+    }
+
+    /// The name it was created with.
+    pub fn name(&self) -> String {
+        FUNCS[self.0]
+            .lock()
+            .as_ref()
+            .map(|b| b.0.clone())
+            .unwrap_or_default()
+    }
+
+    /// Raw PENDING/BUSY/LAZY flags.
+    pub fn flags(&self) -> u32 {
+        CORE.flags(self.0)
+    }
+
+    /// Times its callback has run.
+    pub fn runs(&self) -> u64 {
+        RUNS[self.0].load(Ordering::Relaxed)
+    }
+
+    /// The CPU it last ran on.
+    pub fn last_cpu(&self) -> Option<usize> {
+        let c = LAST_CPU[self.0].load(Ordering::Relaxed);
+        (c != 0).then(|| c as usize - 1)
+    }
+}
+
+fn lazy(w: IrqWork) -> bool {
+    CORE.flags(w.0) & LAZY != 0
+}
+
+/// Queues `w` on this CPU. False if it was already pending (it will run once).
+#[doc(alias = "irq_work_queue")]
+pub fn queue(w: IrqWork) -> bool {
+    let p = crate::port::port();
+    if !CORE.claim(w.0) {
+        return false;
+    }
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let lazy = lazy(w) && crate::timer::has_pending(cpu);
+    CORE.push(cpu, w.0, lazy);
+    if !lazy && CORE.raise(cpu) {
+        p.send_sgi(Sgi::IrqWork, 1 << cpu);
+    }
+    p.irq_restore(saved);
+    true
+}
+
+/// Queues `w` on `cpu` and interrupts that CPU. False if already pending;
+/// [`Error::Invalid`] if `cpu` is not online.
+#[doc(alias = "irq_work_queue_on")]
+pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
+    let p = crate::port::port();
+    if cpu >= MAX_CPUS || crate::sched::online_mask() & (1 << cpu) == 0 {
+        return Err(Error::Invalid);
+    }
+    if !CORE.claim(w.0) {
+        return Ok(false);
+    }
+    if CORE.push(cpu, w.0, false) {
+        p.send_sgi(Sgi::IrqWork, 1 << cpu);
+    }
+    Ok(true)
+}
+
+/// Runs this CPU's pending irq_works (the SGI handler; `lazy` also runs the lazy list, from
+/// the timer interrupt). Called by [`crate::entry`] in hard IRQ context, interrupts masked.
+#[doc(alias = "irq_work_run")]
+pub fn run_pending(lazy: bool) -> usize {
+    let cpu = crate::port::port().cpu_id();
+    let call = |i: usize| {
+        let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
+        if let Some(f) = f {
+            f(&IrqWork(i));
+        }
+        RUNS[i].fetch_add(1, Ordering::Relaxed);
+        LAST_CPU[i].store(cpu as u32 + 1, Ordering::Relaxed);
+    };
+    let mut n = CORE.run(cpu, false, call);
+    if lazy {
+        n += CORE.run(cpu, true, call);
+    }
+    if let Some(stats) = crate::cpu::stats(cpu) {
+        stats.count_irq_work_runs(n as u64);
+    }
+    n
+}
+
+/// Waits until `w` is not BUSY (its callback finished). [`Error::Busy`] if called with
+/// interrupts masked, where it could wait forever.
+#[doc(alias = "irq_work_sync")]
+pub fn sync(w: IrqWork) -> Result<(), Error> {
+    let p = crate::port::port();
+    if p.irqs_masked() {
+        return Err(Error::Busy);
+    }
+    while CORE.flags(w.0) & BUSY != 0 {
+        let s = p.irq_save();
+        p.irq_restore(s);
+        p.relax();
+    }
+    Ok(())
+}
+
+/// Every live work: `(work, name)`.
+pub fn list() -> alloc::vec::Vec<(IrqWork, String)> {
+    FUNCS
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| f.lock().as_ref().map(|b| (IrqWork(i), b.0.clone())))
+        .collect()
+}
+
+/// Drops every work (the fake port's fresh start).
+#[cfg(not(target_os = "none"))]
+pub(crate) fn reset_for_fake() {
+    NEXT_FREE.store(0, Ordering::Relaxed);
+    for f in &FUNCS {
+        *f.lock() = None;
+    }
+    CORE.reset();
+}
