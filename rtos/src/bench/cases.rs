@@ -2,7 +2,7 @@
 //! measuring thread, bound to `ctx.cpu` at [`MEASURE_PRIO`].
 
 use super::harness::{
-    AtomicStamp, Ctx, HELPER_PRIO, MEASURE_PRIO, Recorder, Stamp, align, opts, stamp,
+    AtomicStamp, Ctx, HELPER_PRIO, MEASURE_PRIO, Recorder, Stamp, align, opts, span, stamp,
 };
 use super::stats::{Row, Stats};
 use crate::error::Error;
@@ -37,6 +37,10 @@ fn until_state(t: &KThread, state: State) {
 
 struct Pair {
     rec: IrqSpinLock<Recorder>,
+    /// With `Pair::averaged`, the first switch of a round trip, until the second one comes: the
+    /// sample is their mean.
+    half: IrqSpinLock<Option<(u64, Option<u64>)>>,
+    averaged: bool,
     /// The stamp the side that switches away leaves; three stores after the counter read, so
     /// the measurement adds little to the switch it measures.
     last: AtomicStamp,
@@ -50,6 +54,8 @@ impl Pair {
     fn new(name: &str, ctx: &Ctx) -> Arc<Self> {
         Arc::new(Pair {
             rec: IrqSpinLock::new(Recorder::new(name, ctx)),
+            half: IrqSpinLock::new(None),
+            averaged: false,
             last: AtomicStamp::default(),
             started: AtomicUsize::new(0),
             quit: AtomicBool::new(false),
@@ -57,12 +63,29 @@ impl Pair {
             pong: Completion::new(),
         })
     }
+    /// A pair whose samples are the mean of the two switches of a round trip: for sides whose
+    /// switches differ (one side is woken while it is still runnable, the other from its wait),
+    /// each direction on its own would put half the samples in each of two modes and the
+    /// median on their boundary, where a few outliers move it from one mode to the other.
+    fn averaged(name: &str, ctx: &Ctx) -> Arc<Self> {
+        let mut p = Arc::into_inner(Self::new(name, ctx)).expect("just made");
+        p.averaged = true;
+        Arc::new(p)
+    }
     /// Records `last -> now` if the other side left a stamp; true once the row is full.
     fn record(&self, now: Stamp) -> bool {
         let last = self.last.take();
         let mut rec = self.rec.lock();
         if let Some(last) = last {
-            rec.add(last, now);
+            let (t, c) = span(last, now);
+            if !self.averaged {
+                rec.add_span((t, c));
+            } else if let Some((t0, c0)) = self.half.lock().take() {
+                let c = c0.zip(c).map(|(a, b)| (a + b) / 2);
+                rec.add_span(((t0 + t) / 2, c));
+            } else {
+                *self.half.lock() = Some((t, c));
+            }
         }
         rec.done()
     }
@@ -104,7 +127,7 @@ pub(super) fn yield_(ctx: &Ctx) -> Result<Vec<Row>, Error> {
 }
 
 pub(super) fn pingpong(ctx: &Ctx) -> Result<Vec<Row>, Error> {
-    let s = Pair::new("pingpong", ctx);
+    let s = Pair::averaged("pingpong", ctx);
     let s2 = s.clone();
     let t = kthread::create_with("bench-pong", opts(ctx.cpu, MEASURE_PRIO), move || {
         loop {

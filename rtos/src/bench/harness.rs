@@ -54,6 +54,12 @@ pub(crate) fn stamp() -> Stamp {
     Stamp { t: p.now(), c }
 }
 
+/// The interval `from -> to`: ticks, and cycles if both ends have a cycle count.
+pub(crate) fn span(from: Stamp, to: Stamp) -> (u64, Option<u64>) {
+    let cycles = from.c.zip(to.c).map(|(a, b)| b.wrapping_sub(a));
+    (to.t.saturating_sub(from.t), cycles)
+}
+
 /// Spins until the counter changes, so the next iteration starts on a tick edge.
 pub(crate) fn align() {
     let p = crate::port::port();
@@ -134,13 +140,17 @@ impl Recorder {
     }
     /// Records the interval `from -> to` (ignored during warm-up and once full).
     pub fn add(&mut self, from: Stamp, to: Stamp) {
+        self.add_span(span(from, to));
+    }
+    /// Records one sample of `ticks` (and `cycles`, if both ends had a cycle count).
+    pub fn add_span(&mut self, (ticks, cycles): (u64, Option<u64>)) {
         self.seen += 1;
         if self.seen <= self.warm || self.done() {
             return;
         }
-        self.ticks.push(to.t.saturating_sub(from.t));
-        match (from.c, to.c) {
-            (Some(a), Some(b)) if self.use_cycles => self.cycles.push(b.wrapping_sub(a)),
+        self.ticks.push(ticks);
+        match cycles {
+            Some(c) if self.use_cycles => self.cycles.push(c),
             _ => self.use_cycles = false,
         }
     }

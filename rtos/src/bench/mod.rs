@@ -72,7 +72,7 @@ pub static BENCHES: &[Bench] = &[
     Bench {
         name: "pingpong",
         iters: 10_000,
-        help: "two threads on one CPU waking each other through completions: complete() -> the other resumes",
+        help: "two threads on one CPU waking each other through completions: complete() -> the other resumes (mean of a round trip's two switches)",
         run: cases::pingpong,
     },
     Bench {
