@@ -91,7 +91,7 @@ build:
 run board="virt" *args: setup
     @{{ runner }} run "$@"
 
-# Run a shell script (a file, or - for stdin) in QEMU; exits with the guest's status (see RUNNER.md).
+# Run a shell script (a file, or - for stdin) in QEMU; exits with the guest's status (README: Running a script).
 [no-cd]
 [no-exit-message]
 script file board="virt" *args: setup
