@@ -142,7 +142,12 @@ pub fn create_with(
         opts,
         Box::new(move |me: &Arc<Thread>| -> i32 {
             let result = match start_gate(me) {
-                Some(r) => r,
+                // Stopped before it started: its function never runs, but what it holds is
+                // released now (`do_exit` does not return, so nothing would drop it later).
+                Some(r) => {
+                    drop(f);
+                    r
+                }
                 None => f(),
             };
             do_exit(me.clone(), result)

@@ -105,6 +105,11 @@ fn stop_before_first_run_is_eintr_and_fn_never_runs() {
             !ran.load(Ordering::SeqCst),
             "function ran despite stop before wake"
         );
+        assert_eq!(
+            Arc::strong_count(&ran),
+            1,
+            "what the function held is released (a pool's thread closes its pool this way)"
+        );
         res
     });
     assert_eq!(r, -4);
