@@ -19,6 +19,8 @@ pub enum Error {
     Exists,
     /// Interrupted before it started (`EINTR`).
     Interrupted,
+    /// The queue or worker is destroyed, or its thread was stopped (`ESHUTDOWN`).
+    Shutdown,
 }
 
 impl Error {
@@ -33,6 +35,7 @@ impl Error {
             Error::TimedOut => 110,
             Error::Exists => 17,
             Error::Interrupted => 4,
+            Error::Shutdown => 108,
         }
     }
 
@@ -47,6 +50,7 @@ impl Error {
             Error::TimedOut => "ETIMEDOUT",
             Error::Exists => "EEXIST",
             Error::Interrupted => "EINTR",
+            Error::Shutdown => "ESHUTDOWN",
         }
     }
 }
@@ -62,6 +66,7 @@ impl core::fmt::Display for Error {
             Error::TimedOut => "timeout",
             Error::Exists => "already exists",
             Error::Interrupted => "interrupted",
+            Error::Shutdown => "shut down",
         };
         write!(f, "{what} ({})", self.name())
     }

@@ -1,5 +1,6 @@
 # kthread workers on the real kernel: `kworker mod` moves a deadline (earlier, then later), a
-# cancelled delayed work reports pending=true and never runs, flush-work waits for busy:200.
+# cancelled delayed work reports pending=true and never runs, flush-work waits for busy:200
+# (pending=true: it waited).
 #   just script tests/scripts/work-kworker.rsh         -> exits 0
 set -e
 kworker create k --cpu 1

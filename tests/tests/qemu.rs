@@ -668,6 +668,7 @@ mod work {
         irq_work_runs_once_while_pending_and_on_the_chosen_cpu,
         a_delayed_work_fires_after_its_delay_and_flush_waits,
         kworker_mod_moves_deadlines_and_cancel_wins,
+        work_is_never_lost_or_stranded,
         task_work_runs_when_each_notify_mode_says,
         stress_10000_irq_works_and_10000_works_run_exactly_once,
         stress_in_parallel_tcg,
@@ -809,7 +810,13 @@ mod work {
         assert!(o.has_line("done"), "{}", show(&o));
         assert_eq!(
             lines_starting(&o, "pending="),
-            ["pending=true", "pending=true", "pending=true"],
+            // mod m, mod l, cancel x, flush-work b (it waited for b)
+            [
+                "pending=true",
+                "pending=true",
+                "pending=true",
+                "pending=true"
+            ],
             "{}",
             show(&o)
         );
@@ -822,6 +829,65 @@ mod work {
         assert_eq!(get(&o, "cancelled", "x", "state"), "idle", "{}", show(&o));
         assert_eq!(get(&o, "flushed", "b", "runs"), "1", "{}", show(&o));
         assert_eq!(get(&o, "flushed", "b", "cpu"), "1", "{}", show(&o));
+    }
+
+    /// Issue 11's defects, replayed (`tests/scripts/work-lifetime.rsh`).
+    fn work_is_never_lost_or_stranded(board: Board) {
+        let o = run(board, include_str!("../scripts/work-lifetime.rsh"));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        let has = |l: &str| assert!(o.has_line(l), "missing {l:?}\n{}", show(&o));
+        // A mod aimed at another worker is refused and the first worker still runs the work.
+        has("error: kworker: work 'w' belongs to kthread worker k1 (EBUSY); cancel it there first");
+        assert_eq!(get(&o, "mod-refused", "w", "runs"), "1", "{}", show(&o));
+        // A destroy with an armed delayed work cancels it, says so, and leaves it usable.
+        has("error: wq: delayed works were still pending (cancelled, they will not run): d");
+        assert_eq!(
+            get(&o, "destroyed-delayed", "d", "state"),
+            "idle",
+            "{}",
+            show(&o)
+        );
+        assert_eq!(
+            get(&o, "destroyed-delayed", "d", "queue"),
+            "-",
+            "{}",
+            show(&o)
+        );
+        assert_eq!(get(&o, "drained", "d", "runs"), "1", "{}", show(&o));
+        // A work queueing itself 1000 times ran 1001 times before the destroy returned.
+        assert_eq!(get(&o, "drained", "r", "runs"), "1001", "{}", show(&o));
+        // `stop` on a worker's thread ends it; the worker then refuses work.
+        let stopped = lines_starting(&o, "k3: result ");
+        assert!(
+            stopped == ["k3: result 0"] || stopped == ["k3: result -4"],
+            "{stopped:?}\n{}",
+            show(&o)
+        );
+        has("error: kworker: that queue is shut down, 'x' not queued (ESHUTDOWN)");
+        // (`ps`: no thread left in state `stopping`.)
+        let stuck = o
+            .lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some("stopping"))
+            .count();
+        assert_eq!(stuck, 0, "{}", show(&o));
+        // wq mod, cancel, cancel --sync, flush-work twice.
+        assert_eq!(
+            lines_starting(&o, "pending="),
+            [
+                "pending=true",
+                "pending=true",
+                "pending=false",
+                "pending=true",
+                "pending=false"
+            ],
+            "{}",
+            show(&o)
+        );
+        assert_eq!(get(&o, "wq-api", "m", "runs"), "1", "{}", show(&o));
+        assert_eq!(get(&o, "wq-api", "m", "cpu"), "2", "{}", show(&o));
+        assert_eq!(get(&o, "wq-api", "n", "runs"), "0", "{}", show(&o));
+        assert_eq!(get(&o, "wq-api", "f", "runs"), "1", "{}", show(&o));
     }
 
     fn task_work_runs_when_each_notify_mode_says(board: Board) {

@@ -269,13 +269,13 @@ pub(super) fn queue_work(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     for _ in 0..ctx.total() {
         align();
         let t0 = stamp();
-        workqueue::queue_on(&wq, ctx.cpu, &work);
+        workqueue::queue_on(&wq, ctx.cpu, &work)?;
         workqueue::flush(&wq);
         let t2 = stamp();
         cb.add(t0, st.wait());
         waiter.add(t0, t2);
     }
-    workqueue::destroy(wq);
+    workqueue::destroy(wq).map_err(|_| Error::Busy)?;
     Ok(vec![cb.row(), waiter.row()])
 }
 
@@ -286,11 +286,11 @@ pub(super) fn kworker(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     for _ in 0..ctx.total() {
         align();
         let t0 = stamp();
-        kthread_worker::queue(&w, &work);
+        kthread_worker::queue(&w, &work)?;
         kthread_worker::flush_work(&work);
         rec.add(t0, st.wait());
     }
-    let _ = kthread_worker::destroy(w);
+    kthread_worker::destroy(w).map_err(|_| Error::Busy)?;
     Ok(vec![rec.row()])
 }
 
@@ -335,7 +335,7 @@ pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
         for _ in 0..ctx.total() {
             align();
             let t0 = stamp();
-            workqueue::queue_delayed_on(&wq, ctx.cpu, &work, delay);
+            workqueue::queue_delayed_on(&wq, ctx.cpu, &work, delay)?;
             done.wait();
             let deadline = Stamp {
                 t: t0.t + ticks(delay),
@@ -345,7 +345,7 @@ pub(super) fn delayed(ctx: &Ctx) -> Result<Vec<Row>, Error> {
         }
         rows.push(rec.row());
     }
-    workqueue::destroy(wq);
+    workqueue::destroy(wq).map_err(|_| Error::Busy)?;
     Ok(rows)
 }
 

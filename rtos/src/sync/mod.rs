@@ -121,6 +121,7 @@ impl<T> Lock<T> for IrqSpinLock<T> {
         = IrqSpinGuard<'a, T>
     where
         Self: 'a;
+    #[inline]
     fn lock(&self) -> IrqSpinGuard<'_, T> {
         IrqSpinLock::lock(self)
     }

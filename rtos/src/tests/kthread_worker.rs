@@ -1,6 +1,7 @@
 //! The kthread_worker contracts, each as a test on the fake port.
 
 use super::util::*;
+use crate::error::Error;
 use crate::fake::run;
 use crate::kthread;
 use crate::sched;
@@ -34,19 +35,19 @@ fn kw_queue_returns_false_when_pending_or_being_cancelled() {
             }
         });
         let other = Work::new("other", |_| {});
-        assert!(queue(&w, &long));
+        assert!(queue(&w, &long).unwrap());
         assert!(wait_for(500, || long.state() == WorkState::Running));
-        assert!(queue(&w, &other));
-        assert!(!queue(&w, &other), "pending: not queued twice");
-        assert!(!queue_delayed(&w, &other, Duration::from_millis(5)));
+        assert!(queue(&w, &other).unwrap());
+        assert!(!queue(&w, &other).unwrap(), "pending: not queued twice");
+        assert!(!queue_delayed(&w, &other, Duration::from_millis(5)).unwrap());
 
         // Cancel `long` while it runs: the cancel waits, and queueing is blocked meanwhile.
         let l2 = long.clone();
         let canceller = kthread::run("canceller", move || cancel_work_sync(&l2) as i32).unwrap();
         assert!(wait_for(500, || long.state() == WorkState::Canceling));
-        assert!(!queue(&w, &long), "queued while being cancelled");
+        assert!(!queue(&w, &long).unwrap(), "queued while being cancelled");
         assert!(
-            mod_delayed(&w, &long, Duration::from_millis(5)),
+            mod_delayed(&w, &long, Duration::from_millis(5)).unwrap(),
             "mod during a cancel: the cancel wins (true, nothing queued)"
         );
         release.store(true, Ordering::Release);
@@ -59,7 +60,10 @@ fn kw_queue_returns_false_when_pending_or_being_cancelled() {
         );
         flush(&w);
         assert_eq!(other.runs(), 1);
-        assert!(queue(&w, &long), "queueable again after the cancel");
+        assert!(
+            queue(&w, &long).unwrap(),
+            "queueable again after the cancel"
+        );
         flush(&w);
         assert_eq!(long.runs(), 2);
         assert!(destroy(w).is_ok());
@@ -79,9 +83,9 @@ fn kw_delayed_work_fires_after_delay_on_the_workers_cpu() {
             c.store(crate::port::port().cpu_id(), Ordering::Release);
         });
         let start = now();
-        assert!(queue_delayed(&w, &work, Duration::from_millis(30)));
+        assert!(queue_delayed(&w, &work, Duration::from_millis(30)).unwrap());
         assert_eq!(work.state(), WorkState::Delayed);
-        assert!(!queue(&w, &work), "delayed counts as pending");
+        assert!(!queue(&w, &work).unwrap(), "delayed counts as pending");
         sched::sleep(Duration::from_millis(15));
         assert_eq!(work.runs(), 0, "ran before its delay");
         assert!(wait_for(1000, || work.runs() == 1));
@@ -89,7 +93,7 @@ fn kw_delayed_work_fires_after_delay_on_the_workers_cpu() {
         assert_eq!(cpu.load(Ordering::Acquire), 3, "ran on the worker's CPU");
 
         // Delay 0 queues at once.
-        assert!(queue_delayed(&w, &work, Duration::ZERO));
+        assert!(queue_delayed(&w, &work, Duration::ZERO).unwrap());
         assert_ne!(work.state(), WorkState::Delayed);
         flush_work(&work);
         assert_eq!(work.runs(), 2);
@@ -105,9 +109,9 @@ fn kw_mod_delayed_work_moves_the_deadline() {
         // Earlier.
         let (a, a_at) = stamped("a");
         let start = now();
-        assert!(queue_delayed(&w, &a, Duration::from_millis(500)));
+        assert!(queue_delayed(&w, &a, Duration::from_millis(500)).unwrap());
         assert!(
-            mod_delayed(&w, &a, Duration::from_millis(20)),
+            mod_delayed(&w, &a, Duration::from_millis(20)).unwrap(),
             "was delayed: true"
         );
         assert!(wait_for(1000, || a.runs() == 1));
@@ -119,8 +123,8 @@ fn kw_mod_delayed_work_moves_the_deadline() {
         // Later.
         let (b, b_at) = stamped("b");
         let start = now();
-        assert!(queue_delayed(&w, &b, Duration::from_millis(20)));
-        assert!(mod_delayed(&w, &b, Duration::from_millis(120)));
+        assert!(queue_delayed(&w, &b, Duration::from_millis(20)).unwrap());
+        assert!(mod_delayed(&w, &b, Duration::from_millis(120)).unwrap());
         sched::sleep(Duration::from_millis(70));
         assert_eq!(b.runs(), 0, "ran at the old deadline");
         assert_eq!(b.state(), WorkState::Delayed);
@@ -130,7 +134,7 @@ fn kw_mod_delayed_work_moves_the_deadline() {
         assert_eq!(b.runs(), 1, "the old timer did not fire too");
         // Idle: queues it and returns false.
         let (c, _) = stamped("c");
-        assert!(!mod_delayed(&w, &c, Duration::ZERO), "idle: false");
+        assert!(!mod_delayed(&w, &c, Duration::ZERO).unwrap(), "idle: false");
         flush_work(&c);
         assert_eq!(c.runs(), 1);
         assert!(destroy(w).is_ok());
@@ -143,7 +147,7 @@ fn kw_cancel_pending_delayed_work_returns_true_and_it_never_runs() {
     run(2, || {
         let w = create("kw-cancel").unwrap();
         let (d, _) = stamped("d");
-        assert!(queue_delayed(&w, &d, Duration::from_millis(30)));
+        assert!(queue_delayed(&w, &d, Duration::from_millis(30)).unwrap());
         assert!(cancel_delayed_work_sync(&d), "was pending");
         assert_eq!(d.state(), WorkState::Idle);
         sched::sleep(Duration::from_millis(80));
@@ -153,8 +157,8 @@ fn kw_cancel_pending_delayed_work_returns_true_and_it_never_runs() {
         // A queued (not delayed) work behind a busy one is taken off the list.
         let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(30)));
         let (q, _) = stamped("q");
-        assert!(queue(&w, &busy));
-        assert!(queue(&w, &q));
+        assert!(queue(&w, &busy).unwrap());
+        assert!(queue(&w, &q).unwrap());
         assert!(cancel_work_sync(&q));
         flush(&w);
         assert_eq!(q.runs(), 0);
@@ -169,7 +173,7 @@ fn kw_flush_work_waits_for_a_running_work_and_flush_worker_for_all() {
     run(2, || {
         let w = create("kw-flush").unwrap();
         let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(50)));
-        assert!(queue(&w, &busy));
+        assert!(queue(&w, &busy).unwrap());
         assert!(wait_for(500, || busy.state() == WorkState::Running));
         let start = now();
         flush_work(&busy);
@@ -184,7 +188,7 @@ fn kw_flush_work_waits_for_a_running_work_and_flush_worker_for_all() {
             .map(|_| Work::new("n", |_| sched::sleep(Duration::from_millis(1))))
             .collect();
         for x in &works {
-            assert!(queue(&w, x));
+            assert!(queue(&w, x).unwrap());
         }
         flush(&w);
         assert!(
@@ -202,17 +206,24 @@ fn kw_destroy_with_a_pending_delayed_work_reports_it() {
         let w = create("kw-destroy").unwrap();
         let (late, _) = stamped("late");
         let (now_w, _) = stamped("now");
-        assert!(queue_delayed(&w, &late, Duration::from_secs(10)));
-        assert!(queue(&w, &now_w));
+        assert!(queue_delayed(&w, &late, Duration::from_secs(10)).unwrap());
+        assert!(queue(&w, &now_w).unwrap());
         let t = w.thread().unwrap();
         let w2 = w.clone();
         let err = destroy(w).unwrap_err();
-        assert_eq!(err.len(), 1);
-        assert!(Arc::ptr_eq(&err[0], &late), "reported the delayed work");
+        assert_eq!((err.delayed.len(), err.chained.len()), (1, 0));
+        assert!(
+            Arc::ptr_eq(&err.delayed[0], &late),
+            "reported the delayed work"
+        );
         assert_eq!(late.state(), WorkState::Idle, "disarmed");
         assert_eq!(now_w.runs(), 1, "destroy flushed the queued work");
         assert_eq!(t.state(), sched::State::Exited, "worker stopped");
-        assert!(!queue(&w2, &now_w), "destroyed: refuses work");
+        assert_eq!(
+            queue(&w2, &now_w),
+            Err(Error::Shutdown),
+            "destroyed: refuses work"
+        );
         assert!(w2.thread().is_none());
         0
     });
@@ -239,7 +250,7 @@ fn kw_thousand_works_from_four_cpus_run_exactly_once() {
                 let t = kthread::create_on_cpu(&alloc::format!("kq{cpu}"), cpu, move || {
                     let mut ok = 0;
                     for x in ws.iter().skip(cpu).step_by(4) {
-                        ok += queue(&w, x) as i32;
+                        ok += queue(&w, x).unwrap() as i32;
                     }
                     ok
                 })

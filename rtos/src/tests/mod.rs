@@ -16,4 +16,5 @@ mod time;
 mod timer;
 mod timer_queue;
 pub(crate) mod util;
+mod work_lifetime;
 mod workqueue;

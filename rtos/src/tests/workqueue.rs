@@ -1,6 +1,7 @@
 //! The workqueue contracts (classic per-CPU design), each as a test on the fake port.
 
 use super::util::*;
+use crate::error::Error;
 use crate::fake::run;
 use crate::kthread;
 use crate::sched;
@@ -25,14 +26,14 @@ fn wq_queue_returns_false_while_pending() {
             }
         });
         let w = Work::new("w", |_| {});
-        assert!(queue(&q, &blocker));
+        assert!(queue(&q, &blocker).unwrap());
         assert!(wait_for(500, || blocker.state() == WorkState::Running));
-        assert!(queue(&q, &w), "idle work queues");
+        assert!(queue(&q, &w).unwrap(), "idle work queues");
         assert_eq!(w.state(), WorkState::Pending);
-        assert!(!queue(&q, &w), "pending work is not queued twice");
-        assert!(!queue_on(&q, 1, &w), "nor on another CPU");
+        assert!(!queue(&q, &w).unwrap(), "pending work is not queued twice");
+        assert!(!queue_on(&q, 1, &w).unwrap(), "nor on another CPU");
         assert!(
-            !queue_delayed(&q, &w, Duration::from_millis(10)),
+            !queue_delayed(&q, &w, Duration::from_millis(10)).unwrap(),
             "nor delayed while pending"
         );
         release.store(true, Ordering::Release);
@@ -43,7 +44,7 @@ fn wq_queue_returns_false_while_pending() {
             w.last_latency() > Duration::ZERO,
             "queue-to-start latency recorded"
         );
-        destroy(q);
+        destroy(q).unwrap();
         0
     });
 }
@@ -61,13 +62,13 @@ fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
             c.store(crate::port::port().cpu_id(), Ordering::Release);
         });
         let start = now();
-        assert!(queue_delayed_on(&q, 2, &w, Duration::from_millis(30)));
+        assert!(queue_delayed_on(&q, 2, &w, Duration::from_millis(30)).unwrap());
         assert_eq!(w.state(), WorkState::Delayed);
         assert!(
-            !queue_delayed_on(&q, 2, &w, Duration::from_millis(30)),
+            !queue_delayed_on(&q, 2, &w, Duration::from_millis(30)).unwrap(),
             "already delayed"
         );
-        assert!(!queue(&q, &w), "a delayed work is pending");
+        assert!(!queue(&q, &w).unwrap(), "a delayed work is pending");
         sched::sleep(Duration::from_millis(15));
         assert_eq!(w.runs(), 0, "fired before its delay");
         assert!(wait_for(1000, || w.runs() == 1));
@@ -82,14 +83,14 @@ fn wq_delayed_work_fires_after_delay_on_expected_cpu() {
         // it from a thread bound to CPU 3 so "the calling CPU" is known.
         let (q2, w2) = (q.clone(), w.clone());
         let armer = kthread::create_on_cpu("armer", 3, move || {
-            queue_delayed(&q2, &w2, Duration::from_millis(5)) as i32
+            queue_delayed(&q2, &w2, Duration::from_millis(5)).unwrap() as i32
         })
         .unwrap();
         kthread::wake_up_process(&armer);
         assert_eq!(join(&armer), 1);
         assert!(wait_for(1000, || w.runs() == 2));
         assert_eq!(cpu.load(Ordering::Acquire), 3, "ran on the arming CPU");
-        destroy(q);
+        destroy(q).unwrap();
         0
     });
 }
@@ -100,12 +101,12 @@ fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
         let q = create("wq-flush").unwrap();
         let busy = Work::new("busy", |_| sched::sleep(Duration::from_millis(50)));
         let slow = Work::new("slow", |_| sched::sleep(Duration::from_millis(300)));
-        assert!(queue_on(&q, 1, &busy));
+        assert!(queue_on(&q, 1, &busy).unwrap());
         // Queued on the same CPU while the flush below waits.
         let (q2, s2) = (q.clone(), slow.clone());
         let late = kthread::run("late-queuer", move || {
             sched::sleep(Duration::from_millis(10));
-            queue_on(&q2, 1, &s2) as i32
+            queue_on(&q2, 1, &s2).unwrap() as i32
         })
         .unwrap();
         let start = now();
@@ -121,7 +122,7 @@ fn wq_flush_waits_for_busy_work_not_for_works_queued_meanwhile() {
         );
         flush(&q);
         assert_eq!(slow.runs(), 1);
-        destroy(q);
+        destroy(q).unwrap();
         0
     });
 }
@@ -137,8 +138,8 @@ fn wq_flush_from_own_worker_does_not_deadlock() {
             flush(&q2);
             s2.store(a2.runs(), Ordering::Release);
         });
-        assert!(queue(&q, &flusher));
-        assert!(queue(&q, &after));
+        assert!(queue(&q, &flusher).unwrap());
+        assert!(queue(&q, &after).unwrap());
         assert!(
             wait_for(2000, || flusher.runs() == 1),
             "flush from the worker deadlocked"
@@ -149,7 +150,7 @@ fn wq_flush_from_own_worker_does_not_deadlock() {
             "the flush ran the work queued behind it"
         );
         assert_eq!(after.runs(), 1, "and only once");
-        destroy(q);
+        destroy(q).unwrap();
         0
     });
 }
@@ -179,7 +180,7 @@ fn wq_thousand_works_on_four_cpus_run_exactly_once() {
                 let t = kthread::create_on_cpu(&alloc::format!("queuer{cpu}"), cpu, move || {
                     let mut ok = 0;
                     for w in ws.iter().skip(cpu).step_by(4) {
-                        ok += queue(&q, w) as i32;
+                        ok += queue(&q, w).unwrap() as i32;
                     }
                     ok
                 })
@@ -210,16 +211,20 @@ fn wq_destroy_runs_queued_works_then_refuses_more() {
     run(2, || {
         let q = create("wq-destroy").unwrap();
         let w = Work::new("last", |_| sched::sleep(Duration::from_millis(10)));
-        assert!(queue_on(&q, 1, &w));
+        assert!(queue_on(&q, 1, &w).unwrap());
         let threads: Vec<_> = (0..2)
             .map(|c| kthread::find(&alloc::format!("wq-destroy/{c}")).unwrap())
             .collect();
-        destroy(q.clone());
+        destroy(q.clone()).unwrap();
         assert_eq!(w.runs(), 1, "destroy flushed");
         for t in &threads {
             assert_eq!(t.state(), sched::State::Exited, "worker stopped");
         }
-        assert!(!queue(&q, &w), "queueing on a destroyed queue fails");
+        assert_eq!(
+            queue(&q, &w),
+            Err(Error::Shutdown),
+            "queueing on a destroyed queue fails"
+        );
         assert_eq!(w.state(), WorkState::Idle);
         0
     });

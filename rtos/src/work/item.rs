@@ -1,6 +1,15 @@
 //! The work item ([`Work`]) that workqueues ([`super::workqueue`]) and kthread workers
 //! ([`super::kthread_worker`]) run: a named function, its pending state (idle, queued, waiting
-//! for its timer), how often it ran, and the queue or worker it was last queued on (`Owner`).
+//! for its timer), how often it ran, and the pool it belongs to while it is busy.
+//!
+//! # One owner per work
+//! From the moment a work is queued (or armed) until it is idle again, it belongs to the one pool
+//! that holds it: a kthread worker, or one CPU's worker of a workqueue. Queueing, delaying or
+//! modifying it through another workqueue or worker is refused (`EBUSY`), and its owner can be
+//! named ([`Work::owner`]). The work keeps its *attachment* to that pool after it went idle (so
+//! queueing it there again costs no lock), until it is queued through another owner, which first
+//! detaches it from the old pool under that pool's lock (`super::pool`). This module only keeps
+//! the attachment, behind the [`Attached`] trait, so it needs nothing of the modules above it.
 
 use crate::port;
 use crate::sync::IrqSpinLock;
@@ -8,18 +17,14 @@ use crate::time::Duration;
 use crate::timer::TimerId;
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use alloc::sync::Arc;
+use core::any::Any;
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-/// What a work's owner (the kthread worker it was queued on) does for the calls that only name
-/// the work (`kthread_flush_work`, `kthread_cancel_work_sync`): the work item knows its owner
-/// through this trait, so it needs nothing of the modules above it.
-pub(crate) trait Owner: Send + Sync {
-    /// Waits until `work` has run if it is queued or running here; returns at once otherwise.
-    fn flush_work(self: Arc<Self>, work: &Arc<Work>);
-    /// Takes `work` off its timer or list, waits if it is running, and blocks queueing it
-    /// meanwhile; returns whether it was pending.
-    fn cancel_work_sync(self: Arc<Self>, work: &Arc<Work>) -> bool;
+/// What a busy work is attached to (a pool of `super::pool`): something that can say whose it is.
+pub(crate) trait Attached: Any + Send + Sync {
+    /// Whose pool it is, for messages: `workqueue events (cpu2)`, `kthread worker kw1`.
+    fn owner_name(&self) -> String;
 }
 
 /// What a work item is doing, for a `work list` command.
@@ -71,9 +76,12 @@ pub struct Work {
     queued_at: AtomicU64,
     /// Bumped on every arm and disarm: a timer callback whose number is stale does nothing.
     pub(crate) timer_seq: AtomicU64,
+    /// The id of the timer armed last (it may have fired since), under its pool's lock.
     pub(crate) timer: IrqSpinLock<Option<TimerId>>,
-    /// The kthread worker this work was last queued on (for flush and cancel).
-    pub(crate) owner: IrqSpinLock<Option<Weak<dyn Owner>>>,
+    /// The pool it is attached to while busy (see the module documentation).
+    attach: IrqSpinLock<Option<Arc<dyn Attached>>>,
+    /// The attached pool's address (0: none), to check "attached here" without a lock.
+    attach_id: AtomicUsize,
 }
 
 impl Work {
@@ -90,7 +98,8 @@ impl Work {
             queued_at: AtomicU64::new(0),
             timer_seq: AtomicU64::new(0),
             timer: IrqSpinLock::new(None),
-            owner: IrqSpinLock::new(None),
+            attach: IrqSpinLock::new(None),
+            attach_id: AtomicUsize::new(0),
         })
     }
 
@@ -99,9 +108,62 @@ impl Work {
         &self.name
     }
 
-    /// The worker it was last queued on, if that still exists.
-    pub(crate) fn owner(&self) -> Option<Arc<dyn Owner>> {
-        self.owner.lock().as_ref().and_then(Weak::upgrade)
+    /// Whose it is while it is busy (queued, delayed, running or being cancelled): the workqueue
+    /// or kthread worker it is attached to, e.g. `workqueue events (cpu2)`; `None` when idle.
+    pub fn owner(&self) -> Option<String> {
+        if self.is_idle() {
+            return None;
+        }
+        self.attached().map(|a| a.owner_name())
+    }
+
+    /// The pool it is attached to.
+    pub(crate) fn attached(&self) -> Option<Arc<dyn Attached>> {
+        self.attach.lock().clone()
+    }
+
+    /// Whether it is attached to the pool at address `id`.
+    #[inline]
+    pub(crate) fn attached_to(&self, id: usize) -> bool {
+        self.attach_id.load(Ordering::Acquire) == id
+    }
+
+    /// Attaches it to `pool` (at address `id`) if it is attached to nothing; returns whether it
+    /// is attached to `pool` now. Call under `pool`'s lock.
+    #[inline]
+    pub(crate) fn attach(&self, pool: impl FnOnce() -> Arc<dyn Attached>, id: usize) -> bool {
+        self.attached_to(id) || self.attach_slow(pool(), id)
+    }
+
+    /// [`Work::attach`] when it is not attached to `id` yet.
+    #[cold]
+    #[inline(never)]
+    fn attach_slow(&self, pool: Arc<dyn Attached>, id: usize) -> bool {
+        let mut a = self.attach.lock();
+        if a.is_some() {
+            return false;
+        }
+        *a = Some(pool);
+        self.attach_id.store(id, Ordering::Release);
+        true
+    }
+
+    /// Detaches it from the pool it is attached to. Call under that pool's lock, once it is idle.
+    pub(crate) fn detach(&self) {
+        let old = {
+            let mut a = self.attach.lock();
+            self.attach_id.store(0, Ordering::Release);
+            a.take()
+        };
+        drop(old);
+    }
+
+    /// Idle as far as its pool is concerned: not queued, not armed, not running, not being
+    /// cancelled. Under its pool's lock this is stable.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == IDLE
+            && self.running.load(Ordering::Acquire) == 0
+            && self.canceling.load(Ordering::Acquire) == 0
     }
 
     /// Its state now (a snapshot). When several apply, the first of canceling, running,

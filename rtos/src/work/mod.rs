@@ -4,5 +4,6 @@
 pub mod irq_work;
 pub mod item;
 pub mod kthread_worker;
+pub mod pool;
 pub mod task_work;
 pub mod workqueue;

@@ -1,37 +1,46 @@
-//! Workqueues with the contracts of Linux's classic (per-CPU thread) `kernel/workqueue.c`. The
-//! work item they run is [`super::item::Work`], shared with [`super::kthread_worker`].
+//! Workqueues with the contracts of Linux's per-CPU `kernel/workqueue.c`. Each CPU's worker is a
+//! pool ([`super::pool`], the engine shared with kthread workers); the work item they run is
+//! [`super::item::Work`].
 //!
 //! Names are module-qualified and short (`workqueue::queue`); each carries its Linux name as a
 //! rustdoc alias (`queue_work`).
 //!
 //! # Contracts
-//! - A workqueue has a worker kthread per online CPU, each bound to its CPU with
-//!   `create_on_cpu` semantics ([`create`], `create_workqueue`), or exactly one unbound
-//!   worker ([`create_singlethread`]). Each per-CPU queue keeps an insert and a remove
-//!   sequence number.
+//! - A workqueue has a worker kthread per online CPU, each bound to its CPU with `create_on_cpu`
+//!   semantics ([`create`], `create_workqueue`), or exactly one unbound worker
+//!   ([`create_singlethread`]).
 //! - [`queue`] (`queue_work`) "returns false if the work is already pending, else queues it on the
 //!   current CPU's worker and wakes that worker"; [`queue_on`] picks the CPU. A CPU without a
 //!   worker of this queue (it came online later, or the queue is single-threaded) uses the queue's
-//!   first worker.
+//!   first worker. A work that is still running on one CPU's worker is queued there, whatever CPU
+//!   was asked for, so it never runs on two CPUs at once (Linux's non-reentrancy).
+//! - One owner per work: queueing, delaying or modifying a work that is busy on another workqueue
+//!   or a kthread worker is refused with [`Error::Busy`] and changes nothing ([`Work::owner`]
+//!   names where it is). Queueing on a destroyed queue is [`Error::Shutdown`].
 //! - [`events`] is the global default queue `events`, created on first use.
-//! - [`queue_delayed`] / [`queue_delayed_on`] "arm a timer and on expiry queue the
-//!   work; return false if it is already pending or delayed". The timer is armed on the calling
-//!   CPU (timers are per-CPU); on expiry the work goes to the worker of the CPU the timer fired
-//!   on (the calling CPU), or to `cpu`'s worker for the `_on` variant.
-//! - [`flush`] (`flush_workqueue`) "for each CPU, waits until everything queued before the call has
-//!   run": it remembers each queue's insert sequence at call time and waits until the remove
-//!   sequence reaches it, so works queued meanwhile do not delay it. Called from one of the queue's
-//!   own workers it runs that CPU's queue itself instead of deadlocking.
-//! - [`destroy`] (`destroy_workqueue`) flushes, then stops the workers (each runs what is still
-//!   queued before it exits) and frees the queue. Queueing on a destroyed queue returns false; a
-//!   delayed work whose timer fires after the destruction is dropped (never runs) and goes back to
-//!   idle, so callers cancel their delayed works first, as in Linux.
-//!
-//! # Locking
-//! One [`IrqSpinLock`] per per-CPU queue guards its list; work functions run with no lock held.
-//! Workers sleep on a [`WaitQueue`] whose condition reads the list, and flushers on another whose
-//! condition reads the (atomic) sequence numbers. Timer callbacks (interrupt context) only
-//! queue: they take the list lock and wake the worker, never sleep.
+//! - [`queue_delayed`] / [`queue_delayed_on`] "arm a timer and on expiry queue the work; return
+//!   false if it is already pending or delayed". The timer is armed on the calling CPU (timers are
+//!   per-CPU); on expiry the work goes to the worker of the CPU it was queued for: the calling CPU,
+//!   or `cpu` for the `_on` variant.
+//! - [`mod_delayed`] / [`mod_delayed_on`] (`mod_delayed_work(_on)`): "returns false if the work
+//!   was idle and is now queued, true if it was pending and its timer was modified"; a work
+//!   pending on another CPU is moved. A cancel in progress wins (true, nothing done).
+//! - [`cancel_work_sync`] / [`cancel_delayed_work_sync`]: take the work off its timer or list,
+//!   wait for a run in progress, block queueing meanwhile (a work queueing itself is stopped);
+//!   return whether it was pending. [`cancel_delayed_work`]: the same without waiting (the
+//!   callback may still be running when it returns).
+//! - [`flush_work`]: waits for the work's last queueing to finish running; returns whether it
+//!   waited. [`flush_delayed_work`]: a work waiting for its timer is queued at once, then flushed.
+//! - [`flush`] (`flush_workqueue`) "for each CPU, waits until everything queued before the call
+//!   has run"; works queued meanwhile do not delay it. Called from one of the queue's own workers
+//!   it runs that CPU's queue itself instead of deadlocking.
+//! - [`destroy`] (`destroy_workqueue`) closes the queue to new work (but a work queueing itself
+//!   again, as `drain_workqueue` allows), runs whatever is queued on each CPU, then stops the
+//!   workers. Works still waiting for their timer are cancelled (never stranded) and returned in
+//!   `Err`, as are works still queueing themselves after
+//!   [`DRAIN_ROUNDS`](super::pool::DRAIN_ROUNDS) rounds (cancelled).
+//! - `kthread::stop` on one CPU's worker thread drains that worker the same way (printing what it
+//!   cancelled); queueing on that CPU is then [`Error::Shutdown`] until the queue is destroyed.
 //!
 //! # Example
 //! ```
@@ -40,156 +49,46 @@
 //! rtos::fake::run(2, || {
 //!     let wq = workqueue::create("demo").unwrap(); // a worker bound to each CPU
 //!     let work = Work::new("hello", |_| {});
-//!     assert!(workqueue::queue(&wq, &work));
+//!     assert_eq!(workqueue::queue(&wq, &work), Ok(true));
 //!     workqueue::flush(&wq); // everything queued before has run
 //!     assert_eq!(work.runs(), 1);
-//!     assert!(workqueue::queue_delayed(&wq, &work, Duration::from_millis(5)));
+//!     assert_eq!(workqueue::queue_delayed(&wq, &work, Duration::from_millis(5)), Ok(true));
 //!     assert_eq!(work.state(), WorkState::Delayed);
-//!     assert!(!workqueue::queue(&wq, &work), "already pending");
-//!     while work.runs() < 2 {
-//!         rtos::sched::sleep(Duration::from_millis(1));
-//!     }
-//!     workqueue::destroy(wq);
+//!     assert_eq!(workqueue::queue(&wq, &work), Ok(false), "already pending");
+//!     assert!(workqueue::flush_delayed_work(&work), "queued at once, then waited for");
+//!     assert_eq!(work.runs(), 2);
+//!     workqueue::destroy(wq).unwrap();
 //!     0
 //! });
 //! ```
 
-use super::item::{DELAYED, IDLE, QUEUED};
 pub use super::item::{Work, WorkState};
+pub use super::pool::Leftovers;
+use super::pool::{self, Owner, Pool};
 use crate::config::MAX_CPUS;
 use crate::error::Error;
-use crate::kthread::{self, KThread};
 use crate::port;
 use crate::sched;
 use crate::sync::IrqSpinLock;
-use crate::time::{Duration, Instant};
-use crate::timer;
-use crate::wait::{Mutex, WaitQueue};
-use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use crate::time::Duration;
+use crate::wait::Mutex;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
-
-struct List {
-    works: VecDeque<Arc<Work>>,
-    /// Destroyed: nothing more is queued, the worker exits once the list is empty.
-    dead: bool,
-}
-
-/// One worker of a workqueue (Linux's `cpu_workqueue_struct`).
-struct CpuQueue {
-    list: IrqSpinLock<List>,
-    /// Works ever inserted.
-    insert_seq: AtomicU64,
-    /// Works ever finished.
-    remove_seq: AtomicU64,
-    more_work: WaitQueue,
-    work_done: WaitQueue,
-    thread: IrqSpinLock<Option<KThread>>,
-}
-
-impl CpuQueue {
-    fn new() -> Self {
-        Self {
-            list: IrqSpinLock::new(List {
-                works: VecDeque::new(),
-                dead: false,
-            }),
-            insert_seq: AtomicU64::new(0),
-            remove_seq: AtomicU64::new(0),
-            more_work: WaitQueue::new(),
-            work_done: WaitQueue::new(),
-            thread: IrqSpinLock::new(None),
-        }
-    }
-
-    /// Puts `work` on the list if its pending state is `from` (then it becomes queued).
-    fn insert(&self, work: &Arc<Work>, from: u8) -> bool {
-        {
-            let mut l = self.list.lock();
-            if l.dead {
-                // A timer firing after the destruction: the delayed work is dropped.
-                let _ = work.pending.compare_exchange(
-                    DELAYED,
-                    IDLE,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-                return false;
-            }
-            if work
-                .pending
-                .compare_exchange(from, QUEUED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                return false;
-            }
-            work.mark_queued();
-            l.works.push_back(work.clone());
-            self.insert_seq.fetch_add(1, Ordering::AcqRel);
-        }
-        self.more_work.wake_all();
-        true
-    }
-
-    /// Runs the list until it is empty (`run_workqueue`).
-    fn run(&self) {
-        loop {
-            let work = {
-                let mut l = self.list.lock();
-                let Some(w) = l.works.pop_front() else { break };
-                // Running before not pending: the state never reads idle in between, and the
-                // function may queue its own work again.
-                w.running.fetch_add(1, Ordering::AcqRel);
-                w.pending.store(IDLE, Ordering::Release);
-                w
-            };
-            work.execute();
-            self.remove_seq.fetch_add(1, Ordering::AcqRel);
-            self.work_done.wake_all();
-        }
-    }
-
-    fn is_current(&self) -> bool {
-        self.thread
-            .lock()
-            .as_ref()
-            .is_some_and(|t| sched::is_current(t.thread()))
-    }
-
-    fn worker_loop(&self) {
-        loop {
-            let _ = self.more_work.wait_event(
-                || {
-                    let l = self.list.lock();
-                    l.dead || !l.works.is_empty()
-                },
-                None,
-            );
-            self.run();
-            let l = self.list.lock();
-            if l.dead && l.works.is_empty() {
-                break;
-            }
-        }
-    }
-}
 
 /// A workqueue: one worker per online CPU, or a single one.
 pub struct Workqueue {
-    name: String,
-    queues: Vec<Arc<CpuQueue>>,
-    /// CPU -> index into `queues`.
+    owner: Arc<Owner>,
+    pools: Vec<Arc<Pool>>,
+    /// CPU -> index into `pools`.
     by_cpu: [Option<usize>; MAX_CPUS],
 }
 
 impl Workqueue {
     /// Its name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.owner.name
     }
 
     /// The CPUs with a bound worker (empty for a single-threaded queue).
@@ -201,20 +100,30 @@ impl Workqueue {
 
     /// Works queued and not yet started, over all its workers.
     pub fn queued(&self) -> usize {
-        self.queues.iter().map(|q| q.list.lock().works.len()).sum()
+        self.pools.iter().map(|p| p.counts().0).sum()
     }
 
-    fn queue_for(&self, cpu: usize) -> &Arc<CpuQueue> {
+    /// Works waiting for their timer, over all its workers.
+    pub fn delayed(&self) -> usize {
+        self.pools.iter().map(|p| p.counts().1).sum()
+    }
+
+    /// Whether it is destroyed (or being destroyed), or one of its workers' threads was stopped.
+    pub fn is_dead(&self) -> bool {
+        self.pools.iter().any(|p| p.is_closed())
+    }
+
+    fn pool_for(&self, cpu: usize) -> &Arc<Pool> {
         let i = self.by_cpu.get(cpu).copied().flatten().unwrap_or(0);
-        &self.queues[i]
+        &self.pools[i]
     }
 }
 
 impl core::fmt::Debug for Workqueue {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Workqueue")
-            .field("name", &self.name)
-            .field("workers", &self.queues.len())
+            .field("name", &self.name())
+            .field("workers", &self.pools.len())
             .finish()
     }
 }
@@ -229,31 +138,20 @@ fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
             .map(Some)
             .collect()
     };
+    let owner = Owner::new("workqueue", name);
     let mut by_cpu = [None; MAX_CPUS];
-    let mut queues = Vec::with_capacity(cpus.len());
-    let mut threads = Vec::with_capacity(cpus.len());
+    let mut pools = Vec::with_capacity(cpus.len());
     for (i, cpu) in cpus.iter().enumerate() {
-        let q = Arc::new(CpuQueue::new());
-        let body = {
-            let q = q.clone();
-            move || {
-                q.worker_loop();
-                0
-            }
+        let thread = match cpu {
+            Some(c) => format!("{name}/{c}"),
+            None => String::from(name),
         };
-        let made = match cpu {
-            Some(c) => kthread::create_on_cpu(&format!("{name}/{c}"), *c, body),
-            None => kthread::create(name, body),
-        };
-        match made {
-            Ok(t) => {
-                *q.thread.lock() = Some(t.clone());
-                threads.push(t);
-            }
+        match Pool::spawn(&owner, &thread, *cpu) {
+            Ok(p) => pools.push(p),
             Err(e) => {
-                // Never woken: stopping them ends them without running the loop.
-                for t in &threads {
-                    kthread::stop(t);
+                // Never woken: destroying them ends their threads without running the loop.
+                for p in &pools {
+                    p.destroy();
                 }
                 return Err(e);
             }
@@ -261,14 +159,13 @@ fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
         if let Some(c) = cpu {
             by_cpu[*c] = Some(i);
         }
-        queues.push(q);
     }
-    for t in &threads {
-        kthread::wake_up_process(t);
+    for p in &pools {
+        p.start();
     }
     Ok(Arc::new(Workqueue {
-        name: String::from(name),
-        queues,
+        owner,
+        pools,
         by_cpu,
     }))
 }
@@ -311,94 +208,130 @@ fn this_cpu() -> usize {
     port::port().cpu_id()
 }
 
-/// Queues `work` on the calling CPU's worker; false if it is already pending (or delayed), or
-/// the queue was destroyed. As in Linux, the CPU is sampled once: a caller migrated right after
-/// still queues on the CPU it sampled.
+/// Queues `work` on the calling CPU's worker: `Ok(false)` if it is already pending (or delayed);
+/// errors in the module documentation. As in Linux, the CPU is sampled once: a caller migrated
+/// right after still queues on the CPU it sampled.
 #[doc(alias = "queue_work")]
-pub fn queue(wq: &Workqueue, work: &Arc<Work>) -> bool {
+pub fn queue(wq: &Workqueue, work: &Arc<Work>) -> Result<bool, Error> {
     queue_on(wq, this_cpu(), work)
 }
 
-/// Queues `work` on `cpu`'s worker (the first worker if `cpu` has none); false if it is already
-/// pending (or delayed), or the queue was destroyed.
+/// Queues `work` on `cpu`'s worker (the first worker if `cpu` has none); as [`queue`].
 #[doc(alias = "queue_work_on")]
-pub fn queue_on(wq: &Workqueue, cpu: usize, work: &Arc<Work>) -> bool {
-    wq.queue_for(cpu).insert(work, IDLE)
+pub fn queue_on(wq: &Workqueue, cpu: usize, work: &Arc<Work>) -> Result<bool, Error> {
+    wq.pool_for(cpu).queue(work, Duration::ZERO)
 }
 
-fn delayed(wq: &Arc<Workqueue>, cpu: Option<usize>, work: &Arc<Work>, delay: Duration) -> bool {
-    if delay.is_zero() {
-        return queue_on(wq, cpu.unwrap_or_else(this_cpu), work);
-    }
-    if work
-        .pending
-        .compare_exchange(IDLE, DELAYED, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        return false;
-    }
-    let deadline = Instant::after(delay);
-    let (wq, w) = (wq.clone(), work.clone());
-    let fire = move || {
-        // Interrupt context: only queue.
-        let target = cpu.unwrap_or_else(this_cpu);
-        wq.queue_for(target).insert(&w, DELAYED);
-    };
-    timer::arm(deadline, timer::Action::Call(Box::new(fire)));
-    true
-}
-
-/// After `delay` queues `work` on the worker of the CPU the timer fires on: the timer is armed
-/// on the calling CPU, so that is the calling CPU. False if already pending or delayed.
+/// After `delay` queues `work` on the calling CPU's worker (the timer is armed on the calling
+/// CPU). `Ok(false)` if already pending or delayed.
 #[doc(alias = "queue_delayed_work")]
-pub fn queue_delayed(wq: &Arc<Workqueue>, work: &Arc<Work>, delay: Duration) -> bool {
-    delayed(wq, None, work, delay)
+pub fn queue_delayed(wq: &Workqueue, work: &Arc<Work>, delay: Duration) -> Result<bool, Error> {
+    queue_delayed_on(wq, this_cpu(), work, delay)
 }
 
 /// After `delay` queues `work` on `cpu`'s worker (the timer itself is armed on the calling CPU).
-/// False if already pending or delayed.
+/// `Ok(false)` if already pending or delayed.
 #[doc(alias = "queue_delayed_work_on")]
 pub fn queue_delayed_on(
-    wq: &Arc<Workqueue>,
+    wq: &Workqueue,
     cpu: usize,
     work: &Arc<Work>,
     delay: Duration,
-) -> bool {
-    delayed(wq, Some(cpu), work, delay)
+) -> Result<bool, Error> {
+    wq.pool_for(cpu).queue(work, delay)
+}
+
+/// [`mod_delayed_on`] the calling CPU.
+#[doc(alias = "mod_delayed_work")]
+pub fn mod_delayed(wq: &Workqueue, work: &Arc<Work>, delay: Duration) -> Result<bool, Error> {
+    mod_delayed_on(wq, this_cpu(), work, delay)
+}
+
+/// Queues `work` on `cpu`'s worker after `delay` if it was idle (`Ok(false)`), else moves it
+/// there with the new delay (`Ok(true)`); a cancel in progress wins (`Ok(true)`, nothing done).
+#[doc(alias = "mod_delayed_work_on")]
+pub fn mod_delayed_on(
+    wq: &Workqueue,
+    cpu: usize,
+    work: &Arc<Work>,
+    delay: Duration,
+) -> Result<bool, Error> {
+    wq.pool_for(cpu).mod_delayed(work, delay)
+}
+
+/// Takes `work` off its timer or list, waits for a run in progress with queueing blocked
+/// meanwhile; returns whether it was pending.
+pub fn cancel_work_sync(work: &Arc<Work>) -> bool {
+    pool::cancel(work, true)
+}
+
+/// [`cancel_work_sync`] for a delayed work.
+pub fn cancel_delayed_work_sync(work: &Arc<Work>) -> bool {
+    pool::cancel(work, true)
+}
+
+/// Takes `work` off its timer or list without waiting: its callback may still be running when
+/// this returns. Returns whether it was pending.
+pub fn cancel_delayed_work(work: &Arc<Work>) -> bool {
+    pool::cancel(work, false)
+}
+
+/// Waits until `work` has run if it is queued or running now; returns whether it waited.
+pub fn flush_work(work: &Arc<Work>) -> bool {
+    pool::flush_work(work)
+}
+
+/// Queues a work waiting for its timer at once, then [`flush_work`]; returns whether it waited.
+pub fn flush_delayed_work(work: &Arc<Work>) -> bool {
+    pool::flush_delayed_work(work)
 }
 
 /// Waits until every work queued on `wq` before the call has run; works queued meanwhile do not
 /// delay it. From one of `wq`'s own workers, that worker's queue is run in place instead.
 #[doc(alias = "flush_workqueue")]
 pub fn flush(wq: &Workqueue) {
-    for q in &wq.queues {
-        let needed = q.insert_seq.load(Ordering::Acquire);
-        if q.remove_seq.load(Ordering::Acquire) >= needed {
-            continue; // nothing of this worker's to wait for
-        }
-        if q.is_current() {
-            q.run();
-            continue;
-        }
-        let _ = q
-            .work_done
-            .wait_event(|| q.remove_seq.load(Ordering::Acquire) >= needed, None);
+    for p in &wq.pools {
+        p.flush();
     }
 }
 
-/// Flushes `wq`, then stops its workers (each runs whatever is still queued first) and frees
-/// it. Must not be called from one of its own works.
+/// Destroys `wq`: see the module documentation. Must not be called from one of its own works.
+/// `Err` lists the works it cancelled instead of running (each idle afterwards).
 #[doc(alias = "destroy_workqueue")]
-pub fn destroy(wq: Arc<Workqueue>) {
-    flush(&wq);
-    for q in &wq.queues {
-        q.list.lock().dead = true;
-        q.more_work.wake_all();
-        let t = q.thread.lock().take();
-        if let Some(t) = t {
-            kthread::stop(&t);
+pub fn destroy(wq: Arc<Workqueue>) -> Result<(), Leftovers> {
+    let mut left = Leftovers::default();
+    // Every CPU's worker is closed before any is drained, so that a work may still chain onto
+    // another CPU of this queue while the others drain.
+    for p in &wq.pools {
+        left.delayed.extend(p.close_begin());
+    }
+    for _ in 0..pool::DRAIN_ROUNDS {
+        // Every pool drains each round (no short cut), until all were empty at once.
+        let mut empty = true;
+        for p in &wq.pools {
+            empty &= p.drain_round();
+        }
+        if empty {
+            break;
         }
     }
+    // Then no pool takes more works, and once none runs, none can queue more: what is left
+    // (works still queueing themselves) is cancelled.
+    for p in &wq.pools {
+        p.freeze();
+    }
+    for p in &wq.pools {
+        p.wait_idle();
+    }
+    for p in &wq.pools {
+        let (chained, delayed) = p.close_end();
+        left.chained.extend(chained);
+        left.delayed.extend(delayed);
+    }
+    for p in &wq.pools {
+        p.stop_thread();
+    }
+    if left.is_empty() { Ok(()) } else { Err(left) }
 }
 
 /// Forgets the `events` queue (the fake port's fresh start).

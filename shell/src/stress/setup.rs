@@ -228,7 +228,8 @@ impl Run {
         match self.dest {
             Some(Dest::Wq(q)) if self.own_wq => {
                 if all_idle {
-                    wqm::destroy(q);
+                    // (Every work is idle: nothing to cancel.)
+                    let _ = wqm::destroy(q);
                 } else {
                     note = Some(format!("works still queued: {} left running", q.name()));
                 }

@@ -238,11 +238,11 @@ pub(super) fn queue_works(t: &Tally, works: &[Arc<Work>], dest: &Dest, j: usize)
         }
         let target = t.target(i);
         let w = &works[i];
-        let ok = match dest {
+        let r = match dest {
             Dest::Wq(q) if target == me && (i / t.cpus.len()).is_multiple_of(2) => wqm::queue(q, w),
             Dest::Wq(q) => wqm::queue_on(q, target, w),
             Dest::Workers(ws) => kw::queue(&ws[i % t.cpus.len()], w),
         };
-        t.queued(ok);
+        t.queued(r == Ok(true));
     }
 }

@@ -320,9 +320,168 @@ fn kthread_workers() {
     s[15].ok();
     s[17].fails(
         1,
-        "error: kworker: delayed works were still pending (disarmed, they will not run): late",
+        "error: kworker: delayed works were still pending (cancelled, they will not run): late",
     );
     s[18].fails(1, "error: kworker: no such kworker 'k'");
     assert_eq!(field(obj(&s[19], "b"), "runs"), "2");
     assert_eq!(field(obj(&s[19], "late"), "state"), "idle");
+}
+
+#[test]
+fn workqueue_cancel_flush_mod_and_one_owner() {
+    let s = run(&[
+        "wq create q",
+        "kworker create k",
+        "wq delay q d 5s --fn count --cpu 1",
+        "wq mod q d 20ms --cpu 2",
+        "wait work d runs >= 1 --timeout 2s",
+        "work list --json",
+        "wq mod q e 5s --fn count --cpu 1",
+        "wq cancel e",
+        "wq cancel e --sync",
+        "wq delay q f 5s --fn count --cpu 3",
+        "kworker queue k f",
+        "kworker mod k f 10ms",
+        "wq flush-work f",
+        "work list --json",
+        "kworker queue k f",
+        "kworker flush k",
+        "wq queue q b --fn busy:100 --cpu 1",
+        "wq flush-work b",
+        "wq flush-work b",
+        "wq cancel nope",
+        "wq mod q d 1s --cpu 9",
+        "wq frob",
+    ]);
+    s[2].ok();
+    assert_eq!(s[3].ok().line(), "pending=true", "mod of a delayed work");
+    s[4].ok();
+    assert_eq!(
+        field(obj(&s[5], "d"), "cpu"),
+        "2",
+        "ran where the mod put it"
+    );
+    assert_eq!(field(obj(&s[5], "d"), "runs"), "1");
+    assert_eq!(
+        s[6].ok().line(),
+        "pending=false",
+        "mod of an idle work queues it"
+    );
+    assert_eq!(s[7].ok().line(), "pending=true");
+    assert_eq!(s[8].ok().line(), "pending=false");
+    s[9].ok();
+    let busy = "work 'f' belongs to workqueue q (cpu3) (EBUSY); cancel it there first";
+    s[10].fails(1, &format!("error: kworker: {busy}"));
+    s[11].fails(1, &format!("error: kworker: {busy}"));
+    assert_eq!(
+        s[12].ok().line(),
+        "pending=true",
+        "flush-work queued it at once"
+    );
+    assert_eq!(field(obj(&s[13], "f"), "runs"), "1");
+    assert_eq!(
+        field(obj(&s[13], "f"), "queue"),
+        "wq q",
+        "the refusals changed nothing"
+    );
+    s[14].ok();
+    s[15].ok();
+    assert_eq!(s[17].ok().line(), "pending=true");
+    assert_eq!(
+        s[18].ok().line(),
+        "pending=false",
+        "nothing left to wait for"
+    );
+    s[19].fails(1, "error: wq: no such work 'nope'");
+    assert_eq!(s[20].status, 2, "{:?}", s[20]);
+    assert!(
+        s[21].line().contains("unknown subcommand 'frob'"),
+        "{:?}",
+        s[21]
+    );
+}
+
+#[test]
+fn destroy_drains_chains_and_reports_what_it_cancelled() {
+    let s = run(&[
+        "wq create q",
+        "wq queue q r --fn requeue:50 --cpu 1",
+        "wq destroy q",
+        "work list --json",
+        "wq create q",
+        "wq queue q forever --fn requeue:4000000000 --cpu 2",
+        "wq delay q late 5s --fn count",
+        "wq destroy q",
+        "work list --json",
+        "wq queue q late",
+        "kworker create k",
+        "kworker queue k late",
+        "kworker flush k",
+        "work list --json",
+    ]);
+    s[2].ok();
+    assert_eq!(
+        field(obj(&s[3], "r"), "runs"),
+        "51",
+        "every chained run ran"
+    );
+    assert_eq!(field(obj(&s[3], "r"), "state"), "idle");
+    s[6].ok();
+    s[7].fails(
+        1,
+        "error: wq: delayed works were still pending (cancelled, they will not run): late; \
+         works still queueing themselves after 100 rounds (cancelled): forever",
+    );
+    for name in ["forever", "late"] {
+        let o = obj(&s[8], name);
+        assert_eq!(field(o, "state"), "idle", "{name}: not stranded");
+        assert_eq!(field(o, "queue"), "-", "{name}: names no dead queue");
+    }
+    s[9].fails(1, "error: wq: no such workqueue 'q'");
+    s[11].ok();
+    assert_eq!(field(obj(&s[13], "late"), "runs"), "1", "usable elsewhere");
+}
+
+#[test]
+fn stop_on_a_worker_thread_drains_it_and_the_worker_refuses_more() {
+    let s = run(&[
+        "kworker create k --cpu 1",
+        "kworker delay k d 5s --fn count",
+        "kworker queue k b --fn busy:50",
+        "stop k --timeout 2s",
+        "work list --json",
+        "kworker queue k x --fn count",
+        "kworker destroy k",
+        "wq create q",
+        "stop q/2 --timeout 2s",
+        "wq queue q y --fn count --cpu 2",
+        "wq queue q y --cpu 1",
+        "wait work y runs >= 1",
+        "wq destroy q",
+    ]);
+    // Stopped, not timed out (-4 if the thread had not started yet: its pool is closed alike).
+    assert!(
+        ["k: result 0", "k: result -4"].contains(&s[3].ok().line()),
+        "{:?}",
+        s[3]
+    );
+    assert_eq!(field(obj(&s[4], "b"), "runs"), "1", "what was queued ran");
+    assert_eq!(
+        field(obj(&s[4], "d"), "state"),
+        "idle",
+        "the delayed work was cancelled"
+    );
+    s[5].fails(
+        1,
+        "error: kworker: that queue is shut down, 'x' not queued (ESHUTDOWN)",
+    );
+    s[6].ok();
+    assert!(s[8].ok().line().starts_with("q/2: result "), "{:?}", s[8]);
+    s[9].fails(
+        1,
+        "error: wq: that queue is shut down, 'y' not queued (ESHUTDOWN)",
+    );
+    s[10].ok();
+    s[11].ok();
+    s[12].ok();
 }

@@ -6,7 +6,7 @@ use alloc::string::String;
 use rtos::work::irq_work;
 
 use super::klogd::ensure_klogd;
-use super::registry::{Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued};
+use super::registry::{Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued_flag};
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, check_cpu};
@@ -62,7 +62,7 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         unreachable!()
     };
     if w.flags() & irq_work::PENDING != 0 {
-        return Ok(queued(ctx, false));
+        return Ok(queued_flag(ctx, false));
     }
     let here = rtos::port::port().cpu_id();
     e.prepare(Target::Irq(cpu), format!("irq/{}", cpu.unwrap_or(here)));
@@ -70,7 +70,7 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         Some(c) => irq_work::queue_on(w, c).map_err(|err| util::bad_cpu(c, err))?,
         None => irq_work::queue(w),
     };
-    Ok(queued(ctx, ok))
+    Ok(queued_flag(ctx, ok))
 }
 
 /// `irqwork sync <work>`.

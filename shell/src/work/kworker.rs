@@ -4,13 +4,13 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::fmt::Write as _;
 
 use rtos::Error;
 use rtos::work::kthread_worker::{self as kw, Worker};
-use rtos::work::workqueue::{self as wqm, Work};
 
-use super::registry::{Func, Handle, Kind, Target, WORKERS, get_or_create, lookup_work, queued};
+use super::registry::{
+    Func, Kind, Target, WORKERS, destroyed, forget_queue, get_or_create, on_existing_work, queued,
+};
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, check_cpu};
@@ -26,9 +26,13 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 kworker mod <w> <work> <D> [--fn F]: queue if idle, else move its deadline;\n\
                 prints pending=<was it pending>.\n\
                 kworker cancel <work>: cancel (sync); prints pending=<was it pending>.\n\
-                kworker flush-work <work>: wait for it if queued or running.\n\
+                kworker flush-work <work>: wait for it if queued or running; prints\n\
+                pending=<was there anything to wait for>.\n\
                 kworker flush <w>: wait for everything queued before.\n\
-                kworker destroy <w>: flush and stop; pending delayed works are an error.",
+                kworker destroy <w>: run what is queued (a work queueing itself, at most 100\n\
+                rounds) and stop; delayed works are cancelled, and named in an error.\n\
+                A work belongs to one worker or workqueue while it is busy: queueing it\n\
+                elsewhere is EBUSY, naming where it is.",
     run: cmd_kworker,
 }];
 
@@ -40,25 +44,13 @@ fn lookup_worker(name: &str) -> Result<Arc<Worker>, CmdError> {
         .ok_or_else(|| CmdError::runtime(format!("no such kworker '{name}'")))
 }
 
-/// A work item for the kworker commands that only look at an existing work.
-fn existing_work(name: &str) -> Result<Arc<Work>, CmdError> {
-    let e = lookup_work(name)?;
-    match e.handle() {
-        Handle::Work(w) => Ok(w),
-        _ => Err(CmdError::runtime(format!(
-            "work '{name}' is {}, not a work",
-            e.kind.a()
-        ))),
-    }
-}
-
 fn cmd_kworker(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "create" => create(args),
         "queue" | "delay" | "mod" => queue(ctx, args, sub),
         "cancel" => cancel(ctx, args),
-        "flush-work" => flush_work(args),
+        "flush-work" => flush_work(ctx, args),
         "flush" => flush(args),
         "destroy" => destroy(args),
         _ => Err(CmdError::usage(format!(
@@ -110,35 +102,28 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     let k = lookup_worker(wname)?;
     let e = get_or_create(name, Kind::Work, func, false)?;
     let w = e.work();
-    if sub != "mod" && matches!(w.state(), wqm::WorkState::Pending | wqm::WorkState::Delayed) {
-        return Ok(queued(ctx, false));
-    }
-    e.prepare(Target::Worker(k.clone()), format!("kworker {wname}"));
+    let saved = e.prepare(Target::Worker(k.clone()), format!("kworker {wname}"));
     if sub == "mod" {
-        let was = kw::mod_delayed(&k, &w, delay);
-        writeln!(ctx, "pending={was}");
-        return Ok(0);
+        return match kw::mod_delayed(&k, &w, delay) {
+            Ok(was) => {
+                writeln!(ctx, "pending={was}");
+                Ok(0)
+            }
+            Err(err) => queued(ctx, &e, saved, Err(err)),
+        };
     }
-    Ok(queued(ctx, kw::queue_delayed(&k, &w, delay)))
+    let r = kw::queue_delayed(&k, &w, delay);
+    queued(ctx, &e, saved, r)
 }
 
 /// `kworker cancel <work>`.
 fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let name = args.word("<work>")?;
-    args.finish()?;
-    let w = existing_work(name)?;
-    let was = kw::cancel_delayed_work_sync(&w);
-    writeln!(ctx, "pending={was}");
-    Ok(0)
+    on_existing_work(ctx, args, kw::cancel_delayed_work_sync)
 }
 
 /// `kworker flush-work <work>`.
-fn flush_work(args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let name = args.word("<work>")?;
-    args.finish()?;
-    let w = existing_work(name)?;
-    kw::flush_work(&w);
-    Ok(0)
+fn flush_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    on_existing_work(ctx, args, kw::flush_work)
 }
 
 /// `kworker flush <w>`.
@@ -158,16 +143,8 @@ fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
         .lock()
         .remove(wname)
         .ok_or_else(|| CmdError::runtime(format!("no such kworker '{wname}'")))?;
-    match kw::destroy(k) {
-        Ok(()) => Ok(0),
-        Err(left) => {
-            let mut names = String::new();
-            for (i, w) in left.iter().enumerate() {
-                let _ = write!(names, "{}{}", if i > 0 { ", " } else { "" }, w.name());
-            }
-            Err(CmdError::runtime(format!(
-                "delayed works were still pending (disarmed, they will not run): {names}"
-            )))
-        }
-    }
+    let gone = k.clone();
+    let left = kw::destroy(k);
+    forget_queue(|t| matches!(t, Target::Worker(k) if Arc::ptr_eq(k, &gone)));
+    destroyed(left)
 }

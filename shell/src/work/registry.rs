@@ -23,16 +23,18 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
+use core::fmt::Write as _;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use core::time::Duration;
+use rtos::Error;
 use rtos::sched::{self, Thread};
 use rtos::sync::IrqSpinLock;
 use rtos::time::Instant;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::task_work::{self as tw, Notify, TaskWork};
-use rtos::work::workqueue::{self as wqm, Work, Workqueue};
+use rtos::work::workqueue::{self as wqm, Leftovers, Work, Workqueue};
 
 use super::klogd::log_from_irq;
 use crate::args::{CmdError, FromArg};
@@ -188,14 +190,18 @@ impl Entry {
         }
     }
 
-    /// Before a queue command: where it goes, the time, and the requeue budget.
-    pub(crate) fn prepare(&self, target: Target, queue: String) {
-        *self.target.lock() = target;
-        *self.queue.lock() = queue;
+    /// Before a queue command: where it goes, the time, and the requeue budget. Returns where it
+    /// was queued before, for [`queued`] to put back if the command does not queue it.
+    pub(crate) fn prepare(&self, target: Target, queue: String) -> Saved {
+        let saved = Saved(
+            core::mem::replace(&mut *self.target.lock(), target),
+            core::mem::replace(&mut *self.queue.lock(), queue),
+        );
         self.queued_at.store(now_ticks(), Ordering::Release);
         if let Func::Requeue(n) = self.func {
             self.requeue_left.store(n, Ordering::Release);
         }
+        saved
     }
 
     /// The work's body, in whatever context its mechanism runs it.
@@ -256,11 +262,13 @@ impl Entry {
             (Handle::Irq(w), _) => {
                 irq_work::queue(w);
             }
+            // (A refused requeue ends the chain: a cancel or a destroy stopped it.)
             (Handle::Work(w), Target::Wq(q, cpu)) => {
-                wqm::queue_on(&q, cpu.unwrap_or_else(|| rtos::port::port().cpu_id()), &w);
+                let cpu = cpu.unwrap_or_else(|| rtos::port::port().cpu_id());
+                let _ = wqm::queue_on(&q, cpu, &w);
             }
             (Handle::Work(w), Target::Worker(k)) => {
-                kw::queue(&k, &w);
+                let _ = kw::queue(&k, &w);
             }
             (Handle::Task(w), Target::Task(t)) => {
                 let _ = tw::add(&t, w, Notify::Resume);
@@ -403,12 +411,116 @@ pub(crate) fn lookup_work(name: &str) -> Result<Arc<Entry>, CmdError> {
         .ok_or_else(|| CmdError::runtime(format!("no such work '{name}'")))
 }
 
-/// What a queue command prints when the work was already pending.
-pub(crate) fn queued(ctx: &mut Ctx<'_>, ok: bool) -> u8 {
+/// What a queue command prints when the work was already pending (irq_works and task_works, which
+/// belong to no queue).
+pub(crate) fn queued_flag(ctx: &mut Ctx<'_>, ok: bool) -> u8 {
     if ok {
         0
     } else {
         writeln!(ctx, "already pending");
         1
+    }
+}
+
+/// The commands that act on an existing work and print Linux's boolean (cancel, flush-work):
+/// reads `<work>`, calls `f` on it and prints `pending=<f's result>`.
+pub(crate) fn on_existing_work(
+    ctx: &mut Ctx<'_>,
+    args: &mut crate::args::Args<'_>,
+    f: impl FnOnce(&Arc<Work>) -> bool,
+) -> Result<u8, CmdError> {
+    let name = args.word("<work>")?;
+    args.finish()?;
+    let w = existing_work(name)?;
+    let was = f(&w);
+    writeln!(ctx, "pending={was}");
+    Ok(0)
+}
+
+/// A work item for the commands that only look at an existing work (cancel, flush-work).
+fn existing_work(name: &str) -> Result<Arc<Work>, CmdError> {
+    let e = lookup_work(name)?;
+    match e.handle() {
+        Handle::Work(w) => Ok(w),
+        _ => Err(CmdError::runtime(format!(
+            "work '{name}' is {}, not a work",
+            e.kind.a()
+        ))),
+    }
+}
+
+/// Where a work was queued last, to put back when a queue command did not queue it.
+pub(crate) struct Saved(Target, String);
+
+/// The end of a `wq` or `kworker` queue command: status 0 if `r` queued the work; "already
+/// pending" (status 1) if it was pending there; an error naming the owner if it belongs to
+/// another queue or worker, or saying the queue is gone. Anything but a queue leaves the named
+/// work's record as `saved`, i.e. as it was before the command.
+pub(crate) fn queued(
+    ctx: &mut Ctx<'_>,
+    e: &Entry,
+    saved: Saved,
+    r: Result<bool, Error>,
+) -> Result<u8, CmdError> {
+    if r != Ok(true) {
+        *e.target.lock() = saved.0;
+        *e.queue.lock() = saved.1;
+    }
+    match r {
+        Ok(ok) => Ok(queued_flag(ctx, ok)),
+        Err(err) => Err(work_error(&e.name, &e.work(), err)),
+    }
+}
+
+/// A kernel refusal about work `name`: EBUSY names the queue or worker it belongs to.
+pub(crate) fn work_error(name: &str, w: &Work, err: Error) -> CmdError {
+    CmdError::runtime(match (err, w.owner()) {
+        (Error::Busy, Some(owner)) => {
+            format!("work '{name}' belongs to {owner} (EBUSY); cancel it there first")
+        }
+        (Error::Shutdown, _) => format!("that queue is shut down, '{name}' not queued (ESHUTDOWN)"),
+        (e, _) => format!("{e}"),
+    })
+}
+
+/// A destroy's report: what it cancelled instead of running, if anything.
+pub(crate) fn destroyed(left: Result<(), Leftovers>) -> Result<u8, CmdError> {
+    let Err(left) = left else { return Ok(0) };
+    let names = |ws: &[Arc<Work>]| {
+        let mut s = String::new();
+        for (i, w) in ws.iter().enumerate() {
+            let _ = write!(s, "{}{}", if i > 0 { ", " } else { "" }, w.name());
+        }
+        s
+    };
+    let mut msg = String::new();
+    if !left.delayed.is_empty() {
+        let _ = write!(
+            msg,
+            "delayed works were still pending (cancelled, they will not run): {}",
+            names(&left.delayed)
+        );
+    }
+    if !left.chained.is_empty() {
+        let _ = write!(
+            msg,
+            "{}works still queueing themselves after {} rounds (cancelled): {}",
+            if msg.is_empty() { "" } else { "; " },
+            rtos::work::pool::DRAIN_ROUNDS,
+            names(&left.chained)
+        );
+    }
+    Err(CmdError::runtime(msg))
+}
+
+/// After a destroy: works last queued on a queue `gone` says is gone are recorded as queued
+/// nowhere (`work list` never names a queue that no longer exists).
+pub(crate) fn forget_queue(gone: impl Fn(&Target) -> bool) {
+    for e in WORKS.lock().values() {
+        let mut t = e.target.lock();
+        if gone(&t) {
+            *t = Target::None;
+            *e.queue.lock() = String::from("-");
+        }
     }
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use rtos::Error;
 use rtos::work::task_work::{self as tw, Notify};
 
-use super::registry::{Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued};
+use super::registry::{Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued_flag};
 use crate::args::{Args, CmdError, FromArg};
 use crate::ctx::{Command, Ctx};
 use crate::util;
@@ -70,7 +70,7 @@ fn add(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         unreachable!()
     };
     if w.is_queued() {
-        return Ok(queued(ctx, false));
+        return Ok(queued_flag(ctx, false));
     }
     e.prepare(
         Target::Task(t.thread().clone()),
@@ -79,7 +79,7 @@ fn add(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let notify = notify.map_or(Notify::Resume, |n| n.0);
     match tw::add(t.thread(), w, notify) {
         Ok(()) => Ok(0),
-        Err(Error::Busy) => Ok(queued(ctx, false)),
+        Err(Error::Busy) => Ok(queued_flag(ctx, false)),
         Err(err @ Error::NoSuchThread) => Err(CmdError::runtime(format!(
             "{} is exiting or has exited ({})",
             t.name(),

@@ -8,7 +8,9 @@ use core::fmt::Write as _;
 
 use rtos::work::workqueue::{self as wqm, Workqueue};
 
-use super::registry::{Func, Kind, Target, WQS, get_or_create, queued};
+use super::registry::{
+    Func, Kind, Target, WQS, destroyed, forget_queue, get_or_create, on_existing_work, queued,
+};
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, check_cpu};
@@ -22,9 +24,18 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     long_help: "wq create <wq> [--single]: a worker per online CPU (<wq>/<cpu>) or one.\n\
                 wq queue <wq> <work> [--cpu N] [--fn F]: queue on this CPU's worker (or N's).\n\
                 wq delay <wq> <work> <D> [--cpu N] [--fn F]: queue after D.\n\
+                wq mod <wq> <work> <D> [--cpu N] [--fn F]: queue after D if idle, else move it\n\
+                there with the new delay; prints pending=<was it pending>.\n\
+                wq cancel <work> [--sync]: take it off its timer or list (--sync: also wait for\n\
+                a run in progress, stopping a work that queues itself); prints pending=<...>.\n\
+                wq flush-work <work>: wait for it if queued or running (a delayed work is queued\n\
+                at once); prints pending=<was there anything to wait for>.\n\
                 wq flush <wq>: wait for everything queued before.\n\
-                wq destroy <wq>: flush, stop the workers.\n\
-                wq list: NAME, WORKERS, QUEUED.",
+                wq destroy <wq>: run what is queued (a work queueing itself, at most 100\n\
+                rounds), stop the workers; delayed works are cancelled, and named in an error.\n\
+                wq list: NAME, WORKERS, QUEUED, DELAYED.\n\
+                A work belongs to one queue or kworker while it is busy: queueing it elsewhere\n\
+                is EBUSY, naming where it is.",
     run: cmd_wq,
 }];
 
@@ -39,12 +50,15 @@ fn cmd_wq(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
     match sub {
         "create" => create(args),
-        "queue" | "delay" => queue(ctx, args, sub),
+        "queue" | "delay" | "mod" => queue(ctx, args, sub),
+        "cancel" => cancel(ctx, args),
+        "flush-work" => flush_work(ctx, args),
         "flush" => flush(args),
         "destroy" => destroy(args),
         "list" => list(ctx, args),
         _ => Err(CmdError::usage(format!(
-            "unknown subcommand '{sub}' (expected create, queue, delay, flush, destroy or list)"
+            "unknown subcommand '{sub}' (expected create, queue, delay, mod, cancel, flush-work, \
+             flush, destroy or list)"
         ))),
     }
 }
@@ -74,16 +88,17 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
     Ok(0)
 }
 
-/// `wq queue <wq> <work> [--cpu N] [--fn F]` and `wq delay <wq> <work> <D> [--cpu N] [--fn F]`.
+/// `wq queue <wq> <work> [--cpu N] [--fn F]`, `wq delay <wq> <work> <D> [--cpu N] [--fn F]` and
+/// `wq mod <wq> <work> <D> [--cpu N] [--fn F]`.
 fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdError> {
     let cpu: Option<usize> = args.option("--cpu")?;
     let func: Option<Func> = args.option("--fn")?;
     let qname = args.word("<wq>")?;
     let name = args.word("<work>")?;
-    let delay = if sub == "delay" {
-        Some(args.next::<Duration>("<D>")?)
+    let delay = if sub == "queue" {
+        Duration::ZERO
     } else {
-        None
+        args.next::<Duration>("<D>")?
     };
     args.finish()?;
     util::scheduler()?;
@@ -91,17 +106,37 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>, sub: &str) -> Result<u8, CmdErr
     let q = lookup_wq(qname)?;
     let e = get_or_create(name, Kind::Work, func, false)?;
     let w = e.work();
-    if w.state() == wqm::WorkState::Pending || w.state() == wqm::WorkState::Delayed {
-        return Ok(queued(ctx, false));
+    let saved = e.prepare(Target::Wq(q.clone(), cpu), format!("wq {qname}"));
+    let cpu = cpu.unwrap_or_else(|| rtos::port::port().cpu_id());
+    if sub == "mod" {
+        let r = wqm::mod_delayed_on(&q, cpu, &w, delay);
+        return match r {
+            Ok(was) => {
+                writeln!(ctx, "pending={was}");
+                Ok(0)
+            }
+            Err(err) => queued(ctx, &e, saved, Err(err)),
+        };
     }
-    e.prepare(Target::Wq(q.clone(), cpu), format!("wq {qname}"));
-    let ok = match (delay, cpu) {
-        (None, Some(c)) => wqm::queue_on(&q, c, &w),
-        (None, None) => wqm::queue(&q, &w),
-        (Some(d), Some(c)) => wqm::queue_delayed_on(&q, c, &w, d),
-        (Some(d), None) => wqm::queue_delayed(&q, &w, d),
-    };
-    Ok(queued(ctx, ok))
+    let r = wqm::queue_delayed_on(&q, cpu, &w, delay);
+    queued(ctx, &e, saved, r)
+}
+
+/// `wq cancel <work> [--sync]`.
+fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let sync = args.flag("--sync")?;
+    on_existing_work(ctx, args, |w| {
+        if sync {
+            wqm::cancel_delayed_work_sync(w)
+        } else {
+            wqm::cancel_delayed_work(w)
+        }
+    })
+}
+
+/// `wq flush-work <work>`.
+fn flush_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    on_existing_work(ctx, args, wqm::flush_delayed_work)
 }
 
 /// `wq flush <wq>`.
@@ -121,14 +156,20 @@ fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
         .lock()
         .remove(qname)
         .ok_or_else(|| CmdError::runtime(format!("no such workqueue '{qname}'")))?;
-    wqm::destroy(q);
-    Ok(0)
+    let gone = q.clone();
+    let left = wqm::destroy(q);
+    forget_queue(|t| matches!(t, Target::Wq(q, _) if Arc::ptr_eq(q, &gone)));
+    destroyed(left)
 }
 
 /// `wq list`.
 fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
-    writeln!(ctx, "{:<16} {:<16} {:>6}", "NAME", "WORKERS", "QUEUED");
+    writeln!(
+        ctx,
+        "{:<16} {:<16} {:>6} {:>7}",
+        "NAME", "WORKERS", "QUEUED", "DELAYED"
+    );
     let qs: Vec<Arc<Workqueue>> = WQS.lock().values().cloned().collect();
     for q in qs {
         let cpus = q.cpus();
@@ -141,7 +182,14 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             }
             s
         };
-        writeln!(ctx, "{:<16} {:<16} {:>6}", q.name(), workers, q.queued());
+        writeln!(
+            ctx,
+            "{:<16} {:<16} {:>6} {:>7}",
+            q.name(),
+            workers,
+            q.queued(),
+            q.delayed()
+        );
     }
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! The worker state machine under loom: the functions the kernel calls (`state`'s `queue`,
+//! The pool state machine (kthread workers and workqueues) under loom: the functions the kernel calls (`state`'s `queue`,
 //! `mod_delayed`, `fire`, `take_next`, `finish`, the cancel steps) under loom's
 //! mutex, with loom threads as the timer interrupt, the worker thread and the canceller or
 //! modder. The work function itself (it needs the port's clock) is not called: the worker
@@ -20,14 +20,20 @@ struct ModelEnv {
 }
 
 impl Env for ModelEnv {
-    fn own(&self, _: &Arc<Work>) {}
+    fn own(&self, _: &Arc<Work>) -> bool {
+        true
+    }
+    fn here(&self, _: &Arc<Work>) -> bool {
+        true
+    }
     fn arm_timer(&self, _: &Arc<Work>, seq: u64) {
         self.armed.store(seq, Ordering::Release);
     }
     fn cancel_timer(&self, _: TimerId) {
         unreachable!("the model arms no real timers");
     }
-    fn inserted(&self, _: &Arc<Work>) {}
+    fn inserted(&self, _: &Arc<Work>, _: u64) {}
+    fn settled(&self, _: u64) {}
 }
 
 struct Model {
@@ -49,13 +55,13 @@ impl Model {
         })
     }
 
-    /// The worker thread's inner loop ([`Worker::run_loop`]) until the list is empty.
+    /// The worker thread's inner loop (`Pool::run_loop`) until the list is empty.
     fn worker_pass(&self) {
         while let Some(w) = take_next(&self.lock) {
             // Work::execute, without the clock: the function "runs", then stops running.
             self.runs.fetch_add(1, Ordering::AcqRel);
             w.running.fetch_sub(1, Ordering::AcqRel);
-            finish(&self.lock);
+            finish(&self.lock, &self.env);
             self.check();
         }
     }
@@ -67,11 +73,11 @@ impl Model {
         fired
     }
 
-    /// [`cancel_sync`] after the owner lookup, with `begun` set once the first half is done
+    /// `Pool::cancel` (sync) after the owner lookup, with `begun` set once the first half is done
     /// and the wait on `done` as a yielding loop. Then checks "after cancel returns the work
     /// is not queued, not armed and not running".
     fn cancel(&self, begun: &AtomicBool) -> bool {
-        let (was, running) = cancel_begin(&self.lock, &self.env, &self.work);
+        let (was, running) = cancel_begin(&self.lock, &self.env, &self.work).expect("attached");
         begun.store(true, Ordering::Release);
         self.check();
         if let Some(seq) = running {
@@ -129,7 +135,10 @@ impl Model {
 fn loom_kworker_cancel_vs_timer_vs_run() {
     ::loom::model(|| {
         let m = Model::new();
-        assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
+        assert_eq!(
+            queue(&m.lock, &m.env, &m.work, true, || false),
+            Queued::Armed
+        );
         let seq = m.env.armed.load(Ordering::Acquire);
         let begun = Arc::new(AtomicBool::new(false));
 
@@ -168,7 +177,10 @@ fn loom_kworker_cancel_vs_timer_vs_run() {
 fn loom_kworker_mod_vs_timer_vs_run() {
     ::loom::model(|| {
         let m = Model::new();
-        assert_eq!(queue(&m.lock, &m.env, &m.work, true), Queued::Armed);
+        assert_eq!(
+            queue(&m.lock, &m.env, &m.work, true, || false),
+            Queued::Armed
+        );
         let seq1 = m.env.armed.load(Ordering::Acquire);
         let modded = Arc::new(AtomicBool::new(false));
 
@@ -185,7 +197,7 @@ fn loom_kworker_mod_vs_timer_vs_run() {
             ::loom::thread::spawn(move || m.worker_pass())
         };
 
-        let (was, what) = mod_delayed(&m.lock, &m.env, &m.work, true);
+        let (was, what) = mod_delayed(&m.lock, &m.env, &m.work, true, || false);
         modded.store(true, Ordering::Release);
         assert_eq!(what, Queued::Armed);
         m.check();
@@ -212,13 +224,16 @@ fn loom_kworker_mod_vs_timer_vs_run() {
 fn loom_kworker_cancel_vs_mod_vs_run() {
     ::loom::model(|| {
         let m = Model::new();
-        assert_eq!(queue(&m.lock, &m.env, &m.work, false), Queued::Listed);
+        assert_eq!(
+            queue(&m.lock, &m.env, &m.work, false, || false),
+            Queued::Listed
+        );
         let begun = Arc::new(AtomicBool::new(false));
 
         let modder = {
             let m = m.clone();
             ::loom::thread::spawn(move || {
-                let r = mod_delayed(&m.lock, &m.env, &m.work, false);
+                let r = mod_delayed(&m.lock, &m.env, &m.work, false, || false);
                 m.check();
                 r
             })
