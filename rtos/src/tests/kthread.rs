@@ -1,6 +1,6 @@
 //! The kthread contracts from kernel/kthread.c, each as a test that fails if the contract breaks.
 
-use super::util::MS;
+use super::util::{MS, wait_for};
 use crate::Error;
 use crate::fake::{run, spin_for};
 use crate::kthread::{self, KThread, Options};
@@ -283,7 +283,8 @@ fn stop_timeout_keeps_the_request() {
             0
         })
         .unwrap();
-        sched::sleep(Duration::from_millis(5));
+        // Asleep in its function (a stop before its first run would end it with -EINTR).
+        assert!(wait_for(5000, || t.state() == State::Sleeping));
         let start = crate::port::port().now();
         assert_eq!(
             kthread::stop_until(&t, Some(deadline_in(50))),
@@ -538,7 +539,9 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
             early
         })
         .unwrap();
-        sched::sleep(Duration::from_millis(10));
+        // Each time, once it is asleep in its 10 s sleep (not before it started).
+        let asleep = || wait_for(5000, || t.state() == State::Sleeping);
+        assert!(asleep());
         let start = std::time::Instant::now();
         kthread::park(&t).unwrap();
         assert!(
@@ -546,7 +549,7 @@ fn interruptible_sleep_ends_early_when_parked_or_stopped() {
             "park waited out a 10 s sleep"
         );
         kthread::unpark(&t);
-        sched::sleep(Duration::from_millis(10));
+        assert!(asleep());
         let start = std::time::Instant::now();
         let early = kthread::stop(&t);
         assert!(

@@ -52,7 +52,7 @@
 //!     assert_eq!(workqueue::queue(&wq, &work), Ok(true));
 //!     workqueue::flush(&wq); // everything queued before has run
 //!     assert_eq!(work.runs(), 1);
-//!     assert_eq!(workqueue::queue_delayed(&wq, &work, Duration::from_millis(5)), Ok(true));
+//!     assert_eq!(workqueue::queue_delayed(&wq, &work, Duration::from_secs(10)), Ok(true));
 //!     assert_eq!(work.state(), WorkState::Delayed);
 //!     assert_eq!(workqueue::queue(&wq, &work), Ok(false), "already pending");
 //!     assert!(workqueue::flush_delayed_work(&work), "queued at once, then waited for");

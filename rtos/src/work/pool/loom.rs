@@ -68,7 +68,7 @@ impl Model {
 
     /// The timer interrupt of the arm numbered `seq`.
     fn fire(&self, seq: u64) -> bool {
-        let fired = fire(&self.lock, &self.env, &self.work, seq);
+        let fired = fire(&self.lock, &self.env, &self.work, seq).is_some();
         self.check();
         fired
     }

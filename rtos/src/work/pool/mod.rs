@@ -651,8 +651,13 @@ pub(crate) fn flush_delayed_work(work: &Arc<Work>) -> bool {
     if let Some(p) = attached(work) {
         let env = KernelEnv::now(&p);
         let seq = work.timer_seq.load(Ordering::Acquire);
-        if work.pending.load(Ordering::Acquire) == DELAYED && fire(&p.inner, &env, work, seq) {
+        if work.pending.load(Ordering::Acquire) == DELAYED
+            && let Some(target) = fire(&p.inner, &env, work, seq)
+        {
+            // Wait for this very queueing (it may even have run already when we look).
             p.more.wake_all();
+            p.wait_done_through(target);
+            return true;
         }
     }
     flush_work(work)
@@ -708,7 +713,7 @@ impl Env for KernelEnv<'_> {
         let (p, wk) = (self.pool.clone(), work.clone());
         let action = move || {
             // Interrupt context: only queue. A cancel or re-arm since then bumped the sequence.
-            if fire(&p.inner, &KernelEnv::now(&p), &wk, seq) {
+            if fire(&p.inner, &KernelEnv::now(&p), &wk, seq).is_some() {
                 p.more.wake_all();
             }
         };

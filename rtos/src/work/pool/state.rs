@@ -99,13 +99,14 @@ impl Inner {
         work.pending.load(Ordering::Acquire) != IDLE || work.canceling.load(Ordering::Acquire) > 0
     }
 
-    /// Appends `work` to the list.
-    fn insert(&mut self, env: &impl Env, work: &Arc<Work>) {
+    /// Appends `work` to the list; returns its flush sequence number.
+    fn insert(&mut self, env: &impl Env, work: &Arc<Work>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         work.pending.store(QUEUED, Ordering::Release);
         env.inserted(work, seq);
         self.list.push_back((seq, work.clone()));
+        seq
     }
 
     /// Arms `work`'s timer under a new timer sequence number.
@@ -235,23 +236,28 @@ pub(crate) fn mod_delayed(
 
 /// The timer action of a work armed under timer sequence `seq` (interrupt context: only
 /// queues): lists it if it is still delayed under that same sequence, i.e. no cancel, mod or
-/// destruction came in between. Returns whether it listed it (then wake the worker).
-pub(crate) fn fire(lock: &impl Lock<Inner>, env: &impl Env, work: &Arc<Work>, seq: u64) -> bool {
+/// destruction came in between. Returns its flush sequence number if it listed it (then wake the
+/// worker).
+pub(crate) fn fire(
+    lock: &impl Lock<Inner>,
+    env: &impl Env,
+    work: &Arc<Work>,
+    seq: u64,
+) -> Option<u64> {
     let mut g = lock.lock();
     if work.timer_seq.load(Ordering::Acquire) != seq
         || work.pending.load(Ordering::Acquire) != DELAYED
     {
-        return false;
+        return None;
     }
     g.undelay(work);
     if g.dead {
         // (Armed by one of its own works while the pool was destroyed, after the destroy's last
         // look: it cannot run here any more, and is left idle rather than stranded.)
         work.pending.store(IDLE, Ordering::Release);
-        return false;
+        return None;
     }
-    g.insert(env, work);
-    true
+    Some(g.insert(env, work))
 }
 
 /// The worker thread takes the first listed work: it counts as running (before it stops being
