@@ -128,7 +128,7 @@ bench-baseline:
     cp target/bench/virt.json bench/baseline.json
     @echo "bench/baseline.json updated from target/bench/virt.json"
 
-# loom models (UART ring, irq_work claim and lists, task_work add/cancel/run vs exit, work pool
+# loom models (UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work pool
 # cancel/mod vs timer vs run), in their own target dir.
 loom:
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom

@@ -182,3 +182,103 @@ fn ten_thousand_queues_over_four_cpus_each_run_once() {
         0
     });
 }
+
+#[test]
+fn lazy_work_queued_on_another_cpu_runs_at_once_and_on_this_cpu_waits() {
+    run(2, || {
+        let (w, _) = counter_work("lazy-local", true);
+        let (r, _) = counter_work("lazy-remote", true);
+        // From a thread bound to CPU 0, with a far timer pending there (timers are armed on the
+        // calling CPU) and no other: meanwhile this thread waits without a timeout, since any
+        // timer interrupt on CPU 0 would run the lazy work.
+        let done = Arc::new(crate::wait::Completion::new());
+        let d = done.clone();
+        let t = crate::kthread::create_on_cpu("lazy-q", 0, move || {
+            let p = crate::port::port();
+            let far = crate::time::Instant::from_ticks(p.now() + 10_000 * MS);
+            let id = crate::timer::arm(
+                far,
+                crate::timer::Action::Call(alloc::boxed::Box::new(|| {})),
+            );
+            assert_eq!(irq_work::queue_on(w, 0), Ok(true));
+            crate::fake::spin_for(std::time::Duration::from_millis(5));
+            let waited = w.runs() == 0 && w.flags() & PENDING != 0;
+            // Remote: the SGI goes at once (Linux's irq_work_queue_on).
+            assert_eq!(irq_work::queue_on(r, 1), Ok(true));
+            let remote_ran = wait_runs(r, 1);
+            crate::timer::cancel(id);
+            d.complete();
+            i32::from(waited) + 2 * i32::from(remote_ran)
+        })
+        .unwrap();
+        crate::kthread::wake_up_process(&t);
+        done.wait();
+        assert_eq!(
+            super::util::join(&t),
+            3,
+            "the local lazy work waited for the timer interrupt and the remote one ran at once"
+        );
+        assert_eq!(r.last_cpu(), Some(1));
+        0
+    });
+}
+
+#[test]
+fn free_refuses_a_busy_work_and_a_stale_handle_queues_nothing() {
+    run(2, || {
+        let (w, n) = counter_work("freed", false);
+        let p = crate::port::port();
+        let s = p.irq_save();
+        assert!(irq_work::queue(w));
+        assert_eq!(w.free(), Err(crate::Error::Busy), "pending: not freed");
+        p.irq_restore(s);
+        assert!(wait_runs(w, 1));
+        irq_work::sync(w).unwrap();
+        assert_eq!(w.free(), Ok(()));
+        assert_eq!(w.free(), Err(crate::Error::Invalid), "freed twice");
+        // The slot is reused; the old handle stays stale whatever the slot holds now.
+        let (next, m) = counter_work("next", false);
+        assert!(!irq_work::queue(w), "a freed work queues nothing");
+        assert_eq!(irq_work::queue_on(w, 1), Ok(false));
+        assert_eq!((w.runs(), w.name().as_str(), w.flags()), (0, "", 0));
+        assert!(irq_work::queue(next));
+        assert!(wait_runs(next, 1));
+        assert_eq!(
+            (n.load(Ordering::Relaxed), m.load(Ordering::Relaxed)),
+            (1, 1)
+        );
+        next.free().unwrap();
+        0
+    });
+}
+
+#[test]
+fn a_full_pool_is_enomem_until_a_work_is_freed() {
+    run(1, || {
+        let f: irq_work::Func = Arc::new(|_| {});
+        let mut all = Vec::new();
+        loop {
+            match IrqWork::new("fill", false, f.clone()) {
+                Ok(w) => all.push(w),
+                Err(e) => {
+                    assert_eq!(e, crate::Error::NoMemory);
+                    break;
+                }
+            }
+        }
+        assert_eq!(all.len(), crate::config::IRQ_WORK_SLOTS);
+        let freed = all.swap_remove(1234);
+        freed.free().unwrap();
+        let again = IrqWork::new("again", false, f.clone()).expect("a freed slot is reused");
+        assert!(irq_work::queue(again));
+        assert!(wait_runs(again, 1));
+        assert!(
+            !irq_work::queue(freed),
+            "the old handle of the reused slot is stale"
+        );
+        for w in all.into_iter().chain([again]) {
+            w.free().unwrap();
+        }
+        0
+    });
+}

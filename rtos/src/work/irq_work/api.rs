@@ -2,7 +2,7 @@
 //! [`IRQ_WORK_SLOTS`](crate::config::IRQ_WORK_SLOTS) slots, each with a name and a callback,
 //! queued with [`queue`] / [`queue_on`] and run by [`run_pending`] from the interrupt.
 
-use super::lockfree::{BUSY, CLAIMED, Core, LAZY};
+use super::lockfree::{BUSY, Core, FLAG_MASK, LAZY};
 use crate::config::{IRQ_WORK_SLOTS as POOL, MAX_CPUS};
 use crate::error::Error;
 use crate::port::Sgi;
@@ -27,10 +27,15 @@ static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
-/// A handle to an irq_work (a pool slot). Dropping the last handle does not free the slot:
-/// call [`IrqWork::free`] once it is idle.
+/// A handle to an irq_work: a pool slot and the slot's generation. Dropping the last handle does
+/// not free the slot: call [`IrqWork::free`] once it is idle. After the free, every copy of the
+/// handle is stale: queueing it does nothing (false), and it reads as a work with no name and no
+/// runs, whatever work uses the slot next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IrqWork(usize);
+pub struct IrqWork {
+    slot: usize,
+    generation: u32,
+}
 
 impl IrqWork {
     /// Creates a work named `name` running `func` (in hard IRQ context). `lazy` works wait for
@@ -48,81 +53,120 @@ impl IrqWork {
                 LAST_CPU[i].store(0, Ordering::Relaxed);
                 CORE.set_lazy(i, lazy);
                 NEXT_FREE.store((i + 1) % POOL, Ordering::Relaxed);
-                return Ok(IrqWork(i));
+                return Ok(IrqWork::of(i));
             }
         }
         Err(Error::NoMemory)
     }
 
-    /// Releases the slot; [`Error::Busy`] while the work is queued or running.
+    /// The handle of slot `i` as it is now.
+    fn of(i: usize) -> Self {
+        IrqWork {
+            slot: i,
+            generation: CORE.generation(i),
+        }
+    }
+
+    /// Whether the slot still holds this work (it was not freed).
+    fn is_live(&self) -> bool {
+        CORE.generation(self.slot) == self.generation
+    }
+
+    /// Releases the slot for another work; [`Error::Busy`] while the work is queued or running
+    /// (nothing done), [`Error::Invalid`] if it was freed already.
+    #[doc(alias = "irq_work_free")]
     pub fn free(self) -> Result<(), Error> {
-        if CORE.flags(self.0) & CLAIMED != 0 {
+        // Under the slot's lock, so that `new` cannot take the slot half-way.
+        let mut f = FUNCS[self.slot].lock();
+        if !self.is_live() {
+            return Err(Error::Invalid);
+        }
+        if !CORE.retire(self.slot, self.generation) {
             return Err(Error::Busy);
         }
-        *FUNCS[self.0].lock() = None;
+        *f = None;
+        CORE.release(self.slot);
         Ok(())
     }
 
-    /// The name it was created with.
+    /// The name it was created with (empty once freed).
     pub fn name(&self) -> String {
-        FUNCS[self.0]
-            .lock()
-            .as_ref()
-            .map(|b| b.0.clone())
-            .unwrap_or_default()
+        let f = FUNCS[self.slot].lock();
+        match f.as_ref() {
+            Some(b) if self.is_live() => b.0.clone(),
+            _ => String::new(),
+        }
     }
 
-    /// Raw PENDING/BUSY/LAZY flags.
+    /// Its PENDING/BUSY/LAZY flags (none once freed).
     pub fn flags(&self) -> u32 {
-        CORE.flags(self.0)
+        if self.is_live() {
+            CORE.flags(self.slot) & FLAG_MASK
+        } else {
+            0
+        }
     }
 
-    /// Times its callback has run.
+    /// Times its callback has run (0 once freed).
     pub fn runs(&self) -> u64 {
-        RUNS[self.0].load(Ordering::Relaxed)
+        if self.is_live() {
+            RUNS[self.slot].load(Ordering::Relaxed)
+        } else {
+            0
+        }
     }
 
     /// The CPU it last ran on.
     pub fn last_cpu(&self) -> Option<usize> {
-        let c = LAST_CPU[self.0].load(Ordering::Relaxed);
-        (c != 0).then(|| c as usize - 1)
+        let c = LAST_CPU[self.slot].load(Ordering::Relaxed);
+        (c != 0 && self.is_live()).then(|| c as usize - 1)
     }
 }
 
 fn lazy(w: IrqWork) -> bool {
-    CORE.flags(w.0) & LAZY != 0
+    CORE.flags(w.slot) & LAZY != 0
 }
 
 /// Queues `w` on this CPU. False if it was already pending (it will run once).
 #[doc(alias = "irq_work_queue")]
 pub fn queue(w: IrqWork) -> bool {
     let p = crate::port::port();
-    if !CORE.claim(w.0) {
+    if !CORE.claim(w.slot, w.generation) {
         return false;
     }
     let saved = p.irq_save();
-    let cpu = p.cpu_id();
-    let lazy = lazy(w) && crate::timer::has_pending(cpu);
-    CORE.push(cpu, w.0, lazy);
-    if !lazy && CORE.raise(cpu) {
-        p.send_sgi(Sgi::IrqWork, 1 << cpu);
-    }
+    queue_local(w, p.cpu_id());
     p.irq_restore(saved);
     true
 }
 
-/// Queues `w` on `cpu` and interrupts that CPU. False if already pending;
-/// [`Error::Invalid`] if `cpu` is not online.
+/// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
+/// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`.
+fn queue_local(w: IrqWork, cpu: usize) {
+    let lazy = lazy(w) && crate::timer::has_pending(cpu);
+    CORE.push(cpu, w.slot, lazy);
+    if !lazy && CORE.raise(cpu) {
+        crate::port::port().send_sgi(Sgi::IrqWork, 1 << cpu);
+    }
+}
+
+/// Queues `w` on `cpu`. On another CPU it is pushed there and that CPU is interrupted at once,
+/// lazy or not (as Linux's `irq_work_queue_on` does); on the calling CPU it is [`queue`]. False if
+/// already pending (or freed); [`Error::Invalid`] if `cpu` is not online.
 #[doc(alias = "irq_work_queue_on")]
 pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
     let p = crate::port::port();
     if cpu >= MAX_CPUS || crate::sched::online_mask() & (1 << cpu) == 0 {
         return Err(Error::Invalid);
     }
-    if !CORE.claim(w.0) {
+    if !CORE.claim(w.slot, w.generation) {
         return Ok(false);
     }
-    if CORE.push(cpu, w.0, false) {
+    // (No need to stay on this CPU: either path pushes to `cpu`'s list and interrupts `cpu`;
+    // only whether a lazy work may wait for the timer depends on it being this CPU.)
+    if cpu == p.cpu_id() {
+        queue_local(w, cpu);
+    } else if CORE.push(cpu, w.slot, false) {
         p.send_sgi(Sgi::IrqWork, 1 << cpu);
     }
     Ok(true)
@@ -136,7 +180,7 @@ pub fn run_pending(lazy: bool) -> usize {
     let call = |i: usize| {
         let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
         if let Some(f) = f {
-            f(&IrqWork(i));
+            f(&IrqWork::of(i));
         }
         RUNS[i].fetch_add(1, Ordering::Relaxed);
         LAST_CPU[i].store(cpu as u32 + 1, Ordering::Relaxed);
@@ -159,7 +203,7 @@ pub fn sync(w: IrqWork) -> Result<(), Error> {
     if p.irqs_masked() {
         return Err(Error::Busy);
     }
-    while CORE.flags(w.0) & BUSY != 0 {
+    while w.flags() & BUSY != 0 {
         let s = p.irq_save();
         p.irq_restore(s);
         p.relax();
@@ -172,7 +216,7 @@ pub fn list() -> alloc::vec::Vec<(IrqWork, String)> {
     FUNCS
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| f.lock().as_ref().map(|b| (IrqWork(i), b.0.clone())))
+        .filter_map(|(i, f)| f.lock().as_ref().map(|b| (IrqWork::of(i), b.0.clone())))
         .collect()
 }
 

@@ -1,6 +1,10 @@
 //! The lock-free core of irq_work: each work's PENDING/BUSY flags in one atomic word, the claim,
 //! the per-CPU lists of slot indices and their "raised" flags ([`Core`]). Generic over its sizes
 //! so the loom models (`super::loom`) run a small instance of the very same code.
+//!
+//! The same word holds the slot's *generation* (its upper bits), bumped each time the slot is
+//! freed: a claim through a handle of an earlier generation fails, so a handle kept after its work
+//! was freed can never queue the slot's next work.
 
 use crate::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -12,6 +16,11 @@ pub const BUSY: u32 = 2;
 pub const CLAIMED: u32 = PENDING | BUSY;
 /// Run at the next timer interrupt instead of raising the irq_work interrupt.
 pub const LAZY: u32 = 4;
+/// The flag bits; the bits above [`GEN_SHIFT`] are the slot's generation.
+pub const FLAG_MASK: u32 = (1 << GEN_SHIFT) - 1;
+/// Where the generation starts in the flags word (24 bits of it: it wraps after 16 million frees
+/// of one slot).
+pub const GEN_SHIFT: u32 = 8;
 
 /// End-of-list marker (indices are stored +1 so 0 means empty).
 const NIL: u32 = 0;
@@ -71,9 +80,14 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         }
     }
 
-    /// The flags of slot `i`.
+    /// The flags of slot `i` (with its generation: see [`FLAG_MASK`]).
     pub fn flags(&self, i: usize) -> u32 {
         self.slots[i].flags.load(Ordering::Acquire)
+    }
+
+    /// Slot `i`'s generation.
+    pub fn generation(&self, i: usize) -> u32 {
+        self.flags(i) >> GEN_SHIFT
     }
 
     /// Sets or clears the LAZY bit of an idle slot (at creation).
@@ -85,18 +99,47 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         }
     }
 
-    /// Claims slot `i` for queueing: false while it is PENDING (already queued).
+    /// Claims slot `i` of generation `generation` for queueing: false while it is PENDING
+    /// (already queued), or if the slot is of another generation (the work was freed).
     #[inline]
-    pub fn claim(&self, i: usize) -> bool {
+    pub fn claim(&self, i: usize, generation: u32) -> bool {
         let f = &self.slots[i].flags;
         let mut flags = f.load(Ordering::Relaxed) & !PENDING;
         loop {
+            if flags >> GEN_SHIFT != generation {
+                return false;
+            }
             match f.compare_exchange(flags, flags | CLAIMED, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return true,
                 Err(now) if now & PENDING != 0 => return false,
                 Err(now) => flags = now,
             }
         }
+    }
+
+    /// The first half of freeing slot `i` of generation `generation`: claims it for good if it is
+    /// idle (neither PENDING nor BUSY), so no queue can take it; false otherwise (nothing done).
+    /// Then [`Core::release`].
+    pub fn retire(&self, i: usize, generation: u32) -> bool {
+        let f = &self.slots[i].flags;
+        let mut flags = f.load(Ordering::Acquire);
+        loop {
+            if flags & CLAIMED != 0 || flags >> GEN_SHIFT != generation {
+                return false;
+            }
+            match f.compare_exchange(flags, flags | CLAIMED, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => flags = now,
+            }
+        }
+    }
+
+    /// The second half: slot `i` is free, of the next generation, with no flags.
+    pub fn release(&self, i: usize) {
+        let next = (self.generation(i) + 1) & (u32::MAX >> GEN_SHIFT);
+        self.slots[i]
+            .flags
+            .store(next << GEN_SHIFT, Ordering::Release);
     }
 
     #[inline]

@@ -16,7 +16,7 @@ fn loom_claim_vs_run() {
             .map(|_| {
                 let c = core.clone();
                 ::loom::thread::spawn(move || {
-                    if c.claim(0) {
+                    if c.claim(0, 0) {
                         c.push(0, 0, false);
                         1
                     } else {
@@ -58,7 +58,7 @@ fn loom_list_push_vs_take_all() {
             .map(|i| {
                 let c = core.clone();
                 ::loom::thread::spawn(move || {
-                    assert!(c.claim(i));
+                    assert!(c.claim(i, 0));
                     c.push(0, i, false);
                 })
             })
@@ -70,5 +70,40 @@ fn loom_list_push_vs_take_all() {
         }
         core.run(0, false, |i| seen[i] += 1);
         assert_eq!(seen, [1, 1, 0]);
+    });
+}
+
+/// A free (retire, then release) races a queue through the same handle: never both; once freed
+/// the slot is of the next generation and idle, and the old handle can no longer claim it.
+#[test]
+fn loom_free_vs_claim() {
+    ::loom::model(|| {
+        let core = Arc::new(Core::<1, 1>::new());
+        let c = core.clone();
+        let queuer = ::loom::thread::spawn(move || {
+            let claimed = c.claim(0, 0);
+            if claimed {
+                c.push(0, 0, false);
+            }
+            claimed
+        });
+        let freed = core.retire(0, 0);
+        if freed {
+            core.release(0);
+        }
+        let claimed = queuer.join().unwrap();
+        assert!(!(claimed && freed), "a work was freed while queued");
+        assert!(claimed || freed, "an idle work can be claimed or freed");
+        if freed {
+            assert_eq!(
+                core.flags(0),
+                1 << super::lockfree::GEN_SHIFT,
+                "idle, next generation"
+            );
+            assert!(!core.claim(0, 0), "the old handle claimed the freed slot");
+        } else {
+            assert_eq!(core.run(0, false, |_| {}), 1);
+            assert_eq!(core.flags(0) & CLAIMED, 0);
+        }
     });
 }

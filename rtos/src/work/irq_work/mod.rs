@@ -22,6 +22,8 @@
 //! named by index, so the lists are plain atomics: push is a CAS on the head, the run pass takes
 //! the whole list with one swap. Nothing ever pops a single node, so there is no ABA problem and
 //! no `unsafe`. The claim and the lists ([`Core`]) are model-checked with loom (module `loom`).
+//! [`IrqWork::free`] releases a slot for reuse (refused while the work is pending or running); a
+//! handle carries its slot's generation, so a copy kept after the free queues nothing.
 //!
 //! # Example
 //! ```
@@ -54,4 +56,4 @@ mod loom;
 
 #[cfg(not(loom))]
 pub use api::*;
-pub use lockfree::{BUSY, CLAIMED, Core, LAZY, PENDING, Slot};
+pub use lockfree::{BUSY, CLAIMED, Core, FLAG_MASK, GEN_SHIFT, LAZY, PENDING, Slot};
