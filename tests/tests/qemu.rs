@@ -669,6 +669,7 @@ mod work {
         a_delayed_work_fires_after_its_delay_and_flush_waits,
         kworker_mod_moves_deadlines_and_cancel_wins,
         work_is_never_lost_or_stranded,
+        named_works_are_released_and_nmi_current_is_reachable,
         task_work_runs_when_each_notify_mode_says,
         stress_10000_irq_works_and_10000_works_run_exactly_once,
         stress_in_parallel_tcg,
@@ -888,6 +889,28 @@ mod work {
         assert_eq!(get(&o, "wq-api", "m", "cpu"), "2", "{}", show(&o));
         assert_eq!(get(&o, "wq-api", "n", "runs"), "0", "{}", show(&o));
         assert_eq!(get(&o, "wq-api", "f", "runs"), "1", "{}", show(&o));
+    }
+
+    /// `work delete`, `--lazy --cpu N`, `taskwork nmi` (`tests/scripts/work-release.rsh`).
+    fn named_works_are_released_and_nmi_current_is_reachable(board: Board) {
+        let o = run(board, include_str!("../scripts/work-release.rsh"));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        let has = |l: &str| assert!(o.has_line(l), "missing {l:?}\n{}", show(&o));
+        // A deleted name is free again (re-created with another function); a delayed work is
+        // refused until cancelled.
+        assert_eq!(get(&o, "released", "a", "fn"), "busy:1", "{}", show(&o));
+        has(
+            "error: work: work 'd' is delayed on workqueue q (cpu1) (EBUSY); wait for it or cancel \
+             it first",
+        );
+        assert!(!o.transcript.contains("{\"name\":\"d\""), "{}", show(&o));
+        // A lazy irq_work queued on CPU 3 ran there.
+        assert_eq!(get(&o, "released", "lz", "cpu"), "3", "{}", show(&o));
+        // The hard IRQ on CPU 2 added tn to the spinner it interrupted, which ran it.
+        has("tn ran on cpu2 (s)");
+        assert_eq!(get(&o, "released", "tn", "queue"), "task s", "{}", show(&o));
+        assert_eq!(get(&o, "released", "x", "queue"), "-", "{}", show(&o));
     }
 
     fn task_work_runs_when_each_notify_mode_says(board: Board) {

@@ -140,4 +140,12 @@ impl WaitQueue {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Forgets every waiter without waking it: for a `static` queue outside the kernel (the
+    /// shell's) when a fresh fake system boots, whose waiters are threads of the last one. Waking
+    /// them would put dead threads on the new system's run queues.
+    #[cfg(all(not(target_os = "none"), not(loom)))]
+    pub fn reset_for_fake(&self) {
+        self.waiters.lock().clear();
+    }
 }

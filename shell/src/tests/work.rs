@@ -34,6 +34,13 @@ fn field<'a>(obj: &'a str, key: &str) -> &'a str {
     }
 }
 
+/// Each of `steps` succeeded.
+fn all_ok(steps: &[Step]) {
+    for s in steps {
+        s.ok();
+    }
+}
+
 #[test]
 fn usage_and_lookup_errors() {
     let s = run(&[
@@ -73,7 +80,10 @@ fn usage_and_lookup_errors() {
         2,
         "error: irqwork: unknown subcommand 'frob' (expected queue, sync or list)",
     );
-    s[4].fails(2, "error: work: unknown subcommand 'frob' (expected list)");
+    s[4].fails(
+        2,
+        "error: work: unknown subcommand 'frob' (expected list or delete)",
+    );
     s[5].fails(2, "error: irqwork: CPU 9 is not online (EINVAL)");
     s[6].ok();
     s[7].fails(1, "error: taskwork: no such thread 'a' (ESRCH)");
@@ -160,10 +170,7 @@ fn irq_work_log_goes_through_klogd_and_requeue_repeats() {
         "wait klogd sleeping",
         "work list --json",
     ]);
-    s[0].ok();
-    s[1].ok();
-    s[2].ok();
-    s[3].ok();
+    all_ok(&s[..4]);
     s[5].ok();
     assert_eq!(field(obj(&s[6], "rq"), "runs"), "4");
     let console = CONSOLE.lock().unwrap();
@@ -481,7 +488,146 @@ fn stop_on_a_worker_thread_drains_it_and_the_worker_refuses_more() {
         1,
         "error: wq: that queue is shut down, 'y' not queued (ESHUTDOWN)",
     );
-    s[10].ok();
-    s[11].ok();
-    s[12].ok();
+    all_ok(&s[10..13]);
+}
+
+#[test]
+fn work_delete_forgets_idle_works_and_refuses_busy_ones() {
+    let s = run(&[
+        "irqwork queue a --fn count --cpu 1",
+        "wait work a runs >= 1",
+        "work delete a",
+        "work list --json",
+        "irqwork queue a --fn busy:1",
+        "wq create q",
+        "wq delay q d 5s --fn count --cpu 1",
+        "work delete d",
+        "wq cancel d",
+        "work delete d",
+        "spawn sleeper s",
+        "taskwork add s t --notify none --fn count",
+        "work delete t",
+        "taskwork cancel s t",
+        "work delete t",
+        "work delete nope",
+        "work frob",
+        "work list",
+    ]);
+    s[2].ok();
+    assert!(!s[3].out.iter().any(|l| l.contains("\"a\"")), "{:?}", s[3]);
+    s[4].ok();
+    s[7].fails(
+        1,
+        "error: work: work 'd' is delayed on workqueue q (cpu1) (EBUSY); wait for it or cancel it first",
+    );
+    s[9].ok();
+    s[12].fails(
+        1,
+        "error: work: work 't' is pending on task s (EBUSY); wait for it or cancel it first",
+    );
+    s[14].ok();
+    s[15].fails(1, "error: work: no such work 'nope'");
+    assert_eq!(s[16].status, 2, "{:?}", s[16]);
+    let names: Vec<&str> = s[17].out[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["a"], "only the re-created irq_work is left");
+    assert!(
+        s[17].out[1].contains("busy:1"),
+        "a new function: {:?}",
+        s[17]
+    );
+}
+
+/// A full irq_work pool is ENOMEM for the next name, and `work delete` makes room again.
+#[test]
+fn a_full_irq_work_pool_recovers_after_work_delete() {
+    use rtos::work::irq_work::IrqWork;
+    let got = in_kernel(|| {
+        crate::work::registry::reset();
+        let mut taken = Vec::new();
+        while let Ok(w) = IrqWork::new("filler", false, std::sync::Arc::new(|_: &IrqWork| {})) {
+            taken.push(w);
+        }
+        // One slot for a named work.
+        taken.pop().unwrap().free().unwrap();
+        let s = sh(&[
+            "irqwork queue a --fn count",
+            "irqwork queue b --fn count",
+            "wait work a runs >= 1",
+            "work delete a",
+            "irqwork queue b --fn count",
+            "wait work b runs >= 1",
+        ]);
+        for w in taken {
+            w.free().unwrap();
+        }
+        s
+    });
+    got[0].ok();
+    got[1].fails(
+        1,
+        "error: irqwork: no irq_work slot left (ENOMEM); `work delete` frees one",
+    );
+    all_ok(&got[3..6]);
+}
+
+#[test]
+fn nmi_current_from_a_hard_irq_and_lazy_on_another_cpu() {
+    install_console();
+    let s = run(&[
+        "spawn spin s --cpu 2",
+        "wait s running",
+        "taskwork nmi 2 tn --fn log",
+        "wait work tn runs >= 1",
+        "work list --json",
+        "taskwork nmi 3 ti --fn count",
+        "sleep 50ms",
+        "taskwork add s x --notify nmi-current --fn count",
+        "irqwork queue lz --lazy --cpu 1 --fn count",
+        "wait work lz runs >= 1",
+        "taskwork nmi 9 tn",
+        "sleep 300ms",
+        "wait klogd sleeping",
+        "work list --json",
+    ]);
+    all_ok(&s[..4]);
+    assert_eq!(
+        field(obj(&s[4], "tn"), "queue"),
+        "task s",
+        "added to the interrupted thread"
+    );
+    assert_eq!(field(obj(&s[4], "tn"), "cpu"), "2");
+    s[5].ok();
+    s[7].fails(
+        1,
+        "error: taskwork: nmi-current adds only to the running thread, not s (EINVAL); \
+         `taskwork nmi <cpu> <work>` adds from a hard IRQ on that CPU",
+    );
+    s[8].ok();
+    s[9].ok();
+    assert_eq!(s[10].status, 2, "{:?}", s[10]);
+    assert_eq!(
+        field(obj(&s[13], "ti"), "runs"),
+        "0",
+        "an idle CPU: not added"
+    );
+    assert_eq!(
+        field(obj(&s[13], "x"), "queue"),
+        "-",
+        "a refused add changes nothing"
+    );
+    let console = CONSOLE.lock().unwrap();
+    assert!(
+        console.iter().any(|l| l == "tn ran on cpu2 (s)\r\n"),
+        "{console:?}"
+    );
+    assert!(
+        console
+            .iter()
+            .any(|l| l.starts_with("taskwork nmi: cpu3 interrupted ")
+                && l.contains(": ti not added (EINVAL)")),
+        "{console:?}"
+    );
 }

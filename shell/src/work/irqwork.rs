@@ -17,7 +17,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     usage: "irqwork <subcommand> ...",
     help: "hard-IRQ callbacks (irq_work)",
     long_help: "irqwork queue <work> [--cpu N] [--lazy] [--fn F]: queue on this CPU, or on\n\
-                CPU N (an SGI to it); --lazy (at creation) waits for the next timer tick.\n\
+                CPU N (an SGI to it); --lazy (at creation) waits for this CPU's next timer\n\
+                tick; on another CPU a lazy work is raised at once, as in Linux.\n\
                 irqwork sync <work>: wait until its callback is not running.\n\
                 irqwork list: every irq_work: NAME, FLAGS (P pending, B busy), LAZY, RUNS,\n\
                 CPU (last ran on).",
@@ -43,9 +44,6 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let func: Option<Func> = args.option("--fn")?;
     let name = args.word("<work>")?;
     args.finish()?;
-    if cpu.is_some() && lazy {
-        return Err(CmdError::usage("--lazy and --cpu together"));
-    }
     let existing = WORKS.lock().get(name).map(|e| e.func);
     if let Some(Func::Sleep(_)) = func.or(existing) {
         return Err(CmdError::usage(

@@ -64,13 +64,18 @@ impl core::fmt::Write for LineBuf {
     }
 }
 
-/// Hard IRQ context: formats the line into the ring (or counts it dropped) and wakes klogd.
+/// Hard IRQ context: a `log` work's line, through the ring.
 pub(crate) fn log_from_irq(name: &str, cpu: usize) {
+    log_line_from_irq(format_args!("{name} ran on cpu{cpu} (hardirq)"));
+}
+
+/// Hard IRQ context: formats the line into the ring (or counts it dropped) and wakes klogd.
+pub(crate) fn log_line_from_irq(text: core::fmt::Arguments<'_>) {
     let mut line = LineBuf {
         b: [0; LOG_LINE],
         n: 0,
     };
-    let _ = write!(line, "{name} ran on cpu{cpu} (hardirq)");
+    let _ = line.write_fmt(text);
     {
         let mut r = LOG.lock();
         if r.len == LOG_SLOTS {
@@ -145,7 +150,11 @@ pub(crate) fn ensure_klogd() -> Result<(), CmdError> {
 /// Test builds: empties the ring (each host test boots a fresh fake kernel).
 #[cfg(test)]
 pub(crate) fn reset() {
-    let mut r = LOG.lock();
-    r.len = 0;
-    r.dropped = 0;
+    {
+        let mut r = LOG.lock();
+        r.len = 0;
+        r.dropped = 0;
+    }
+    // (The last fake system's klogd may still be listed as a waiter.)
+    LOG_WAIT.reset_for_fake();
 }

@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering;
 use rtos::sched;
 use rtos::time::Instant;
 
-use super::registry::{Entry, WORKS, lookup_work};
+use super::registry::{Entry, WORKS, delete_work, lookup_work};
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::{self, DEFAULT_TIMEOUT};
@@ -21,8 +21,8 @@ const POLL: Duration = Duration::from_millis(2);
 /// `work` (`work list`).
 pub(crate) const COMMANDS: &[Command] = &[Command {
     name: "work",
-    usage: "work list [--json]",
-    help: "list the named deferred works",
+    usage: "work list [--json] | work delete <work>",
+    help: "list the named deferred works, or forget one",
     long_help: "One row per named work (created by irqwork, taskwork, wq or kworker with\n\
                 --fn): NAME, KIND (irq_work, task_work, work), FN, STATE (idle, pending,\n\
                 delayed, running, canceling), QUEUE (where it was last queued), CPU (where\n\
@@ -37,17 +37,30 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 \x20 sleep:<ms>   sleep for <ms> (not for irq_works)\n\
                 \x20 requeue:<n>  queue itself again, n times per queue command\n\
                 A queue command that finds the work pending prints `already pending`\n\
-                and returns 1.",
+                and returns 1.\n\
+                work delete <work>: forget an idle work (its name is free again; an\n\
+                irq_work's slot is reused); EBUSY while it is pending or running.",
     run: cmd_work,
 }];
 
 fn cmd_work(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let sub = args.word("<subcommand>")?;
-    if sub != "list" {
-        return Err(CmdError::usage(format!(
-            "unknown subcommand '{sub}' (expected list)"
-        )));
+    match sub {
+        "list" => list(ctx, args),
+        "delete" => {
+            let name = args.word("<work>")?;
+            args.finish()?;
+            delete_work(name)?;
+            Ok(0)
+        }
+        _ => Err(CmdError::usage(format!(
+            "unknown subcommand '{sub}' (expected list or delete)"
+        ))),
     }
+}
+
+/// `work list [--json]`.
+fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let json = args.flag("--json")?;
     args.finish()?;
     util::scheduler()?;

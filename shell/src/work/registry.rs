@@ -168,6 +168,7 @@ pub(crate) fn reset() {
     WQS.lock().clear();
     WORKERS.lock().clear();
     super::klogd::reset();
+    super::taskwork::reset();
 }
 
 /// The counter now, in ticks (what `queued_at` and `latency` hold).
@@ -202,6 +203,12 @@ impl Entry {
             self.requeue_left.store(n, Ordering::Release);
         }
         saved
+    }
+
+    /// After a queue command that did not queue it: where it was queued before ([`Entry::prepare`]).
+    pub(crate) fn restore(&self, saved: Saved) {
+        *self.target.lock() = saved.0;
+        *self.queue.lock() = saved.1;
     }
 
     /// The work's body, in whatever context its mechanism runs it.
@@ -383,7 +390,10 @@ pub(crate) fn get_or_create(
                 }
             });
             let w = IrqWork::new(name, lazy, f).map_err(|err| {
-                CmdError::runtime(format!("no irq_work slot left ({})", err.name()))
+                CmdError::runtime(format!(
+                    "no irq_work slot left ({}); `work delete` frees one",
+                    err.name()
+                ))
             })?;
             Handle::Irq(w)
         }
@@ -401,6 +411,36 @@ pub(crate) fn get_or_create(
     *e.handle.lock() = Some(handle);
     WORKS.lock().insert(String::from(name), e.clone());
     Ok(e)
+}
+
+/// `work delete <name>`: forgets an idle work and frees what it holds (an irq_work's slot), so
+/// its name may be used again. Refused, changing nothing, while it is pending or running.
+pub(crate) fn delete_work(name: &str) -> Result<(), CmdError> {
+    let e = lookup_work(name)?;
+    let busy = |what: String| {
+        CmdError::runtime(format!(
+            "work '{name}' is {what} (EBUSY); wait for it or cancel it first"
+        ))
+    };
+    match e.handle() {
+        Handle::Irq(w) => match w.free() {
+            Ok(()) => {}
+            Err(Error::Busy) => return Err(busy(String::from(e.state()))),
+            Err(err) => return Err(CmdError::runtime(format!("{err} ({})", err.name()))),
+        },
+        Handle::Task(_) | Handle::Work(_) if e.state() != "idle" => {
+            let owner = match e.handle() {
+                Handle::Work(w) => w.owner(),
+                _ => None,
+            };
+            let queue = e.queue.lock().clone();
+            let at = owner.unwrap_or(queue);
+            return Err(busy(format!("{} on {at}", e.state())));
+        }
+        Handle::Task(_) | Handle::Work(_) => {}
+    }
+    WORKS.lock().remove(name);
+    Ok(())
 }
 
 pub(crate) fn lookup_work(name: &str) -> Result<Arc<Entry>, CmdError> {
@@ -463,8 +503,7 @@ pub(crate) fn queued(
     r: Result<bool, Error>,
 ) -> Result<u8, CmdError> {
     if r != Ok(true) {
-        *e.target.lock() = saved.0;
-        *e.queue.lock() = saved.1;
+        e.restore(saved);
     }
     match r {
         Ok(ok) => Ok(queued_flag(ctx, ok)),
