@@ -31,8 +31,9 @@
 //! - [`destroy`] (`kthread_destroy_worker`) closes the worker to new work (but a work queueing
 //!   itself again), runs whatever is queued, then stops the thread. "Pending delayed works are an
 //!   error the caller sees": their timers are cancelled, they go back to idle, and they are
-//!   returned in `Err`, as are works still queueing themselves after
-//!   [`DRAIN_ROUNDS`](super::pool::DRAIN_ROUNDS) rounds (cancelled).
+//!   returned in `Err`, as are works still queueing themselves once the
+//!   queue's works made [`DRAIN_LIMIT`](super::pool::DRAIN_LIMIT) queueings during the drain
+//!   (cancelled).
 //! - Stopping the worker's thread directly (`kthread::stop`) does the same from the thread
 //!   (printing what it cancelled); the worker is dead afterwards.
 //!

@@ -37,8 +37,9 @@
 //! - [`destroy`] (`destroy_workqueue`) closes the queue to new work (but a work queueing itself
 //!   again, as `drain_workqueue` allows), runs whatever is queued on each CPU, then stops the
 //!   workers. Works still waiting for their timer are cancelled (never stranded) and returned in
-//!   `Err`, as are works still queueing themselves after
-//!   [`DRAIN_ROUNDS`](super::pool::DRAIN_ROUNDS) rounds (cancelled).
+//!   `Err`, as are works still queueing themselves once the
+//!   queue's works made [`DRAIN_LIMIT`](super::pool::DRAIN_LIMIT) queueings during the drain
+//!   (cancelled).
 //! - `kthread::stop` on one CPU's worker thread drains that worker the same way (printing what it
 //!   cancelled); queueing on that CPU is then [`Error::Shutdown`] until the queue is destroyed.
 //!
@@ -305,13 +306,14 @@ pub fn destroy(wq: Arc<Workqueue>) -> Result<(), Leftovers> {
     for p in &wq.pools {
         left.delayed.extend(p.close_begin());
     }
-    for _ in 0..pool::DRAIN_ROUNDS {
+    loop {
         // Every pool drains each round (no short cut), until all were empty at once.
         let mut empty = true;
         for p in &wq.pools {
             empty &= p.drain_round();
         }
-        if empty {
+        let queued: u64 = wq.pools.iter().map(|p| p.queued_while_draining()).sum();
+        if empty || queued >= pool::DRAIN_LIMIT {
             break;
         }
     }

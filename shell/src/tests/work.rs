@@ -437,7 +437,7 @@ fn destroy_drains_chains_and_reports_what_it_cancelled() {
     s[7].fails(
         1,
         "error: wq: delayed works were still pending (cancelled, they will not run): late; \
-         works still queueing themselves after 100 rounds (cancelled): forever",
+         works still queueing themselves after 10000 queueings (cancelled): forever",
     );
     for name in ["forever", "late"] {
         let o = obj(&s[8], name);

@@ -29,8 +29,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 kworker flush-work <work>: wait for it if queued or running; prints\n\
                 pending=<was there anything to wait for>.\n\
                 kworker flush <w>: wait for everything queued before.\n\
-                kworker destroy <w>: run what is queued (a work queueing itself, at most 100\n\
-                rounds) and stop; delayed works are cancelled, and named in an error.\n\
+                kworker destroy <w>: run what is queued (works queueing again: at most 10000\n\
+                queueings) and stop; delayed works are cancelled, and named in an error.\n\
                 A work belongs to one worker or workqueue while it is busy: queueing it\n\
                 elsewhere is EBUSY, naming where it is.",
     run: cmd_kworker,

@@ -543,9 +543,9 @@ pub(crate) fn destroyed(left: Result<(), Leftovers>) -> Result<u8, CmdError> {
     if !left.chained.is_empty() {
         let _ = write!(
             msg,
-            "{}works still queueing themselves after {} rounds (cancelled): {}",
+            "{}works still queueing themselves after {} queueings (cancelled): {}",
             if msg.is_empty() { "" } else { "; " },
-            rtos::work::pool::DRAIN_ROUNDS,
+            rtos::work::pool::DRAIN_LIMIT,
             names(&left.chained)
         );
     }

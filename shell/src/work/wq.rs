@@ -31,8 +31,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 wq flush-work <work>: wait for it if queued or running (a delayed work is queued\n\
                 at once); prints pending=<was there anything to wait for>.\n\
                 wq flush <wq>: wait for everything queued before.\n\
-                wq destroy <wq>: run what is queued (a work queueing itself, at most 100\n\
-                rounds), stop the workers; delayed works are cancelled, and named in an error.\n\
+                wq destroy <wq>: run what is queued (works queueing again: at most 10000\n\
+                queueings), stop the workers; delayed works are cancelled, and named in an error.\n\
                 wq list: NAME, WORKERS, QUEUED, DELAYED.\n\
                 A work belongs to one queue or kworker while it is busy: queueing it elsewhere\n\
                 is EBUSY, naming where it is.",

@@ -16,7 +16,9 @@
 //! [`Pool::destroy`] closes the pool to new work but its own (a work queueing itself again, as
 //! Linux's `drain_workqueue` allows), cancels the works still waiting for their timer (and
 //! reports them), then runs the list until it is empty and no work runs; a work that keeps
-//! queueing itself for more than [`DRAIN_ROUNDS`] rounds is cancelled and reported too: the pool
+//! queueing itself after the owner's works made [`DRAIN_LIMIT`] queueings during the drain is
+//! cancelled and reported too (a bound in queueings, not in time, so that whether a chain of a
+//! given length drains does not depend on how fast the machine runs): the pool
 //! is frozen (its thread takes no more works), the running work is waited for, and what is left on
 //! the list is taken off. (A workqueue freezes all its pools before it waits, so that a work of
 //! one CPU cannot queue onto another CPU's pool after that pool was emptied.) Only then is the pool
@@ -53,9 +55,11 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use state::{Env, Inner, Queued, cancel_begin, cancel_done, cancel_end, finish, fire, take_next};
 
-/// How many rounds of "run what is queued" a destroy waits for works that queue themselves again
-/// before it cancels them (Linux's `drain_workqueue` warns after 10 and goes on for ever).
-pub const DRAIN_ROUNDS: u32 = 100;
+/// How many queueings the works of a queue being destroyed may make (works that queue themselves
+/// or each other again) before the destroy cancels what is still queued. Linux's
+/// `drain_workqueue` warns after 10 flush rounds and goes on for ever; a round there and here is
+/// one or more runs depending on timing, so the bound counts queueings instead.
+pub const DRAIN_LIMIT: u64 = 10_000;
 
 /// Who a pool works for: a workqueue (a pool per CPU) or a kthread worker (one pool). Two pools
 /// belong to the same owner when they share this `Arc`.
@@ -94,7 +98,7 @@ impl Owner {
 
 /// What a destroy (or a stopped worker thread) cancelled instead of running: the works that were
 /// waiting for their timer, and the works that went on queueing themselves after
-/// [`DRAIN_ROUNDS`] rounds of draining. Each is idle afterwards and may be queued elsewhere.
+/// [`DRAIN_LIMIT`] queueings during the drain. Each is idle afterwards and may be queued elsewhere.
 #[derive(Debug, Default)]
 pub struct Leftovers {
     /// Delayed works whose timer was cancelled.
@@ -499,11 +503,7 @@ impl Pool {
             delayed: self.close_begin(),
             chained: Vec::new(),
         };
-        for _ in 0..DRAIN_ROUNDS {
-            if self.drain_round() {
-                break;
-            }
-        }
+        while !self.drain_round() && self.queued_while_draining() < DRAIN_LIMIT {}
         self.freeze();
         self.wait_idle();
         let (chained, delayed) = self.close_end();
@@ -517,7 +517,14 @@ impl Pool {
     pub(crate) fn close_begin(self: &Arc<Self>) -> Vec<Arc<Work>> {
         let mut g = self.inner.lock();
         g.draining = true;
+        g.drain_from = g.next_seq;
         disarm_all(&mut g, &KernelEnv::now(self))
+    }
+
+    /// How many queueings were made here since [`Pool::close_begin`].
+    pub(crate) fn queued_while_draining(&self) -> u64 {
+        let g = self.inner.lock();
+        g.next_seq - g.drain_from
     }
 
     /// Its thread stopped without a destroy (`kthread::stop`, before or after it started): leaves

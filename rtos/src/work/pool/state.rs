@@ -27,6 +27,8 @@ pub(crate) struct Inner {
     pub(crate) current: Option<Running>,
     pub(crate) nested: Vec<Running>,
     pub(crate) next_seq: u64,
+    /// `next_seq` when the drain began (queueings since then count against the drain's bound).
+    pub(crate) drain_from: u64,
     pub(crate) draining: bool,
     pub(crate) frozen: bool,
     pub(crate) dead: bool,
@@ -48,6 +50,7 @@ impl Inner {
             current: None,
             nested: Vec::new(),
             next_seq: 1,
+            drain_from: 1,
             draining: false,
             frozen: false,
             dead: false,
