@@ -186,24 +186,26 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     rtos::entry::idle_loop()
 }
 
-/// Creates and wakes the application's main thread. If its `main` returns, the thread powers the
-/// system off with the returned value, clamped to `0..=255`, as the exit status.
+/// Creates the application's main thread, starts `kthreadd`, then wakes the main thread (tid 1,
+/// as Linux's init; `kthreadd` is tid 2, as in Linux). If its `main` returns, the thread powers
+/// the system off with the returned value, clamped to `0..=255`, as the exit status.
 fn start_app(app: &'static App) {
     let opts = rtos::kthread::Options {
         prio: Some(app.priority),
         cpu: app.cpu,
     };
     let main = app.main;
-    match rtos::kthread::create_with(
-        app.name,
-        opts,
-        move || power_off(main().clamp(0, 255) as u8),
-    ) {
-        Ok(t) => {
-            rtos::kthread::wake_up_process(&t);
-        }
+    let t = match rtos::kthread::create_with(app.name, opts, move || {
+        power_off(main().clamp(0, 255) as u8)
+    }) {
+        Ok(t) => t,
         Err(e) => panic!("cannot create the {} thread: {}", app.name, e.name()),
+    };
+    // The thread that creates kthreads (Linux's kthreadd): the app's threads go through it.
+    if let Err(e) = rtos::kthread::kthreadd::start() {
+        panic!("cannot start kthreadd: {}", e.name());
     }
+    rtos::kthread::wake_up_process(&t);
 }
 
 /// Starts every secondary CPU, then pings each with an SGI; a CPU is online once it answered.

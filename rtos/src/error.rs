@@ -21,6 +21,8 @@ pub enum Error {
     Interrupted,
     /// The queue or worker is destroyed, or its thread was stopped (`ESHUTDOWN`).
     Shutdown,
+    /// Not allowed on this thread (`EPERM`): parking or stopping `kthreadd`.
+    NotPermitted,
 }
 
 impl Error {
@@ -36,6 +38,7 @@ impl Error {
             Error::Exists => 17,
             Error::Interrupted => 4,
             Error::Shutdown => 108,
+            Error::NotPermitted => 1,
         }
     }
 
@@ -51,6 +54,7 @@ impl Error {
             Error::Exists => "EEXIST",
             Error::Interrupted => "EINTR",
             Error::Shutdown => "ESHUTDOWN",
+            Error::NotPermitted => "EPERM",
         }
     }
 }
@@ -67,6 +71,7 @@ impl core::fmt::Display for Error {
             Error::Exists => "already exists",
             Error::Interrupted => "interrupted",
             Error::Shutdown => "shut down",
+            Error::NotPermitted => "operation not permitted",
         };
         write!(f, "{what} ({})", self.name())
     }

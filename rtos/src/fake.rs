@@ -287,6 +287,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     crate::sched::reset_for_fake();
     crate::timer::reset_for_fake();
     crate::kthread::reset_for_fake();
+    crate::kthread::kthreadd::reset_for_fake();
     crate::work::workqueue::reset_for_fake();
     crate::work::irq_work::reset_for_fake();
     crate::work::task_work::reset_for_fake();
@@ -325,6 +326,9 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
                     })
                     .expect("create main");
                     crate::kthread::wake_up_process(&t);
+                    // After `main` (which goes to this CPU, as it always did), before this CPU
+                    // runs it: `main` creates its threads through kthreadd.
+                    crate::kthread::kthreadd::start().expect("start kthreadd");
                 } else {
                     drop(tx);
                 }

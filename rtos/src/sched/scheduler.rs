@@ -131,6 +131,7 @@ fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -
         },
         stack: IrqSpinLock::new(None),
         stack_size: 0,
+        parent: 0,
         entry: IrqSpinLock::new(None),
         flags: AtomicU32::new(0),
         bound_cpu: AtomicUsize::new(cpu),
@@ -241,6 +242,7 @@ pub(crate) fn create_thread(
     let cpu = allowed.trailing_zeros() as usize;
     let mut t = new_thread(name, prio, cpu.min(MAX_CPUS - 1), allowed, false);
     t.stack_size = stack.size;
+    t.parent = with_current(|me| me.tid).unwrap_or(0);
     t.context = p.init_context(&stack, thread_start as ThreadEntry, 0);
     *t.stack.get_mut() = Some(stack);
     *t.entry.get_mut() = Some(entry);

@@ -74,6 +74,8 @@ pub(crate) mod flags {
     pub const STARTED: u32 = 1 << 4;
     /// In `sleep_interruptible_until`: a signalling task_work add may wake it.
     pub const INTERRUPTIBLE: u32 = 1 << 5;
+    /// `kthreadd`: park and stop are refused (every thread creation depends on it).
+    pub const NO_PARK_STOP: u32 = 1 << 6;
     /// A stop or park request: an interruptible sleep ends early for these.
     pub const STOP_OR_PARK: u32 = SHOULD_STOP | SHOULD_PARK;
 }
@@ -99,6 +101,9 @@ pub struct Thread {
     pub(crate) stack: IrqSpinLock<Option<Stack>>,
     /// Size of the stack it was created with (kept after the stack is freed).
     pub(crate) stack_size: usize,
+    /// The thread that created it (`kthreadd` for threads created through it; 0: the boot path
+    /// or a context without a thread).
+    pub(crate) parent: Tid,
     /// The function to run, taken on first start; it gets the thread itself.
     pub(crate) entry: IrqSpinLock<Option<Entry>>,
     pub(crate) flags: AtomicU32,
@@ -148,6 +153,8 @@ pub struct ThreadInfo {
     pub result: Option<i32>,
     /// Bound to one CPU (bind or create_on_cpu).
     pub bound: Option<usize>,
+    /// The thread that created it (Linux's PPID: `kthreadd` for kthreads; 0 for the boot path).
+    pub parent: Tid,
 }
 
 impl Thread {
@@ -221,6 +228,7 @@ impl Thread {
             switches: self.switches.load(Ordering::Relaxed),
             stack_used,
             stack_size: self.stack_size,
+            parent: self.parent,
             result: (state == State::Exited).then(|| self.result.load(Ordering::Acquire)),
             bound: (allowed.count_ones() == 1).then(|| allowed.trailing_zeros() as usize),
         }

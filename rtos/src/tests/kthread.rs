@@ -1,6 +1,6 @@
 //! The kthread contracts from kernel/kthread.c, each as a test that fails if the contract breaks.
 
-use super::util::{MS, wait_for};
+use super::util::{MS, join, wait_for};
 use crate::Error;
 use crate::fake::{run, spin_for};
 use crate::kthread::{self, KThread, Options};
@@ -368,7 +368,7 @@ fn higher_priority_preempts_and_equal_priority_round_robins() {
             prio: Some(5),
             cpu: None,
         };
-        let ta = kthread::create_with("rr-a", opts.clone(), mk(a.clone())).unwrap();
+        let ta = kthread::create_with("rr-a", opts, mk(a.clone())).unwrap();
         let tb = kthread::create_with("rr-b", opts, mk(b.clone())).unwrap();
         kthread::wake_up_process(&ta);
         kthread::wake_up_process(&tb);
@@ -593,6 +593,89 @@ fn sleeping_mutex_excludes_and_waiters_sleep() {
             sleeps >= 100,
             "holders and waiters slept ({sleeps} switches)"
         );
+        0
+    });
+}
+
+#[test]
+fn kthreadd_is_listed_and_cannot_be_parked_or_stopped() {
+    run(2, || {
+        let k = kthread::find(kthread::kthreadd::NAME).expect("kthreadd runs");
+        assert!(
+            wait_for(5000, || k.state() == State::Sleeping),
+            "waiting for requests"
+        );
+        assert_eq!(kthread::park(&k), Err(Error::NotPermitted));
+        assert_eq!(
+            kthread::stop_until(&k, Some(deadline_in(10))),
+            Err(Error::NotPermitted)
+        );
+        assert!(!k.info().stopping, "nothing was requested");
+        0
+    });
+}
+
+/// Seed 002: threads are created by kthreadd, so a new thread starts from kthreadd's clean state
+/// (default priority, every CPU allowed) whatever its creator's priority and CPU were.
+#[test]
+fn threads_are_created_by_kthreadd_from_a_clean_state() {
+    run(2, || {
+        let kthreadd = kthread::find(kthread::kthreadd::NAME).unwrap().tid();
+        let opts = Options {
+            prio: Some(25),
+            cpu: Some(1),
+        };
+        let creator = kthread::create_with("creator", opts, || {
+            let child = kthread::create("child", || 0).unwrap();
+            let info = child.info();
+            kthread::stop(&child);
+            // Parent, priority, and whether it was left unbound (it could run on CPU 0).
+            ((info.parent as i32) << 16)
+                | (i32::from(info.prio) << 8)
+                | i32::from(info.bound.is_none())
+        })
+        .unwrap();
+        kthread::wake_up_process(&creator);
+        let r = join(&creator);
+        assert_eq!(r >> 16, kthreadd as i32, "created by kthreadd");
+        assert_eq!(
+            (r >> 8) & 0xff,
+            i32::from(crate::config::DEFAULT_PRIORITY),
+            "the default priority, not the creator's 25"
+        );
+        assert_eq!(r & 0xff, 1, "not bound to the creator's CPU");
+        0
+    });
+}
+
+/// Seed 002: a creator interrupted while it waits for kthreadd gets -EINTR, and the thread it
+/// asked for never appears (what its function held is released).
+#[test]
+fn a_creator_stopped_while_waiting_for_kthreadd_gets_eintr() {
+    run(2, || {
+        let held = Arc::new(AtomicBool::new(false));
+        let h = held.clone();
+        let creator = kthread::create("creator", move || {
+            match kthread::create("orphan", move || i32::from(h.load(Ordering::Relaxed))) {
+                Ok(_) => 1,
+                Err(e) => e.errno(),
+            }
+        })
+        .unwrap();
+        // (Held only now: this thread's own creations go through kthreadd too.)
+        let hold = &kthread::kthreadd::HOLD;
+        hold.store(true, Ordering::Release);
+        kthread::wake_up_process(&creator);
+        assert!(wait_for(5000, || kthread::kthreadd::pending() == 1
+            && creator.state() == State::Sleeping));
+        assert_eq!(kthread::stop(&creator), Error::Interrupted.errno());
+        hold.store(false, Ordering::Release);
+        assert!(wait_for(5000, || kthread::kthreadd::pending() == 0));
+        sched::sleep(Duration::from_millis(5));
+        assert!(kthread::find("orphan").is_none(), "the thread was not made");
+        assert_eq!(Arc::strong_count(&held), 1, "its function was dropped");
+        // kthreadd goes on creating.
+        assert_eq!(join(&kthread::run("after", || 5).unwrap()), 5);
         0
     });
 }

@@ -607,27 +607,25 @@ fn spawn_errors() {
 #[test]
 fn too_many_threads_is_enomem() {
     let max = rtos::kthread::MAX_THREADS;
+    // `main` and `kthreadd` hold two slots.
+    let free = max - 2;
     let (spawns, ps, stops) = in_kernel(move || {
-        let spawn: Vec<String> = (0..max)
+        let spawn: Vec<String> = (0..=free)
             .map(|i| format!("spawn exit t{i} --created"))
             .collect();
         let spawn: Vec<&str> = spawn.iter().map(String::as_str).collect();
         let spawns = sh(&spawn);
         let ps = sh(&["ps --json"]);
-        let stop: Vec<String> = (0..max - 1).map(|i| format!("stop t{i}")).collect();
+        let stop: Vec<String> = (0..free).map(|i| format!("stop t{i}")).collect();
         let stop: Vec<&str> = stop.iter().map(String::as_str).collect();
         (spawns, ps, sh(&stop))
     });
-    // `main` holds one slot.
-    for s in &spawns[..max - 1] {
+    for s in &spawns[..free] {
         s.ok();
     }
-    spawns[max - 1].fails(
+    spawns[free].fails(
         1,
-        &format!(
-            "error: spawn: no memory or thread slot left for 't{}' (ENOMEM)",
-            max - 1
-        ),
+        &format!("error: spawn: no memory or thread slot left for 't{free}' (ENOMEM)"),
     );
     assert_eq!(ps[0].out.len(), max);
     for (i, s) in stops.iter().enumerate() {

@@ -51,10 +51,12 @@
 //! });
 //! ```
 
+pub mod kthreadd;
+
 use crate::config::{DEFAULT_PRIORITY, MAX_CPUS, PRIORITIES};
 pub use crate::config::{MAX_NAME, MAX_THREADS};
 use crate::error::Error;
-use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::flags};
+use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::Entry, thread::flags};
 use crate::sync::IrqSpinLock;
 use crate::time::Instant;
 use crate::wait::{wait_var_event, wake_up_var};
@@ -114,7 +116,7 @@ impl KThread {
 }
 
 /// How to create a kthread.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// Priority (default [`DEFAULT_PRIORITY`]).
     pub prio: Option<u8>,
@@ -136,23 +138,39 @@ pub fn create_with(
     opts: Options,
     f: impl FnOnce() -> i32 + Send + 'static,
 ) -> Result<KThread, Error> {
-    // The only generic part: box the body. The rest is one copy for every caller.
-    create_boxed(
-        name,
-        opts,
-        Box::new(move |me: &Arc<Thread>| -> i32 {
-            let result = match start_gate(me) {
-                // Stopped before it started: its function never runs, but what it holds is
-                // released now (`do_exit` does not return, so nothing would drop it later).
-                Some(r) => {
-                    drop(f);
-                    r
-                }
-                None => f(),
-            };
-            do_exit(me.clone(), result)
-        }),
-    )
+    let body = boxed_body(f);
+    let creator = *CREATOR.lock();
+    match creator {
+        Some(through) => through(name, opts, body),
+        None => create_boxed(name, opts, body),
+    }
+}
+
+/// How [`create_with`] makes a thread once `kthreadd` runs: [`kthreadd::start`] installs its
+/// request path here (so this module, below `kthreadd`, never calls it). `None`: directly.
+type Creator = fn(&str, Options, Entry) -> Result<KThread, Error>;
+static CREATOR: IrqSpinLock<Option<Creator>> = IrqSpinLock::new(None);
+
+/// Installs (or with `None` removes) the path [`create_with`] takes.
+fn set_creator(c: Option<Creator>) {
+    *CREATOR.lock() = c;
+}
+
+/// A thread's entry running `f`: the start gate, then `f`, then the exit. The only generic part
+/// of a creation; the rest is one copy for every caller.
+fn boxed_body(f: impl FnOnce() -> i32 + Send + 'static) -> Entry {
+    Box::new(move |me: &Arc<Thread>| -> i32 {
+        let result = match start_gate(me) {
+            // Stopped before it started: its function never runs, but what it holds is
+            // released now (`do_exit` does not return, so nothing would drop it later).
+            Some(r) => {
+                drop(f);
+                r
+            }
+            None => f(),
+        };
+        do_exit(me.clone(), result)
+    })
 }
 
 /// What a new kthread does before its function: `Some(result)` if it must not run it (stopped
@@ -172,11 +190,7 @@ fn start_gate(me: &Arc<Thread>) -> Option<i32> {
 }
 
 #[inline(never)]
-fn create_boxed(
-    name: &str,
-    opts: Options,
-    body: crate::sched::thread::Entry,
-) -> Result<KThread, Error> {
+fn create_boxed(name: &str, opts: Options, body: Entry) -> Result<KThread, Error> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(Error::Invalid);
     }
@@ -347,6 +361,9 @@ pub fn park(t: &KThread) -> Result<(), Error> {
 /// stays set). A thread that exits instead of parking gives [`Error::Exited`].
 pub fn park_until(t: &KThread, deadline: Option<Instant>) -> Result<(), Error> {
     let k = &t.0;
+    if k.has_flag(flags::NO_PARK_STOP) {
+        return Err(Error::NotPermitted);
+    }
     if k.is_exiting() {
         return Err(Error::Exited);
     }
@@ -408,6 +425,9 @@ pub fn stop(t: &KThread) -> i32 {
 /// request stays set. Once stopped, the thread leaves the registry.
 pub fn stop_until(t: &KThread, deadline: Option<Instant>) -> Result<i32, Error> {
     let k = &t.0;
+    if k.has_flag(flags::NO_PARK_STOP) {
+        return Err(Error::NotPermitted);
+    }
     k.set_flag(flags::SHOULD_STOP);
     unpark(t);
     sched::wake_up_process(k);
@@ -468,4 +488,5 @@ pub fn with_owner_of_stack(addr: usize, guard: usize, f: impl FnOnce(Tid, &str))
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     REGISTRY.lock().clear();
+    set_creator(None);
 }
