@@ -346,6 +346,7 @@ mod kthread {
         a_created_thread_stops_with_eintr,
         every_error_is_reported,
         too_many_threads_is_enomem,
+        kthreadd_creates_every_thread_from_a_clean_state,
     );
 
     /// A number field of a `ps --json` object.
@@ -587,6 +588,45 @@ mod kthread {
             show(&o)
         );
         assert!(o.has_line("s: result -4"), "{}", show(&o));
+    }
+
+    fn kthreadd_creates_every_thread_from_a_clean_state(board: Board) {
+        let o = run(board, include_str!("../scripts/kthreadd.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        let ps = ps_after(&o, "made");
+        let shell = obj(&ps, "shell").expect("shell listed");
+        let kthreadd = obj(&ps, "kthreadd").expect("kthreadd listed");
+        assert_eq!(field(kthreadd, "tid"), Some(2), "{kthreadd}");
+        assert_eq!(field(kthreadd, "prio"), Some(31), "{kthreadd}");
+        assert_eq!(field(shell, "prio"), Some(20), "{shell}");
+        assert_eq!(field(shell, "bound"), Some(0), "{shell}");
+        let s = obj(&ps, "s").expect("s listed");
+        let c = obj(&ps, "c").expect("c listed");
+        for t in [s, c] {
+            assert_eq!(field(t, "ppid"), Some(2), "made by kthreadd: {t}");
+        }
+        // Not the shell's priority and CPU: the defaults, or what the options asked for.
+        assert_eq!(
+            (field(s, "prio"), field(s, "bound")),
+            (Some(10), None),
+            "{s}"
+        );
+        assert_eq!(
+            (field(c, "prio"), field(c, "bound")),
+            (Some(5), Some(2)),
+            "{c}"
+        );
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            [
+                "error: park: kthreadd cannot be parked (EPERM): it creates every kthread",
+                "error: stop: kthreadd cannot be stopped (EPERM): it creates every kthread",
+            ],
+            "{}",
+            show(&o)
+        );
     }
 
     fn every_error_is_reported(board: Board) {

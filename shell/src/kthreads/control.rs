@@ -132,8 +132,18 @@ fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             t.name(),
             e.name()
         ))),
+        Err(e @ Error::NotPermitted) => Err(not_permitted(&t, "parked", e)),
         Err(e) => Err(CmdError::runtime(format!("{e}"))),
     }
+}
+
+/// `kthreadd` refuses park and stop: every thread creation depends on it.
+fn not_permitted(t: &KThread, what: &str, e: Error) -> CmdError {
+    CmdError::runtime(format!(
+        "{} cannot be {what} ({}): it creates every kthread",
+        t.name(),
+        e.name()
+    ))
 }
 
 fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
@@ -174,6 +184,7 @@ fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             STOP_PENDING.lock().insert(t.tid(), ());
             Err(CmdError::runtime("timeout"))
         }
+        Err(e @ Error::NotPermitted) => Err(not_permitted(&t, "stopped", e)),
         Err(e) => Err(CmdError::runtime(format!("{e}"))),
     }
 }

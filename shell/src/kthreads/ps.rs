@@ -40,9 +40,10 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                     parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
                     on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
                     in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
-                    --json: one JSON object per line and thread, with the fields tid, name,\n\
-                    state, cpu, prio, runtime_ms, runtime_us, switches, stack_used, stack_size\n\
-                    (bytes), count, bound and result (null where they do not apply).",
+                    --json: one JSON object per line and thread, with the fields tid, ppid (the\n\
+                    creator: kthreadd for threads created after boot, 0 for the boot path),\n\
+                    name, state, cpu, prio, runtime_ms, runtime_us, switches, stack_used,\n\
+                    stack_size (bytes), count, bound and result (null where they do not apply).",
     run: cmd_ps,
 }];
 
@@ -113,11 +114,12 @@ fn json_row(row: &Row) -> String {
     let i = &row.info;
     let opt = |v: Option<i64>| v.map_or(String::from("null"), |v| format!("{v}"));
     format!(
-        "{{\"tid\":{},\"name\":{},\"state\":\"{}\",\"cpu\":{},\"prio\":{},\"runtime_ms\":{},\
+        "{{\"tid\":{},\"ppid\":{},\"name\":{},\"state\":\"{}\",\"cpu\":{},\"prio\":{},\"runtime_ms\":{},\
          \"runtime_us\":{},\
          \"switches\":{},\"stack_used\":{},\"stack_size\":{},\"count\":{},\"bound\":{},\
          \"result\":{}}}",
         i.tid,
+        i.parent,
         json_str(&i.name),
         state_name(i),
         i.cpu,

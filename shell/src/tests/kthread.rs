@@ -348,6 +348,46 @@ fn spawn_ps_stop() {
 }
 
 #[test]
+fn kthreadd_creates_threads_and_refuses_park_and_stop() {
+    let s = in_kernel(|| {
+        sh(&[
+            "spawn spin s --created",
+            "ps --json",
+            "park kthreadd",
+            "stop kthreadd",
+            "ps --json",
+            "stop s",
+        ])
+    });
+    s[0].ok();
+    let kthreadd = json_of(&s[1], "kthreadd").expect("kthreadd listed in ps");
+    let ktid = field(&kthreadd, "tid").unwrap();
+    let spun = json_of(&s[1], "s").expect("s listed");
+    assert_eq!(
+        field(&spun, "ppid"),
+        Some(ktid),
+        "created by kthreadd: {spun}"
+    );
+    let main = json_of(&s[1], "main").expect("main listed");
+    assert_ne!(
+        field(&main, "ppid"),
+        Some(ktid),
+        "main is made at boot: {main}"
+    );
+    s[2].fails(
+        1,
+        "error: park: kthreadd cannot be parked (EPERM): it creates every kthread",
+    );
+    s[3].fails(
+        1,
+        "error: stop: kthreadd cannot be stopped (EPERM): it creates every kthread",
+    );
+    let after = json_of(&s[4], "kthreadd").expect("still listed");
+    assert_eq!(str_field(&after, "state"), Some("sleeping"), "{after}");
+    s[5].ok();
+}
+
+#[test]
 fn created_thread_stops_with_eintr() {
     let s = in_kernel(|| {
         sh(&[
