@@ -12,6 +12,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 use rtos::time::Duration;
 use shell::{CrashKind, Exit};
 
@@ -77,8 +79,20 @@ impl shell::System for System {
             CrashKind::Panic => panic!("deliberate crash requested from the shell"),
             // An address the identity map leaves unmapped: a translation fault, reported.
             CrashKind::Fault => bsp::deliberate_fault(),
+            CrashKind::IrqFault => irq_fault(),
             CrashKind::Overflow => overflow(),
         }
+    }
+}
+
+/// `crash irq-fault`: an irq_work on this CPU whose callback faults, so the report is made in
+/// hard-IRQ context and names the thread it interrupted (the shell).
+fn irq_fault() {
+    let func: rtos::work::irq_work::Func = alloc::sync::Arc::new(|_| bsp::deliberate_fault());
+    if let Ok(w) = rtos::work::irq_work::IrqWork::new("crash", false, func) {
+        rtos::work::irq_work::queue(w);
+        // The SGI is taken at once; the fault report stops the system.
+        rtos::sched::sleep(Duration::from_secs(2));
     }
 }
 

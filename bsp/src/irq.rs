@@ -14,6 +14,10 @@ use rtos::port::Sgi;
 pub(crate) fn handle_irq() {
     let k = crate::kernel::kernel();
     let stats = cpu::stats(crate::arch::cpu_id());
+    // In hard-IRQ context until every interrupt has ended (a fault report says so).
+    if let Some(s) = stats {
+        s.irq_enter();
+    }
     while let Some(acked) = k.gic.ack() {
         let intid = acked.intid();
         let kind = match intid {
@@ -41,6 +45,9 @@ pub(crate) fn handle_irq() {
             _ => {}
         }
         k.gic.eoi(acked);
+    }
+    if let Some(s) = stats {
+        s.irq_leave();
     }
     // Every interrupt has been ended at the GIC: switching threads here leaves nothing active.
     rtos::entry::irq_exit();

@@ -77,7 +77,33 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         let _ = write!(w, " (at {}:{})", loc.file(), loc.line());
     }
     let _ = writeln!(w);
+    context_line(&mut w);
     end()
+}
+
+/// `  in thread <name> (tid T)`: who was running when the panic or fault happened, and whether
+/// in hard-IRQ context (then the thread is the one the interrupt interrupted) or in a CPU's idle
+/// thread. Every report but a stack overflow's (whose first line names the thread) has it.
+fn context_line(w: &mut RawWriter) {
+    let cpu = arch::cpu_id();
+    let irq = rtos::cpu::stats(cpu).is_some_and(rtos::cpu::CpuStats::in_hardirq);
+    let named = rtos::sched::peek_current(|tid, name, idle| {
+        let _ = match (irq, idle) {
+            (true, _) => writeln!(
+                w,
+                "  in hard-IRQ context on cpu{cpu}, interrupting thread {name} (tid {tid})"
+            ),
+            (false, true) => writeln!(w, "  in the idle thread of cpu{cpu} ({name})"),
+            (false, false) => writeln!(w, "  in thread {name} (tid {tid}) on cpu{cpu}"),
+        };
+    });
+    if !named {
+        let _ = writeln!(
+            w,
+            "  in {} on cpu{cpu}, thread unknown (no scheduler yet, or its run queue is locked)",
+            if irq { "hard-IRQ context" } else { "a thread" }
+        );
+    }
 }
 
 /// Loads from an address the identity map leaves unmapped, on purpose, to exercise the fault
@@ -99,16 +125,17 @@ pub(crate) fn fault(vector: Vector, frame: &TrapFrame, esr: u64, far: u64) -> ! 
     let on_guard = matches!(ec, 0x24 | 0x25) && crate::stacks::in_guard(far as usize);
     let mut w = begin();
     let (class, cpu) = (exception_class_name(ec), arch::cpu_id());
-    let _ = if on_guard {
+    if on_guard {
         overflow_line(&mut w, far as usize);
-        writeln!(w, "  {} exception: {class} (EC {ec:#04x})", vector.name())
+        let _ = writeln!(w, "  {} exception: {class} (EC {ec:#04x})", vector.name());
     } else {
-        writeln!(
+        let _ = writeln!(
             w,
             "KERNEL PANIC on cpu{cpu}: unhandled {} exception: {class} (EC {ec:#04x})",
             vector.name()
-        )
-    };
+        );
+        context_line(&mut w);
+    }
     details(&mut w, frame, esr, far);
     end()
 }

@@ -5,7 +5,7 @@
 
 #[cfg(not(loom))]
 use crate::config::MAX_CPUS;
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Statistics and state of one CPU.
 pub struct CpuStats {
@@ -15,6 +15,8 @@ pub struct CpuStats {
     sgis: AtomicU64,
     irq_work_sgis: AtomicU64,
     irq_work_runs: AtomicU64,
+    /// Hard-IRQ nesting depth: above 0 while the CPU handles an interrupt.
+    hardirq: AtomicU32,
 }
 
 /// What kind of interrupt a CPU took, for [`CpuStats::count`].
@@ -68,6 +70,7 @@ impl CpuStats {
             sgis: AtomicU64::new(0),
             irq_work_sgis: AtomicU64::new(0),
             irq_work_runs: AtomicU64::new(0),
+            hardirq: AtomicU32::new(0),
         }
     }
 
@@ -100,6 +103,23 @@ impl CpuStats {
     /// Counts `n` irq_work callbacks run on this CPU (by its interrupt handler, masked).
     pub fn count_irq_work_runs(&self, n: u64) {
         add(&self.irq_work_runs, n);
+    }
+
+    /// The CPU enters its interrupt handler (single writer: this CPU, masked).
+    pub fn irq_enter(&self) {
+        let d = self.hardirq.load(Ordering::Relaxed);
+        self.hardirq.store(d.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The CPU leaves its interrupt handler, before [`crate::entry::irq_exit`] (never below 0).
+    pub fn irq_leave(&self) {
+        let d = self.hardirq.load(Ordering::Relaxed);
+        self.hardirq.store(d.saturating_sub(1), Ordering::Relaxed);
+    }
+
+    /// Whether the CPU is handling an interrupt (Linux's `in_hardirq`).
+    pub fn in_hardirq(&self) -> bool {
+        self.hardirq.load(Ordering::Relaxed) != 0
     }
 
     #[cfg(not(loom))]

@@ -133,6 +133,10 @@ impl FakePort {
                 return;
             }
             MASKED.with(|m| m.set(true));
+            let stats = crate::cpu::stats(cpu);
+            if let Some(s) = stats {
+                s.irq_enter();
+            }
             for sgi in Sgi::ALL {
                 if sgis & (1 << sgi.id()) != 0 {
                     entry::sgi(sgi);
@@ -141,6 +145,9 @@ impl FakePort {
             if timer {
                 self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
                 entry::timer_irq();
+            }
+            if let Some(s) = stats {
+                s.irq_leave();
             }
             entry::irq_exit();
             // `preempt_irq` may have switched away and back (possibly to another CPU).

@@ -146,7 +146,10 @@ pub type ThreadEntry = extern "C" fn(arg: usize) -> !;
 ///   It is called with interrupts masked and returns with them masked. Once `from`'s state is
 ///   saved and the CPU no longer uses `from`'s stack, it clears `from`'s on-CPU flag
 ///   ([`Context::set_on_cpu`]`(false)`, or a release store at [`Context::ON_CPU_OFFSET`]).
-/// - The port hands its interrupts to [`crate::entry`]: the timer interrupt to
+/// - The port marks its CPU in hard-IRQ context while it handles interrupts
+///   ([`CpuStats::irq_enter`](crate::cpu::CpuStats::irq_enter) when it takes them,
+///   [`irq_leave`](crate::cpu::CpuStats::irq_leave) once all are ended), and hands them to
+///   [`crate::entry`]: the timer interrupt to
 ///   [`entry::timer_irq`](crate::entry::timer_irq), the kernel's SGIs to
 ///   [`entry::sgi`](crate::entry::sgi) (except [`Sgi::Halt`], its own); and after delivering any
 ///   interrupt to a CPU that was running a thread (not inside another interrupt) it calls

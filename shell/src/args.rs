@@ -130,11 +130,12 @@ impl FromArg for Duration {
 
 impl FromArg for CrashKind {
     const WHAT: &'static str = "crash kind";
-    const HINT: Option<&'static str> = Some("panic, fault or overflow");
+    const HINT: Option<&'static str> = Some("panic, fault, irq-fault or overflow");
     fn from_arg(s: &str) -> Option<Self> {
         match s {
             "panic" => Some(CrashKind::Panic),
             "fault" => Some(CrashKind::Fault),
+            "irq-fault" => Some(CrashKind::IrqFault),
             "overflow" => Some(CrashKind::Overflow),
             _ => None,
         }
@@ -369,7 +370,7 @@ mod tests {
         );
         assert_eq!(
             a.next::<CrashKind>("k").unwrap_err().msg,
-            "invalid crash kind 'boom' (expected panic, fault or overflow)"
+            "invalid crash kind 'boom' (expected panic, fault, irq-fault or overflow)"
         );
         assert_eq!(
             a.next::<u16>("n").unwrap_err().msg,

@@ -66,7 +66,8 @@ fn cmd_echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let d: Duration = args.next("<duration>")?;
     args.finish()?;
-    ctx.sys.sleep(d);
+    // Prints nothing meanwhile: hard-IRQ log lines may appear as they come.
+    crate::work::klogd::while_waiting(|| ctx.sys.sleep(d));
     Ok(0)
 }
 

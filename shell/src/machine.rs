@@ -43,12 +43,13 @@ pub(crate) const COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash <panic|fault|overflow>",
+        usage: "crash <panic|fault|irq-fault|overflow>",
         help: "crash the kernel on purpose (tests the fault path)",
         long_help: "Deliberately crashes the kernel to test the crash path: `panic` calls panic!,\n\
-                    `fault` makes the CPU take a data abort, `overflow` starts a kthread that\n\
-                    recurses into its stack's guard page (reported with the thread's name).\n\
-                    The kernel prints KERNEL PANIC and does not come back.",
+                    `fault` makes the CPU take a data abort, `irq-fault` the same from a\n\
+                    hard-IRQ callback (an irq_work), `overflow` starts a kthread that recurses\n\
+                    into its stack's guard page. The kernel prints KERNEL PANIC, the thread\n\
+                    that was running (and whether in hard-IRQ context), and does not come back.",
         run: cmd_crash,
     },
 ];
@@ -92,7 +93,7 @@ fn cmd_set(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 }
 
 fn cmd_crash(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let kind: CrashKind = args.next("panic, fault or overflow")?;
+    let kind: CrashKind = args.next("panic, fault, irq-fault or overflow")?;
     args.finish()?;
     writeln!(
         ctx,
@@ -100,6 +101,7 @@ fn cmd_crash(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         match kind {
             CrashKind::Panic => "panic",
             CrashKind::Fault => "fault",
+            CrashKind::IrqFault => "fault in hard-IRQ context",
             CrashKind::Overflow => "stack overflow",
         }
     );

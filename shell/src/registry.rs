@@ -80,6 +80,9 @@ pub(crate) fn execute(
     interactive: bool,
 ) -> Option<Exit> {
     let mut out = Out { sink };
+    // Hard-IRQ log lines wait until this command's output is complete (printed before the
+    // next prompt, when this guard drops).
+    let _quiet = crate::work::klogd::quiet();
     let words = match tokenize(line, state.last_status) {
         Ok(words) => words,
         Err(e) => {

@@ -94,7 +94,12 @@ impl Shell {
     {
         let mut line = String::with_capacity(MAX_LINE);
         loop {
-            let event = reader.read_line(io, &mut line);
+            // From the first byte of a line until its command ends, hard-IRQ log lines wait (they
+            // would tear the echoed line); they are printed before the next prompt.
+            let mut quiet = None;
+            let event = reader.read_line(io, &mut line, &mut || {
+                quiet = Some(crate::work::klogd::quiet());
+            });
             let mut sink = IoSink::new(io);
             let exit = match event {
                 LineEvent::Line => registry::execute(&line, &mut self.state, &mut sink, sys, false),
@@ -111,6 +116,8 @@ impl Shell {
                 LineEvent::IoError => return Exit::Poweroff(self.state.last_status),
             };
             sink.flush();
+            // The held log lines go out now, before the prompt.
+            drop(quiet);
             if let Some(exit) = exit {
                 return exit;
             }

@@ -54,6 +54,8 @@ pub enum CrashKind {
     Panic,
     /// A CPU fault (e.g. a data abort from touching unmapped memory).
     Fault,
+    /// The same fault from a hard-IRQ callback (an irq_work), interrupting the shell.
+    IrqFault,
     /// A kernel thread that recurses until it overflows its stack into the guard page.
     Overflow,
 }

@@ -89,6 +89,7 @@ both_boards!(
     a_script_larger_than_the_receive_buffer_arrives_whole,
     crash_panic,
     crash_fault,
+    crash_irq_fault,
     crash_overflow_names_the_thread,
     timeout_kills_qemu,
     hostile_bytes_then_alive,
@@ -228,12 +229,35 @@ fn crash_overflow_names_the_thread(board: Board) {
     );
 }
 
+/// Crashes with `script` and checks the report's line after `KERNEL PANIC`, which names what
+/// was running.
+fn crash_in(board: Board, script: &str, context: &str) {
+    let o = crash(board, script);
+    let line = o
+        .lines()
+        .skip_while(|l| !l.starts_with("KERNEL PANIC"))
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end();
+    assert_eq!(line, context, "{}", show(&o));
+}
+
+const IN_SHELL: &str = "  in thread shell (tid 1) on cpu0";
+
 fn crash_panic(board: Board) {
-    crash(board, include_str!("../scripts/crash-panic.rsh"));
+    crash_in(board, include_str!("../scripts/crash-panic.rsh"), IN_SHELL);
 }
 
 fn crash_fault(board: Board) {
-    crash(board, include_str!("../scripts/crash-fault.rsh"));
+    crash_in(board, include_str!("../scripts/crash-fault.rsh"), IN_SHELL);
+}
+
+fn crash_irq_fault(board: Board) {
+    crash_in(
+        board,
+        include_str!("../scripts/crash-irq-fault.rsh"),
+        "  in hard-IRQ context on cpu0, interrupting thread shell (tid 1)",
+    );
 }
 
 fn timeout_kills_qemu(board: Board) {
@@ -713,7 +737,46 @@ mod work {
         task_work_runs_when_each_notify_mode_says,
         stress_10000_irq_works_and_10000_works_run_exactly_once,
         stress_in_parallel_tcg,
+        hard_irq_log_lines_never_land_inside_a_commands_output,
     );
+
+    fn hard_irq_log_lines_never_land_inside_a_commands_output(board: Board) {
+        let o = run(board, include_str!("../scripts/log-interleave.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        let is_log = |l: &str| l.contains(" ran on cpu");
+        // Every log line is whole: `lN ran on cpuN (hardirq)`, each work twice.
+        let logs: Vec<&str> = o.lines().filter(|l| is_log(l)).collect();
+        for n in 1..=3 {
+            let line = format!("l{n} ran on cpu{n} (hardirq)");
+            let count = logs.iter().filter(|l| l.trim() == line).count();
+            assert_eq!(count, 2, "{line}\n{}", show(&o));
+        }
+        assert_eq!(logs.len(), 6, "{}", show(&o));
+        // Within each command's output (from its prompt line to the next prompt), log lines only
+        // follow the command's own lines: none inside a listing, a table or the help text.
+        let lines: Vec<&str> = o
+            .lines()
+            .skip_while(|l| !l.contains("rtos> irqwork"))
+            .collect();
+        let mut segment: Vec<&str> = Vec::new();
+        for l in lines.iter().chain(std::iter::once(&"rtos> ")) {
+            if l.contains("rtos> ") {
+                let first_log = segment.iter().position(|l| is_log(l));
+                if let Some(i) = first_log {
+                    assert!(
+                        segment[i..].iter().all(|l| is_log(l)),
+                        "a log line inside the output of `{}`:\n{}",
+                        segment.first().copied().unwrap_or_default(),
+                        segment.join("\n")
+                    );
+                }
+                segment.clear();
+            }
+            segment.push(l);
+        }
+    }
 
     /// A field of a `work list --json` object, as written (numbers, null, unescaped strings).
     fn field<'a>(obj: &'a str, key: &str) -> Option<&'a str> {

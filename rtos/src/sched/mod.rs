@@ -48,8 +48,9 @@ pub(crate) use scheduler::{
     try_wake, wake_interruptible, with_current,
 };
 pub use scheduler::{
-    current, idle_loop, init_cpu, is_current, online_mask, preempt_irq, resume_boundary, schedule,
-    set_need_resched, set_priority, set_resume_hook, wake_up_process, yield_now,
+    current, idle_loop, init_cpu, is_current, online_mask, peek_current, preempt_irq,
+    resume_boundary, schedule, set_need_resched, set_priority, set_resume_hook, wake_up_process,
+    yield_now,
 };
 pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};

@@ -191,6 +191,32 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
     r
 }
 
+/// For a fault or panic report: calls `f` with the tid and name of the thread this CPU runs and
+/// whether it is the CPU's idle thread. Only try-locks the run queue, a bounded number of times,
+/// and never allocates: the CPU may have faulted while holding it (then `f` is not called and
+/// this returns `false`).
+pub fn peek_current(f: impl FnOnce(crate::sched::thread::Tid, &str, bool)) -> bool {
+    let Some(p) = port::try_port() else {
+        return false;
+    };
+    let Some(c) = CPUS.get(p.cpu_id()) else {
+        return false;
+    };
+    for _ in 0..10_000 {
+        if let Some(rq) = c.rq.try_lock() {
+            return match rq.current.as_ref() {
+                Some(t) => {
+                    f(t.tid, &t.name, t.is_idle);
+                    true
+                }
+                None => false,
+            };
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
 /// Whether `t` is the calling thread (no reference-count traffic).
 pub fn is_current(t: &Arc<Thread>) -> bool {
     with_current(|c| Arc::ptr_eq(c, t)).unwrap_or(false)

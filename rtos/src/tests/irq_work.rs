@@ -282,3 +282,48 @@ fn a_full_pool_is_enomem_until_a_work_is_freed() {
         0
     });
 }
+
+/// A callback runs in hard-IRQ context (`in_hardirq`, which a fault report prints), and
+/// `peek_current` there names the thread the interrupt interrupted; a thread is not in hard IRQ.
+#[test]
+fn callbacks_know_they_are_in_hardirq_and_whom_they_interrupted() {
+    run(2, || {
+        let in_irq = Arc::new(AtomicUsize::new(0));
+        let tid = Arc::new(AtomicUsize::new(0));
+        let (i2, t2) = (in_irq.clone(), tid.clone());
+        let w = IrqWork::new(
+            "ctx",
+            false,
+            Arc::new(move |_| {
+                let cpu = crate::port::port().cpu_id();
+                let hard = crate::cpu::stats(cpu).is_some_and(crate::cpu::CpuStats::in_hardirq);
+                i2.store(1 + usize::from(hard), Ordering::SeqCst);
+                sched::peek_current(|t, _, _| t2.store(t as usize, Ordering::SeqCst));
+            }),
+        )
+        .unwrap();
+        let me = sched::current().unwrap();
+        let mut named = None;
+        assert!(sched::peek_current(|t, name, idle| {
+            named = Some((t, alloc::string::String::from(name), idle));
+        }));
+        assert_eq!(named, Some((me.tid, me.name.clone(), false)));
+        let cpu = crate::port::port().cpu_id();
+        assert!(!crate::cpu::stats(cpu).unwrap().in_hardirq(), "a thread");
+        // Queued on this CPU: the callback interrupts this thread.
+        assert!(irq_work::queue(w));
+        assert!(wait_runs(w, 1));
+        assert_eq!(in_irq.load(Ordering::SeqCst), 2, "in hard-IRQ context");
+        assert_eq!(
+            tid.load(Ordering::SeqCst),
+            me.tid as usize,
+            "names the interrupted thread"
+        );
+        let cpu = crate::port::port().cpu_id();
+        assert!(
+            !crate::cpu::stats(cpu).unwrap().in_hardirq(),
+            "left on irq_exit"
+        );
+        0
+    });
+}

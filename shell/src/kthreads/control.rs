@@ -192,11 +192,14 @@ fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 /// `wait`: `wait work ...` is [`wait_work`], anything else [`wait_thread`].
 fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let words = args.raw();
-    if is_wait_work(words) {
-        return wait_work(words);
-    }
-    let mut a = Args::new("wait <t> <state> [--timeout D]", words);
-    wait_thread(&mut a)
+    // Prints nothing until it ends: hard-IRQ log lines may appear as they come.
+    crate::work::klogd::while_waiting(|| {
+        if is_wait_work(words) {
+            return wait_work(words);
+        }
+        let mut a = Args::new("wait <t> <state> [--timeout D]", words);
+        wait_thread(&mut a)
+    })
 }
 
 /// `wait <t> <state> [--timeout D]`.

@@ -103,7 +103,8 @@ fn help() {
     }
     assert!(
         l.iter()
-            .any(|x| x.contains("crash <panic|fault|overflow>") && x.contains("fault path"))
+            .any(|x| x.contains("crash <panic|fault|irq-fault|overflow>")
+                && x.contains("fault path"))
     );
     let l = out("help sleep\necho $?\n");
     assert_eq!(l[0], "usage: sleep <duration>");
@@ -331,10 +332,17 @@ fn set_plus_e_and_query() {
 
 #[test]
 fn crash() {
-    let s = script(b"crash panic\ncrash fault\ncrash overflow\ncrash\ncrash boom\necho $?\n");
+    let s = script(
+        b"crash panic\ncrash fault\ncrash irq-fault\ncrash overflow\ncrash\ncrash boom\necho $?\n",
+    );
     assert_eq!(
         s.sys.crashes,
-        [CrashKind::Panic, CrashKind::Fault, CrashKind::Overflow]
+        [
+            CrashKind::Panic,
+            CrashKind::Fault,
+            CrashKind::IrqFault,
+            CrashKind::Overflow
+        ]
     );
     assert_eq!(
         s.output_lines(),
@@ -343,10 +351,13 @@ fn crash() {
             "error: crash: the system survived the crash",
             "crash: deliberate fault",
             "error: crash: the system survived the crash",
+            "crash: deliberate fault in hard-IRQ context",
+            "error: crash: the system survived the crash",
             "crash: deliberate stack overflow",
             "error: crash: the system survived the crash",
-            "error: crash: missing panic, fault or overflow (usage: crash <panic|fault|overflow>)",
-            "error: crash: invalid crash kind 'boom' (expected panic, fault or overflow)",
+            "error: crash: missing panic, fault, irq-fault or overflow \
+             (usage: crash <panic|fault|irq-fault|overflow>)",
+            "error: crash: invalid crash kind 'boom' (expected panic, fault, irq-fault or overflow)",
             "2",
             ""
         ]

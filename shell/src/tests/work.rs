@@ -180,6 +180,47 @@ fn irq_work_log_goes_through_klogd_and_requeue_repeats() {
     );
 }
 
+/// Hard-IRQ log lines never land inside a command's output: while a command runs (`quiet`),
+/// klogd keeps them, and the command's end prints them (before the next prompt); a wait that
+/// prints nothing (`while_waiting`) lets klogd print them as they come.
+#[test]
+fn irq_log_lines_wait_for_the_end_of_a_command() {
+    use crate::work::klogd::{ensure_klogd, log_line_from_irq, quiet, while_waiting};
+    use rtos::time::Duration;
+    install_console();
+    let has = |text: &str| {
+        let line = format!("{text}\r\n");
+        CONSOLE.lock().unwrap().contains(&line)
+    };
+    let (held_back, printed_at_end, live_in_wait) = in_kernel(move || {
+        crate::work::registry::reset();
+        ensure_klogd().unwrap();
+        let q = quiet();
+        log_line_from_irq(format_args!("gate: during a command"));
+        // Time for klogd to wake and print, had it not been held back.
+        rtos::sched::sleep(Duration::from_millis(50));
+        let held_back = !has("gate: during a command");
+        drop(q);
+        let printed_at_end = has("gate: during a command");
+        let q = quiet();
+        let live_in_wait = while_waiting(|| {
+            log_line_from_irq(format_args!("gate: during a wait"));
+            (0..200).any(|_| {
+                rtos::sched::sleep(Duration::from_millis(1));
+                has("gate: during a wait")
+            })
+        });
+        drop(q);
+        (held_back, printed_at_end, live_in_wait)
+    });
+    assert!(held_back, "klogd printed inside a command's output");
+    assert!(
+        printed_at_end,
+        "the command's end did not print the held line"
+    );
+    assert!(live_in_wait, "klogd did not print during a wait");
+}
+
 #[test]
 fn task_work_notify_modes_and_cancel() {
     let s = run(&[

@@ -9,15 +9,23 @@
 //! `klogd: <n> lines dropped`. A printer thread rather than the shell's prompt loop, so that
 //! lines appear while the shell sleeps or waits, as on an interactive console. Works that run in a
 //! thread print directly.
+//!
+//! # Never inside a command's output
+//! While a command runs, the shell holds the log back ([`quiet`]): `klogd` leaves its lines in the
+//! ring, and when the command ends the shell prints them itself, after the command's output and
+//! before the next prompt. A command that blocks without printing (`sleep`, `wait`) lets them
+//! through meanwhile ([`while_waiting`]). The gate is a flag under a sleeping mutex that `klogd`
+//! holds while it prints, so taking the gate also waits for a line being printed to end.
 
 use alloc::format;
 use core::fmt::Write as _;
 use core::time::Duration;
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use rtos::kthread::{self, Options};
 use rtos::sync::IrqSpinLock;
 use rtos::time::Instant;
-use rtos::wait::WaitQueue;
+use rtos::wait::{Mutex, WaitQueue};
 
 use crate::args::CmdError;
 
@@ -45,6 +53,60 @@ static LOG: IrqSpinLock<LogRing> = IrqSpinLock::new(LogRing {
 });
 
 static LOG_WAIT: WaitQueue = WaitQueue::new();
+
+/// Whether a command's output is in progress (`klogd` then keeps its lines in the ring). `klogd`
+/// holds the mutex while it prints.
+static GATE: Mutex<bool> = Mutex::new(false);
+/// The flag of [`GATE`], readable without the mutex (in a wait condition).
+static HELD: AtomicBool = AtomicBool::new(false);
+/// `klogd` waits here while the log is held back.
+static RELEASED: WaitQueue = WaitQueue::new();
+
+/// Sets the gate; returns what it was. Setting it waits for a line `klogd` is printing; opening
+/// it first prints what the ring holds (from the calling thread), then lets `klogd` go on.
+fn set_held(held: bool) -> bool {
+    let mut g = GATE.lock();
+    let was = core::mem::replace(&mut *g, held);
+    HELD.store(held, Ordering::Release);
+    if !held {
+        drain_log();
+        drop(g);
+        RELEASED.wake_all();
+    }
+    was
+}
+
+/// Holds the hard-IRQ log back until the returned guard is dropped (a command's output is being
+/// written); the drop prints what came meanwhile, unless an outer guard still holds it.
+#[must_use]
+pub(crate) fn quiet() -> Quiet {
+    Quiet {
+        was: set_held(true),
+    }
+}
+
+/// See [`quiet`].
+pub(crate) struct Quiet {
+    was: bool,
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        if !self.was {
+            set_held(false);
+        }
+    }
+}
+
+/// Runs `f`, a wait that prints nothing itself, with the log free to print meanwhile.
+pub(crate) fn while_waiting<R>(f: impl FnOnce() -> R) -> R {
+    let was = set_held(false);
+    let r = f();
+    if was {
+        set_held(true);
+    }
+    r
+}
 
 /// A line being formatted without allocating; cut at [`LOG_LINE`] bytes.
 struct LineBuf {
@@ -132,7 +194,28 @@ fn klogd_body() -> i32 {
             &mut || LOG.lock().len > 0 || kthread::should_stop_or_park(),
             Some(deadline),
         );
-        drain_log();
+        print_unless_held();
+    }
+}
+
+/// Prints the ring unless a command's output is in progress; then it waits (the shell prints
+/// the lines when the command ends, or `klogd` once the gate opens for a wait).
+fn print_unless_held() {
+    loop {
+        let g = GATE.lock();
+        if !*g {
+            drain_log();
+            return;
+        }
+        drop(g);
+        let _ = rtos::wait::wait_event_dyn(
+            &RELEASED,
+            &mut || !HELD.load(Ordering::Acquire) || kthread::should_stop_or_park(),
+            None,
+        );
+        if kthread::should_stop_or_park() {
+            return;
+        }
     }
 }
 
@@ -157,4 +240,7 @@ pub(crate) fn reset() {
     }
     // (The last fake system's klogd may still be listed as a waiter.)
     LOG_WAIT.reset_for_fake();
+    RELEASED.reset_for_fake();
+    *GATE.lock() = false;
+    HELD.store(false, Ordering::Release);
 }

@@ -20,7 +20,7 @@
 //! status 1, without an `error:` line.
 
 pub(crate) mod irqwork;
-mod klogd;
+pub(crate) mod klogd;
 pub(crate) mod kworker;
 pub(crate) mod list;
 pub(crate) mod registry;
