@@ -259,6 +259,77 @@ pub(crate) extern "C" fn secondary_main(cpu: usize) -> ! {
     rtos::entry::idle_loop()
 }
 
+/// CPU hotplug: the CPU is off (powered off by PSCI, or parked in [`cpu_off`]'s WFE loop) and
+/// may be started again.
+static OFF: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// CPU hotplug: it is parked in the WFE loop (not powered off), waiting for [`RELEASE`].
+static PARKED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// CPU hotplug: [`cpu_on`]'s word to a parked CPU.
+static RELEASE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// The port's `cpu_off` (interrupts masked; the kernel handed everything over): timer and GIC
+/// CPU interface off, then PSCI `CPU_OFF` where the board has PSCI; otherwise (the Pi 4's spin
+/// table, or a refused `CPU_OFF`) a WFE loop until [`cpu_on`] releases it, which starts it again
+/// on a fresh boot stack.
+pub(crate) fn cpu_off() -> ! {
+    let k = kernel();
+    let cpu = arch::cpu_id();
+    timer::set_deadline(None);
+    k.gic.disable_cpu();
+    if let Some(started) = STARTED.get(cpu) {
+        started.store(false, Ordering::Release);
+    }
+    if let (SmpMethod::Psci, Some(conduit)) = (k.board.smp, k.psci) {
+        OFF[cpu].store(true, Ordering::Release);
+        // Returns only if refused: then the CPU parks instead.
+        let _ = arch::psci::cpu_off(conduit);
+        OFF[cpu].store(false, Ordering::Release);
+    }
+    PARKED[cpu].store(true, Ordering::Release);
+    OFF[cpu].store(true, Ordering::Release);
+    while !RELEASE[cpu].swap(false, Ordering::AcqRel) {
+        arch::wfe();
+    }
+    PARKED[cpu].store(false, Ordering::Release);
+    OFF[cpu].store(false, Ordering::Release);
+    // SAFETY: this CPU was started by `start_secondaries` (its MMU, vectors and EL1 state are as
+    // `_secondary_start` left them) and nothing lives on its boot stack any more: the frames
+    // below here belong to the idle thread that left, which nothing will resume.
+    unsafe { arch::boot::_secondary_rejoin(cpu) }
+}
+
+/// The port's `cpu_on`: starts `cpu` again after [`cpu_off`]: PSCI `CPU_ON` at the secondary
+/// entry if it was powered off, else a release of its WFE loop. `Busy` while it is still on its
+/// way off; `Invalid` for a CPU the board does not have.
+pub(crate) fn cpu_on(cpu: usize) -> Result<(), rtos::Error> {
+    let k = kernel();
+    if cpu >= k.cpus || cpu >= MAX_CPUS {
+        return Err(rtos::Error::Invalid);
+    }
+    if !OFF[cpu].load(Ordering::Acquire) {
+        return Err(rtos::Error::Busy);
+    }
+    if PARKED[cpu].load(Ordering::Acquire) {
+        RELEASE[cpu].store(true, Ordering::Release);
+        arch::sev();
+        return Ok(());
+    }
+    let Some(conduit) = k.psci else {
+        return Err(rtos::Error::Invalid);
+    };
+    let entry = arch::boot::_secondary_start as *const () as usize as u64;
+    match arch::psci::cpu_on(conduit, cpu as u64, entry, cpu as u64) {
+        Ok(()) => {
+            OFF[cpu].store(false, Ordering::Release);
+            Ok(())
+        }
+        Err(smccc::psci::error::Error::AlreadyOn | smccc::psci::error::Error::OnPending) => {
+            Err(rtos::Error::Busy)
+        }
+        Err(_) => Err(rtos::Error::Invalid),
+    }
+}
+
 /// Ends the system with exit status `code`: QEMU exits with it (semihosting); on hardware the
 /// board is powered off (PSCI) or halted by the watchdog. Pending console output is sent first.
 pub fn power_off(code: u8) -> ! {

@@ -56,6 +56,13 @@ impl Port for HwPort {
         arch::wfi();
     }
 
+    fn cpu_off(&self) -> ! {
+        crate::boot::cpu_off()
+    }
+    fn cpu_on(&self, cpu: usize) -> Result<(), rtos::Error> {
+        crate::boot::cpu_on(cpu)
+    }
+
     fn stack_alloc(&self) -> Option<Stack> {
         stacks::alloc()
     }

@@ -17,6 +17,8 @@ pub struct CpuStats {
     irq_work_runs: AtomicU64,
     /// Hard-IRQ nesting depth: above 0 while the CPU handles an interrupt.
     hardirq: AtomicU32,
+    /// Reschedule SGIs taken: CPU hotplug's grace period waits for every CPU's to move.
+    quiesced: AtomicU64,
 }
 
 /// What kind of interrupt a CPU took, for [`CpuStats::count`].
@@ -71,12 +73,30 @@ impl CpuStats {
             irq_work_sgis: AtomicU64::new(0),
             irq_work_runs: AtomicU64::new(0),
             hardirq: AtomicU32::new(0),
+            quiesced: AtomicU64::new(0),
         }
     }
 
     /// Marks the CPU online.
     pub fn set_online(&self) {
         self.online.store(true, Ordering::Release);
+    }
+
+    /// The CPU took a reschedule SGI: it was not inside an interrupt-masked window (single
+    /// writer; the release pairs with [`CpuStats::quiesced`]).
+    pub fn quiesce(&self) {
+        let n = self.quiesced.load(Ordering::Relaxed);
+        self.quiesced.store(n.wrapping_add(1), Ordering::Release);
+    }
+
+    /// How many reschedule SGIs it took ([`CpuStats::quiesce`]).
+    pub fn quiesced(&self) -> u64 {
+        self.quiesced.load(Ordering::Acquire)
+    }
+
+    /// Marks the CPU offline (CPU hotplug).
+    pub fn set_offline(&self) {
+        self.online.store(false, Ordering::Release);
     }
 
     /// Whether the CPU is online.

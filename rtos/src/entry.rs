@@ -27,8 +27,33 @@ static WIRED: spin::Once = spin::Once::new();
 pub fn init_cpu() {
     WIRED.call_once(|| {
         sched::set_resume_hook(task_work::run_notified);
+        sched::set_dying_hook(cpu_dying);
     });
     sched::init_cpu();
+    // (After an offline: its timers come back from the CPU that served them.)
+    timer::take_back(port::port().cpu_id());
+}
+
+/// CPU hotplug, on the CPU going offline once the scheduler moved its threads away (interrupts
+/// masked): an online CPU serves its timers, its pending irq_works run here one last time (seed
+/// 003), and the port turns it off. See [`crate::hotplug`].
+fn cpu_dying(cpu: usize) -> ! {
+    let p = port::port();
+    let online = sched::online_mask();
+    let to = if online == 0 {
+        0
+    } else {
+        online.trailing_zeros() as usize
+    };
+    timer::hand_over(cpu, to);
+    // (The SGI makes `to` program its timer for what it adopted.)
+    p.send_sgi(Sgi::Resched, 1 << to);
+    irq_work::run_dying();
+    if let Some(s) = cpu::stats(cpu) {
+        s.set_offline();
+    }
+    sched::cpu_dead(cpu);
+    p.cpu_off()
 }
 
 /// The CPU's idle loop: waits for interrupts and runs whatever becomes ready. Never returns.
@@ -49,7 +74,8 @@ pub fn timer_irq() {
 /// One of the kernel's SGIs arrived on this CPU (interrupts masked). [`Sgi::Resched`] needs
 /// nothing here: the sender set this CPU's need-resched flag and [`irq_exit`] switches.
 pub fn sgi(sgi: Sgi) {
-    let stats = cpu::stats(port::port().cpu_id());
+    let cpu = port::port().cpu_id();
+    let stats = cpu::stats(cpu);
     match sgi {
         Sgi::Ping => {
             if let Some(s) = stats {
@@ -62,7 +88,15 @@ pub fn sgi(sgi: Sgi) {
             }
             irq_work::run_pending(false);
         }
-        Sgi::Resched | Sgi::Halt => {}
+        // (A CPU going offline sends this after handing its timers here; CPU hotplug's grace
+        // period waits for every CPU to have taken one.)
+        Sgi::Resched => {
+            timer::check_adopted(cpu);
+            if let Some(s) = stats {
+                s.quiesce();
+            }
+        }
+        Sgi::Halt => {}
     }
 }
 

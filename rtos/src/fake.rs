@@ -18,7 +18,7 @@ use crate::entry;
 use crate::port::{Context, IrqState, Port, Sgi, Stack, ThreadEntry};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -66,6 +66,9 @@ pub struct FakePort {
     stacks_left: AtomicUsize,
     next_stack: AtomicUsize,
     generation: AtomicU64,
+    /// CPU hotplug: the CPU is in `cpu_off`, and whether `cpu_on` released it.
+    off: [AtomicBool; MAX_CPUS],
+    released: [AtomicBool; MAX_CPUS],
 }
 
 const NO_DEADLINE: u64 = u64::MAX;
@@ -85,6 +88,8 @@ static FAKE: FakePort = FakePort {
     stacks_left: AtomicUsize::new(usize::MAX),
     next_stack: AtomicUsize::new(0x1000_0000),
     generation: AtomicU64::new(0),
+    off: [const { AtomicBool::new(false) }; MAX_CPUS],
+    released: [const { AtomicBool::new(false) }; MAX_CPUS],
 };
 
 static BATONS: Mutex<Vec<Arc<Baton>>> = Mutex::new(Vec::new());
@@ -214,6 +219,38 @@ impl Port for FakePort {
         };
         let _ = s.cv.wait_timeout(g, wait).unwrap();
     }
+    fn cpu_off(&self) -> ! {
+        let cpu = CPU.with(|c| c.get());
+        self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
+        self.off[cpu].store(true, Ordering::Release);
+        while !self.released[cpu].swap(false, Ordering::AcqRel) {
+            self.check_alive();
+            let s = &self.signals[cpu];
+            let g = s.lock.lock().unwrap();
+            if !self.released[cpu].load(Ordering::Acquire) {
+                let _ = s.cv.wait_timeout(g, Duration::from_millis(5)).unwrap();
+            }
+        }
+        self.off[cpu].store(false, Ordering::Release);
+        // Back as a secondary CPU starts (its old idle thread is gone; this host thread becomes
+        // the new one, one level deeper on its stack).
+        self.sgis[cpu].store(0, Ordering::Release);
+        MASKED.with(|m| m.set(true));
+        entry::init_cpu();
+        MASKED.with(|m| m.set(false));
+        entry::idle_loop()
+    }
+    fn cpu_on(&self, cpu: usize) -> Result<(), crate::Error> {
+        if cpu >= self.cpus.load(Ordering::Relaxed) {
+            return Err(crate::Error::Invalid);
+        }
+        if !self.off[cpu].load(Ordering::Acquire) {
+            return Err(crate::Error::Busy);
+        }
+        self.released[cpu].store(true, Ordering::Release);
+        self.wake_cpu(cpu);
+        Ok(())
+    }
     fn stack_alloc(&self) -> Option<Stack> {
         self.stacks_left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
@@ -287,6 +324,10 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     let generation = FAKE.generation.fetch_add(1, Ordering::AcqRel) + 1;
     FAKE.cpus.store(cpus, Ordering::Release);
     FAKE.stacks_left.store(usize::MAX, Ordering::Release);
+    for c in 0..MAX_CPUS {
+        FAKE.off[c].store(false, Ordering::Release);
+        FAKE.released[c].store(false, Ordering::Release);
+    }
     for c in 0..MAX_CPUS {
         FAKE.deadlines[c].store(NO_DEADLINE, Ordering::Release);
         FAKE.sgis[c].store(0, Ordering::Release);

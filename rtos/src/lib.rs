@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! entry                   what the port calls: init_cpu, idle_loop, timer_irq, sgi, irq_exit
+//! hotplug                 CPU offline/online: parks, unbinds, hands over, and back
 //! work::{workqueue, kthread_worker}   on work::item (the work both run)
 //! kthread                 create/run/bind/park/unpark/stop/exit
 //! work::task_work         task_work_add with its notify modes, the run loop
@@ -22,7 +23,8 @@
 //! ```
 //!
 //! Where a lower layer must reach up, it does not import: the scheduler calls a hook registered
-//! at init ([`sched::set_resume_hook`], wired by [`entry`]) to run a notified thread's task works;
+//! at init ([`sched::set_resume_hook`], wired by [`entry`]) to run a notified thread's task works,
+//! and another ([`sched::set_dying_hook`]) to tear a CPU going offline down;
 //! the timer reports a finished time slice to its caller; a timer wakes a thread through the
 //! [`timer::Wake`] trait; a work item reaches its worker through `work::item::Owner`.
 //!
@@ -58,6 +60,8 @@ pub mod entry;
 pub mod error;
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub mod fake;
+#[cfg(not(loom))]
+pub mod hotplug;
 pub mod kthread;
 pub mod once;
 pub mod port;

@@ -193,6 +193,22 @@ pub trait Port: Sync {
     fn cpu_id(&self) -> usize;
     /// Waits for an interrupt; may return spuriously.
     fn idle(&self);
+    /// CPU hotplug: the calling CPU leaves (interrupts masked, its threads, timers and irq_works
+    /// handed over by the kernel). The port stops its timer and interrupts and powers it off, or
+    /// parks it, until [`Port::cpu_on`]; then the CPU comes back through the port's start path
+    /// for secondary CPUs ([`crate::entry::init_cpu`], [`crate::entry::idle_loop`]). Never
+    /// returns. The default parks the CPU in its idle wait for good.
+    fn cpu_off(&self) -> ! {
+        loop {
+            self.idle();
+        }
+    }
+    /// CPU hotplug: starts CPU `cpu` again after [`Port::cpu_off`]. [`crate::Error::Invalid`]
+    /// if the port cannot (the default), [`crate::Error::Busy`] if the CPU is not off yet.
+    fn cpu_on(&self, cpu: usize) -> Result<(), crate::Error> {
+        let _ = cpu;
+        Err(crate::Error::Invalid)
+    }
 
     /// Allocates a thread stack (with a guard page where possible); `None` when none is left.
     fn stack_alloc(&self) -> Option<Stack>;

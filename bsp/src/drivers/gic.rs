@@ -109,6 +109,14 @@ impl Gic {
         }
     }
 
+    /// CPU hotplug: turns this CPU's interface off (GICC_CTLR = 0), so no interrupt is signalled
+    /// to it until [`Gic::init_cpu`] runs there again.
+    pub fn disable_cpu(&self) {
+        // SAFETY: GICC_CTLR (offset 0) of the CPU interface, banked per CPU (`new`'s contract);
+        // clearing it only stops interrupts reaching this CPU.
+        unsafe { core::ptr::write_volatile(self.gicc as *mut u32, 0) };
+    }
+
     /// Interrupt lines the distributor implements (GICD_TYPER.ITLinesNumber).
     pub fn lines(&self) -> u32 {
         self.lines

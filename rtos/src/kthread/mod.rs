@@ -15,7 +15,9 @@
 //!   the thread on itself it only sets the flag. A thread parked before it ever ran parks without
 //!   calling its function.
 //! - [`unpark`]: clears should-park, re-binds a per-CPU thread, wakes it from parked; a no-op if
-//!   it is not parked.
+//!   it is not parked. A per-CPU thread whose CPU is offline stays parked until the CPU comes back
+//!   (unless it is being stopped); CPU hotplug parks and unparks per-CPU threads itself
+//!   ([`crate::hotplug`]).
 //! - [`stop`]: sets should-stop, unparks, wakes, waits for the exit and returns the thread
 //!   function's result. A thread that was never woken never runs its function, and `stop` returns
 //!   `-EINTR` (-4).
@@ -51,6 +53,7 @@
 //! });
 //! ```
 
+pub(crate) mod hotplug;
 pub mod kthreadd;
 
 use crate::config::{DEFAULT_PRIORITY, MAX_CPUS, PRIORITIES};
@@ -196,7 +199,8 @@ fn create_boxed(name: &str, opts: Options, body: Entry) -> Result<KThread, Error
     }
     let allowed = match opts.cpu {
         Some(cpu) => check_cpu(cpu)?,
-        None => sched::online_mask(),
+        // Any CPU, now or once it comes online (placement looks at the online ones).
+        None => sched::ALL_CPUS,
     };
     let mut reg = REGISTRY.lock();
     if reg.iter().any(|t| t.name() == name) {
@@ -401,14 +405,31 @@ pub fn unpark(t: &KThread) {
     if !k.has_flag(flags::SHOULD_PARK) {
         return;
     }
+    if stays_parked(k) {
+        return; // its CPU is offline: unparked when it comes back
+    }
     if k.has_flag(flags::IS_PER_CPU) {
         let cpu = k.bound_cpu.load(Ordering::Acquire);
         if let Ok(mask) = check_cpu(cpu) {
             sched::set_allowed(k, mask);
         }
     }
-    k.clear_flag(flags::SHOULD_PARK);
+    k.clear_flag(flags::SHOULD_PARK | flags::HOTPLUG_PARKED);
     sched::try_wake(k, &[State::Parked]);
+}
+
+/// [`unpark`]'s hotplug rule: whether a per-CPU thread must stay parked because its CPU is
+/// offline (then it is marked for that CPU's online). A thread being stopped never stays.
+fn stays_parked(k: &sched::Thread) -> bool {
+    if !k.has_flag(flags::IS_PER_CPU) || k.has_flag(flags::SHOULD_STOP) {
+        return false;
+    }
+    let cpu = k.bound_cpu.load(Ordering::Acquire);
+    if sched::online_mask() & (1 << cpu) != 0 || k.state() != State::Parked {
+        return false;
+    }
+    k.set_flag(flags::HOTPLUG_PARKED);
+    true
 }
 
 /// Stops `t` and returns its result, waiting as long as it takes.

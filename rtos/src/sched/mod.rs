@@ -31,7 +31,9 @@
 //!
 //! This layer sits on `port`, `sync`, `time` and `timer`, and names nothing above it: where it
 //! must reach up (a notified thread runs its task works at a kernel boundary) it calls a hook
-//! registered at init ([`set_resume_hook`]).
+//! registered at init ([`set_resume_hook`]); so it does for a CPU going offline, whose idle
+//! thread hands its threads to online CPUs and then calls the dying hook ([`set_dying_hook`],
+//! CPU hotplug: see `crate::hotplug`).
 
 pub(crate) mod fifo;
 mod scheduler;
@@ -41,16 +43,16 @@ pub mod thread;
 
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) use scheduler::reset_for_fake;
+pub use scheduler::{
+    ALL_CPUS, cpu_dead, current, idle_loop, init_cpu, is_current, is_dead, online_mask,
+    peek_current, possible_mask, preempt_irq, resume_boundary, schedule, set_dying_hook,
+    set_need_resched, set_priority, set_resume_hook, take_down, wake_up_process, yield_now,
+};
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};
 pub(crate) use scheduler::{
     create_thread, exit_current, prepare_to_sleep, resume_pending, set_allowed, set_current_state,
     try_wake, wake_interruptible, with_current,
-};
-pub use scheduler::{
-    current, idle_loop, init_cpu, is_current, online_mask, peek_current, preempt_irq,
-    resume_boundary, schedule, set_need_resched, set_priority, set_resume_hook, wake_up_process,
-    yield_now,
 };
 pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};

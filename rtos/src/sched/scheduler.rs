@@ -26,6 +26,8 @@ struct RunQueue {
     prev: Option<Arc<Thread>>,
     /// The running thread has a time slice ([`timer::set_slice`]).
     slice: bool,
+    /// The CPU went offline: nothing may be queued here until it comes back ([`init_cpu`]).
+    dead: bool,
 }
 
 impl RunQueue {
@@ -38,6 +40,7 @@ impl RunQueue {
             idle: None,
             prev: None,
             slice: false,
+            dead: false,
         }
     }
 
@@ -50,6 +53,7 @@ impl RunQueue {
         self.nr_ready += 1;
     }
 
+    #[inline(always)]
     fn pick(&mut self) -> Option<Arc<Thread>> {
         if self.bitmap == 0 {
             return None;
@@ -62,6 +66,12 @@ impl RunQueue {
         self.nr_ready -= 1;
         t.on_rq.store(false, Ordering::Release);
         Some(t)
+    }
+
+    /// [`RunQueue::pick`], or nothing when `skip` (a CPU going offline).
+    #[inline(always)]
+    fn pick_unless(&mut self, skip: bool) -> Option<Arc<Thread>> {
+        if skip { None } else { self.pick() }
     }
 
     fn remove(&mut self, t: &Arc<Thread>) -> bool {
@@ -89,6 +99,11 @@ struct PerCpu {
     /// `rq.prev` holds an exited thread to reap. Only this CPU touches it, masked: the thread
     /// switched to reads one flag instead of taking the run-queue lock again.
     reap: AtomicBool,
+    /// The scheduler runs here ([`init_cpu`] ran, and the CPU has not gone offline since).
+    up: AtomicBool,
+    /// Asked to go offline ([`take_down`]): it switches to its idle thread, which hands every
+    /// other thread to online CPUs and leaves ([`set_dying_hook`]).
+    dying: AtomicBool,
 }
 
 static CPUS: [PerCpu; MAX_CPUS] = [const {
@@ -96,14 +111,26 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
         rq: IrqSpinLock::new(RunQueue::new()),
         need_resched: AtomicBool::new(false),
         reap: AtomicBool::new(false),
+        up: AtomicBool::new(false),
+        dying: AtomicBool::new(false),
     }
 }; MAX_CPUS];
+
+/// Every CPU: the allowed mask of a thread that may run anywhere (placement intersects it with
+/// the online CPUs, so a CPU that comes back online is used again).
+pub const ALL_CPUS: u32 = if MAX_CPUS >= 32 {
+    u32::MAX
+} else {
+    (1 << MAX_CPUS) - 1
+};
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
 /// The CPUs the scheduler runs on ([`init_cpu`] ran there), bit n = CPU n: one load for every
 /// wake-up.
 static ONLINE: AtomicU32 = AtomicU32::new(0);
+/// See [`possible_mask`].
+static POSSIBLE: AtomicU32 = AtomicU32::new(0);
 
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
     Thread {
@@ -154,16 +181,28 @@ pub fn init_cpu() {
     let idle = Arc::new(new_thread(format!("idle/{cpu}"), 0, cpu, 1 << cpu, true));
     idle.ran_since.store(p.now(), Ordering::Relaxed);
     {
+        // (Again after the CPU was offline: a fresh idle thread on the fresh boot context.)
         let mut rq = CPUS[cpu].rq.lock();
         rq.current = Some(idle.clone());
         rq.idle = Some(idle);
+        rq.dead = false;
+        rq.slice = false;
     }
+    CPUS[cpu].dying.store(false, Ordering::Release);
+    CPUS[cpu].up.store(true, Ordering::Release);
+    POSSIBLE.fetch_or(1 << cpu, Ordering::AcqRel);
     ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
 }
 
 /// CPUs the scheduler may place threads on (bit n = CPU n).
 pub fn online_mask() -> u32 {
     ONLINE.load(Ordering::Acquire)
+}
+
+/// CPUs that have run the scheduler at least once (online now or offline by hotplug): those a
+/// workqueue has a worker for.
+pub fn possible_mask() -> u32 {
+    POSSIBLE.load(Ordering::Acquire)
 }
 
 /// The thread running on this CPU, once the scheduler runs here.
@@ -341,12 +380,12 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         } else {
             select_cpu_unlocked(&mut rq, t, c)
         };
+        // (`c` cannot be a dead CPU's queue here: its last drain and `dead` happened under this
+        // lock, after the online mask changed, so `select_cpu_unlocked` did not pick it.)
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
-            let mut trq = CPUS[target].rq.lock_masked();
-            trq.enqueue(t.clone());
-            kick(&trq, target, t, p.cpu_id());
+            enqueue_remote(t, target, p.cpu_id());
         } else {
             rq.enqueue(t.clone());
             kick(&rq, target, t, p.cpu_id());
@@ -356,6 +395,34 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
     p.irq_restore(saved);
     preempt_point();
     woke
+}
+
+/// Queues `t` (ready, on no queue, its `cpu` already `target`) on `target`, or on an online CPU if
+/// `target` went offline meanwhile (a wake-up that read the online mask just before it changed).
+fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize) {
+    loop {
+        let mut trq = CPUS[target].rq.lock_masked();
+        if trq.dead {
+            drop(trq);
+            target = fallback_cpu(target);
+            t.cpu.store(target, Ordering::Release);
+            continue;
+        }
+        trq.enqueue(t.clone());
+        kick(&trq, target, t, this_cpu);
+        return;
+    }
+}
+
+/// An online CPU for a thread that cannot stay on `c`: the lowest online one (CPU 0 never goes
+/// offline), or `c` itself before any CPU is online.
+fn fallback_cpu(c: usize) -> usize {
+    let online = online_mask();
+    if online == 0 {
+        c
+    } else {
+        online.trailing_zeros() as usize
+    }
 }
 
 /// In preemptible thread context (interrupts enabled), switches now if this CPU was asked to:
@@ -377,7 +444,12 @@ fn select_cpu_unlocked(
     c: usize,
 ) -> usize {
     let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
-    if allowed == 1 << c || allowed == 0 {
+    if allowed == 0 {
+        // Every CPU it may use is offline (hotplug parks per-CPU kthreads first, so only a race
+        // gets here): it runs on an online CPU rather than never (Linux's select_fallback_rq).
+        return fallback_cpu(c);
+    }
+    if allowed == 1 << c {
         return c;
     }
     let here = rq.nr_ready + rq.current.as_ref().is_some_and(|cur| !cur.is_idle) as usize;
@@ -475,7 +547,8 @@ fn schedule_inner(preempt: bool) -> bool {
             _ => {}
         }
     }
-    let next = match rq.pick() {
+    // A CPU going offline runs only its idle thread, which hands the others to online CPUs.
+    let next = match rq.pick_unless(pc.dying.load(Ordering::Acquire)) {
         Some(t) => t,
         None => rq.idle.clone().expect("init_cpu ran"),
     };
@@ -650,12 +723,12 @@ pub fn preempt_irq() {
     // with interrupts enabled (as on Linux's return to user mode), still on its own stack.
     // (`schedule_inner` may switch away and back, maybe onto another CPU: it reports the flag
     // as it finds it on return.)
-    let notified =
-        if CPUS[cpu].need_resched.load(Ordering::Acquire) && online_mask() & (1 << cpu) != 0 {
-            schedule_inner(true)
-        } else {
-            with_current(|t| resume_pending(Some(t))).unwrap_or(false)
-        };
+    let pc = &CPUS[cpu];
+    let notified = if pc.need_resched.load(Ordering::Acquire) && pc.up.load(Ordering::Relaxed) {
+        schedule_inner(true)
+    } else {
+        with_current(|t| resume_pending(Some(t))).unwrap_or(false)
+    };
     if notified {
         p.irq_enable();
         run_resume_hook();
@@ -676,6 +749,95 @@ pub fn idle_loop() -> ! {
         if CPUS[cpu].need_resched.load(Ordering::Acquire) {
             schedule();
         }
+        // A CPU going offline (`take_down`) ends up here, on its idle thread, with no other
+        // thread left to run (the reschedule it was sent switched away from the others).
+        if CPUS[cpu].dying.load(Ordering::Relaxed) {
+            let _masked = p.irq_save();
+            die(cpu);
+        }
+    }
+}
+
+// ---- CPU hotplug: the scheduler's part ----
+
+/// Called on a CPU going offline, by its idle thread, once every other thread has left it
+/// (interrupts masked): the rest of the kernel's teardown (timers, irq_works), ending in the
+/// port's `cpu_off`. Registered by [`crate::entry`] (this layer names nothing above it).
+static DYING_HOOK: spin::Once<fn(usize) -> !> = spin::Once::new();
+
+/// Registers the dying hook (see [`DYING_HOOK`]); the first call wins.
+pub fn set_dying_hook(hook: fn(usize) -> !) {
+    DYING_HOOK.call_once(|| hook);
+}
+
+/// Starts taking `cpu` offline: no thread is placed there any more, and the CPU is told to
+/// switch to its idle thread, which hands its threads to online CPUs and calls the dying hook.
+/// The caller (`crate::hotplug`) has parked or unbound the threads bound to it, and waits for
+/// [`is_dead`].
+pub fn take_down(cpu: usize) {
+    ONLINE.fetch_and(!(1 << cpu), Ordering::SeqCst);
+    let pc = &CPUS[cpu];
+    pc.dying.store(true, Ordering::SeqCst);
+    pc.need_resched.store(true, Ordering::Release);
+    port::port().send_sgi(Sgi::Resched, 1 << cpu);
+}
+
+/// The dying hook's last word before the port powers `cpu` off: from now on [`is_dead`].
+pub fn cpu_dead(cpu: usize) {
+    if let Some(c) = CPUS.get(cpu) {
+        c.up.store(false, Ordering::Release);
+    }
+}
+
+/// Whether `cpu` has left for good after [`take_down`] (its threads are elsewhere and it runs
+/// nothing of the kernel's any more).
+pub fn is_dead(cpu: usize) -> bool {
+    CPUS.get(cpu)
+        .is_some_and(|c| c.dying.load(Ordering::Acquire) && !c.up.load(Ordering::Acquire))
+}
+
+/// The dying CPU's idle thread (interrupts masked): moves every ready thread to an online CPU,
+/// closes the run queue, and calls the dying hook. Never returns.
+#[cold]
+fn die(cpu: usize) -> ! {
+    loop {
+        let t = {
+            let mut rq = CPUS[cpu].rq.lock_masked();
+            let t = rq.pick();
+            if t.is_none() {
+                rq.dead = true;
+                rq.slice = false;
+            }
+            t
+        };
+        let Some(t) = t else { break };
+        let online = online_mask();
+        let mut allowed = t.allowed.load(Ordering::Acquire) & online;
+        if allowed == 0 {
+            // Bound to this CPU only and not parked (hotplug parks per-CPU kthreads first):
+            // its binding is broken rather than the thread lost, as Linux does.
+            t.allowed.store(ALL_CPUS, Ordering::Release);
+            allowed = online;
+            crate::kprintln!(
+                "sched: {} (tid {}) was bound to cpu{cpu}, which went offline: it now runs anywhere",
+                t.name,
+                t.tid
+            );
+        }
+        let target = if allowed == 0 {
+            0
+        } else {
+            allowed.trailing_zeros() as usize
+        };
+        t.cpu.store(target, Ordering::Release);
+        enqueue_remote(&t, target, cpu);
+    }
+    timer::set_slice(cpu, None);
+    match DYING_HOOK.get() {
+        Some(hook) => hook(cpu),
+        None => loop {
+            port::port().idle();
+        },
     }
 }
 
@@ -783,4 +945,9 @@ pub(crate) fn reset_for_fake() {
         c.need_resched.store(false, Ordering::Release);
     }
     ONLINE.store(0, Ordering::Release);
+    POSSIBLE.store(0, Ordering::Release);
+    for c in &CPUS {
+        c.up.store(false, Ordering::Release);
+        c.dying.store(false, Ordering::Release);
+    }
 }

@@ -76,6 +76,11 @@ pub(crate) mod flags {
     pub const INTERRUPTIBLE: u32 = 1 << 5;
     /// `kthreadd`: park and stop are refused (every thread creation depends on it).
     pub const NO_PARK_STOP: u32 = 1 << 6;
+    /// A per-CPU worker (a workqueue's or kthread worker's thread): when its CPU goes offline it
+    /// is not parked but unbound, and goes on running its works elsewhere (re-bound on online).
+    pub const HOTPLUG_UNBIND: u32 = 1 << 7;
+    /// Parked because its CPU went offline (or unparked while it was): unparked on online.
+    pub const HOTPLUG_PARKED: u32 = 1 << 8;
     /// A stop or park request: an interruptible sleep ends early for these.
     pub const STOP_OR_PARK: u32 = SHOULD_STOP | SHOULD_PARK;
 }

@@ -36,7 +36,7 @@ use crate::time::Instant;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use queue::{Handle, TimerQueue};
 
 /// Something a timer can wake: a sleeping thread (the scheduler implements it for its threads,
@@ -132,6 +132,74 @@ static QUEUES: [IrqSpinLock<TimerQueue<Action>>; MAX_CPUS] =
 
 static DEADLINES: [CpuDeadlines; MAX_CPUS] = [const { CpuDeadlines::new() }; MAX_CPUS];
 
+/// The queues of offline CPUs each CPU serves besides its own (bit n = CPU n's queue): a CPU going
+/// offline hands its pending timers to an online one ([`hand_over`]) without moving them, so that
+/// their ids stay valid for [`cancel`]; it takes them back when it comes online ([`take_back`]).
+/// Zero almost always: the timer interrupt pays one load for it.
+static ADOPTED: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// The earliest deadline of the queues `cpu` adopted ([`NONE`] if none).
+fn adopted_earliest(cpu: usize) -> u64 {
+    let mut mask = ADOPTED[cpu].load(Ordering::Acquire);
+    let mut e = NONE;
+    while mask != 0 {
+        let c = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        if let Some(d) = QUEUES[c].lock_masked().earliest() {
+            e = e.min(d);
+        }
+    }
+    e
+}
+
+/// Runs one due timer of the queues `cpu` adopted, if any; whether it ran one.
+fn fire_adopted(cpu: usize, now: u64) -> bool {
+    let mut mask = ADOPTED[cpu].load(Ordering::Acquire);
+    while mask != 0 {
+        let c = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        let due = QUEUES[c].lock_masked().pop_due(now).map(|(_, a)| a);
+        match due {
+            Some(Action::Wake(w)) => w.wake(),
+            Some(Action::Call(f)) => f(),
+            None => continue,
+        }
+        return true;
+    }
+    false
+}
+
+/// CPU `from` goes offline (called there, interrupts masked): CPU `to` serves its timers (and any
+/// it served) from now on. The caller interrupts `to`, which then programs its hardware for them
+/// ([`check_adopted`]).
+pub fn hand_over(from: usize, to: usize) {
+    let mine = ADOPTED[from].swap(0, Ordering::AcqRel);
+    ADOPTED[to].fetch_or(mine | (1 << from), Ordering::AcqRel);
+    DEADLINES[from].slice.store(NONE, Ordering::Relaxed);
+    DEADLINES[from].programmed.store(NONE, Ordering::Relaxed);
+}
+
+/// This CPU came (back) online (interrupts masked): it serves its own queue again, and programs
+/// its hardware for it.
+pub fn take_back(cpu: usize) {
+    for a in &ADOPTED {
+        a.fetch_and(!(1 << cpu), Ordering::AcqRel);
+    }
+    let d = &DEADLINES[cpu];
+    d.programmed.store(NONE, Ordering::Relaxed);
+    let t = QUEUES[cpu].lock_masked();
+    d.program_exact(wanted(&t, d.slice.load(Ordering::Relaxed)));
+}
+
+/// On an interrupt that may follow a [`hand_over`] to this CPU (interrupts masked): programs the
+/// hardware for the adopted timers if they come first. One load when it adopted none.
+#[inline]
+pub fn check_adopted(cpu: usize) {
+    if ADOPTED[cpu].load(Ordering::Relaxed) != 0 {
+        DEADLINES[cpu].program_if_earlier(adopted_earliest(cpu));
+    }
+}
+
 /// Sets (or with `None`, clears) the end of this CPU's current time slice; when it passes,
 /// [`handle_irq`] reports it. Called on `cpu` with interrupts masked: a few loads and stores, no
 /// lock (a re-armed slice is later than the one programmed, so the hardware is left alone).
@@ -221,18 +289,24 @@ pub fn handle_irq() -> bool {
             d.slice.store(NONE, Ordering::Relaxed);
             slice_ended = true;
         }
-        let due = {
+        let (due, want) = {
             let mut t = QUEUES[cpu].lock_masked();
             let due = t.pop_due(now).map(|(_, a)| a);
-            if due.is_none() {
-                d.program_exact(wanted(&t, d.slice.load(Ordering::Relaxed)));
-            }
-            due
+            (due, wanted(&t, d.slice.load(Ordering::Relaxed)))
         };
         match due {
             Some(Action::Wake(w)) => w.wake(),
             Some(Action::Call(f)) => f(),
-            None => return slice_ended,
+            None => {
+                if ADOPTED[cpu].load(Ordering::Relaxed) == 0 {
+                    d.program_exact(want);
+                    return slice_ended;
+                }
+                if !fire_adopted(cpu, now) {
+                    d.program_exact(want.min(adopted_earliest(cpu)));
+                    return slice_ended;
+                }
+            }
         }
     }
 }
@@ -246,5 +320,8 @@ pub(crate) fn reset_for_fake() {
     for d in &DEADLINES {
         d.slice.store(NONE, Ordering::Relaxed);
         d.programmed.store(NONE, Ordering::Relaxed);
+    }
+    for a in &ADOPTED {
+        a.store(0, Ordering::Relaxed);
     }
 }

@@ -101,6 +101,11 @@ impl Worker {
 }
 
 fn spawn(name: &str, cpu: Option<usize>) -> Result<Arc<Worker>, Error> {
+    if cpu.is_some_and(|c| {
+        c >= crate::config::MAX_CPUS || crate::sched::online_mask() & (1 << c) == 0
+    }) {
+        return Err(Error::Invalid);
+    }
     let pool = Pool::spawn(&Owner::new("kthread worker", name), name, cpu)?;
     pool.start();
     Ok(Arc::new(Worker { pool }))

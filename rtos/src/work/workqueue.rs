@@ -6,9 +6,11 @@
 //! rustdoc alias (`queue_work`).
 //!
 //! # Contracts
-//! - A workqueue has a worker kthread per online CPU, each bound to its CPU with `create_on_cpu`
-//!   semantics ([`create`], `create_workqueue`), or exactly one unbound worker
-//!   ([`create_singlethread`]).
+//! - A workqueue has a worker kthread per CPU (every CPU that has been online, including those
+//!   offline now), each bound to its CPU with `create_on_cpu` semantics ([`create`],
+//!   `create_workqueue`), or exactly one unbound worker ([`create_singlethread`]). While a CPU is
+//!   offline ([`crate::hotplug`]) its worker is unbound and runs what is queued on it on an online
+//!   CPU (Linux's disassociated pools); it is bound again when the CPU comes back.
 //! - [`queue`] (`queue_work`) "returns false if the work is already pending, else queues it on the
 //!   current CPU's worker and wakes that worker"; [`queue_on`] picks the CPU. A CPU without a
 //!   worker of this queue (it came online later, or the queue is single-threaded) uses the queue's
@@ -133,9 +135,11 @@ fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
     let cpus: Vec<Option<usize>> = if single {
         alloc::vec![None]
     } else {
-        let online = sched::online_mask();
+        // A worker for every CPU that has been online: one that is offline now gets its worker
+        // bound when it comes back (until then, that worker runs anywhere).
+        let possible = sched::possible_mask();
         (0..MAX_CPUS)
-            .filter(|c| online & (1 << c) != 0)
+            .filter(|c| possible & (1 << c) != 0)
             .map(Some)
             .collect()
     };
@@ -171,7 +175,7 @@ fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
     }))
 }
 
-/// Creates a workqueue with a worker bound to each online CPU, named `name/<cpu>`.
+/// Creates a workqueue with a worker bound to each CPU, named `name/<cpu>`.
 #[doc(alias = "create_workqueue")]
 #[doc(alias = "alloc_workqueue")]
 pub fn create(name: &str) -> Result<Arc<Workqueue>, Error> {

@@ -122,6 +122,19 @@ _secondary_start:
     bl      {secondary_main}
 8:  wfe
     b       8b
+
+// A CPU parked by CPU hotplug, released again (x0 = its index; MMU and EL1 as it left them):
+// the same start on a fresh boot stack (the parked frames below are abandoned).
+.global _secondary_rejoin
+_secondary_rejoin:
+    msr     daifset, #0xf
+    mov     x19, x0
+    BOOT_STACK_TOP
+    mov     sp, x0
+    mov     x0, x19
+    bl      {secondary_main}
+7:  wfe
+    b       7b
 "#,
     stacks = sym BOOT_STACKS,
     stack_size = const BOOT_STACK_SIZE,
@@ -133,4 +146,7 @@ _secondary_start:
 unsafe extern "C" {
     /// The secondary CPUs' entry point (physical = virtual: the map is an identity map).
     pub(crate) fn _secondary_start();
+    /// A parked CPU's way back in ([`crate::boot::cpu_off`]): resets its stack to the top of its
+    /// boot stack and calls [`crate::boot::secondary_main`]. Never returns.
+    pub(crate) fn _secondary_rejoin(cpu: usize) -> !;
 }

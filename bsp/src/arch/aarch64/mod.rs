@@ -70,6 +70,18 @@ pub fn wfi() {
     unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Waits for an event (SEV from another CPU, or an interrupt becoming pending).
+pub fn wfe() {
+    // SAFETY: WFE only pauses the CPU.
+    unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Signals an event to every CPU (ends their WFE), after the stores before it.
+pub fn sev() {
+    // SAFETY: a barrier and SEV: they order and signal, touching no memory of ours.
+    unsafe { core::arch::asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
+}
+
 /// One step of a busy-wait for another CPU: a YIELD hint. On hardware it only hints; under
 /// QEMU's round-robin TCG (`-icount`, `-accel tcg,thread=single`) it hands the host thread to
 /// the next vCPU at once, instead of spinning to the end of this vCPU's time slice while the CPU

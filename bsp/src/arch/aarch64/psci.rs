@@ -25,6 +25,15 @@ pub fn cpu_on(
     }
 }
 
+/// Powers the calling CPU off (CPU hotplug). Returns only on failure.
+pub fn cpu_off(conduit: Conduit) -> psci::error::Error {
+    let r = match conduit {
+        Conduit::Hvc => psci::cpu_off::<Hvc>(),
+        Conduit::Smc => psci::cpu_off::<Smc>(),
+    };
+    r.err().unwrap_or(psci::error::Error::Denied)
+}
+
 /// Powers the system off. Returns only on failure.
 pub fn system_off(conduit: Conduit) {
     let _ = match conduit {

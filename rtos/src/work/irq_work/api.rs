@@ -156,14 +156,24 @@ fn queue_local(w: IrqWork, cpu: usize) {
 #[doc(alias = "irq_work_queue_on")]
 pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
     let p = crate::port::port();
+    // The check and the push in one window with interrupts masked: CPU hotplug waits until
+    // every CPU has taken an interrupt after it marked a CPU offline (a grace period), so no
+    // push that saw the CPU online is still to come when it collects what the CPU left
+    // ([`run_leftovers`]); later ones see it offline.
+    let saved = p.irq_save();
+    let r = queue_on_masked(p, w, cpu);
+    p.irq_restore(saved);
+    r
+}
+
+#[inline(always)]
+fn queue_on_masked(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<bool, Error> {
     if cpu >= MAX_CPUS || crate::sched::online_mask() & (1 << cpu) == 0 {
         return Err(Error::Invalid);
     }
     if !CORE.claim(w.slot, w.generation) {
         return Ok(false);
     }
-    // (No need to stay on this CPU: either path pushes to `cpu`'s list and interrupts `cpu`;
-    // only whether a lazy work may wait for the timer depends on it being this CPU.)
     if cpu == p.cpu_id() {
         queue_local(w, cpu);
     } else if CORE.push(cpu, w.slot, false) {
@@ -172,27 +182,73 @@ pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// This CPU goes offline (interrupts masked, its threads gone elsewhere): runs everything queued
+/// on it, lazy or not, before it stops taking interrupts (seed 003's `CPU_DYING` flush).
+pub fn run_dying() -> usize {
+    let cpu = crate::port::port().cpu_id();
+    let n = CORE.run_both(cpu, rare(callback(cpu)));
+    count_runs(cpu, n);
+    n
+}
+
+/// After CPU `dead` went offline and a grace period passed (every online CPU took an interrupt
+/// since it was marked offline): runs here, interrupts masked, what a queuer that saw it online
+/// pushed after its last run. Returns how many.
+pub fn run_leftovers(dead: usize) -> usize {
+    let p = crate::port::port();
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let n = CORE.run_both(dead, rare(callback(cpu)));
+    count_runs(cpu, n);
+    p.irq_restore(saved);
+    n
+}
+
 /// Runs this CPU's pending irq_works (the SGI handler; `lazy` also runs the lazy list, from
 /// the timer interrupt). Called by [`crate::entry`] in hard IRQ context, interrupts masked.
 #[doc(alias = "irq_work_run")]
 pub fn run_pending(lazy: bool) -> usize {
-    let cpu = crate::port::port().cpu_id();
-    let call = |i: usize| {
+    run_lists_of(crate::port::port().cpu_id(), lazy)
+}
+
+/// Runs, on this CPU (interrupts masked), what is queued on its list (and its lazy list with
+/// `lazy`).
+#[inline(always)]
+fn run_lists_of(cpu: usize, lazy: bool) -> usize {
+    let call = callback(cpu);
+    let mut n = CORE.run(cpu, false, call);
+    if lazy {
+        n += CORE.run(cpu, true, call);
+    }
+    count_runs(cpu, n);
+    n
+}
+
+/// What running slot `i` on `cpu` does: its callback, then its counters.
+#[inline(always)]
+fn callback(cpu: usize) -> impl Fn(usize) + Copy {
+    #[inline(always)]
+    move |i: usize| {
         let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
         if let Some(f) = f {
             f(&IrqWork::of(i));
         }
         RUNS[i].fetch_add(1, Ordering::Relaxed);
         LAST_CPU[i].store(cpu as u32 + 1, Ordering::Relaxed);
-    };
-    let mut n = CORE.run(cpu, false, call);
-    if lazy {
-        n += CORE.run(cpu, true, call);
     }
+}
+
+/// `f` as a closure of its own type, for the rare (hotplug) runs: the hot path's instance of
+/// [`Core::run`] keeps a single caller and stays inlined into [`run_pending`].
+fn rare(f: impl Fn(usize)) -> impl FnMut(usize) {
+    move |i| f(i)
+}
+
+/// Counts `n` callbacks run on `cpu`.
+fn count_runs(cpu: usize, n: usize) {
     if let Some(stats) = crate::cpu::stats(cpu) {
         stats.count_irq_work_runs(n as u64);
     }
-    n
 }
 
 /// Waits until `w` is not BUSY (its callback finished). [`Error::Busy`] if called with

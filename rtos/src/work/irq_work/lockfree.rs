@@ -210,6 +210,13 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         }
     }
 
+    /// Both lists of `cpu` (a CPU going offline, its last run; or what a queuer pushed there
+    /// while it left): runs them like [`Core::run`].
+    pub fn run_both(&self, cpu: usize, f: impl FnMut(usize)) -> usize {
+        let mut f = f;
+        self.run(cpu, false, &mut f) + self.run(cpu, true, &mut f)
+    }
+
     /// Whether `cpu` has works waiting (either list).
     pub fn has_pending(&self, cpu: usize) -> bool {
         self.heads[cpu].load(Ordering::Acquire) != NIL

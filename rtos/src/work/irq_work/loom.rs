@@ -107,3 +107,59 @@ fn loom_free_vs_claim() {
         }
     });
 }
+
+/// CPU hotplug: a CPU queues works on CPU 1 while CPU 1 goes offline. The queuer's
+/// interrupt-masked window (check online, claim, push) is a mutex here, and the grace period
+/// (every CPU took an interrupt, which it only does outside such windows) is taking and releasing
+/// it. Every work queued runs exactly once: in CPU 1's last run, or among the leftovers run after
+/// the grace period; a queuer that finds CPU 1 offline queues nothing.
+#[test]
+fn loom_queue_vs_cpu_dying() {
+    use ::loom::sync::atomic::{AtomicBool, AtomicUsize};
+    ::loom::model(|| {
+        let core = Arc::new(Core::<2, 2>::new());
+        let online = Arc::new(AtomicBool::new(true));
+        let window = Arc::new(::loom::sync::Mutex::new(()));
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let queuer = {
+            let (c, on, w) = (core.clone(), online.clone(), window.clone());
+            ::loom::thread::spawn(move || {
+                let mut queued = [false; 2];
+                for (slot, q) in queued.iter_mut().enumerate() {
+                    let _masked = w.lock().unwrap();
+                    if on.load(Ordering::Relaxed) {
+                        assert!(c.claim(slot, 0));
+                        c.push(1, slot, false);
+                        *q = true;
+                    }
+                }
+                queued
+            })
+        };
+        // The controller marks CPU 1 offline; CPU 1 runs its lists one last time.
+        online.store(false, Ordering::Relaxed);
+        let dying = {
+            let (c, r) = (core.clone(), runs.clone());
+            ::loom::thread::spawn(move || {
+                c.run_both(1, |i| {
+                    r[i].fetch_add(1, Ordering::Relaxed);
+                });
+            })
+        };
+        dying.join().unwrap();
+        // The grace period, then the leftovers.
+        drop(window.lock().unwrap());
+        core.run_both(1, |i| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+        });
+        let queued = queuer.join().unwrap();
+        for (i, q) in queued.iter().enumerate() {
+            assert_eq!(
+                runs[i].load(Ordering::Relaxed),
+                usize::from(*q),
+                "work {i}: queued {q}, runs exactly once if queued"
+            );
+        }
+        assert!(!core.has_pending(1), "nothing left on the offline CPU");
+    });
+}

@@ -195,10 +195,11 @@ impl Pool {
                 0
             }
         };
-        let t = match cpu {
-            Some(c) => kthread::create_on_cpu(thread_name, c, body)?,
-            None => kthread::create(thread_name, body)?,
-        };
+        let t = kthread::create(thread_name, body)?;
+        if let Some(c) = cpu {
+            // Bound to `c`; unbound while `c` is offline, running its works elsewhere.
+            kthread::hotplug::make_worker(&t, c);
+        }
         owner.threads.lock().push(t.clone());
         *pool.thread.lock() = Some(t);
         Ok(pool)

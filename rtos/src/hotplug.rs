@@ -1,0 +1,178 @@
+//! CPU hotplug: taking a CPU offline and bringing it back, with nothing lost.
+//!
+//! [`offline`] (never CPU 0), from a thread on any CPU:
+//! 1. The per-CPU kthreads bound to the CPU are parked (seed 002; re-bound and unparked on
+//!    [`online`]). Its per-CPU workers (each workqueue's worker for that CPU, a kthread worker
+//!    created on it) are unbound instead and go on running their works on an online CPU, as
+//!    Linux's disassociated worker pools do: the works queued on that CPU's pool, chained there or
+//!    queued there by a timer later all run, none is handed to a list that nobody serves. A
+//!    per-CPU kthread that does not park within [`PARK_TIMEOUT`] makes the offline fail with
+//!    [`HotplugError::Busy`] naming it, and everything done so far is undone.
+//! 2. The scheduler stops placing threads on the CPU and tells it to leave: it switches to its
+//!    idle thread, which moves every other thread to online CPUs (a thread bound only to it that
+//!    was not parked loses its binding rather than its CPU, and a line says so).
+//! 3. On the dying CPU, interrupts masked: an online CPU takes over its timers (they keep their
+//!    ids, so cancelling one still works), its pending irq_works run one last time (seed 003's
+//!    `CPU_DYING`), and the port powers it off (PSCI `CPU_OFF`) or parks it in a WFE loop (spin
+//!    table).
+//! 4. A queuer checks that the CPU is online and pushes in one interrupt-masked window, so after
+//!    a grace period (every online CPU took an interrupt) no push that saw the CPU online is still
+//!    to come: what was pushed after its last run is run by the CPU that took it offline (Linux
+//!    gets the same from `stop_machine`).
+//!
+//! [`online`] starts the CPU again through the port; it comes back through the secondary-CPU start
+//! path with its GIC interface and timer, takes its timers back, and its per-CPU kthreads and
+//! workers are re-bound and unparked.
+//!
+//! One hotplug operation runs at a time. Queueing on an offline CPU is refused by the callers
+//! that name CPUs (`irq_work::queue_on` gives [`Error::Invalid`], as do `kthread` binding calls).
+
+use crate::config::MAX_CPUS;
+use crate::error::Error;
+use crate::kthread::{self, KThread};
+use crate::sched;
+use crate::time::{Duration, Instant};
+use crate::wait::Mutex;
+use crate::work::irq_work;
+
+/// How long [`offline`] waits for each per-CPU kthread to park.
+pub const PARK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long [`offline`] waits for the CPU to leave, and [`online`] for it to come back.
+pub const CPU_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often those waits look.
+const POLL: Duration = Duration::from_millis(1);
+
+/// One hotplug operation at a time.
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Why [`offline`] or [`online`] refused or failed.
+#[derive(Debug)]
+pub enum HotplugError {
+    /// CPU 0 always stays online (`EPERM`).
+    BootCpu,
+    /// No such CPU: beyond those that came up at boot (`EINVAL`).
+    NoSuchCpu,
+    /// [`offline`] of an offline CPU, or [`online`] of an online one (`EINVAL`).
+    Already,
+    /// A per-CPU kthread did not park in time (it never polls should-park), or the caller itself
+    /// is bound to that CPU (`EBUSY`). Nothing changed.
+    Busy(KThread),
+    /// The CPU did not leave or come back within [`CPU_TIMEOUT`] (`ETIMEDOUT`).
+    TimedOut,
+    /// The port could not start the CPU.
+    Port(Error),
+}
+
+impl HotplugError {
+    /// The errno-style error.
+    pub fn error(&self) -> Error {
+        match self {
+            HotplugError::BootCpu => Error::NotPermitted,
+            HotplugError::NoSuchCpu | HotplugError::Already => Error::Invalid,
+            HotplugError::Busy(_) => Error::Busy,
+            HotplugError::TimedOut => Error::TimedOut,
+            HotplugError::Port(e) => *e,
+        }
+    }
+}
+
+/// Whether `cpu` is online.
+pub fn is_online(cpu: usize) -> bool {
+    cpu < MAX_CPUS && sched::online_mask() & (1 << cpu) != 0
+}
+
+/// Whether `cpu` exists (it came up at boot), online or not.
+pub fn exists(cpu: usize) -> bool {
+    cpu < MAX_CPUS && sched::possible_mask() & (1 << cpu) != 0
+}
+
+/// Takes `cpu` offline (see the module documentation). Returns once the CPU has left.
+pub fn offline(cpu: usize) -> Result<(), HotplugError> {
+    let _one = LOCK.lock();
+    if cpu == 0 {
+        return Err(HotplugError::BootCpu);
+    }
+    if !exists(cpu) {
+        return Err(HotplugError::NoSuchCpu);
+    }
+    if !is_online(cpu) {
+        return Err(HotplugError::Already);
+    }
+    // The caller bound to that CPU would have to park itself.
+    if let Some(me) = sched::current()
+        && me.allowed.load(core::sync::atomic::Ordering::Acquire) == 1 << cpu
+        && let Some(t) = kthread::find(&alloc::format!("{}", me.tid))
+    {
+        return Err(HotplugError::Busy(t));
+    }
+    kthread::hotplug::prepare_offline(cpu, Instant::after(PARK_TIMEOUT))
+        .map_err(|(_, t)| HotplugError::Busy(t))?;
+    sched::take_down(cpu);
+    wait_until(|| sched::is_dead(cpu))?;
+    // A queuer that saw the CPU online may still have pushed an irq_work after its last run:
+    // once every CPU has taken an interrupt (none is inside a masked queueing window any more),
+    // whatever was pushed there is run here.
+    grace_period()?;
+    irq_work::run_leftovers(cpu);
+    Ok(())
+}
+
+/// Waits until every online CPU has taken a reschedule SGI sent now: none is still inside an
+/// interrupt-masked window it entered before.
+fn grace_period() -> Result<(), HotplugError> {
+    let online = sched::online_mask();
+    let mut before = [0u64; MAX_CPUS];
+    for (c, b) in before.iter_mut().enumerate() {
+        if let Some(s) = crate::cpu::stats(c) {
+            *b = s.quiesced();
+        }
+    }
+    crate::port::port().send_sgi(crate::port::Sgi::Resched, online);
+    wait_until(|| {
+        (0..MAX_CPUS).all(|c| {
+            online & (1 << c) == 0
+                || !is_online(c)
+                || crate::cpu::stats(c).is_some_and(|s| s.quiesced() != before[c])
+        })
+    })
+}
+
+/// Brings `cpu` back online (see the module documentation). Returns once it runs threads again
+/// and its per-CPU kthreads are unparked.
+pub fn online(cpu: usize) -> Result<(), HotplugError> {
+    let _one = LOCK.lock();
+    if !exists(cpu) {
+        return Err(HotplugError::NoSuchCpu);
+    }
+    if is_online(cpu) {
+        return Err(HotplugError::Already);
+    }
+    let p = crate::port::port();
+    let deadline = Instant::after(CPU_TIMEOUT);
+    loop {
+        match p.cpu_on(cpu) {
+            Ok(()) => break,
+            // (Still finishing its power-off.)
+            Err(Error::Busy) if !deadline.has_passed() => sched::sleep(POLL),
+            Err(e) => return Err(HotplugError::Port(e)),
+        }
+    }
+    wait_until(|| is_online(cpu))?;
+    if let Some(s) = crate::cpu::stats(cpu) {
+        s.set_online();
+    }
+    kthread::hotplug::finish_online(cpu);
+    Ok(())
+}
+
+/// Polls `done` until it holds or [`CPU_TIMEOUT`] passes.
+fn wait_until(done: impl Fn() -> bool) -> Result<(), HotplugError> {
+    let deadline = Instant::after(CPU_TIMEOUT);
+    while !done() {
+        if deadline.has_passed() {
+            return Err(HotplugError::TimedOut);
+        }
+        sched::sleep(POLL);
+    }
+    Ok(())
+}
