@@ -1,5 +1,6 @@
-//! The basic commands: `echo`, `sleep`, `uptime`, `cpus` and `uart`.
+//! The basic commands: `echo`, `sleep`, `uptime`, `cpus`, `cpu` (hotplug) and `uart`.
 
+use alloc::format;
 use core::fmt;
 
 use crate::args::{Args, CmdError};
@@ -40,6 +41,18 @@ pub(crate) const COMMANDS: &[Command] = &[
                     interrupts, software-generated interrupts (SGIs/IPIs), irq_work SGIs (SGI 2,\n\
                     also counted in SGIS) and irq_work callbacks run.",
         run: cmd_cpus,
+    },
+    Command {
+        name: "cpu",
+        usage: "cpu <offline|online> <n>",
+        help: "take a CPU offline or bring it back (hotplug)",
+        long_help: "cpu offline <n>: parks the per-CPU kthreads bound to CPU n (EBUSY, naming it,\n\
+                    if one does not park within 2s; nothing changes then), unbinds its per-CPU\n\
+                    workers (their works run on an online CPU meanwhile), moves its threads and\n\
+                    timers to online CPUs, runs its pending irq_works, and powers it off.\n\
+                    cpu online <n>: starts it again; its workers are re-bound and its per-CPU\n\
+                    kthreads unparked. CPU 0 stays online (EPERM). `cpus` shows which are.",
+        run: cmd_cpu,
     },
     Command {
         name: "uart",
@@ -103,6 +116,48 @@ fn cmd_cpus(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         );
     });
     Ok(0)
+}
+
+fn cmd_cpu(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let what = args.word("offline or online")?;
+    let cpu: usize = args.next("<n>")?;
+    args.finish()?;
+    let op = match what {
+        "offline" => rtos::hotplug::offline,
+        "online" => rtos::hotplug::online,
+        other => {
+            return Err(CmdError::usage(format!(
+                "unknown subcommand '{other}' (expected offline or online)"
+            )));
+        }
+    };
+    crate::util::scheduler()?;
+    op(cpu)
+        .map(|()| 0)
+        .map_err(|e| hotplug_error(what, cpu, &e))
+}
+
+/// The shell's words for a refused or failed `cpu offline|online`.
+pub(crate) fn hotplug_error(what: &str, cpu: usize, e: &rtos::hotplug::HotplugError) -> CmdError {
+    use rtos::hotplug::{CPU_TIMEOUT, HotplugError as H, PARK_TIMEOUT};
+    let errno = e.error().name();
+    CmdError::runtime(match e {
+        H::BootCpu => format!("cpu0 always stays online ({errno})"),
+        H::NoSuchCpu => format!("there is no cpu{cpu} ({errno})"),
+        H::Already => format!("cpu{cpu} is already {what} ({errno})"),
+        H::Busy(t) => format!(
+            "{} (tid {}) is bound to cpu{cpu} and did not park within {}s ({errno}); \
+             stop it first",
+            t.name(),
+            t.tid(),
+            PARK_TIMEOUT.as_secs()
+        ),
+        H::TimedOut => format!(
+            "cpu{cpu} did not go {what} within {}s ({errno})",
+            CPU_TIMEOUT.as_secs()
+        ),
+        H::Port(_) => format!("this board cannot start cpu{cpu} again ({errno})"),
+    })
 }
 
 fn cmd_uart(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {

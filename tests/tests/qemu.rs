@@ -1143,3 +1143,126 @@ mod bench {
         }
     }
 }
+
+// ---- CPU hotplug ----
+// `cpu offline` / `cpu online` (issue 11): tests/scripts/hotplug.rsh on both boards, and every
+// secondary CPU offline and online 100 times in a row on virt -smp 2, 4, 8 and raspi4b.
+
+mod hotplug {
+    use super::{lines_starting, panic_lines, run, run_with, show};
+    use runner::{Board, Outcome};
+    use std::time::Duration;
+
+    both_boards!(
+        cpu_offline_and_online_lose_nothing,
+        every_secondary_cpu_cycles_100_times
+    );
+
+    #[test]
+    fn every_secondary_cpu_cycles_100_times_virt_smp2() {
+        cycles(Board::Virt, Some(2), 2);
+    }
+
+    #[test]
+    fn every_secondary_cpu_cycles_100_times_virt_smp8() {
+        cycles(Board::Virt, Some(8), 8);
+    }
+
+    /// The object of `name` in the JSON lines printed after the marker line `== <label>`.
+    fn json_after<'a>(o: &'a Outcome, label: &str, name: &str) -> &'a str {
+        let marker = format!("== {label}");
+        let key = format!("\"name\":\"{name}\"");
+        o.lines()
+            .map(str::trim)
+            .skip_while(|l| *l != marker)
+            .skip(1)
+            .skip_while(|l| !l.starts_with('{'))
+            .take_while(|l| l.starts_with('{'))
+            .find(|l| l.contains(&key))
+            .unwrap_or_else(|| panic!("{name} not listed after {label}\n{}", show(o)))
+    }
+
+    /// A number field of a JSON object as written.
+    fn field<'a>(obj: &'a str, key: &str) -> &'a str {
+        let key = format!("\"{key}\":");
+        let rest = &obj[obj.find(&key).expect("field") + key.len()..];
+        let rest = rest.trim_start_matches('"');
+        &rest[..rest.find([',', '}', '"']).unwrap_or(rest.len())]
+    }
+
+    /// The ONLINE column of the last `cpus` table.
+    fn last_cpus(o: &Outcome) -> Vec<String> {
+        let lines: Vec<&str> = o.lines().collect();
+        let head = lines
+            .iter()
+            .rposition(|l| l.starts_with("CPU  ONLINE"))
+            .expect("a cpus table");
+        lines[head + 1..]
+            .iter()
+            .take_while(|l| !l.contains("rtos> "))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn cpu_offline_and_online_lose_nothing(board: Board) {
+        let o = run(board, include_str!("../scripts/hotplug.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("done"), "{}", show(&o));
+        // The per-CPU counter was parked while its CPU was offline, and runs there again after.
+        let c = json_after(&o, "c-offline", "c");
+        assert_eq!(field(c, "state"), "parked", "{c}");
+        let c = json_after(&o, "c-online", "c");
+        assert_ne!(field(c, "state"), "parked", "{c}");
+        assert_eq!(field(c, "cpu"), "3", "{c}");
+        // The work delayed onto cpu2's worker ran while cpu2 was offline, elsewhere.
+        let d = json_after(&o, "d-ran", "d");
+        assert_eq!(field(d, "runs"), "1", "{d}");
+        assert_ne!(field(d, "cpu"), "2", "{d}");
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            [
+                "error: cpu: cpu0 always stays online (EPERM)",
+                "error: cpu: there is no cpu9 (EINVAL)",
+                "error: cpu: cpu2 is already offline (EINVAL)",
+                "error: spawn: CPU 2 is not online (EINVAL)",
+                "error: irqwork: CPU 2 is not online (EINVAL)",
+                "error: cpu: cpu2 is already online (EINVAL)",
+            ],
+            "{}",
+            show(&o)
+        );
+        // Every stress run: all 10000 queued and run exactly once.
+        let stress = lines_starting(&o, "stress ");
+        assert_eq!(stress.len(), 3, "{}", show(&o));
+        for l in stress {
+            assert!(
+                l.contains(": 10000 queued, 10000 ran once, 0 twice or more, 0 never"),
+                "{l}\n{}",
+                show(&o)
+            );
+        }
+        assert_eq!(last_cpus(&o), ["yes"; 4], "{}", show(&o));
+    }
+
+    fn every_secondary_cpu_cycles_100_times(board: Board) {
+        cycles(board, None, 4);
+    }
+
+    /// Every secondary CPU offline and online 100 times in a row; then the shell still answers and
+    /// every CPU is online.
+    fn cycles(board: Board, smp: Option<u32>, cpus: usize) {
+        let mut script = String::from("set -e\n");
+        for _ in 0..100 {
+            for c in 1..cpus {
+                script += &format!("cpu offline {c}\ncpu online {c}\n");
+            }
+        }
+        script += "cpus\nspawn counter k --period 1ms\nsleep 50ms\nstop k\necho alive\n";
+        let o = run_with(board, smp, &script, Duration::from_secs(120));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        assert!(o.has_line("alive"), "{}", show(&o));
+        assert_eq!(last_cpus(&o), vec!["yes"; cpus], "{}", show(&o));
+    }
+}

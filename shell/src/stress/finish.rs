@@ -152,6 +152,13 @@ pub(super) fn report(
         );
     }
     let _ = write!(line, ") in {} ms", outcome.ms);
+    if let Some(c) = tally.offline {
+        let _ = write!(
+            line,
+            " (cpu{c} offline and back: {} moved)",
+            tally.moved.load(Ordering::Acquire)
+        );
+    }
     if o.kind == Kind::IrqWork {
         let _ = write!(line, " ({slots} irq_work slots)");
     }

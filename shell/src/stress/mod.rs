@@ -55,6 +55,7 @@ mod finish;
 mod setup;
 mod shared;
 
+use alloc::format;
 use rtos::kthread::{self};
 use rtos::time::Instant;
 
@@ -70,7 +71,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     name: "stress",
     usage: "stress <kind> <n> [opts]",
     help: "queue n works from every CPU at once, check each ran once",
-    long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]:\n\
+    long_help: "stress irqwork|wq|kworker <n> [--cpus N] [--timeout D] [--fresh] [--slots S]\n\
+                [--offline C]:\n\
                 creates n works (1..=100000, not in `work list`), starts a kthread\n\
                 stress/<cpu> bound to each of the first N online CPUs (default all) that\n\
                 queues its share, work i aimed at the i-th CPU round robin, and waits (at\n\
@@ -82,7 +84,10 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 \x20          CPU), else each CPU's slots are reused, one queue per work\n\
                 \x20 wq       queue / queue_on on `events` (--fresh: on a new\n\
                 \x20          workqueue stresswq, destroyed afterwards)\n\
-                \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards",
+                \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards\n\
+                --offline C: takes CPU C offline while the works are queued and run, then\n\
+                online again (CPU hotplug); works aimed at C that ran elsewhere meanwhile are\n\
+                counted as moved, not wrong.",
     run: cmd_stress,
 }];
 
@@ -90,6 +95,13 @@ fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let o = Opts::parse(args)?;
     let p = util::scheduler()?;
     let cpus = pick_cpus(o.cpus)?;
+    if let Some(c) = o.offline
+        && (c == 0 || !cpus.contains(&c))
+    {
+        return Err(CmdError::usage(format!(
+            "--offline {c}: must be one of the CPUs used other than cpu0"
+        )));
+    }
     let (tally, per, works) = setup(&o, cpus)?;
     let run = Run::new(&o, &tally, per, works)?;
     let per = run.pool.len() / tally.cpus.len();
@@ -104,6 +116,17 @@ fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     for t in &queuers.threads {
         kthread::wake_up_process(t);
     }
+    // `--offline C`: CPU C leaves while the works are queued and run, then comes back.
+    let hotplug = o.offline.map(|c| {
+        use crate::basic::hotplug_error;
+        rtos::hotplug::offline(c)
+            .map_err(|e| hotplug_error("offline", c, &e))
+            .and_then(|()| rtos::hotplug::online(c).map_err(|e| hotplug_error("online", c, &e)))
+    });
     let outcome = finish(p, &tally, run, queuers, start);
-    report(ctx, &o, &tally, per * tally.cpus.len(), outcome)
+    let verdict = report(ctx, &o, &tally, per * tally.cpus.len(), outcome);
+    match hotplug {
+        Some(Err(e)) => Err(e),
+        _ => verdict,
+    }
 }

@@ -36,6 +36,8 @@ pub(super) struct Opts {
     pub(super) fresh: bool,
     /// `--slots` (irqwork): most irq_work slots per queuer.
     pub(super) slots: Option<usize>,
+    /// `--offline C`: take CPU C offline (and back online) while the works are queued and run.
+    pub(super) offline: Option<usize>,
 }
 
 impl Opts {
@@ -45,6 +47,7 @@ impl Opts {
         let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         let fresh = args.flag("--fresh")?;
         let slots: Option<usize> = args.option("--slots")?;
+        let offline: Option<usize> = args.option("--offline")?;
         let kind: Kind = args.next("<kind>")?;
         let n: usize = args.next("<n>")?;
         args.finish()?;
@@ -67,6 +70,7 @@ impl Opts {
             timeout,
             fresh,
             slots,
+            offline,
         })
     }
 }
@@ -134,6 +138,8 @@ pub(super) fn setup(o: &Opts, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize, Wo
         runs,
         per_cpu: [const { AtomicU64::new(0) }; rtos::config::MAX_CPUS],
         wrong_cpu: AtomicU64::new(0),
+        offline: o.offline,
+        moved: AtomicU64::new(0),
         total: AtomicU64::new(0),
         queued: AtomicU64::new(0),
         refused: AtomicU64::new(0),

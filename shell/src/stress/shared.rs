@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use rtos::kthread;
 use rtos::port::Port;
 use rtos::time::Instant;
 use rtos::wait::WaitQueue;
@@ -71,6 +72,11 @@ pub(super) struct Tally {
     pub(super) per_cpu: [AtomicU64; rtos::config::MAX_CPUS],
     /// Runs on another CPU than the one aimed at.
     pub(super) wrong_cpu: AtomicU64,
+    /// `--offline C`: the CPU taken offline during the run.
+    pub(super) offline: Option<usize>,
+    /// Runs of works aimed at that CPU that ran elsewhere (while it was offline, or before its
+    /// worker was re-bound): expected, not wrong.
+    pub(super) moved: AtomicU64,
     /// Runs in all.
     pub(super) total: AtomicU64,
     /// Queue calls that succeeded.
@@ -107,8 +113,13 @@ impl Tally {
         if let Some(c) = self.per_cpu.get(cpu) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        if cpu != self.target(i) {
-            self.wrong_cpu.fetch_add(1, Ordering::Relaxed);
+        let target = self.target(i);
+        if cpu != target {
+            if self.offline == Some(target) {
+                self.moved.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.wrong_cpu.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.total.fetch_add(1, Ordering::AcqRel);
     }
@@ -169,6 +180,7 @@ pub(super) fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
     let (lo, hi) = t.share(j);
     let mut next = 0;
     for i in lo..hi {
+        park_if_asked();
         // The first free slot from `next` on, else sleep until a callback frees one. Lock-free
         // while there is one: the wait queue's lock is only taken when waiting.
         let scan = || {
@@ -180,14 +192,17 @@ pub(super) fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
         let mut ok = Ok(());
         if found.is_none() {
             t.waiting.fetch_add(1, Ordering::SeqCst);
-            ok = wait_event_dyn(
-                &t.slot_freed,
-                &mut || {
-                    found = scan();
-                    found.is_some() || t.abort.load(Ordering::Acquire)
-                },
-                Some(t.deadline),
-            );
+            while found.is_none() && ok.is_ok() && !t.abort.load(Ordering::Acquire) {
+                ok = wait_event_dyn(
+                    &t.slot_freed,
+                    &mut || {
+                        found = scan();
+                        found.is_some() || t.abort.load(Ordering::Acquire) || kthread::should_park()
+                    },
+                    Some(t.deadline),
+                );
+                park_if_asked();
+            }
             t.waiting.fetch_sub(1, Ordering::SeqCst);
         }
         let Some(s) = found.filter(|_| ok.is_ok() && !t.abort.load(Ordering::Acquire)) else {
@@ -200,7 +215,7 @@ pub(super) fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
         let w = pool[s];
         let target = t.target(i);
         let ok = if target != me {
-            irq_work::queue_on(w, target).unwrap_or(false)
+            queue_on_retrying(t, w, target)
         } else if (i / t.cpus.len()).is_multiple_of(2) {
             irq_work::queue(w)
         } else {
@@ -214,12 +229,37 @@ pub(super) fn queue_irq(t: &Tally, pool: &[IrqWork], j: usize, per: usize) {
     }
     // Until the last callbacks have run.
     t.waiting.fetch_add(1, Ordering::SeqCst);
-    let _ = wait_event_dyn(
-        &t.slot_freed,
-        &mut || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst)),
-        Some(t.deadline),
-    );
+    let all_free = || mine.clone().all(|s| t.free[s].load(Ordering::SeqCst));
+    while !all_free() && !t.deadline.has_passed() {
+        let _ = wait_event_dyn(
+            &t.slot_freed,
+            &mut || all_free() || kthread::should_park(),
+            Some(t.deadline),
+        );
+        park_if_asked();
+    }
     t.waiting.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A queuer bound to a CPU going offline parks when asked (CPU hotplug), and goes on once it
+/// comes back.
+fn park_if_asked() {
+    if kthread::should_park() {
+        kthread::parkme();
+    }
+}
+
+/// `irq_work::queue_on`; with `--offline`, a refusal because the target CPU is offline is
+/// retried until it is back (or the run gives up).
+fn queue_on_retrying(t: &Tally, w: IrqWork, target: usize) -> bool {
+    loop {
+        match irq_work::queue_on(w, target) {
+            Err(rtos::Error::Invalid) if t.offline == Some(target) && !t.give_up() => {
+                rtos::sched::sleep(Duration::from_millis(1));
+            }
+            r => return r.unwrap_or(false),
+        }
+    }
 }
 
 /// Where the work items go.
@@ -236,6 +276,7 @@ pub(super) fn queue_works(t: &Tally, works: &[Arc<Work>], dest: &Dest, j: usize)
         if t.give_up() {
             break;
         }
+        park_if_asked();
         let target = t.target(i);
         let w = &works[i];
         let r = match dest {

@@ -837,3 +837,40 @@ fn names_with_quotes_and_spaces() {
     assert_eq!(s[6].ok().line(), r#"a"b\c: result 0"#);
     assert_eq!(s[7].ok().line(), "my thread: result 0");
 }
+
+/// `cpu offline|online`: the kernel's hotplug from the shell, its refusals in words, and a
+/// per-CPU thread parked while its CPU is offline.
+#[test]
+fn cpu_offline_and_online() {
+    let s = in_kernel(|| {
+        sh(&[
+            "spawn counter c --cpu 2 --period 1ms",
+            "wait c sleeping",
+            "cpu offline 2",
+            "wait c parked",
+            "cpu offline 2",
+            "spawn spin s --cpu 2",
+            "cpu online 2",
+            "wait c sleeping",
+            "cpu online 2",
+            "cpu offline 0",
+            "cpu offline 7",
+            "cpu bogus 1",
+            "cpu offline",
+            "stop c",
+        ])
+    });
+    for i in [0, 1, 2, 3, 6, 7, 13] {
+        s[i].ok();
+    }
+    s[4].fails(1, "error: cpu: cpu2 is already offline (EINVAL)");
+    s[5].fails(2, "error: spawn: CPU 2 is not online (EINVAL)");
+    s[8].fails(1, "error: cpu: cpu2 is already online (EINVAL)");
+    s[9].fails(1, "error: cpu: cpu0 always stays online (EPERM)");
+    s[10].fails(1, "error: cpu: there is no cpu7 (EINVAL)");
+    s[11].fails(
+        2,
+        "error: cpu: unknown subcommand 'bogus' (expected offline or online)",
+    );
+    assert_eq!(s[12].status, 2, "{:?}", s[12]);
+}

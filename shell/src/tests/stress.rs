@@ -210,3 +210,38 @@ fn usage_errors_need_no_kernel() {
     s[0].fails(2, "error: stress: <n> must be 1..=100000, not 0");
     s[1].fails(2, "error: stress: <n> must be 1..=100000, not 100001");
 }
+
+/// `--offline C`: CPU C leaves and comes back while the works run; each still runs exactly once,
+/// and the works aimed at C that ran elsewhere are counted as moved, not wrong.
+#[test]
+fn offline_during_a_run_loses_nothing() {
+    let s = run_on(
+        4,
+        &[
+            "stress wq 4000 --offline 2",
+            "stress irqwork 4000 --offline 3",
+            "stress kworker 4000 --offline 1",
+            "stress wq 10 --offline 0",
+            "stress wq 10 --cpus 2 --offline 3",
+        ],
+    );
+    for (step, kind) in s.iter().zip(["wq", "irqwork", "kworker"]) {
+        step.ok();
+        let line = &step.out[0];
+        assert!(
+            line.starts_with(&format!(
+                "stress {kind}: 4000 queued, 4000 ran once, 0 twice or more, 0 never ("
+            )),
+            "{line}"
+        );
+        assert!(line.contains(" offline and back: "), "{line}");
+    }
+    s[3].fails(
+        2,
+        "error: stress: --offline 0: must be one of the CPUs used other than cpu0",
+    );
+    s[4].fails(
+        2,
+        "error: stress: --offline 3: must be one of the CPUs used other than cpu0",
+    );
+}
