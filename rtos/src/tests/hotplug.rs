@@ -106,8 +106,10 @@ fn threads_move_off_and_per_cpu_kthreads_park_until_online() {
 fn a_per_cpu_thread_that_never_parks_refuses_the_offline() {
     run(4, || {
         let quit = Arc::new(AtomicBool::new(false));
-        let q2 = quit.clone();
+        let started = Arc::new(AtomicBool::new(false));
+        let (q2, s2) = (quit.clone(), started.clone());
         let hog = kthread::create_on_cpu("no-park", 1, move || {
+            s2.store(true, Ordering::Relaxed);
             while !q2.load(Ordering::Relaxed) {
                 sched::sleep(Duration::from_millis(1));
             }
@@ -115,6 +117,8 @@ fn a_per_cpu_thread_that_never_parks_refuses_the_offline() {
         })
         .unwrap();
         kthread::wake_up_process(&hog);
+        // (Parked before its first run, it would park without running its loop.)
+        assert!(wait_for(1000, || started.load(Ordering::Relaxed)));
         let (ok, on, _) = counter("parks", Some(1));
         let t0 = Instant::now();
         match hotplug::offline(1) {
@@ -235,6 +239,10 @@ fn irq_works_are_refused_on_an_offline_cpu_and_never_lost() {
             0
         })
         .unwrap();
+        assert!(
+            wait_for(1000, || queued.load(Ordering::SeqCst) > 0),
+            "queueing"
+        );
         for _ in 0..5 {
             hotplug::offline(1).unwrap();
             assert_eq!(irq_work::queue_on(works[0], 1), Err(crate::Error::Invalid));
