@@ -765,7 +765,9 @@ pub fn idle_loop() -> ! {
 /// port's `cpu_off`. Registered by [`crate::entry`] (this layer names nothing above it).
 static DYING_HOOK: spin::Once<fn(usize) -> !> = spin::Once::new();
 
-/// Registers the dying hook (see [`DYING_HOOK`]); the first call wins.
+/// Registers the dying hook: what a CPU going offline calls on itself, interrupts masked, once
+/// every other thread has left it (the rest of the teardown, ending in the port's `cpu_off`). The
+/// first call wins.
 pub fn set_dying_hook(hook: fn(usize) -> !) {
     DYING_HOOK.call_once(|| hook);
 }

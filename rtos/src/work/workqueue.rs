@@ -80,7 +80,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-/// A workqueue: one worker per online CPU, or a single one.
+/// A workqueue: one worker per CPU (see [`crate::hotplug`] for offline ones), or a single one.
 pub struct Workqueue {
     owner: Arc<Owner>,
     pools: Vec<Arc<Pool>>,

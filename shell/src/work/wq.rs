@@ -21,7 +21,7 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     name: "wq",
     usage: "wq <subcommand> ...",
     help: "workqueues",
-    long_help: "wq create <wq> [--single]: a worker per online CPU (<wq>/<cpu>) or one.\n\
+    long_help: "wq create <wq> [--single]: a worker per CPU (<wq>/<cpu>) or one.\n\
                 wq queue <wq> <work> [--cpu N] [--fn F]: queue on this CPU's worker (or N's).\n\
                 wq delay <wq> <work> <D> [--cpu N] [--fn F]: queue after D.\n\
                 wq mod <wq> <work> <D> [--cpu N] [--fn F]: queue after D if idle, else move it\n\
