@@ -105,17 +105,14 @@ impl LineReader {
         Ok(Some(b))
     }
 
-    /// Reads one line into `line` (cleared first), echoing what it accepts to `io`. Calls
-    /// `first_byte` when the line's first byte arrives (the shell then holds other output back).
+    /// Reads one line into `line` (cleared first), echoing what it accepts to `io`.
     pub(crate) fn read_line<IO: Read + Write>(
         &mut self,
         io: &mut IO,
         line: &mut String,
-        first_byte: &mut dyn FnMut(),
     ) -> LineEvent {
         line.clear();
         let mut too_long = false;
-        let mut started = false;
         loop {
             let b = match self.next_byte(io) {
                 Ok(Some(b)) => b,
@@ -135,10 +132,6 @@ impl LineReader {
                 }
                 Err(()) => return LineEvent::IoError,
             };
-            if !started {
-                started = true;
-                first_byte();
-            }
             let mut echo = Echo::default();
             let step = self.feed(b, line, &mut too_long, &mut echo);
             if write_all(io, echo.as_slice()).is_err() {

@@ -93,13 +93,12 @@ impl Shell {
         S: System,
     {
         let mut line = String::with_capacity(MAX_LINE);
+        // Hard-IRQ log lines never tear a line here (scripts, CI, a plain terminal): they wait
+        // while the shell reads a line and runs it, and go out after the command's output, before
+        // the next prompt. `sleep` and `wait` let them through as they come.
+        let _quiet = crate::work::klogd::quiet();
         loop {
-            // From the first byte of a line until its command ends, hard-IRQ log lines wait (they
-            // would tear the echoed line); they are printed before the next prompt.
-            let mut quiet = None;
-            let event = reader.read_line(io, &mut line, &mut || {
-                quiet = Some(crate::work::klogd::quiet());
-            });
+            let event = reader.read_line(io, &mut line);
             let mut sink = IoSink::new(io);
             let exit = match event {
                 LineEvent::Line => registry::execute(&line, &mut self.state, &mut sink, sys, false),
@@ -116,8 +115,7 @@ impl Shell {
                 LineEvent::IoError => return Exit::Poweroff(self.state.last_status),
             };
             sink.flush();
-            // The held log lines go out now, before the prompt.
-            drop(quiet);
+            crate::work::klogd::print_held();
             if let Some(exit) = exit {
                 return exit;
             }

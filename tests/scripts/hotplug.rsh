@@ -13,9 +13,9 @@ echo == c-offline
 ps --json
 cpus
 wq create q
-wq delay q d 200ms --fn count --cpu 2
+wq delay q d 1s --fn count --cpu 2
 cpu offline 2
-wait work d runs >= 1 --timeout 2s
+wait work d runs >= 1 --timeout 5s
 echo == d-ran
 work list --json
 cpu offline 0

@@ -1149,7 +1149,7 @@ mod bench {
 // secondary CPU offline and online 100 times in a row on virt -smp 2, 4, 8 and raspi4b.
 
 mod hotplug {
-    use super::{lines_starting, panic_lines, run, run_with, show};
+    use super::{lines_starting, panic_lines, run_with, show};
     use runner::{Board, Outcome};
     use std::time::Duration;
 
@@ -1205,7 +1205,12 @@ mod hotplug {
     }
 
     fn cpu_offline_and_online_lose_nothing(board: Board) {
-        let o = run(board, include_str!("../scripts/hotplug.rsh"));
+        let o = run_with(
+            board,
+            None,
+            include_str!("../scripts/hotplug.rsh"),
+            Duration::from_secs(120),
+        );
         assert_eq!(o.status, 0, "{}", show(&o));
         assert_eq!(panic_lines(&o), 0, "{}", show(&o));
         assert!(o.has_line("done"), "{}", show(&o));

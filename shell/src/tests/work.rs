@@ -185,7 +185,7 @@ fn irq_work_log_goes_through_klogd_and_requeue_repeats() {
 /// prints nothing (`while_waiting`) lets klogd print them as they come.
 #[test]
 fn irq_log_lines_wait_for_the_end_of_a_command() {
-    use crate::work::klogd::{ensure_klogd, log_line_from_irq, quiet, while_waiting};
+    use crate::work::klogd::{ensure_klogd, log_line, quiet, while_waiting};
     use rtos::time::Duration;
     install_console();
     let has = |text: &str| {
@@ -196,7 +196,7 @@ fn irq_log_lines_wait_for_the_end_of_a_command() {
         crate::work::registry::reset();
         ensure_klogd().unwrap();
         let q = quiet();
-        log_line_from_irq(format_args!("gate: during a command"));
+        log_line(format_args!("gate: during a command"));
         // Time for klogd to wake and print, had it not been held back.
         rtos::sched::sleep(Duration::from_millis(50));
         let held_back = !has("gate: during a command");
@@ -204,7 +204,7 @@ fn irq_log_lines_wait_for_the_end_of_a_command() {
         let printed_at_end = has("gate: during a command");
         let q = quiet();
         let live_in_wait = while_waiting(|| {
-            log_line_from_irq(format_args!("gate: during a wait"));
+            log_line(format_args!("gate: during a wait"));
             (0..200).any(|_| {
                 rtos::sched::sleep(Duration::from_millis(1));
                 has("gate: during a wait")

@@ -5,7 +5,6 @@ use alloc::string::String;
 
 use rtos::work::irq_work;
 
-use super::klogd::ensure_klogd;
 use super::registry::{Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued_flag};
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
@@ -53,9 +52,6 @@ fn queue(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     util::scheduler()?;
     check_cpu(cpu)?;
     let e = get_or_create(name, Kind::Irq, func, lazy)?;
-    if e.func == Func::Log {
-        ensure_klogd()?;
-    }
     let Handle::Irq(w) = e.handle() else {
         unreachable!()
     };

@@ -1,20 +1,22 @@
-//! The hard-IRQ log ring and `klogd`, the kthread that prints it.
+//! The log ring of the `log` works and `klogd`, the kthread that prints it.
 //!
 //! The console lock is the kernel's sleeping mutex; an irq_work runs with interrupts masked, so it
 //! must not take it. A `log` irq_work formats its line (no allocation) into a fixed ring of
 //! [`LOG_SLOTS`] lines under an [`IrqSpinLock`]; when the ring is full the line is dropped and
-//! counted. A kernel thread `klogd` prints the ring: the shell starts it the first time a `log`
-//! irq_work is queued (one per kernel, found by name), and it sleeps on a wait queue that the
-//! irq_work wakes (with a 100 ms poll as a backstop). It reports drops as
-//! `klogd: <n> lines dropped`. A printer thread rather than the shell's prompt loop, so that
-//! lines appear while the shell sleeps or waits, as on an interactive console. Works that run in a
-//! thread print directly.
+//! counted. A kernel thread `klogd` prints the ring: the shell starts it when the first `log` work
+//! is made (one per kernel, found by name), and it sleeps on a wait queue that the work wakes
+//! (with a 100 ms poll as a backstop). It reports drops as `klogd: <n> lines dropped`. A printer
+//! thread rather than the shell's prompt loop, so that lines appear while the shell sleeps or
+//! waits, as on an interactive console. `log` works that run in a thread (workqueues, kthread
+//! workers, task_work) go through the ring too, so that the rule below holds for every `log`.
 //!
 //! # Never inside a command's output
 //! While a command runs, the shell holds the log back ([`quiet`]): `klogd` leaves its lines in the
 //! ring, and when the command ends the shell prints them itself, after the command's output and
 //! before the next prompt. A command that blocks without printing (`sleep`, `wait`) lets them
-//! through meanwhile ([`while_waiting`]). The gate is a flag under a sleeping mutex that `klogd`
+//! through meanwhile ([`while_waiting`]). In plain mode (scripts, CI, a plain terminal) the shell
+//! holds them at its prompt too, so that no line is torn; in terminal mode they appear at the
+//! prompt as they come. The gate is a flag under a sleeping mutex that `klogd`
 //! holds while it prints, so taking the gate also waits for a line being printed to end.
 
 use alloc::format;
@@ -98,6 +100,13 @@ impl Drop for Quiet {
     }
 }
 
+/// Prints what the ring holds now, from the calling thread, and leaves the gate as it is (the
+/// plain-mode shell, between a command's output and its next prompt).
+pub(crate) fn print_held() {
+    let _g = GATE.lock();
+    drain_log();
+}
+
 /// Runs `f`, a wait that prints nothing itself, with the log free to print meanwhile.
 pub(crate) fn while_waiting<R>(f: impl FnOnce() -> R) -> R {
     let was = set_held(false);
@@ -128,11 +137,12 @@ impl core::fmt::Write for LineBuf {
 
 /// Hard IRQ context: a `log` work's line, through the ring.
 pub(crate) fn log_from_irq(name: &str, cpu: usize) {
-    log_line_from_irq(format_args!("{name} ran on cpu{cpu} (hardirq)"));
+    log_line(format_args!("{name} ran on cpu{cpu} (hardirq)"));
 }
 
-/// Hard IRQ context: formats the line into the ring (or counts it dropped) and wakes klogd.
-pub(crate) fn log_line_from_irq(text: core::fmt::Arguments<'_>) {
+/// Any context, hard IRQ included: formats the line into the ring (or counts it dropped) and
+/// wakes klogd.
+pub(crate) fn log_line(text: core::fmt::Arguments<'_>) {
     let mut line = LineBuf {
         b: [0; LOG_LINE],
         n: 0,

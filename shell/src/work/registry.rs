@@ -36,7 +36,7 @@ use rtos::work::kthread_worker::{self as kw, Worker};
 use rtos::work::task_work::{self as tw, Notify, TaskWork};
 use rtos::work::workqueue::{self as wqm, Leftovers, Work, Workqueue};
 
-use super::klogd::log_from_irq;
+use super::klogd::{log_from_irq, log_line};
 use crate::args::{CmdError, FromArg};
 use crate::ctx::Ctx;
 use crate::parse::parse_u64;
@@ -228,9 +228,10 @@ impl Entry {
         match self.func {
             Func::Log if hardirq => log_from_irq(&self.name, cpu),
             Func::Log => {
+                // Through the ring too, so that it never lands inside a command's output.
                 let me = sched::current();
                 let ctx = me.as_ref().map_or("?", |t| t.name());
-                rtos::kprintln!("{} ran on cpu{cpu} ({ctx})", self.name);
+                log_line(format_args!("{} ran on cpu{cpu} ({ctx})", self.name));
             }
             Func::Count => {}
             Func::Busy(ms) => {
@@ -365,6 +366,10 @@ pub(crate) fn get_or_create(
     };
     if name.is_empty() {
         return Err(CmdError::usage("empty work name"));
+    }
+    if func == Func::Log {
+        // Every `log` line goes through klogd's ring (see `klogd`), whatever runs the work.
+        super::klogd::ensure_klogd()?;
     }
     let e = Arc::new(Entry {
         name: String::from(name),

@@ -12,7 +12,7 @@ use rtos::sync::IrqSpinLock;
 use rtos::work::irq_work::{self, IrqWork};
 use rtos::work::task_work::{self as tw, Notify};
 
-use super::klogd::{ensure_klogd, log_line_from_irq};
+use super::klogd::{ensure_klogd, log_line};
 use super::registry::{
     Entry, Func, Handle, Kind, Target, WORKS, get_or_create, lookup_work, queued_flag,
 };
@@ -198,7 +198,7 @@ fn nmi_add(cpu: usize) {
         tw::add(&t, w, Notify::NmiCurrent).inspect_err(|_| e.restore(saved))
     };
     if let Err(err) = result {
-        log_line_from_irq(format_args!(
+        log_line(format_args!(
             "taskwork nmi: cpu{cpu} interrupted {}: {} not added ({})",
             t.name(),
             e.name,
