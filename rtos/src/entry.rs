@@ -10,9 +10,10 @@
 //! | one of the kernel's SGIs ([`Sgi`]) arrives (but [`Sgi::Halt`], the port's own) | [`sgi`] |
 //! | it is about to resume the thread it interrupted (all interrupts ended) | [`irq_exit`] |
 //!
-//! The first [`init_cpu`] also wires the one upward call the layers need: the scheduler's
+//! The first [`init_cpu`] also wires the two upward calls the layers need: the scheduler's
 //! resume hook ([`sched::set_resume_hook`]), through which a notified thread runs its task works
-//! at a kernel boundary.
+//! at a kernel boundary, and its dying hook ([`sched::set_dying_hook`]), the rest of a CPU's
+//! teardown when it goes offline ([`crate::hotplug`]).
 
 use crate::port::{self, Sgi};
 use crate::work::{irq_work, task_work};
@@ -30,8 +31,11 @@ pub fn init_cpu() {
         sched::set_dying_hook(cpu_dying);
     });
     sched::init_cpu();
-    // (After an offline: its timers come back from the CPU that served them.)
-    timer::take_back(port::port().cpu_id());
+    let cpu = port::port().cpu_id();
+    // (After an offline: its timers come back from the CPU that served them, and irq_works left
+    // on its lists by an offline that timed out run now.)
+    timer::take_back(cpu);
+    irq_work::run_pending(true);
 }
 
 /// CPU hotplug, on the CPU going offline once the scheduler moved its threads away (interrupts
@@ -45,10 +49,11 @@ fn cpu_dying(cpu: usize) -> ! {
     } else {
         online.trailing_zeros() as usize
     };
+    // irq_works first: one of them may arm a timer, which the hand-over then covers.
+    irq_work::run_dying();
     timer::hand_over(cpu, to);
     // (The SGI makes `to` program its timer for what it adopted.)
     p.send_sgi(Sgi::Resched, 1 << to);
-    irq_work::run_dying();
     if let Some(s) = cpu::stats(cpu) {
         s.set_offline();
     }
@@ -71,8 +76,9 @@ pub fn timer_irq() {
     irq_work::run_pending(true);
 }
 
-/// One of the kernel's SGIs arrived on this CPU (interrupts masked). [`Sgi::Resched`] needs
-/// nothing here: the sender set this CPU's need-resched flag and [`irq_exit`] switches.
+/// One of the kernel's SGIs arrived on this CPU (interrupts masked). For [`Sgi::Resched`] the
+/// sender set this CPU's need-resched flag and [`irq_exit`] switches; here it only counts for
+/// CPU hotplug's grace period and programs the timer for timers adopted from an offline CPU.
 pub fn sgi(sgi: Sgi) {
     let cpu = port::port().cpu_id();
     let stats = cpu::stats(cpu);

@@ -9,8 +9,10 @@
 //!    per-CPU kthread that does not park within [`PARK_TIMEOUT`] makes the offline fail with
 //!    [`HotplugError::Busy`] naming it, and everything done so far is undone.
 //! 2. The scheduler stops placing threads on the CPU and tells it to leave: it switches to its
-//!    idle thread, which moves every other thread to online CPUs (a thread bound only to it that
-//!    was not parked loses its binding rather than its CPU, and a line says so).
+//!    idle thread, which moves every other thread to online CPUs. A thread bound only to it that
+//!    was not parked (`kthread::bind`) and was queued there loses its binding rather than its CPU,
+//!    and a line says so; one that was asleep keeps its binding and runs on CPU 0 when woken
+//!    until its CPU comes back.
 //! 3. On the dying CPU, interrupts masked: an online CPU takes over its timers (they keep their
 //!    ids, so cancelling one still works), its pending irq_works run one last time (seed 003's
 //!    `CPU_DYING`), and the port powers it off (PSCI `CPU_OFF`) or parks it in a WFE loop (spin
@@ -35,7 +37,7 @@ use crate::time::{Duration, Instant};
 use crate::wait::Mutex;
 use crate::work::irq_work;
 
-/// How long [`offline`] waits for each per-CPU kthread to park.
+/// How long [`offline`] waits for the per-CPU kthreads to park (one deadline for all of them).
 pub const PARK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long [`offline`] waits for the CPU to leave, and [`online`] for it to come back.
 pub const CPU_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,7 +59,9 @@ pub enum HotplugError {
     /// A per-CPU kthread did not park in time (it never polls should-park), or the caller itself
     /// is bound to that CPU (`EBUSY`). Nothing changed.
     Busy(KThread),
-    /// The CPU did not leave or come back within [`CPU_TIMEOUT`] (`ETIMEDOUT`).
+    /// The CPU did not leave or come back within [`CPU_TIMEOUT`] (`ETIMEDOUT`). Not undone: a
+    /// CPU that does not leave stays out of the online mask with its per-CPU kthreads parked;
+    /// whatever irq_works it was left with run when it comes back online.
     TimedOut,
     /// The port could not start the CPU.
     Port(Error),
@@ -109,6 +113,11 @@ pub fn offline(cpu: usize) -> Result<(), HotplugError> {
         .map_err(|(_, t)| HotplugError::Busy(t))?;
     sched::take_down(cpu);
     wait_until(|| sched::is_dead(cpu))?;
+    if let Some((n, tid)) = sched::take_broken(cpu) {
+        crate::kprintln!(
+            "hotplug: {n} thread(s) bound only to cpu{cpu} (the first: tid {tid}) now run on any CPU"
+        );
+    }
     // A queuer that saw the CPU online may still have pushed an irq_work after its last run:
     // once every CPU has taken an interrupt (none is inside a masked queueing window any more),
     // whatever was pushed there is run here.

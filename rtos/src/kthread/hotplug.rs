@@ -41,6 +41,13 @@ pub(crate) fn prepare_offline(cpu: usize, deadline: Instant) -> Result<(), (Erro
         if k.has_flag(flags::SHOULD_PARK) {
             continue; // parked (or being parked) by its user: it stays so
         }
+        if k.state() == sched::State::Created {
+            // Never woken: not woken now either. Should it be woken while its CPU is offline,
+            // it parks before its function (`start_gate`); the online unparks it.
+            k.set_flag(flags::SHOULD_PARK | flags::HOTPLUG_PARKED);
+            parked.push(t);
+            continue;
+        }
         match park_until(&t, Some(deadline)) {
             Ok(()) => {
                 k.set_flag(flags::HOTPLUG_PARKED);

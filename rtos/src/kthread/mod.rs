@@ -429,6 +429,13 @@ fn stays_parked(k: &sched::Thread) -> bool {
         return false;
     }
     k.set_flag(flags::HOTPLUG_PARKED);
+    // The CPU may have come back since the check, its online already past this thread: then it
+    // is unparked now after all (a second unpark by the online finds nothing to do).
+    core::sync::atomic::fence(Ordering::SeqCst);
+    if sched::online_mask() & (1 << cpu) != 0 {
+        k.clear_flag(flags::HOTPLUG_PARKED);
+        return false;
+    }
     true
 }
 

@@ -784,6 +784,19 @@ pub fn take_down(cpu: usize) {
     port::port().send_sgi(Sgi::Resched, 1 << cpu);
 }
 
+/// Per CPU: how many threads bound only to it lost their binding when it went offline, and the
+/// first one's tid ([`take_broken`]).
+static BROKEN: [(AtomicU32, AtomicU32); MAX_CPUS] =
+    [const { (AtomicU32::new(0), AtomicU32::new(0)) }; MAX_CPUS];
+
+/// After `cpu` went offline: how many threads bound only to it (not per-CPU kthreads, which are
+/// parked) now run anywhere, and the first one's tid; resets the count.
+pub fn take_broken(cpu: usize) -> Option<(u32, thread::Tid)> {
+    let b = BROKEN.get(cpu)?;
+    let n = b.0.swap(0, Ordering::AcqRel);
+    (n > 0).then(|| (n, b.1.load(Ordering::Acquire)))
+}
+
 /// The dying hook's last word before the port powers `cpu` off: from now on [`is_dead`].
 pub fn cpu_dead(cpu: usize) {
     if let Some(c) = CPUS.get(cpu) {
@@ -803,35 +816,43 @@ pub fn is_dead(cpu: usize) -> bool {
 #[cold]
 fn die(cpu: usize) -> ! {
     loop {
-        let t = {
+        // Chosen, re-homed and marked queued under this CPU's lock, so that a waker that comes
+        // in before it is queued at its target finds it "queued" and does not queue it too (a
+        // thread preempted on its way to sleep is on this queue still marked sleeping).
+        let moved = {
             let mut rq = CPUS[cpu].rq.lock_masked();
-            let t = rq.pick();
-            if t.is_none() {
-                rq.dead = true;
-                rq.slice = false;
+            match rq.pick() {
+                None => {
+                    rq.dead = true;
+                    rq.slice = false;
+                    None
+                }
+                Some(t) => {
+                    let online = online_mask();
+                    let mut allowed = t.allowed.load(Ordering::Acquire) & online;
+                    if allowed == 0 {
+                        // Bound to this CPU only and not parked (hotplug parks per-CPU kthreads
+                        // first): its binding is broken rather than the thread lost, as Linux
+                        // does. (Counted, not printed: printing may need a lock its holder has.)
+                        t.allowed.store(ALL_CPUS, Ordering::Release);
+                        allowed = online;
+                        let b = &BROKEN[cpu];
+                        if b.0.fetch_add(1, Ordering::AcqRel) == 0 {
+                            b.1.store(t.tid, Ordering::Release);
+                        }
+                    }
+                    let target = if allowed == 0 {
+                        0
+                    } else {
+                        allowed.trailing_zeros() as usize
+                    };
+                    t.cpu.store(target, Ordering::Release);
+                    t.on_rq.store(true, Ordering::Release);
+                    Some((t, target))
+                }
             }
-            t
         };
-        let Some(t) = t else { break };
-        let online = online_mask();
-        let mut allowed = t.allowed.load(Ordering::Acquire) & online;
-        if allowed == 0 {
-            // Bound to this CPU only and not parked (hotplug parks per-CPU kthreads first):
-            // its binding is broken rather than the thread lost, as Linux does.
-            t.allowed.store(ALL_CPUS, Ordering::Release);
-            allowed = online;
-            crate::kprintln!(
-                "sched: {} (tid {}) was bound to cpu{cpu}, which went offline: it now runs anywhere",
-                t.name,
-                t.tid
-            );
-        }
-        let target = if allowed == 0 {
-            0
-        } else {
-            allowed.trailing_zeros() as usize
-        };
-        t.cpu.store(target, Ordering::Release);
+        let Some((t, target)) = moved else { break };
         enqueue_remote(&t, target, cpu);
     }
     timer::set_slice(cpu, None);

@@ -282,3 +282,55 @@ fn offline_online_cycles_of_every_secondary_cpu() {
         0
     });
 }
+
+/// A per-CPU kthread that was never woken is not started by an offline and online of its CPU:
+/// it stays created, and stopping it gives -EINTR without running its function.
+#[test]
+fn a_created_per_cpu_thread_stays_created_across_hotplug() {
+    run(4, || {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let t = kthread::create_on_cpu("created", 2, move || {
+            r2.store(true, Ordering::SeqCst);
+            0
+        })
+        .unwrap();
+        hotplug::offline(2).unwrap();
+        hotplug::online(2).unwrap();
+        sched::sleep(Duration::from_millis(20));
+        assert_eq!(t.state(), State::Created);
+        assert!(!ran.load(Ordering::SeqCst));
+        assert_eq!(kthread::stop(&t), -4);
+        assert!(!ran.load(Ordering::SeqCst), "its function never ran");
+        0
+    });
+}
+
+/// A thread bound with `kthread::bind` (not a per-CPU kthread, so not parked) keeps running on
+/// an online CPU while its CPU is offline; the offline does not hang on it.
+#[test]
+fn a_bound_thread_runs_elsewhere_while_its_cpu_is_offline() {
+    run(4, || {
+        let n = Arc::new(AtomicU64::new(0));
+        let at = Arc::new(AtomicUsize::new(usize::MAX));
+        let (n2, at2) = (n.clone(), at.clone());
+        let t = kthread::create("bound", move || {
+            while !kthread::should_stop() {
+                n2.fetch_add(1, Ordering::Relaxed);
+                at2.store(crate::port::port().cpu_id(), Ordering::Relaxed);
+                sched::sleep(Duration::from_millis(1));
+            }
+            0
+        })
+        .unwrap();
+        kthread::bind(&t, 3).unwrap();
+        kthread::wake_up_process(&t);
+        assert!(grows(&n));
+        hotplug::offline(3).unwrap();
+        assert!(grows(&n), "runs on");
+        assert_ne!(at.load(Ordering::Relaxed), 3);
+        hotplug::online(3).unwrap();
+        kthread::stop(&t);
+        0
+    });
+}
