@@ -16,6 +16,7 @@
 //! sched                   threads, run queues, the switch, sleeps (and each thread's task_work list)
 //! timer                   per-CPU deadline trie on the one-shot hardware timer
 //! cpu, console, ring, boot  per-CPU counters, console lines, the UART's byte ring, boot times
+//! trace                   per-CPU lock-free event rings (trace points not wired in yet)
 //! time                    Instant (counter value) and Duration
 //! sync                    IrqSpinLock, the Lock trait, the loom atomics shim
 //! port                    the hardware trait, Sgi, link_port!
@@ -70,6 +71,7 @@ pub mod sched;
 pub mod sync;
 pub mod time;
 pub mod timer;
+pub mod trace;
 pub mod wait;
 pub mod work;
 

@@ -557,6 +557,7 @@ fn schedule_inner(preempt: bool) -> bool {
         next.set_state(State::Running);
     }
     next.ran_since.store(now, Ordering::Relaxed);
+    crate::trace::set_current(cpu, next.tid);
     let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
     if slice || rq.slice {
         rq.slice = slice;

@@ -16,6 +16,7 @@ mod task_work;
 mod time;
 mod timer;
 mod timer_queue;
+mod trace;
 pub(crate) mod util;
 mod work_lifetime;
 mod workqueue;

@@ -1,0 +1,360 @@
+//! The trace ring: what the kernel's trace points record, per CPU, for the shell to show and the
+//! host to turn into a timeline (issue 12).
+//!
+//! - [`start`] makes one ring per CPU (the first time; the size is fixed until reboot) and turns
+//!   recording on for a set of event [`Class`]es; [`stop`] turns it off. The events of a run are
+//!   those recorded since its `start`.
+//! - A trace point is [`record`]: when tracing is off it costs one load and one predictable
+//!   branch ([`on`]); when on it takes no lock, allocates nothing, works in hard-IRQ context, and
+//!   overwrites the oldest events of its CPU when the ring is full (counted as lost, see
+//!   `ring`).
+//! - [`snapshot`] copies every CPU's events, oldest first, with what was lost.
+//!
+//! An event is four words: a counter timestamp, the kind, the CPU and the thread id in one, and
+//! two arguments whose meaning depends on the kind ([`Kind`]).
+//!
+//! The trace points themselves, the shell's `trace` command and the host export come next
+//! (issue 12): nothing in the kernel calls [`record`] yet; the scheduler only notes the
+//! running thread for it ([`set_current`]).
+//!
+//! # Example
+//! ```
+//! use rtos::trace::{self, Class, Kind};
+//! rtos::fake::run(1, || {
+//!     trace::start(&[Class::Mark], 64).unwrap();
+//!     trace::record(Kind::Mark, 1, 2);
+//!     trace::record(Kind::Wakeup, 3, 4); // its class is not on: not recorded
+//!     trace::stop();
+//!     let cpu0 = &trace::snapshot()[0];
+//!     assert_eq!(cpu0.events.len(), 1);
+//!     assert_eq!((cpu0.events[0].kind, cpu0.events[0].a), (Kind::Mark, 1));
+//!     0
+//! });
+//! ```
+
+pub(crate) mod ring;
+
+#[cfg(all(test, loom))]
+mod loom;
+
+use crate::config::MAX_CPUS;
+use crate::error::Error;
+// (The switches below are plain atomics even under loom: only the ring itself is modelled.)
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use ring::{Ring, WORDS};
+
+/// What happened. The arguments `a` and `b` of each kind are given in its documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kind {
+    /// A context switch: `a` the next thread's tid, `b` the previous thread's state.
+    Switch = 1,
+    /// A wake-up: `a` the woken tid, `b` the waker's CPU.
+    Wakeup,
+    /// Interrupt entry: `a` the interrupt number.
+    IrqEnter,
+    /// Interrupt exit: `a` the interrupt number.
+    IrqExit,
+    /// An SGI sent: `a` its kind, `b` the target CPUs (bit set).
+    SgiSend,
+    /// irq_work queued: `a` its slot, `b` the target CPU.
+    IrqWorkQueue,
+    /// irq_work callback starts: `a` its slot.
+    IrqWorkStart,
+    /// irq_work callback ends: `a` its slot.
+    IrqWorkEnd,
+    /// task_work added: `a` the target tid, `b` the notify mode.
+    TaskWorkAdd,
+    /// task_work runs: `a` the work's address.
+    TaskWorkRun,
+    /// A work queued: `a` the work's address, `b` the CPU.
+    WorkQueue,
+    /// A work callback starts: `a` the work's address.
+    WorkStart,
+    /// A work callback ends: `a` the work's address.
+    WorkEnd,
+    /// A delayed work's timer armed: `a` the work's address, `b` the deadline.
+    TimerArm,
+    /// A delayed work's timer fired: `a` the work's address.
+    TimerFire,
+    /// kthread created: `a` its tid.
+    KthreadCreate,
+    /// kthread parked: `a` its tid.
+    KthreadPark,
+    /// kthread unparked: `a` its tid.
+    KthreadUnpark,
+    /// kthread asked to stop: `a` its tid.
+    KthreadStop,
+    /// kthread exited: `a` its tid, `b` its result.
+    KthreadExit,
+    /// A CPU came online: `a` the CPU.
+    CpuOnline,
+    /// A CPU went offline: `a` the CPU.
+    CpuOffline,
+    /// A user's marker: `a` and `b` its first 16 bytes.
+    Mark,
+}
+
+impl Kind {
+    /// Every kind, in number order.
+    pub const ALL: [Kind; 23] = [
+        Kind::Switch,
+        Kind::Wakeup,
+        Kind::IrqEnter,
+        Kind::IrqExit,
+        Kind::SgiSend,
+        Kind::IrqWorkQueue,
+        Kind::IrqWorkStart,
+        Kind::IrqWorkEnd,
+        Kind::TaskWorkAdd,
+        Kind::TaskWorkRun,
+        Kind::WorkQueue,
+        Kind::WorkStart,
+        Kind::WorkEnd,
+        Kind::TimerArm,
+        Kind::TimerFire,
+        Kind::KthreadCreate,
+        Kind::KthreadPark,
+        Kind::KthreadUnpark,
+        Kind::KthreadStop,
+        Kind::KthreadExit,
+        Kind::CpuOnline,
+        Kind::CpuOffline,
+        Kind::Mark,
+    ];
+
+    /// The kind numbered `n`.
+    pub fn from_u16(n: u16) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| *k as u16 == n)
+    }
+
+    /// Its class, what `start` turns on or off.
+    pub fn class(self) -> Class {
+        match self {
+            Kind::Switch | Kind::Wakeup => Class::Sched,
+            Kind::IrqEnter | Kind::IrqExit | Kind::SgiSend => Class::Irq,
+            Kind::IrqWorkQueue | Kind::IrqWorkStart | Kind::IrqWorkEnd => Class::IrqWork,
+            Kind::TaskWorkAdd | Kind::TaskWorkRun => Class::TaskWork,
+            Kind::WorkQueue
+            | Kind::WorkStart
+            | Kind::WorkEnd
+            | Kind::TimerArm
+            | Kind::TimerFire => Class::Work,
+            Kind::KthreadCreate
+            | Kind::KthreadPark
+            | Kind::KthreadUnpark
+            | Kind::KthreadStop
+            | Kind::KthreadExit => Class::Kthread,
+            Kind::CpuOnline | Kind::CpuOffline => Class::Cpu,
+            Kind::Mark => Class::Mark,
+        }
+    }
+}
+
+/// Groups of kinds that tracing turns on together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Context switches and wake-ups.
+    Sched,
+    /// Interrupt entry and exit, SGIs sent.
+    Irq,
+    /// irq_work queue and run.
+    IrqWork,
+    /// task_work add and run.
+    TaskWork,
+    /// Work items (workqueues, kthread workers) and their timers.
+    Work,
+    /// kthread life cycle.
+    Kthread,
+    /// CPU hotplug.
+    Cpu,
+    /// User markers.
+    Mark,
+}
+
+impl Class {
+    /// Every class.
+    pub const ALL: [Class; 8] = [
+        Class::Sched,
+        Class::Irq,
+        Class::IrqWork,
+        Class::TaskWork,
+        Class::Work,
+        Class::Kthread,
+        Class::Cpu,
+        Class::Mark,
+    ];
+
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// One recorded event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Counter value when it was recorded.
+    pub ticks: u64,
+    /// What happened.
+    pub kind: Kind,
+    /// The CPU it happened on.
+    pub cpu: u8,
+    /// The thread running there (0: none, or an idle thread).
+    pub tid: u32,
+    /// First argument (see [`Kind`]).
+    pub a: u64,
+    /// Second argument.
+    pub b: u64,
+}
+
+impl Event {
+    /// Its four words, as the ring stores them.
+    pub fn encode(&self) -> [u64; WORDS] {
+        let w1 =
+            u64::from(self.kind as u16) | (u64::from(self.cpu) << 16) | (u64::from(self.tid) << 32);
+        [self.ticks, w1, self.a, self.b]
+    }
+
+    /// The event four words encode; `None` for an unknown kind.
+    pub fn decode(w: [u64; WORDS]) -> Option<Event> {
+        Some(Event {
+            ticks: w[0],
+            kind: Kind::from_u16(w[1] as u16)?,
+            cpu: (w[1] >> 16) as u8,
+            tid: (w[1] >> 32) as u32,
+            a: w[2],
+            b: w[3],
+        })
+    }
+}
+
+/// Whether tracing records at all (the one check a trace point makes when it is off).
+static ON: AtomicBool = AtomicBool::new(false);
+/// The classes recorded.
+static CLASSES: AtomicU32 = AtomicU32::new(0);
+/// The per-CPU rings, made by the first [`start`].
+static RINGS: spin::Once<Vec<Ring>> = spin::Once::new();
+/// Per CPU, the ring index at the last [`start`]: older events belong to an earlier run.
+static BASE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Per CPU, the tid of the thread it runs (0: its idle thread), kept by the scheduler so that a
+/// trace point can name it without a lock.
+static CURRENT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// The scheduler switched `cpu` to thread `tid` (one store).
+#[inline(always)]
+pub fn set_current(cpu: usize, tid: u32) {
+    if let Some(c) = CURRENT.get(cpu) {
+        c.store(tid, Ordering::Relaxed);
+    }
+}
+
+/// Whether tracing is on: what every trace point checks first.
+#[inline(always)]
+pub fn on() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// Starts a run recording `classes` in rings of `size` events per CPU. The first start fixes the
+/// size until reboot: a later one with another size is [`Error::Busy`]; `size` 0 is
+/// [`Error::Invalid`].
+pub fn start(classes: &[Class], size: usize) -> Result<(), Error> {
+    if size == 0 {
+        return Err(Error::Invalid);
+    }
+    let size = size.max(2).next_power_of_two();
+    let rings = RINGS.call_once(|| (0..MAX_CPUS).map(|_| Ring::new(size)).collect());
+    if rings[0].capacity() != size {
+        return Err(Error::Busy);
+    }
+    ON.store(false, Ordering::Release);
+    for (b, r) in BASE.iter().zip(rings) {
+        b.store(r.recorded(), Ordering::Release);
+    }
+    CLASSES.store(
+        classes.iter().fold(0, |m, c| m | c.bit()),
+        Ordering::Release,
+    );
+    ON.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Stops recording (the rings keep what they hold).
+pub fn stop() {
+    ON.store(false, Ordering::Release);
+}
+
+/// The ring size, once a run was started.
+pub fn size() -> Option<usize> {
+    RINGS.get().map(|r| r[0].capacity())
+}
+
+/// A trace point: records `kind` with its arguments on this CPU, if tracing is on for its
+/// class. No lock, no allocation; any context.
+#[inline(always)]
+pub fn record(kind: Kind, a: u64, b: u64) {
+    if on() {
+        record_slow(kind, a, b);
+    }
+}
+
+#[inline(never)]
+fn record_slow(kind: Kind, a: u64, b: u64) {
+    if CLASSES.load(Ordering::Relaxed) & kind.class().bit() == 0 {
+        return;
+    }
+    let Some(p) = crate::port::try_port() else {
+        return;
+    };
+    let Some(rings) = RINGS.get() else { return };
+    // Masked, so that on one CPU a write is never cut by another (an interrupt's, or the same
+    // thread's after a migration).
+    let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    let tid = CURRENT.get(cpu).map_or(0, |t| t.load(Ordering::Relaxed));
+    let e = Event {
+        ticks: p.now(),
+        kind,
+        cpu: cpu as u8,
+        tid,
+        a,
+        b,
+    };
+    if let Some(r) = rings.get(cpu) {
+        r.record(e.encode());
+    }
+    p.irq_restore(saved);
+}
+
+/// What a run recorded on one CPU.
+#[derive(Debug, Default)]
+pub struct CpuTrace {
+    /// Its events, oldest first.
+    pub events: Vec<Event>,
+    /// Events of this run that were overwritten (the ring was full) or torn while read.
+    pub lost: u64,
+}
+
+/// Every CPU's events of the current (or last) run.
+pub fn snapshot() -> Vec<CpuTrace> {
+    let Some(rings) = RINGS.get() else {
+        return Vec::new();
+    };
+    rings
+        .iter()
+        .zip(&BASE)
+        .map(|(r, base)| {
+            let snap = r.snapshot_from(base.load(Ordering::Acquire));
+            let mut lost = snap.lost;
+            let mut events = Vec::with_capacity(snap.events.len());
+            for w in snap.events {
+                match Event::decode(w) {
+                    Some(e) => events.push(e),
+                    None => lost += 1,
+                }
+            }
+            CpuTrace { events, lost }
+        })
+        .collect()
+}
