@@ -92,3 +92,108 @@ fn records_from_threads_and_hard_irq_by_class_and_run() {
         0
     });
 }
+
+fn sample_dump() -> trace::dump::Dump {
+    use alloc::string::String;
+    let ev = |ticks, kind, cpu, tid, a, b| Event {
+        ticks,
+        kind,
+        cpu,
+        tid,
+        a,
+        b,
+    };
+    let cpu0: alloc::vec::Vec<Event> = (0..19)
+        .map(|i| {
+            ev(
+                100 + i,
+                Kind::ALL[i as usize % Kind::ALL.len()],
+                0,
+                1,
+                i,
+                u64::MAX - i,
+            )
+        })
+        .collect();
+    trace::dump::Dump {
+        hz: 62_500_000,
+        size: 64,
+        names: alloc::vec![
+            (1, String::from("my work")),
+            (2, String::from("back\\slash\u{e9}"))
+        ],
+        threads: alloc::vec![(1, String::from("shell")), (2, String::from("kthreadd"))],
+        cpus: alloc::vec![
+            trace::CpuTrace {
+                events: cpu0,
+                lost: 3
+            },
+            trace::CpuTrace::default(),
+            trace::CpuTrace {
+                events: alloc::vec![ev(5, Kind::Mark, 2, 0, 7, 8)],
+                lost: 0
+            },
+        ],
+    }
+}
+
+#[test]
+fn a_dump_round_trips_among_other_lines() {
+    use alloc::string::String;
+    let d = sample_dump();
+    let mut text = String::from("rtos> trace dump\nsome log line\n");
+    let mut n = 0;
+    trace::dump::write(&d, |l| {
+        n += 1;
+        assert!(
+            l.starts_with('=') && !l.contains("rtos>") && !l.contains('\n'),
+            "{l}"
+        );
+        text.push_str(l);
+        text.push('\n');
+        if n == 4 {
+            text.push_str("[klogd] a line printed meanwhile\n");
+        }
+    });
+    text.push_str("rtos> ");
+    // 1 header, 2 names, 2 threads, 3 CPUs (19 events: 3 lines; 0: none; 1: one), the end.
+    assert_eq!(n, 1 + 2 + 2 + 3 + 3 + 1 + 1);
+    assert_eq!(trace::dump::parse(&text), Ok(d));
+}
+
+#[test]
+fn a_damaged_or_cut_dump_is_refused_with_its_line() {
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    let mut lines: Vec<String> = Vec::new();
+    trace::dump::write(&sample_dump(), |l| lines.push(l.to_string()));
+    let join = |ls: &[String]| ls.join("\n");
+    // One character changed in an event line.
+    let mut bad = lines.clone();
+    let ev = bad.iter().position(|l| l.starts_with("=EV")).unwrap();
+    bad[ev] = bad[ev].replacen('A', "B", 1).replacen('a', "b", 1);
+    let e = trace::dump::parse(&join(&bad)).unwrap_err();
+    assert_eq!(e.line, ev + 1);
+    assert!(e.what.contains("checksum"), "{e}");
+    // A whole line lost (the count in =END says so).
+    let mut cut = lines.clone();
+    cut.remove(ev);
+    let e = trace::dump::parse(&join(&cut)).unwrap_err();
+    assert!(e.what.contains("lines missing"), "{e}");
+    // No end.
+    let e = trace::dump::parse(&join(&lines[..lines.len() - 1])).unwrap_err();
+    assert_eq!((e.line, e.what.contains("cut short")), (0, true), "{e}");
+    assert!(trace::dump::parse("rtos> echo hi\nhi\n").is_err());
+}
+
+#[test]
+fn names_are_interned_once_and_tags_round_trip() {
+    let a = trace::intern("interned-test-a");
+    let b = trace::intern("interned-test-b");
+    assert!(a > 0 && b > 0 && a != b);
+    assert_eq!(trace::intern("interned-test-a"), a);
+    let names = trace::names();
+    assert!(names.contains(&(a, alloc::string::String::from("interned-test-a"))));
+    let t = trace::tag(a, 0xffff_1234_5678_9abc);
+    assert_eq!(trace::untag(t), (a, 0x1234_5678_9abc));
+}

@@ -32,6 +32,7 @@
 //! });
 //! ```
 
+pub mod dump;
 pub(crate) mod ring;
 
 #[cfg(all(test, loom))]
@@ -40,9 +41,11 @@ mod loom;
 use crate::config::MAX_CPUS;
 use crate::error::Error;
 // (The switches below are plain atomics even under loom: only the ring itself is modelled.)
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use ring::{Ring, WORDS};
+use ring::Ring;
+pub(crate) use ring::WORDS;
 
 /// What happened. The arguments `a` and `b` of each kind are given in its documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +232,50 @@ impl Event {
     }
 }
 
+/// How many distinct names [`intern`] keeps; later ones get id 0 (no name).
+pub const MAX_NAMES: usize = 1024;
+
+/// The interned names: id `i + 1` is `NAMES[i]`.
+static NAMES: spin::Mutex<Vec<String>> = spin::Mutex::new(Vec::new());
+
+/// The id (1 or more) of `name` for events that refer to a named thing (a kthread, a work, an
+/// irq_work) by number: the same name always gets the same id, so [`names`] can name it even
+/// after the thing is gone. 0 once [`MAX_NAMES`] names are kept. Takes a lock and may allocate:
+/// call where the thing is made, never from a trace point.
+pub fn intern(name: &str) -> u16 {
+    let mut names = NAMES.lock();
+    if let Some(i) = names.iter().position(|n| n == name) {
+        return (i + 1) as u16;
+    }
+    if names.len() >= MAX_NAMES {
+        return 0;
+    }
+    names.push(String::from(name));
+    names.len() as u16
+}
+
+/// Every interned name with its id.
+pub fn names() -> Vec<(u16, String)> {
+    let names = NAMES.lock();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ((i + 1) as u16, n.clone()))
+        .collect()
+}
+
+/// An event argument that carries a name's id (16 bits) and a number (48 bits: an address, a
+/// slot): see [`untag`].
+#[inline(always)]
+pub fn tag(name: u16, n: u64) -> u64 {
+    (u64::from(name) << 48) | (n & ((1 << 48) - 1))
+}
+
+/// The name id and the number of an argument made by [`tag`].
+pub fn untag(a: u64) -> (u16, u64) {
+    ((a >> 48) as u16, a & ((1 << 48) - 1))
+}
+
 /// Whether tracing records at all (the one check a trace point makes when it is off).
 static ON: AtomicBool = AtomicBool::new(false);
 /// The classes recorded.
@@ -328,7 +375,7 @@ fn record_slow(kind: Kind, a: u64, b: u64) {
 }
 
 /// What a run recorded on one CPU.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct CpuTrace {
     /// Its events, oldest first.
     pub events: Vec<Event>,
