@@ -48,54 +48,66 @@ use ring::Ring;
 pub(crate) use ring::WORDS;
 
 /// What happened. The arguments `a` and `b` of each kind are given in its documentation.
+///
+/// Every event also carries the CPU it happened on and the thread running there (for a
+/// [`Kind::Switch`], the thread switched away from). A *named* argument is a [`tag`]: a name id
+/// from [`intern`] in its top 16 bits and a number (an address, a slot) in the other 48, so the
+/// host can name works and threads that are gone by the time the trace is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum Kind {
-    /// A context switch: `a` the next thread's tid, `b` the previous thread's state.
+    /// A context switch: `a` the next thread's tid (0: the idle thread), `b` the state the
+    /// previous thread is left in ([`crate::sched::State`] as a number: 1 ready, i.e.
+    /// preempted or yielded; 3 sleeping; 4 parked; 5 exited).
     Switch = 1,
-    /// A wake-up: `a` the woken tid, `b` the waker's CPU.
+    /// A wake-up: `a` the woken tid, `b` the CPU whose run queue it was put on.
     Wakeup,
-    /// Interrupt entry: `a` the interrupt number.
+    /// Interrupt entry: `a` the interrupt number (an SGI's number is its id, 0-15).
     IrqEnter,
     /// Interrupt exit: `a` the interrupt number.
     IrqExit,
-    /// An SGI sent: `a` its kind, `b` the target CPUs (bit set).
+    /// An SGI sent: `a` its id ([`crate::port::Sgi`]), `b` the target CPUs (bit `n` for CPU `n`).
     SgiSend,
-    /// irq_work queued: `a` its slot, `b` the target CPU.
+    /// An irq_work queued: `a` its name and slot (named), `b` the CPU whose list it is on.
     IrqWorkQueue,
-    /// irq_work callback starts: `a` its slot.
+    /// An irq_work callback starts, in hard-IRQ context (or on a CPU's way down): `a` its name
+    /// and slot (named).
     IrqWorkStart,
-    /// irq_work callback ends: `a` its slot.
+    /// An irq_work callback ends: `a` as at its start.
     IrqWorkEnd,
-    /// task_work added: `a` the target tid, `b` the notify mode.
+    /// A task_work added: `a` its name and address (named), `b` the target tid in the low 32
+    /// bits and the notify mode ([`crate::work::task_work::Notify`] as a number, `None` 0) above.
     TaskWorkAdd,
-    /// task_work runs: `a` the work's address.
+    /// A task_work callback starts, in the target thread: `a` its name and address (named).
     TaskWorkRun,
-    /// A work queued: `a` the work's address, `b` the CPU.
+    /// A work item queued (workqueue or kthread worker): `a` its name and address (named), `b`
+    /// its queue's (or worker's) name and the CPU it will run on (named; `0xffff_ffff_ffff`:
+    /// any CPU).
     WorkQueue,
-    /// A work callback starts: `a` the work's address.
+    /// A work callback starts, in its worker thread: `a` as when queued, `b` its queue as when
+    /// queued.
     WorkStart,
-    /// A work callback ends: `a` the work's address.
+    /// A work callback ends: `a` and `b` as at its start.
     WorkEnd,
-    /// A delayed work's timer armed: `a` the work's address, `b` the deadline.
+    /// A delayed work's timer armed: `a` the work (named), `b` the deadline (counter ticks).
     TimerArm,
-    /// A delayed work's timer fired: `a` the work's address.
+    /// A delayed work's timer fired (the work is queued next): `a` the work (named).
     TimerFire,
-    /// kthread created: `a` its tid.
+    /// A kthread created: `a` its tid, `b` its name's id.
     KthreadCreate,
-    /// kthread parked: `a` its tid.
+    /// A kthread parked itself: `a` its tid.
     KthreadPark,
-    /// kthread unparked: `a` its tid.
+    /// A kthread unparked: `a` its tid.
     KthreadUnpark,
-    /// kthread asked to stop: `a` its tid.
+    /// A kthread asked to stop: `a` its tid.
     KthreadStop,
-    /// kthread exited: `a` its tid, `b` its result.
+    /// A kthread exited: `a` its tid, `b` its result.
     KthreadExit,
     /// A CPU came online: `a` the CPU.
     CpuOnline,
     /// A CPU went offline: `a` the CPU.
     CpuOffline,
-    /// A user's marker: `a` and `b` its first 16 bytes.
+    /// A user's marker: `a` its text's name id ([`intern`]), `b` a number of the user's.
     Mark,
 }
 
