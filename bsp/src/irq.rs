@@ -7,6 +7,7 @@
 use crate::drivers::timer::TIMER_INTID;
 use rtos::cpu::{self, IrqKind};
 use rtos::port::Sgi;
+use rtos::trace::Kind;
 
 /// Handles every pending interrupt on this CPU, then lets the kernel preempt the interrupted
 /// thread if a wake-up asked for it. Called from the IRQ vector with IRQs masked, on the
@@ -28,6 +29,7 @@ pub(crate) fn handle_irq() {
         if let Some(s) = stats {
             s.count(kind);
         }
+        rtos::trace_event!(Kind::IrqEnter, u64::from(intid), 0);
         match intid {
             0..=15 => match Sgi::from_id(intid) {
                 Some(Sgi::Halt) => {
@@ -45,6 +47,7 @@ pub(crate) fn handle_irq() {
             _ => {}
         }
         k.gic.eoi(acked);
+        rtos::trace_event!(Kind::IrqExit, u64::from(intid), 0);
     }
     if let Some(s) = stats {
         s.irq_leave();

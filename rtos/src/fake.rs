@@ -16,12 +16,17 @@
 use crate::config::{DEFAULT_PRIORITY, MAX_CPUS};
 use crate::entry;
 use crate::port::{Context, IrqState, Port, Sgi, Stack, ThreadEntry};
+use crate::trace::Kind;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The interrupt number the fake timer reports in trace events (the generic timer's PPI on the
+/// real boards).
+const FAKE_TIMER_IRQ: u64 = 30;
 
 std::thread_local! {
     static CPU: Cell<usize> = const { Cell::new(0) };
@@ -144,12 +149,16 @@ impl FakePort {
             }
             for sgi in Sgi::ALL {
                 if sgis & (1 << sgi.id()) != 0 {
+                    crate::trace_event!(Kind::IrqEnter, u64::from(sgi.id()), 0);
                     entry::sgi(sgi);
+                    crate::trace_event!(Kind::IrqExit, u64::from(sgi.id()), 0);
                 }
             }
             if timer {
                 self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
+                crate::trace_event!(Kind::IrqEnter, FAKE_TIMER_IRQ, 0);
                 entry::timer_irq();
+                crate::trace_event!(Kind::IrqExit, FAKE_TIMER_IRQ, 0);
             }
             if let Some(s) = stats {
                 s.irq_leave();
@@ -192,6 +201,11 @@ impl Port for FakePort {
         self.wake_cpu(cpu);
     }
     fn send_sgi(&self, sgi: Sgi, cpus: u32) {
+        crate::trace_event!(
+            crate::trace::Kind::SgiSend,
+            u64::from(sgi.id()),
+            u64::from(cpus)
+        );
         for cpu in 0..self.cpus.load(Ordering::Relaxed) {
             if cpus & (1 << cpu) != 0 {
                 self.sgis[cpu].fetch_or(1 << sgi.id(), Ordering::AcqRel);
@@ -333,6 +347,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
         FAKE.sgis[c].store(0, Ordering::Release);
     }
     crate::sched::reset_for_fake();
+    crate::trace::stop();
     crate::timer::reset_for_fake();
     crate::kthread::reset_for_fake();
     crate::kthread::kthreadd::reset_for_fake();

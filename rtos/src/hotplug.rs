@@ -113,6 +113,7 @@ pub fn offline(cpu: usize) -> Result<(), HotplugError> {
         .map_err(|(_, t)| HotplugError::Busy(t))?;
     sched::take_down(cpu);
     wait_until(|| sched::is_dead(cpu))?;
+    crate::trace_event!(crate::trace::Kind::CpuOffline, cpu as u64, 0);
     if let Some((n, tid)) = sched::take_broken(cpu) {
         crate::kprintln!(
             "hotplug: {n} thread(s) bound only to cpu{cpu} (the first: tid {tid}) now run on any CPU"
@@ -167,6 +168,7 @@ pub fn online(cpu: usize) -> Result<(), HotplugError> {
         }
     }
     wait_until(|| is_online(cpu))?;
+    crate::trace_event!(crate::trace::Kind::CpuOnline, cpu as u64, 0);
     if let Some(s) = crate::cpu::stats(cpu) {
         s.set_online();
     }

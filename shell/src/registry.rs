@@ -34,6 +34,7 @@ const TABLES: &[&[Command]] = &[
     #[cfg(feature = "bench")]
     crate::bench::COMMANDS,
     crate::work::list::TIMERS,
+    crate::trace::COMMANDS,
     crate::stress::COMMANDS,
     crate::machine::COMMANDS,
 ];

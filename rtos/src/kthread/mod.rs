@@ -62,6 +62,8 @@ use crate::error::Error;
 use crate::sched::{self, State, Thread, ThreadInfo, Tid, thread::Entry, thread::flags};
 use crate::sync::IrqSpinLock;
 use crate::time::Instant;
+use crate::trace::{self, Kind};
+use crate::trace_event;
 use crate::wait::{wait_var_event, wake_up_var};
 use crate::work::task_work;
 use alloc::boxed::Box;
@@ -218,6 +220,12 @@ fn create_boxed(name: &str, opts: Options, body: Entry) -> Result<KThread, Error
     if let Err(i) = slot(&reg, t.tid()) {
         reg.insert(i, t.clone());
     }
+    drop(reg);
+    trace_event!(
+        Kind::KthreadCreate,
+        u64::from(t.tid()),
+        u64::from(trace::intern(name))
+    );
     Ok(KThread(t))
 }
 
@@ -323,6 +331,7 @@ pub fn parkme() {
             sched::set_current_state(State::Running);
             break;
         }
+        trace_event!(Kind::KthreadPark, u64::from(me.tid()), 0);
         // As Linux: no preemption between telling the parker and blocking, or the parker (woken
         // here, maybe more urgent) would run while this thread is still queued and only wait
         // for it again. With interrupts masked the wake-up cannot switch away.
@@ -347,6 +356,11 @@ pub fn exit(result: i32) -> ! {
 /// for that is woken, and it leaves the CPU for good.
 fn do_exit(me: Arc<Thread>, result: i32) -> ! {
     me.result.store(result, Ordering::Release);
+    trace_event!(
+        Kind::KthreadExit,
+        u64::from(me.tid()),
+        trace::tag(trace::intern(me.name()), u64::from(result as u32))
+    );
     me.set_flag(flags::EXITING);
     task_work::run_at_exit(&me);
     sched::set_current_state(State::Exited);
@@ -415,6 +429,7 @@ pub fn unpark(t: &KThread) {
         }
     }
     k.clear_flag(flags::SHOULD_PARK | flags::HOTPLUG_PARKED);
+    trace_event!(Kind::KthreadUnpark, u64::from(k.tid()), 0);
     sched::try_wake(k, &[State::Parked]);
 }
 
@@ -457,6 +472,7 @@ pub fn stop_until(t: &KThread, deadline: Option<Instant>) -> Result<i32, Error> 
         return Err(Error::NotPermitted);
     }
     k.set_flag(flags::SHOULD_STOP);
+    trace_event!(Kind::KthreadStop, u64::from(k.tid()), 0);
     unpark(t);
     sched::wake_up_process(k);
     // A cold wait: the condition behind a `dyn` (one copy of the waiting code).

@@ -372,6 +372,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
             || t.on_rq.load(Ordering::Acquire)
         {
             // Still current on its CPU (about to call schedule): it keeps running.
+            crate::trace_event!(crate::trace::Kind::Wakeup, u64::from(t.tid), c as u64);
             break true;
         }
         let on_cpu = t.on_cpu();
@@ -382,6 +383,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         };
         // (`c` cannot be a dead CPU's queue here: its last drain and `dead` happened under this
         // lock, after the online mask changed, so `select_cpu_unlocked` did not pick it.)
+        crate::trace_event!(crate::trace::Kind::Wakeup, u64::from(t.tid), target as u64);
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
@@ -557,6 +559,14 @@ fn schedule_inner(preempt: bool) -> bool {
         next.set_state(State::Running);
     }
     next.ran_since.store(now, Ordering::Relaxed);
+    if crate::trace::on() && !Arc::ptr_eq(&next, &prev) {
+        // (Recorded before the CPU's running tid changes: the event names the thread leaving.)
+        crate::trace::emit(
+            crate::trace::Kind::Switch,
+            u64::from(next.tid),
+            prev.state() as u64,
+        );
+    }
     crate::trace::set_current(cpu, next.tid);
     let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
     if slice || rq.slice {

@@ -29,6 +29,8 @@ pub type TaskWorkFn = dyn Fn(&Arc<TaskWork>) + Send + Sync;
 pub struct TaskWork {
     name: String,
     func: Box<TaskWorkFn>,
+    /// Its name's id for trace events.
+    name_id: u16,
     /// Queued on some thread's list.
     queued: AtomicBool,
 }
@@ -39,8 +41,14 @@ impl TaskWork {
         Arc::new(Self {
             name: String::from(name),
             func: Box::new(func),
+            name_id: crate::trace::intern(name),
             queued: AtomicBool::new(false),
         })
+    }
+
+    /// It as a trace event argument: its name and address.
+    pub(crate) fn traced(self: &Arc<Self>) -> u64 {
+        crate::trace::tag(self.name_id, Arc::as_ptr(self) as *const u8 as usize as u64)
     }
 
     /// Its name (what [`task_work::cancel_func`](crate::work::task_work::cancel_func) and
@@ -131,6 +139,7 @@ impl TaskWorks {
         let n = works.len();
         for w in works.into_iter().rev() {
             w.queued.store(false, Ordering::Release);
+            crate::trace_event!(crate::trace::Kind::TaskWorkRun, w.traced(), 0);
             (w.func)(&w);
         }
         n

@@ -7,6 +7,7 @@ use crate::trace::ring::Ring;
 use crate::trace::{self, Class, Event, Kind};
 use crate::work::irq_work::{self, IrqWork};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 #[test]
 fn a_full_ring_keeps_the_newest_and_counts_the_rest_lost() {
@@ -44,14 +45,20 @@ fn every_kind_round_trips_through_the_encoding() {
     assert_eq!(Kind::ALL.len(), Kind::Mark as usize);
 }
 
+/// The ring size of every test here: the first start in a process fixes it.
+const RING: usize = 4096;
+
 #[test]
 fn records_from_threads_and_hard_irq_by_class_and_run() {
     run(2, || {
         let on_before = trace::on();
         assert!(!on_before);
         trace::record(Kind::Mark, 1, 0); // off: nothing
-        trace::start(&[Class::Mark, Class::IrqWork], 64).unwrap();
-        assert_eq!(trace::start(&[Class::Mark], 128), Err(crate::Error::Busy));
+        trace::start(&[Class::Mark, Class::IrqWork], RING).unwrap();
+        assert_eq!(
+            trace::start(&[Class::Mark], RING / 2),
+            Err(crate::Error::Busy)
+        );
         let me = sched::current().unwrap();
         trace::record(Kind::Mark, 7, 8);
         trace::record(Kind::Wakeup, 1, 2); // class Sched is off
@@ -69,17 +76,27 @@ fn records_from_threads_and_hard_irq_by_class_and_run() {
             .into_iter()
             .flat_map(|c| c.events)
             .collect();
+        // The irq_work's own trace points name it (its slot and interned name) around what its
+        // callback recorded.
+        let named = trace::tag(trace::intern("traced"), w.slot() as u64);
         let kinds: alloc::vec::Vec<(Kind, u64)> = all.iter().map(|e| (e.kind, e.a)).collect();
         assert_eq!(
             kinds,
-            [(Kind::Mark, 7), (Kind::IrqWorkStart, 42)],
+            [
+                (Kind::Mark, 7),
+                (Kind::IrqWorkQueue, named),
+                (Kind::IrqWorkStart, named),
+                (Kind::IrqWorkStart, 42),
+                (Kind::IrqWorkEnd, named)
+            ],
             "{all:?}"
         );
         let mark = all[0];
         assert_eq!((mark.tid, mark.b), (me.tid, 8));
-        assert!(all[1].ticks >= mark.ticks);
+        assert_eq!(all[1].b, all[1].cpu as u64, "queued on this CPU");
+        assert!(all.windows(2).all(|p| p[1].ticks >= p[0].ticks));
         // A new run shows only its own events.
-        trace::start(&[Class::Mark], 64).unwrap();
+        trace::start(&[Class::Mark], RING).unwrap();
         trace::record(Kind::Mark, 3, 0);
         trace::stop();
         let again: alloc::vec::Vec<Event> = trace::snapshot()
@@ -196,4 +213,122 @@ fn names_are_interned_once_and_tags_round_trip() {
     assert!(names.contains(&(a, alloc::string::String::from("interned-test-a"))));
     let t = trace::tag(a, 0xffff_1234_5678_9abc);
     assert_eq!(trace::untag(t), (a, 0x1234_5678_9abc));
+}
+
+/// Every event of the current run, all CPUs, in time order.
+fn traced() -> Vec<Event> {
+    let mut all: Vec<Event> = trace::snapshot()
+        .into_iter()
+        .flat_map(|c| c.events)
+        .collect();
+    all.sort_by_key(|e| e.ticks);
+    all
+}
+
+#[test]
+fn each_mechanism_records_where_the_seeds_say_it_runs() {
+    use crate::kthread;
+    use crate::time::Duration;
+    use crate::work::task_work::{self, Notify, TaskWork};
+    use crate::work::workqueue::{self as wq, Work};
+    run(2, || {
+        trace::start(&Class::ALL, RING).unwrap();
+        // A kthread's life: create, (wake, switch), park, unpark, stop, exit.
+        let t = kthread::run("traced-k", || {
+            while !kthread::should_stop() {
+                if kthread::should_park() {
+                    kthread::parkme();
+                }
+                sched::sleep_interruptible_until(crate::time::Instant::after(
+                    Duration::from_millis(5),
+                ));
+            }
+            7
+        })
+        .unwrap();
+        kthread::park(&t).unwrap();
+        kthread::unpark(&t);
+        // A task_work on it runs in its context.
+        let tw = TaskWork::new("traced-tw", |_| {});
+        task_work::add(t.thread(), tw.clone(), Notify::Signal).unwrap();
+        assert!(super::util::wait_for(1000, || !tw.is_queued()));
+        // A work runs in its worker; a delayed one goes through its timer.
+        let q = wq::create_singlethread("traced-wq").unwrap();
+        let w = Work::new("traced-w", |_| {});
+        let d = Work::new("traced-d", |_| {});
+        wq::queue(&q, &w).unwrap();
+        wq::queue_delayed(&q, &d, Duration::from_millis(2)).unwrap();
+        assert!(super::util::wait_for(1000, || d.runs() == 1 && w.runs() == 1));
+        let worker = q.threads()[0].tid();
+        assert_eq!(kthread::stop(&t), 7);
+        trace::stop();
+        let all = traced();
+        let ev = |k: Kind, a: u64| {
+            all.iter()
+                .position(|e| e.kind == k && e.a == a)
+                .unwrap_or_else(|| panic!("no {k:?} {a:#x} in {all:#?}"))
+        };
+        let tid = u64::from(t.tid());
+        let k_name = u64::from(trace::intern("traced-k"));
+        let create = ev(Kind::KthreadCreate, tid);
+        assert_eq!(all[create].b, k_name);
+        let first_run = all
+            .iter()
+            .position(|e| e.kind == Kind::Switch && e.a == tid)
+            .expect("switched to");
+        let park = ev(Kind::KthreadPark, tid);
+        assert_eq!(all[park].tid, t.tid(), "parks itself");
+        let unpark = ev(Kind::KthreadUnpark, tid);
+        let stop = ev(Kind::KthreadStop, tid);
+        let exit = ev(Kind::KthreadExit, tid);
+        assert_eq!(trace::untag(all[exit].b), (k_name as u16, 7));
+        assert!(
+            create < first_run && first_run < park && park < unpark && unpark < stop && stop < exit
+        );
+        // The task_work: added by the test's thread, run by the target itself.
+        let add = all
+            .iter()
+            .position(|e| e.kind == Kind::TaskWorkAdd)
+            .unwrap();
+        assert_eq!(all[add].b, tid | (Notify::Signal as u64) << 32);
+        let tw_id = trace::untag(all[add].a).0;
+        assert_eq!(tw_id, trace::intern("traced-tw"));
+        let run_ = ev(Kind::TaskWorkRun, all[add].a);
+        assert!(add < run_);
+        assert_eq!(
+            all[run_].tid,
+            t.tid(),
+            "a task_work runs in its target thread"
+        );
+        // The works: queued, then started and ended in the worker thread.
+        for (name, work) in [("traced-w", &w), ("traced-d", &d)] {
+            let a = trace::tag(
+                trace::intern(name),
+                Arc::as_ptr(work) as *const u8 as usize as u64,
+            );
+            let queued = ev(Kind::WorkQueue, a);
+            let start = ev(Kind::WorkStart, a);
+            let end = ev(Kind::WorkEnd, a);
+            assert!(queued < start && start < end, "{name}");
+            assert_eq!((all[start].tid, all[end].tid), (worker, worker), "{name}");
+            assert_eq!(trace::untag(all[start].b).0, trace::intern("traced-wq"));
+            if name == "traced-d" {
+                let arm = ev(Kind::TimerArm, a);
+                let fire = ev(Kind::TimerFire, a);
+                assert!(arm < fire && fire < queued);
+                assert!(
+                    all[fire].ticks >= all[arm].b,
+                    "fires at or after its deadline"
+                );
+            }
+        }
+        // Wake-ups name the woken thread; each switch names the thread leaving.
+        assert!(all.iter().any(|e| e.kind == Kind::Wakeup && e.a == tid));
+        assert!(
+            all.iter()
+                .any(|e| e.kind == Kind::Switch && e.tid == t.tid())
+        );
+        wq::destroy(q).unwrap();
+        0
+    });
 }

@@ -34,6 +34,7 @@
 
 pub mod dump;
 pub(crate) mod ring;
+pub mod text;
 
 #[cfg(all(test, loom))]
 mod loom;
@@ -41,6 +42,7 @@ mod loom;
 use crate::config::MAX_CPUS;
 use crate::error::Error;
 // (The switches below are plain atomics even under loom: only the ring itself is modelled.)
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -101,7 +103,8 @@ pub enum Kind {
     KthreadUnpark,
     /// A kthread asked to stop: `a` its tid.
     KthreadStop,
-    /// A kthread exited: `a` its tid, `b` its result.
+    /// A kthread exited: `a` its tid, `b` its name's id and its result (named; the result as
+    /// 32 bits, two's complement).
     KthreadExit,
     /// A CPU came online: `a` the CPU.
     CpuOnline,
@@ -204,6 +207,25 @@ impl Class {
     fn bit(self) -> u32 {
         1 << self as u32
     }
+
+    /// Its name, as `trace start` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Sched => "sched",
+            Class::Irq => "irq",
+            Class::IrqWork => "irqwork",
+            Class::TaskWork => "taskwork",
+            Class::Work => "work",
+            Class::Kthread => "kthread",
+            Class::Cpu => "cpu",
+            Class::Mark => "mark",
+        }
+    }
+
+    /// The class called `name`.
+    pub fn from_name(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.name() == name)
+    }
 }
 
 /// One recorded event.
@@ -247,33 +269,43 @@ impl Event {
 /// How many distinct names [`intern`] keeps; later ones get id 0 (no name).
 pub const MAX_NAMES: usize = 1024;
 
-/// The interned names: id `i + 1` is `NAMES[i]`.
-static NAMES: spin::Mutex<Vec<String>> = spin::Mutex::new(Vec::new());
+/// Names kept by [`intern`] are cut to this many bytes (at a character boundary).
+pub const MAX_NAME_LEN: usize = 64;
+
+/// The interned names and their ids (from 1, in the order first seen).
+static NAMES: spin::Mutex<BTreeMap<String, u16>> = spin::Mutex::new(BTreeMap::new());
 
 /// The id (1 or more) of `name` for events that refer to a named thing (a kthread, a work, an
 /// irq_work) by number: the same name always gets the same id, so [`names`] can name it even
 /// after the thing is gone. 0 once [`MAX_NAMES`] names are kept. Takes a lock and may allocate:
 /// call where the thing is made, never from a trace point.
 pub fn intern(name: &str) -> u16 {
+    let mut end = name.len().min(MAX_NAME_LEN);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &name[..end];
     let mut names = NAMES.lock();
-    if let Some(i) = names.iter().position(|n| n == name) {
-        return (i + 1) as u16;
+    if let Some(id) = names.get(name) {
+        return *id;
     }
     if names.len() >= MAX_NAMES {
         return 0;
     }
-    names.push(String::from(name));
-    names.len() as u16
+    let id = names.len() as u16 + 1;
+    names.insert(String::from(name), id);
+    id
 }
 
-/// Every interned name with its id.
+/// Every interned name with its id, by id.
 pub fn names() -> Vec<(u16, String)> {
-    let names = NAMES.lock();
-    names
+    let mut v: Vec<(u16, String)> = NAMES
+        .lock()
         .iter()
-        .enumerate()
-        .map(|(i, n)| ((i + 1) as u16, n.clone()))
-        .collect()
+        .map(|(n, id)| (*id, n.clone()))
+        .collect();
+    v.sort_unstable_by_key(|(id, _)| *id);
+    v
 }
 
 /// An event argument that carries a name's id (16 bits) and a number (48 bits: an address, a
@@ -292,6 +324,8 @@ pub fn untag(a: u64) -> (u16, u64) {
 static ON: AtomicBool = AtomicBool::new(false);
 /// The classes recorded.
 static CLASSES: AtomicU32 = AtomicU32::new(0);
+/// The CPUs recorded (bit `n`: CPU `n`).
+static CPUS: AtomicU32 = AtomicU32::new(u32::MAX);
 /// The per-CPU rings, made by the first [`start`].
 static RINGS: spin::Once<Vec<Ring>> = spin::Once::new();
 /// Per CPU, the ring index at the last [`start`]: older events belong to an earlier run.
@@ -315,11 +349,20 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// Starts a run recording `classes` in rings of `size` events per CPU. The first start fixes the
-/// size until reboot: a later one with another size is [`Error::Busy`]; `size` 0 is
-/// [`Error::Invalid`].
+/// The largest ring size [`start`] takes, in events per CPU.
+pub const MAX_SIZE: usize = 1 << 16;
+
+/// Starts a run recording `classes` in rings of `size` events per CPU (rounded up to a power of
+/// two), on every CPU. The first start fixes the size until reboot: a later one with another
+/// size is [`Error::Busy`]; `size` 0 or over [`MAX_SIZE`] is [`Error::Invalid`]. A run already
+/// going is ended: the new one shows only its own events.
 pub fn start(classes: &[Class], size: usize) -> Result<(), Error> {
-    if size == 0 {
+    start_on(classes, u32::MAX, size)
+}
+
+/// [`start`], recording only on the CPUs in `cpus` (bit `n`: CPU `n`).
+pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> {
+    if size == 0 || size > MAX_SIZE {
         return Err(Error::Invalid);
     }
     let size = size.max(2).next_power_of_two();
@@ -335,6 +378,7 @@ pub fn start(classes: &[Class], size: usize) -> Result<(), Error> {
         classes.iter().fold(0, |m, c| m | c.bit()),
         Ordering::Release,
     );
+    CPUS.store(cpus, Ordering::Release);
     ON.store(true, Ordering::Release);
     Ok(())
 }
@@ -344,22 +388,51 @@ pub fn stop() {
     ON.store(false, Ordering::Release);
 }
 
+/// The classes of the current (or last) run.
+pub fn classes() -> Vec<Class> {
+    let m = CLASSES.load(Ordering::Acquire);
+    Class::ALL
+        .into_iter()
+        .filter(|c| m & c.bit() != 0)
+        .collect()
+}
+
+/// The CPUs of the current (or last) run (bit `n`: CPU `n`).
+pub fn cpus() -> u32 {
+    CPUS.load(Ordering::Acquire)
+}
+
 /// The ring size, once a run was started.
 pub fn size() -> Option<usize> {
     RINGS.get().map(|r| r[0].capacity())
 }
 
 /// A trace point: records `kind` with its arguments on this CPU, if tracing is on for its
-/// class. No lock, no allocation; any context.
+/// class. No lock, no allocation; any context. (The kernel's trace points use [`trace_event!`],
+/// which computes the arguments only when tracing is on.)
 #[inline(always)]
 pub fn record(kind: Kind, a: u64, b: u64) {
     if on() {
-        record_slow(kind, a, b);
+        emit(kind, a, b);
     }
 }
 
+/// A trace point: `trace_event!(kind, a, b)` records like [`record`], but evaluates `a` and `b`
+/// only when tracing is on, so that when it is off the point costs one load and one branch.
+#[macro_export]
+macro_rules! trace_event {
+    ($kind:expr, $a:expr, $b:expr) => {
+        if $crate::trace::on() {
+            $crate::trace::emit($kind, $a, $b);
+        }
+    };
+}
+
+/// What [`record`] does once it knows tracing is on (out of line and cold, so that a trace point
+/// adds no register pressure or code to the path around it).
+#[cold]
 #[inline(never)]
-fn record_slow(kind: Kind, a: u64, b: u64) {
+pub fn emit(kind: Kind, a: u64, b: u64) {
     if CLASSES.load(Ordering::Relaxed) & kind.class().bit() == 0 {
         return;
     }
@@ -371,6 +444,10 @@ fn record_slow(kind: Kind, a: u64, b: u64) {
     // thread's after a migration).
     let saved = p.irq_save();
     let cpu = p.cpu_id();
+    if CPUS.load(Ordering::Relaxed) & (1 << cpu) == 0 {
+        p.irq_restore(saved);
+        return;
+    }
     let tid = CURRENT.get(cpu).map_or(0, |t| t.load(Ordering::Relaxed));
     let e = Event {
         ticks: p.now(),

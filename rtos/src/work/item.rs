@@ -65,6 +65,8 @@ pub(crate) const DELAYED: u8 = 2;
 /// queues or workers at once.
 pub struct Work {
     name: String,
+    /// Its name's id for trace events.
+    name_id: u16,
     func: Box<dyn Fn(&Work) + Send + Sync>,
     /// [`IDLE`], [`QUEUED`] or [`DELAYED`].
     pub(crate) pending: AtomicU8,
@@ -89,6 +91,7 @@ impl Work {
     pub fn new(name: &str, func: impl Fn(&Work) + Send + Sync + 'static) -> Arc<Work> {
         Arc::new(Work {
             name: String::from(name),
+            name_id: crate::trace::intern(name),
             func: Box::new(func),
             pending: AtomicU8::new(IDLE),
             running: AtomicU32::new(0),
@@ -191,6 +194,11 @@ impl Work {
     /// queued it) to the start of its function.
     pub fn last_latency(&self) -> Duration {
         crate::time::ticks(self.last_latency.load(Ordering::Acquire))
+    }
+
+    /// It as a trace event argument: its name and address.
+    pub(crate) fn traced(&self) -> u64 {
+        crate::trace::tag(self.name_id, core::ptr::from_ref(self) as usize as u64)
     }
 
     /// Records the insertion time (call when putting it on a worker's list).

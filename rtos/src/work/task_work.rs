@@ -127,7 +127,16 @@ pub fn add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), E
         return Err(Error::Invalid);
     }
     // Once exiting, only the thread's own final pass may still queue (works adding works).
-    TaskWorks::add(&t.task_works, work, || t.is_exiting() && !own)?;
+    // (Recorded under the list's lock, just before the push: before any run of it.)
+    let traced = crate::trace::on().then(|| work.traced());
+    TaskWorks::add(&t.task_works, work, || {
+        let refuse = t.is_exiting() && !own;
+        if let (false, Some(w)) = (refuse, traced) {
+            let b = u64::from(t.tid()) | (notify as u64) << 32;
+            crate::trace::emit(crate::trace::Kind::TaskWorkAdd, w, b);
+        }
+        refuse
+    })?;
     match notify {
         Notify::None => {}
         Notify::Resume => t.notify_resume.store(true, Ordering::Release),

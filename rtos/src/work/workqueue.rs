@@ -101,6 +101,11 @@ impl Workqueue {
             .collect()
     }
 
+    /// Its workers' threads (one per CPU, or the single one), until it is destroyed.
+    pub fn threads(&self) -> Vec<crate::kthread::KThread> {
+        self.pools.iter().filter_map(|p| p.thread()).collect()
+    }
+
     /// Works queued and not yet started, over all its workers.
     pub fn queued(&self) -> usize {
         self.pools.iter().map(|p| p.counts().0).sum()

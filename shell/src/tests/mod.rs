@@ -8,5 +8,6 @@ mod session;
 mod startup;
 mod stress;
 mod terminal;
+mod trace;
 mod vt;
 mod work;

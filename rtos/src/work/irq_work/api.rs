@@ -9,6 +9,7 @@ use crate::port::Sgi;
 use crate::sync::IrqSpinLock;
 use crate::sync::atomic::AtomicU64;
 use crate::sync::atomic::{AtomicU32, Ordering};
+use crate::trace::Kind;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -24,6 +25,8 @@ static FUNCS: [IrqSpinLock<Option<Box<(String, Func)>>>; POOL] =
 static RUNS: [AtomicU64; POOL] = [const { AtomicU64::new(0) }; POOL];
 /// The CPU a work last ran on, plus one (0: never ran).
 static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
+/// Each slot's name id for trace events ([`crate::trace::intern`]).
+static NAME_ID: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
@@ -49,6 +52,7 @@ impl IrqWork {
             let mut g = FUNCS[i].lock();
             if g.is_none() {
                 *g = Some(Box::new((String::from(name), func)));
+                NAME_ID[i].store(u32::from(crate::trace::intern(name)), Ordering::Relaxed);
                 RUNS[i].store(0, Ordering::Relaxed);
                 LAST_CPU[i].store(0, Ordering::Relaxed);
                 CORE.set_lazy(i, lazy);
@@ -57,6 +61,11 @@ impl IrqWork {
             }
         }
         Err(Error::NoMemory)
+    }
+
+    /// Its pool slot (what its trace events carry).
+    pub fn slot(&self) -> usize {
+        self.slot
     }
 
     /// The handle of slot `i` as it is now.
@@ -123,6 +132,11 @@ impl IrqWork {
     }
 }
 
+/// Slot `i` as a trace event argument: its name and slot.
+fn traced(i: usize) -> u64 {
+    crate::trace::tag(NAME_ID[i].load(Ordering::Relaxed) as u16, i as u64)
+}
+
 fn lazy(w: IrqWork) -> bool {
     CORE.flags(w.slot) & LAZY != 0
 }
@@ -143,6 +157,7 @@ pub fn queue(w: IrqWork) -> bool {
 /// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
 /// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`.
 fn queue_local(w: IrqWork, cpu: usize) {
+    crate::trace_event!(Kind::IrqWorkQueue, traced(w.slot), cpu as u64);
     let lazy = lazy(w) && crate::timer::has_pending(cpu);
     CORE.push(cpu, w.slot, lazy);
     if !lazy && CORE.raise(cpu) {
@@ -176,7 +191,10 @@ fn queue_on_masked(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<
     }
     if cpu == p.cpu_id() {
         queue_local(w, cpu);
-    } else if CORE.push(cpu, w.slot, false) {
+        return Ok(true);
+    }
+    crate::trace_event!(Kind::IrqWorkQueue, traced(w.slot), cpu as u64);
+    if CORE.push(cpu, w.slot, false) {
         p.send_sgi(Sgi::IrqWork, 1 << cpu);
     }
     Ok(true)
@@ -230,9 +248,11 @@ fn callback(cpu: usize) -> impl Fn(usize) + Copy {
     #[inline(always)]
     move |i: usize| {
         let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
+        crate::trace_event!(Kind::IrqWorkStart, traced(i), 0);
         if let Some(f) = f {
             f(&IrqWork::of(i));
         }
+        crate::trace_event!(Kind::IrqWorkEnd, traced(i), 0);
         RUNS[i].fetch_add(1, Ordering::Relaxed);
         LAST_CPU[i].store(cpu as u32 + 1, Ordering::Relaxed);
     }

@@ -45,6 +45,8 @@ use crate::sched::{self, thread::flags as thread_flags};
 use crate::sync::IrqSpinLock;
 use crate::time::{Duration, Instant};
 use crate::timer::{self, TimerId};
+use crate::trace::{self, Kind};
+use crate::trace_event;
 use crate::wait::WaitQueue;
 use alloc::boxed::Box;
 use alloc::format;
@@ -70,6 +72,8 @@ pub(crate) struct Owner {
     pub(crate) name: String,
     /// The threads of its pools: while it is destroyed, only they may queue (chained work).
     threads: IrqSpinLock<Vec<KThread>>,
+    /// Its name's id for trace events.
+    name_id: u16,
 }
 
 impl core::fmt::Debug for Owner {
@@ -84,6 +88,7 @@ impl Owner {
             what,
             name: String::from(name),
             threads: IrqSpinLock::new(Vec::new()),
+            name_id: trace::intern(name),
         })
     }
 
@@ -217,6 +222,11 @@ impl Pool {
         self.thread.lock().clone()
     }
 
+    /// It as a trace event argument: its owner's name and its CPU (all ones: any CPU).
+    fn traced(&self) -> u64 {
+        trace::tag(self.owner.name_id, self.cpu.map_or(u64::MAX, |c| c as u64))
+    }
+
     /// Its address: what a work attached to it records.
     fn id(&self) -> usize {
         core::ptr::from_ref(self) as usize
@@ -270,7 +280,9 @@ impl Pool {
             // Only this thread writes it, so a load and a store suffice.
             let depth = self.in_work.load(Ordering::Relaxed);
             self.in_work.store(depth + 1, Ordering::Relaxed);
+            trace_event!(Kind::WorkStart, work.traced(), self.traced());
             work.execute();
+            trace_event!(Kind::WorkEnd, work.traced(), self.traced());
             self.in_work.store(depth, Ordering::Relaxed);
             finish(&self.inner, &env);
             self.done.wake_all();
@@ -718,8 +730,10 @@ impl Env for KernelEnv<'_> {
     }
     fn arm_timer(&self, work: &Arc<Work>, seq: u64) {
         let deadline = self.deadline.unwrap_or_else(Instant::now);
+        trace_event!(Kind::TimerArm, work.traced(), deadline.ticks());
         let (p, wk) = (self.pool.clone(), work.clone());
         let action = move || {
+            trace_event!(Kind::TimerFire, wk.traced(), 0);
             // Interrupt context: only queue. A cancel or re-arm since then bumped the sequence.
             if fire(&p.inner, &KernelEnv::now(&p), &wk, seq).is_some() {
                 p.more.wake_all();
@@ -732,6 +746,7 @@ impl Env for KernelEnv<'_> {
         timer::cancel(id);
     }
     fn inserted(&self, work: &Arc<Work>, seq: u64) {
+        trace_event!(Kind::WorkQueue, work.traced(), self.pool.traced());
         work.mark_queued();
         self.pool.last_seq.store(seq, Ordering::Release);
     }
