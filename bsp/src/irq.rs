@@ -13,6 +13,25 @@ use rtos::trace::Kind;
 /// thread if a wake-up asked for it. Called from the IRQ vector with IRQs masked, on the
 /// interrupted thread's stack; returns when that thread is resumed.
 pub(crate) fn handle_irq() {
+    // Two copies: the one without trace points is the path the benchmarks time; tracing costs
+    // this one check when off.
+    if rtos::trace::on() {
+        handle_traced();
+    } else {
+        handle::<false>();
+    }
+}
+
+/// [`handle`] with its trace points, out of line (the untraced copy is the hot one).
+#[cold]
+#[inline(never)]
+fn handle_traced() {
+    handle::<true>();
+}
+
+/// [`handle_irq`], with its trace points if `TRACE`.
+#[inline(always)]
+fn handle<const TRACE: bool>() {
     let k = crate::kernel::kernel();
     let stats = cpu::stats(crate::arch::cpu_id());
     // In hard-IRQ context until every interrupt has ended (a fault report says so).
@@ -29,7 +48,9 @@ pub(crate) fn handle_irq() {
         if let Some(s) = stats {
             s.count(kind);
         }
-        rtos::trace_event!(Kind::IrqEnter, u64::from(intid), 0);
+        if TRACE {
+            rtos::trace::emit(Kind::IrqEnter, u64::from(intid), 0);
+        }
         match intid {
             0..=15 => match Sgi::from_id(intid) {
                 Some(Sgi::Halt) => {
@@ -47,7 +68,9 @@ pub(crate) fn handle_irq() {
             _ => {}
         }
         k.gic.eoi(acked);
-        rtos::trace_event!(Kind::IrqExit, u64::from(intid), 0);
+        if TRACE {
+            rtos::trace::emit(Kind::IrqExit, u64::from(intid), 0);
+        }
     }
     if let Some(s) = stats {
         s.irq_leave();

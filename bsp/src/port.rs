@@ -42,13 +42,7 @@ impl Port for HwPort {
     fn set_deadline(&self, deadline: Option<u64>) {
         timer::set_deadline(deadline);
     }
-    #[inline]
     fn send_sgi(&self, sgi: Sgi, cpus: u32) {
-        rtos::trace_event!(
-            rtos::trace::Kind::SgiSend,
-            u64::from(sgi.id()),
-            u64::from(cpus)
-        );
         if let Some(k) = crate::kernel::try_kernel() {
             k.gic.send_sgi(sgi, cpus);
         }

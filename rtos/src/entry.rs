@@ -29,6 +29,7 @@ pub fn init_cpu() {
     WIRED.call_once(|| {
         sched::set_resume_hook(task_work::run_notified);
         sched::set_dying_hook(cpu_dying);
+        crate::trace::set_start_hook(sched::note_current_for_trace);
     });
     sched::init_cpu();
     let cpu = port::port().cpu_id();
@@ -53,7 +54,7 @@ fn cpu_dying(cpu: usize) -> ! {
     irq_work::run_dying();
     timer::hand_over(cpu, to);
     // (The SGI makes `to` program its timer for what it adopted.)
-    p.send_sgi(Sgi::Resched, 1 << to);
+    sched::send_sgi(Sgi::Resched, 1 << to);
     if let Some(s) = cpu::stats(cpu) {
         s.set_offline();
     }
@@ -79,6 +80,7 @@ pub fn timer_irq() {
 /// One of the kernel's SGIs arrived on this CPU (interrupts masked). For [`Sgi::Resched`] the
 /// sender set this CPU's need-resched flag and [`irq_exit`] switches; here it only counts for
 /// CPU hotplug's grace period and programs the timer for timers adopted from an offline CPU.
+#[inline(always)]
 pub fn sgi(sgi: Sgi) {
     let cpu = port::port().cpu_id();
     let stats = cpu::stats(cpu);
@@ -109,6 +111,7 @@ pub fn sgi(sgi: Sgi) {
 /// On the way back into the interrupted thread, after every interrupt has been ended (interrupts
 /// masked, on that thread's stack): the preemption point, and the kernel boundary at which a
 /// notified thread runs its task works.
+#[inline(always)]
 pub fn irq_exit() {
     sched::preempt_irq();
 }

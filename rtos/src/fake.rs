@@ -201,11 +201,6 @@ impl Port for FakePort {
         self.wake_cpu(cpu);
     }
     fn send_sgi(&self, sgi: Sgi, cpus: u32) {
-        crate::trace_event!(
-            crate::trace::Kind::SgiSend,
-            u64::from(sgi.id()),
-            u64::from(cpus)
-        );
         for cpu in 0..self.cpus.load(Ordering::Relaxed) {
             if cpus & (1 << cpu) != 0 {
                 self.sgis[cpu].fetch_or(1 << sgi.id(), Ordering::AcqRel);

@@ -137,7 +137,7 @@ fn grace_period() -> Result<(), HotplugError> {
             *b = s.quiesced();
         }
     }
-    crate::port::port().send_sgi(crate::port::Sgi::Resched, online);
+    sched::send_sgi(crate::port::Sgi::Resched, online);
     wait_until(|| {
         (0..MAX_CPUS).all(|c| {
             online & (1 << c) == 0

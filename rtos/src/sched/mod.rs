@@ -45,15 +45,15 @@ pub mod thread;
 pub(crate) use scheduler::reset_for_fake;
 pub use scheduler::{
     ALL_CPUS, cpu_dead, current, idle_loop, init_cpu, is_current, is_dead, online_mask,
-    peek_current, possible_mask, preempt_irq, resume_boundary, schedule, set_dying_hook,
+    peek_current, possible_mask, preempt_irq, resume_boundary, schedule, send_sgi, set_dying_hook,
     set_need_resched, set_priority, set_resume_hook, take_broken, take_down, wake_up_process,
     yield_now,
 };
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};
 pub(crate) use scheduler::{
-    create_thread, exit_current, prepare_to_sleep, resume_pending, set_allowed, set_current_state,
-    try_wake, wake_interruptible, with_current,
+    create_thread, exit_current, note_current_for_trace, prepare_to_sleep, resume_pending,
+    set_allowed, set_current_state, try_wake, wake_interruptible, with_current,
 };
 pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};

@@ -491,7 +491,46 @@ fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
     if preempt {
         CPUS[cpu].need_resched.store(true, Ordering::Release);
         if cpu != this_cpu {
-            port::port().send_sgi(Sgi::Resched, 1 << cpu);
+            send_sgi(Sgi::Resched, 1 << cpu);
+        }
+    }
+}
+
+/// Sends `sgi` to `cpus` (bit `n`: CPU `n`), traced ([`crate::trace::Kind::SgiSend`]). (The
+/// irq_work raise sends its own and says so in its queue event.)
+pub fn send_sgi(sgi: Sgi, cpus: u32) {
+    crate::trace_event!(
+        crate::trace::Kind::SgiSend,
+        u64::from(sgi.id()),
+        u64::from(cpus)
+    );
+    port::port().send_sgi(sgi, cpus);
+}
+
+/// The trace point of a switch on `cpu` from `prev` to `next` (no event when they are the same
+/// thread), which also tells the trace which thread runs there now. Only while tracing is on:
+/// when a run starts, [`note_current_for_trace`] tells it for every CPU.
+#[cold]
+#[inline(never)]
+fn trace_switch(cpu: usize, prev: &Arc<Thread>, next: &Arc<Thread>) {
+    if !Arc::ptr_eq(prev, next) {
+        // (Before the CPU's running tid changes: the event names the thread leaving.)
+        crate::trace::emit(
+            crate::trace::Kind::Switch,
+            u64::from(next.tid),
+            prev.state() as u64,
+        );
+    }
+    crate::trace::set_current(cpu, next.tid);
+}
+
+/// Tells the trace which thread each CPU runs (the hook of `trace::start`). Under each run
+/// queue's lock, as the switches that update it later are, so a later switch wins.
+pub(crate) fn note_current_for_trace() {
+    for (c, pc) in CPUS.iter().enumerate() {
+        let rq = pc.rq.lock();
+        if let Some(cur) = rq.current.as_ref() {
+            crate::trace::set_current(c, cur.tid);
         }
     }
 }
@@ -559,15 +598,9 @@ fn schedule_inner(preempt: bool) -> bool {
         next.set_state(State::Running);
     }
     next.ran_since.store(now, Ordering::Relaxed);
-    if crate::trace::on() && !Arc::ptr_eq(&next, &prev) {
-        // (Recorded before the CPU's running tid changes: the event names the thread leaving.)
-        crate::trace::emit(
-            crate::trace::Kind::Switch,
-            u64::from(next.tid),
-            prev.state() as u64,
-        );
+    if crate::trace::on() {
+        trace_switch(cpu, &prev, &next);
     }
-    crate::trace::set_current(cpu, next.tid);
     let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
     if slice || rq.slice {
         rq.slice = slice;
@@ -792,7 +825,7 @@ pub fn take_down(cpu: usize) {
     let pc = &CPUS[cpu];
     pc.dying.store(true, Ordering::SeqCst);
     pc.need_resched.store(true, Ordering::Release);
-    port::port().send_sgi(Sgi::Resched, 1 << cpu);
+    send_sgi(Sgi::Resched, 1 << cpu);
 }
 
 /// Per CPU: how many threads bound only to it lost their binding when it went offline, and the
@@ -896,7 +929,7 @@ pub fn set_priority(t: &Arc<Thread>, prio: u8) {
             if rq.highest_ready().is_some_and(|h| h > t.prio()) {
                 CPUS[c].need_resched.store(true, Ordering::Release);
                 if c != p.cpu_id() {
-                    p.send_sgi(Sgi::Resched, 1 << c);
+                    send_sgi(Sgi::Resched, 1 << c);
                 }
             }
         }

@@ -13,9 +13,9 @@
 //! An event is four words: a counter timestamp, the kind, the CPU and the thread id in one, and
 //! two arguments whose meaning depends on the kind ([`Kind`]).
 //!
-//! The trace points themselves, the shell's `trace` command and the host export come next
-//! (issue 12): nothing in the kernel calls [`record`] yet; the scheduler only notes the
-//! running thread for it ([`set_current`]).
+//! The kernel's trace points use [`trace_event!`]. The thread an event names is the one the
+//! scheduler last reported for its CPU ([`set_current`]): at each switch while tracing is on,
+//! and for every CPU when a run starts (through [`set_start_hook`]).
 //!
 //! # Example
 //! ```
@@ -335,12 +335,24 @@ static BASE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// trace point can name it without a lock.
 static CURRENT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 
-/// The scheduler switched `cpu` to thread `tid` (one store).
+/// A tid no thread has: what an event carries when the thread running was not known yet.
+pub const UNKNOWN_TID: u32 = u32::MAX;
+
+/// While tracing is on, the scheduler tells which thread `cpu` switched to (one store).
 #[inline(always)]
 pub fn set_current(cpu: usize, tid: u32) {
     if let Some(c) = CURRENT.get(cpu) {
         c.store(tid, Ordering::Relaxed);
     }
+}
+
+/// What [`start`] calls once recording is on: the scheduler's way to tell every CPU's running
+/// thread ([`set_current`]), which it otherwise does only at switches while tracing is on.
+static START_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Registers [`START_HOOK`] (once; later calls do nothing).
+pub fn set_start_hook(f: fn()) {
+    START_HOOK.call_once(|| f);
 }
 
 /// Whether tracing is on: what every trace point checks first.
@@ -379,7 +391,14 @@ pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> 
         Ordering::Release,
     );
     CPUS.store(cpus, Ordering::Release);
+    // Until the hook (or a switch) says which thread runs where, events say "unknown".
+    for c in &CURRENT {
+        c.store(UNKNOWN_TID, Ordering::Relaxed);
+    }
     ON.store(true, Ordering::Release);
+    if let Some(hook) = START_HOOK.get() {
+        hook();
+    }
     Ok(())
 }
 

@@ -115,10 +115,12 @@ impl Names {
         n
     }
 
-    /// The name of thread `tid`: `idle` for 0, `tid<n>` when unknown.
+    /// The name of thread `tid`: `idle` for 0, `?` for [`super::UNKNOWN_TID`], `tid<n>` when
+    /// not known.
     pub fn thread(&self, tid: u32) -> String {
         match (tid, self.threads.get(&tid)) {
             (0, _) => String::from("idle"),
+            (super::UNKNOWN_TID, _) => String::from("?"),
             (_, Some(n)) => n.clone(),
             _ => format!("tid{tid}"),
         }

@@ -214,7 +214,7 @@ fn kick_if_running_elsewhere(t: &Thread) {
     let here = p.cpu_id();
     let cpu = t.cpu();
     if t.state() == State::Running && cpu != here {
-        p.send_sgi(Sgi::Resched, 1 << cpu);
+        sched::send_sgi(Sgi::Resched, 1 << cpu);
     }
     p.irq_restore(saved);
 }

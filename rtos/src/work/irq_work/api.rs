@@ -18,6 +18,10 @@ use alloc::sync::Arc;
 pub type Func = Arc<dyn Fn(&IrqWork) + Send + Sync>;
 
 static CORE: Core<POOL, MAX_CPUS> = Core::new();
+const _: () = assert!(
+    POOL.is_power_of_two(),
+    "IrqWork::slot masks with the pool size"
+);
 /// Boxed so an empty slot is all zeroes (`.bss`, not `.data`).
 #[allow(clippy::type_complexity)]
 static FUNCS: [IrqSpinLock<Option<Box<(String, Func)>>>; POOL] =
@@ -63,9 +67,12 @@ impl IrqWork {
         Err(Error::NoMemory)
     }
 
-    /// Its pool slot (what its trace events carry).
+    /// Its pool slot (what its trace events carry). (Always below the pool size by
+    /// construction; the mask, one instruction, spares the hot paths a bounds check and its
+    /// branch.)
+    #[inline(always)]
     pub fn slot(&self) -> usize {
-        self.slot
+        self.slot % POOL
     }
 
     /// The handle of slot `i` as it is now.
@@ -78,7 +85,7 @@ impl IrqWork {
 
     /// Whether the slot still holds this work (it was not freed).
     fn is_live(&self) -> bool {
-        CORE.generation(self.slot) == self.generation
+        CORE.generation(self.slot()) == self.generation
     }
 
     /// Releases the slot for another work; [`Error::Busy`] while the work is queued or running
@@ -86,21 +93,21 @@ impl IrqWork {
     #[doc(alias = "irq_work_free")]
     pub fn free(self) -> Result<(), Error> {
         // Under the slot's lock, so that `new` cannot take the slot half-way.
-        let mut f = FUNCS[self.slot].lock();
+        let mut f = FUNCS[self.slot()].lock();
         if !self.is_live() {
             return Err(Error::Invalid);
         }
-        if !CORE.retire(self.slot, self.generation) {
+        if !CORE.retire(self.slot(), self.generation) {
             return Err(Error::Busy);
         }
         *f = None;
-        CORE.release(self.slot);
+        CORE.release(self.slot());
         Ok(())
     }
 
     /// The name it was created with (empty once freed).
     pub fn name(&self) -> String {
-        let f = FUNCS[self.slot].lock();
+        let f = FUNCS[self.slot()].lock();
         match f.as_ref() {
             Some(b) if self.is_live() => b.0.clone(),
             _ => String::new(),
@@ -110,7 +117,7 @@ impl IrqWork {
     /// Its PENDING/BUSY/LAZY flags (none once freed).
     pub fn flags(&self) -> u32 {
         if self.is_live() {
-            CORE.flags(self.slot) & FLAG_MASK
+            CORE.flags(self.slot()) & FLAG_MASK
         } else {
             0
         }
@@ -119,7 +126,7 @@ impl IrqWork {
     /// Times its callback has run (0 once freed).
     pub fn runs(&self) -> u64 {
         if self.is_live() {
-            RUNS[self.slot].load(Ordering::Relaxed)
+            RUNS[self.slot()].load(Ordering::Relaxed)
         } else {
             0
         }
@@ -127,7 +134,7 @@ impl IrqWork {
 
     /// The CPU it last ran on.
     pub fn last_cpu(&self) -> Option<usize> {
-        let c = LAST_CPU[self.slot].load(Ordering::Relaxed);
+        let c = LAST_CPU[self.slot()].load(Ordering::Relaxed);
         (c != 0 && self.is_live()).then(|| c as usize - 1)
     }
 }
@@ -138,31 +145,82 @@ fn traced(i: usize) -> u64 {
 }
 
 fn lazy(w: IrqWork) -> bool {
-    CORE.flags(w.slot) & LAZY != 0
+    CORE.flags(w.slot()) & LAZY != 0
 }
 
 /// Queues `w` on this CPU. False if it was already pending (it will run once).
 #[doc(alias = "irq_work_queue")]
 pub fn queue(w: IrqWork) -> bool {
     let p = crate::port::port();
-    if !CORE.claim(w.slot, w.generation) {
+    if !CORE.claim(w.slot(), w.generation) {
         return false;
     }
     let saved = p.irq_save();
-    queue_local(w, p.cpu_id());
+    if crate::trace::on() {
+        queue_local_traced(w, p.cpu_id());
+    } else {
+        queue_local_plain(w, p.cpu_id());
+    }
     p.irq_restore(saved);
     true
 }
 
 /// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
 /// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`.
-fn queue_local(w: IrqWork, cpu: usize) {
-    crate::trace_event!(Kind::IrqWorkQueue, traced(w.slot), cpu as u64);
-    let lazy = lazy(w) && crate::timer::has_pending(cpu);
-    CORE.push(cpu, w.slot, lazy);
-    if !lazy && CORE.raise(cpu) {
-        crate::port::port().send_sgi(Sgi::IrqWork, 1 << cpu);
+/// With `TRACE`, its trace points: each queueing path has a copy without them, the one the
+/// benchmarks time, and checks once which to take.
+#[inline(always)]
+fn queue_local<const TRACE: bool>(w: IrqWork, cpu: usize) {
+    if TRACE {
+        trace_queue(w, cpu);
     }
+    let lazy = lazy(w) && crate::timer::has_pending(cpu);
+    CORE.push(cpu, w.slot(), lazy);
+    if !lazy && CORE.raise(cpu) {
+        raise::<TRACE>(cpu);
+    }
+}
+
+/// The trace point of a queueing of `w` on `cpu` (before the push: before any run of it).
+#[cold]
+fn trace_queue(w: IrqWork, cpu: usize) {
+    crate::trace::emit(Kind::IrqWorkQueue, traced(w.slot()), cpu as u64);
+}
+
+// The traced copies of the paths, out of line (arguments by value: nothing is spilled on the
+// untraced path for them); the untraced copies, inlined, are the hot ones.
+
+/// The untraced [`queue_local`], one out-of-line copy for both queueing paths.
+#[inline(never)]
+fn queue_local_plain(w: IrqWork, cpu: usize) {
+    queue_local::<false>(w, cpu);
+}
+
+#[cold]
+#[inline(never)]
+fn queue_local_traced(w: IrqWork, cpu: usize) {
+    queue_local::<true>(w, cpu);
+}
+
+#[cold]
+#[inline(never)]
+fn queue_on_traced(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<bool, Error> {
+    queue_on_masked::<true>(p, w, cpu)
+}
+
+#[cold]
+#[inline(never)]
+fn run_traced(cpu: usize, lazy: bool) -> usize {
+    run_lists_of::<true>(cpu, lazy)
+}
+
+/// Sends the irq_work SGI to `cpu` (traced with `TRACE`).
+#[inline(always)]
+fn raise<const TRACE: bool>(cpu: usize) {
+    if TRACE {
+        crate::trace::emit(Kind::SgiSend, u64::from(Sgi::IrqWork.id()), 1 << cpu);
+    }
+    crate::port::port().send_sgi(Sgi::IrqWork, 1 << cpu);
 }
 
 /// Queues `w` on `cpu`. On another CPU it is pushed there and that CPU is interrupted at once,
@@ -176,26 +234,40 @@ pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
     // push that saw the CPU online is still to come when it collects what the CPU left
     // ([`run_leftovers`]); later ones see it offline.
     let saved = p.irq_save();
-    let r = queue_on_masked(p, w, cpu);
+    let r = if crate::trace::on() {
+        queue_on_traced(p, w, cpu)
+    } else {
+        queue_on_masked::<false>(p, w, cpu)
+    };
     p.irq_restore(saved);
     r
 }
 
 #[inline(always)]
-fn queue_on_masked(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<bool, Error> {
+fn queue_on_masked<const TRACE: bool>(
+    p: &dyn crate::port::Port,
+    w: IrqWork,
+    cpu: usize,
+) -> Result<bool, Error> {
     if cpu >= MAX_CPUS || crate::sched::online_mask() & (1 << cpu) == 0 {
         return Err(Error::Invalid);
     }
-    if !CORE.claim(w.slot, w.generation) {
+    if !CORE.claim(w.slot(), w.generation) {
         return Ok(false);
     }
     if cpu == p.cpu_id() {
-        queue_local(w, cpu);
+        if TRACE {
+            queue_local::<true>(w, cpu);
+        } else {
+            queue_local_plain(w, cpu);
+        }
         return Ok(true);
     }
-    crate::trace_event!(Kind::IrqWorkQueue, traced(w.slot), cpu as u64);
-    if CORE.push(cpu, w.slot, false) {
-        p.send_sgi(Sgi::IrqWork, 1 << cpu);
+    if TRACE {
+        trace_queue(w, cpu);
+    }
+    if CORE.push(cpu, w.slot(), false) {
+        raise::<TRACE>(cpu);
     }
     Ok(true)
 }
@@ -204,7 +276,7 @@ fn queue_on_masked(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<
 /// on it, lazy or not, before it stops taking interrupts (seed 003's `CPU_DYING` flush).
 pub fn run_dying() -> usize {
     let cpu = crate::port::port().cpu_id();
-    let n = CORE.run_both(cpu, rare(callback(cpu)));
+    let n = CORE.run_both(cpu, rare(callback::<true>(cpu)));
     count_runs(cpu, n);
     n
 }
@@ -216,7 +288,7 @@ pub fn run_leftovers(dead: usize) -> usize {
     let p = crate::port::port();
     let saved = p.irq_save();
     let cpu = p.cpu_id();
-    let n = CORE.run_both(dead, rare(callback(cpu)));
+    let n = CORE.run_both(dead, rare(callback::<true>(cpu)));
     count_runs(cpu, n);
     p.irq_restore(saved);
     n
@@ -226,14 +298,19 @@ pub fn run_leftovers(dead: usize) -> usize {
 /// the timer interrupt). Called by [`crate::entry`] in hard IRQ context, interrupts masked.
 #[doc(alias = "irq_work_run")]
 pub fn run_pending(lazy: bool) -> usize {
-    run_lists_of(crate::port::port().cpu_id(), lazy)
+    let cpu = crate::port::port().cpu_id();
+    if crate::trace::on() {
+        run_traced(cpu, lazy)
+    } else {
+        run_lists_of::<false>(cpu, lazy)
+    }
 }
 
 /// Runs, on this CPU (interrupts masked), what is queued on its list (and its lazy list with
 /// `lazy`).
 #[inline(always)]
-fn run_lists_of(cpu: usize, lazy: bool) -> usize {
-    let call = callback(cpu);
+fn run_lists_of<const TRACE: bool>(cpu: usize, lazy: bool) -> usize {
+    let call = callback::<TRACE>(cpu);
     let mut n = CORE.run(cpu, false, call);
     if lazy {
         n += CORE.run(cpu, true, call);
@@ -242,17 +319,22 @@ fn run_lists_of(cpu: usize, lazy: bool) -> usize {
     n
 }
 
-/// What running slot `i` on `cpu` does: its callback, then its counters.
+/// What running slot `i` on `cpu` does: its callback, then its counters; with `TRACE`, its
+/// trace points. (The rare runs, on a CPU's way down, are always traced when tracing is on.)
 #[inline(always)]
-fn callback(cpu: usize) -> impl Fn(usize) + Copy {
+fn callback<const TRACE: bool>(cpu: usize) -> impl Fn(usize) + Copy {
     #[inline(always)]
     move |i: usize| {
         let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
-        crate::trace_event!(Kind::IrqWorkStart, traced(i), 0);
+        if TRACE && crate::trace::on() {
+            crate::trace::emit(Kind::IrqWorkStart, traced(i), 0);
+        }
         if let Some(f) = f {
             f(&IrqWork::of(i));
         }
-        crate::trace_event!(Kind::IrqWorkEnd, traced(i), 0);
+        if TRACE && crate::trace::on() {
+            crate::trace::emit(Kind::IrqWorkEnd, traced(i), 0);
+        }
         RUNS[i].fetch_add(1, Ordering::Relaxed);
         LAST_CPU[i].store(cpu as u32 + 1, Ordering::Relaxed);
     }
