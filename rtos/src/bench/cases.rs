@@ -215,6 +215,38 @@ pub(super) fn irqwork(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     Ok(vec![rec.row()])
 }
 
+/// Tracing on: one event's cost, and the irqwork row's. [`Error::Busy`] if a trace run is going
+/// on (the benchmark would end it).
+pub(super) fn trace(ctx: &Ctx) -> Result<Vec<Row>, Error> {
+    use crate::trace::{self, Class, Kind};
+    if trace::on() {
+        return Err(Error::Busy);
+    }
+    trace::start(&Class::ALL, trace::size().unwrap_or(4096))?;
+    let mut record = Recorder::new("trace/record", ctx);
+    for _ in 0..ctx.total() {
+        align();
+        let t0 = stamp();
+        trace::record(Kind::Mark, 0, 0);
+        record.add(t0, stamp());
+    }
+    let traced = stamping_irq_work("bench-trace-irqwork").map(|(w, st)| {
+        let mut rec = Recorder::new("trace/irqwork", ctx);
+        for _ in 0..ctx.total() {
+            irq_work_idle(w);
+            align();
+            let t0 = stamp();
+            irq_work::queue(w);
+            rec.add(t0, st.wait());
+        }
+        irq_work_idle(w);
+        let _ = w.free();
+        rec
+    });
+    trace::stop();
+    Ok(vec![record.row(), traced?.row()])
+}
+
 pub(super) fn irqwork_remote(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let remote = ctx.remote.ok_or(Error::Invalid)?;
     let (w, st) = stamping_irq_work("bench-irqwork-remote")?;

@@ -136,6 +136,12 @@ pub static BENCHES: &[Bench] = &[
         run: cases::create,
     },
     Bench {
+        name: "trace",
+        iters: 10_000,
+        help: "tracing on (every class): trace/record = one event recorded (trace::record); trace/irqwork = the irqwork row traced (6 events: queue, SGI sent, IRQ entry, callback start and end, IRQ exit)",
+        run: cases::trace,
+    },
+    Bench {
         name: "boot",
         iters: 1,
         help: "counter ticks from kernel entry to the shell's first prompt; boot/to-shell: to the shell's start, before its terminal probe",

@@ -1,15 +1,16 @@
 //! One CPU's trace ring: fixed-size events in a power-of-two array, overwritten oldest first.
 //!
-//! Writers never lock and never allocate: a writer reserves the next index with one
-//! `fetch_add`, marks the slot odd (being written), stores the event's words and marks it even
-//! with its index (written). One write at a time per ring: the kernel's rings are per CPU and
-//! [`super::record`] writes with interrupts masked (two writers in one slot at once, possible
-//! only if one were lapped mid-write, could leave a torn event that the marks do not catch). A reader takes a snapshot of the last `capacity` indices and keeps only the
+//! Writers never lock and never allocate: a writer takes the next index, marks the slot odd
+//! (being written), stores the event's words, marks it even with its index (written) and only
+//! then moves the head on. One write at a time per ring: the kernel's rings are per CPU and
+//! [`super::record`] writes with interrupts masked (two writers in one slot at once could leave
+//! a torn event that the marks do not catch). A reader takes a snapshot of the last `capacity`
+//! indices and keeps only the
 //! slots whose mark says "written, this index" before and after it copied the words, like a
 //! sequence lock; the others were overwritten meanwhile or are still being written, and count as
 //! lost, as do the events that fell off the end before the snapshot.
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering, fence};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -62,16 +63,23 @@ impl Ring {
         self.head.load(Ordering::Acquire)
     }
 
-    /// Records one event: no lock, no allocation, any context.
+    /// Records one event: no lock, no allocation, any context. One writer at a time (see the
+    /// module documentation): a load and a store of the head reserve the index, and the head
+    /// moves on only once the slot is written, so a reader never takes an index not yet written.
     #[inline]
     pub(crate) fn record(&self, words: [u64; WORDS]) {
-        let i = self.head.fetch_add(1, Ordering::AcqRel);
+        let i = self.head.load(Ordering::Relaxed);
         let slot = &self.slots[(i as usize) & (self.slots.len() - 1)];
-        slot.mark.store(2 * i + 1, Ordering::Release);
-        for (w, v) in slot.words.iter().zip(words) {
-            w.store(v, Ordering::Release);
-        }
+        // A sequence lock's write: odd mark, (fence) words, even mark.
+        slot.mark.store(2 * i + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let [w0, w1, w2, w3] = words;
+        slot.words[0].store(w0, Ordering::Relaxed);
+        slot.words[1].store(w1, Ordering::Relaxed);
+        slot.words[2].store(w2, Ordering::Relaxed);
+        slot.words[3].store(w3, Ordering::Relaxed);
         slot.mark.store(2 * i + 2, Ordering::Release);
+        self.head.store(i + 1, Ordering::Release);
     }
 
     /// The events recorded at index `from` or later that can still be read, oldest first;

@@ -30,7 +30,9 @@ static RUNS: [AtomicU64; POOL] = [const { AtomicU64::new(0) }; POOL];
 /// The CPU a work last ran on, plus one (0: never ran).
 static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
 /// Each slot's name id for trace events ([`crate::trace::intern`]).
-static NAME_ID: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
+/// (16 bits: the pool's arrays are zeroed at boot, a cost per byte.)
+static NAME_ID: [core::sync::atomic::AtomicU16; POOL] =
+    [const { core::sync::atomic::AtomicU16::new(0) }; POOL];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
@@ -56,7 +58,7 @@ impl IrqWork {
             let mut g = FUNCS[i].lock();
             if g.is_none() {
                 *g = Some(Box::new((String::from(name), func)));
-                NAME_ID[i].store(u32::from(crate::trace::intern(name)), Ordering::Relaxed);
+                NAME_ID[i].store(crate::trace::intern(name), Ordering::Relaxed);
                 RUNS[i].store(0, Ordering::Relaxed);
                 LAST_CPU[i].store(0, Ordering::Relaxed);
                 CORE.set_lazy(i, lazy);
@@ -141,7 +143,7 @@ impl IrqWork {
 
 /// Slot `i` as a trace event argument: its name and slot.
 fn traced(i: usize) -> u64 {
-    crate::trace::tag(NAME_ID[i].load(Ordering::Relaxed) as u16, i as u64)
+    crate::trace::tag(NAME_ID[i].load(Ordering::Relaxed), i as u64)
 }
 
 fn lazy(w: IrqWork) -> bool {
