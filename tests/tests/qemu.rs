@@ -1271,3 +1271,117 @@ mod hotplug {
         assert_eq!(last_cpus(&o), vec!["yes"; cpus], "{}", show(&o));
     }
 }
+
+/// Tracing on the real kernel: each deferred-work kind queued once, traced, and read back from
+/// `trace dump`: every work runs where the seeds say (hard IRQ for irq_work, the target thread
+/// for task_work, the worker thread for work items), after it was queued.
+mod trace {
+    use super::*;
+    use rtos::trace::dump::{self, Dump};
+    use rtos::trace::{Event, Kind, untag};
+
+    both_boards!(each_work_kind_runs_in_its_context);
+
+    /// Every event, in time order.
+    fn events(d: &Dump) -> Vec<Event> {
+        let mut all: Vec<Event> = d.cpus.iter().flat_map(|c| c.events.clone()).collect();
+        all.sort_by_key(|e| e.ticks);
+        all
+    }
+
+    fn name_id(d: &Dump, name: &str) -> u16 {
+        d.names
+            .iter()
+            .find(|(_, n)| n == name)
+            .unwrap_or_else(|| panic!("{name} not among the trace's names: {:?}", d.names))
+            .0
+    }
+
+    fn tid(d: &Dump, name: &str) -> u32 {
+        d.threads
+            .iter()
+            .find(|(_, n)| n == name)
+            .unwrap_or_else(|| panic!("no thread {name}: {:?}", d.threads))
+            .0
+    }
+
+    /// The index of the first event after `from` of `kind` whose first argument names `name`.
+    fn find(all: &[Event], from: usize, kind: Kind, name: u16) -> usize {
+        (from..all.len())
+            .find(|&i| all[i].kind == kind && untag(all[i].a).0 == name)
+            .unwrap_or_else(|| panic!("no {kind:?} of name {name} after event {from}"))
+    }
+
+    fn each_work_kind_runs_in_its_context(board: Board) {
+        let o = run_with(
+            board,
+            None,
+            include_str!("../scripts/trace-demo.rsh"),
+            Duration::from_secs(60),
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        let d = dump::parse(&o.transcript).unwrap_or_else(|e| panic!("{e}\n{}", show(&o)));
+        assert!(d.cpus.iter().all(|c| c.lost == 0), "{}", show(&o));
+        let all = events(&d);
+        let at = |i: usize| all[i];
+
+        // irq_work: queued on CPU 1 from the shell's CPU, an SGI 2 to CPU 1, run there in hard
+        // IRQ context (inside that CPU's interrupt 2), then ended.
+        let iw = name_id(&d, "iw");
+        let q = find(&all, 0, Kind::IrqWorkQueue, iw);
+        assert_eq!(at(q).b, 1, "queued for CPU 1");
+        let sgi = (q..all.len())
+            .find(|&i| at(i).kind == Kind::SgiSend && at(i).a == 2 && at(i).b == 1 << 1)
+            .expect("the irq_work SGI to CPU 1");
+        let start = find(&all, q, Kind::IrqWorkStart, iw);
+        let end = find(&all, start, Kind::IrqWorkEnd, iw);
+        assert_eq!((at(start).cpu, at(end).cpu), (1, 1));
+        let enter = (sgi..start)
+            .rev()
+            .find(|&i| at(i).cpu == 1 && at(i).kind == Kind::IrqEnter)
+            .expect("an interrupt entry on CPU 1 before the callback");
+        assert_eq!(at(enter).a, 2, "the callback runs inside SGI 2's handler");
+        let exit = (end..all.len())
+            .find(|&i| at(i).cpu == 1 && at(i).kind == Kind::IrqExit)
+            .expect("the interrupt's exit after the callback");
+        assert_eq!(at(exit).a, 2);
+
+        // task_work: added for the sleeping target, run by the target itself.
+        let target = tid(&d, "target");
+        let tw = name_id(&d, "tw");
+        let add = find(&all, 0, Kind::TaskWorkAdd, tw);
+        assert_eq!(at(add).b & 0xffff_ffff, u64::from(target));
+        let run_ = find(&all, add, Kind::TaskWorkRun, tw);
+        assert_eq!(
+            (at(run_).tid, at(run_).cpu),
+            (target, 2),
+            "in the target, on its CPU"
+        );
+
+        // Work items: queued, then run by their worker thread (the workqueue's CPU 1 worker, the
+        // kthread worker's thread); the delayed one through its timer first.
+        for (work, worker) in [("ww", "demo/1"), ("dw", "demo/1"), ("kw1", "kw")] {
+            let w = name_id(&d, work);
+            let queued = find(&all, 0, Kind::WorkQueue, w);
+            let start = find(&all, queued, Kind::WorkStart, w);
+            let end = find(&all, start, Kind::WorkEnd, w);
+            let worker = tid(&d, worker);
+            assert_eq!((at(start).tid, at(end).tid), (worker, worker), "{work}");
+            if work != "kw1" {
+                assert_eq!((at(start).cpu, untag(at(start).b).1), (1, 1), "{work}");
+            }
+            if work == "dw" {
+                let arm = find(&all, 0, Kind::TimerArm, w);
+                let fire = find(&all, arm, Kind::TimerFire, w);
+                assert!(fire < queued, "the timer queues it");
+                assert!(at(fire).ticks >= at(arm).b, "not before its deadline");
+            }
+        }
+        // The marks frame it all.
+        let marks: Vec<usize> = (0..all.len())
+            .filter(|&i| at(i).kind == Kind::Mark)
+            .collect();
+        assert_eq!(marks.len(), 2);
+        assert!(marks[0] < q && marks[1] > add);
+    }
+}
