@@ -102,7 +102,7 @@ fn every_benchmark_runs_on_the_fake_port() {
             let rows = run(b.name, Some(iters)).unwrap_or_else(|e| panic!("{}: {e:?}", b.name));
             check_rows(b.name, &rows, iters);
             let expect = match b.name {
-                "irqwork-remote" | "queue-work" | "delayed" => 2,
+                "irqwork-remote" | "queue-work" | "delayed" | "trace" => 2,
                 "timers" | "sched-scale" => 3,
                 _ => 1,
             };
