@@ -17,11 +17,11 @@ extern crate alloc;
 use rtos::time::Duration;
 use shell::{CrashKind, Exit};
 
-/// The main thread: the shell, named `shell`, at priority 20 (above the default, so work it
-/// starts does not starve it), bound to CPU 0.
+/// The main thread: the shell, named `shell`, at the system priority (above every priority its
+/// `spawn` and `prio` give, so nothing a user starts takes the console away), bound to CPU 0.
 pub static APP: bsp::App = bsp::App {
     name: "shell",
-    priority: 20,
+    priority: rtos::config::SYSTEM_PRIORITY,
     cpu: Some(0),
     main: shell_main,
 };

@@ -21,6 +21,14 @@ pub const MAX_NAME: usize = 63;
 /// Number of priority levels; higher numbers are more urgent.
 pub const PRIORITIES: usize = 32;
 
+/// The priority of the threads that must always get a CPU whatever else runs: `kthreadd`, the
+/// shell, `klogd`. The shell's `spawn` and `prio` give at most [`MAX_USER_PRIORITY`], so nothing a
+/// user starts can starve them.
+pub const SYSTEM_PRIORITY: u8 = (PRIORITIES - 1) as u8;
+
+/// The highest priority the shell gives a thread (one below [`SYSTEM_PRIORITY`]).
+pub const MAX_USER_PRIORITY: u8 = SYSTEM_PRIORITY - 1;
+
 /// Priority of new threads unless asked otherwise.
 pub const DEFAULT_PRIORITY: u8 = 10;
 

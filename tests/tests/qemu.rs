@@ -624,7 +624,7 @@ mod kthread {
         let kthreadd = obj(&ps, "kthreadd").expect("kthreadd listed");
         assert_eq!(field(kthreadd, "tid"), Some(2), "{kthreadd}");
         assert_eq!(field(kthreadd, "prio"), Some(31), "{kthreadd}");
-        assert_eq!(field(shell, "prio"), Some(20), "{shell}");
+        assert_eq!(field(shell, "prio"), Some(31), "{shell}");
         assert_eq!(field(shell, "bound"), Some(0), "{shell}");
         let s = obj(&ps, "s").expect("s listed");
         let c = obj(&ps, "c").expect("c listed");

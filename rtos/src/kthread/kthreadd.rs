@@ -29,7 +29,7 @@ pub const NAME: &str = "kthreadd";
 
 /// `kthreadd`'s priority: the highest, so that creating a thread is never held up by the threads
 /// that are running (its work is short and bounded).
-const PRIORITY: u8 = (crate::config::PRIORITIES - 1) as u8;
+const PRIORITY: u8 = crate::config::SYSTEM_PRIORITY;
 
 const WAITING: u8 = 0;
 const DONE: u8 = 1;

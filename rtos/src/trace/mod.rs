@@ -41,6 +41,7 @@ mod loom;
 
 use crate::config::MAX_CPUS;
 use crate::error::Error;
+use crate::sync::IrqSpinLock;
 // (The switches below are plain atomics even under loom: only the ring itself is modelled.)
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -272,8 +273,9 @@ pub const MAX_NAMES: usize = 1024;
 /// Names kept by [`intern`] are cut to this many bytes (at a character boundary).
 pub const MAX_NAME_LEN: usize = 64;
 
-/// The interned names and their ids (from 1, in the order first seen).
-static NAMES: spin::Mutex<BTreeMap<String, u16>> = spin::Mutex::new(BTreeMap::new());
+/// The interned names and their ids (from 1, in the order first seen). An interrupt-masking lock:
+/// a holder preempted by a more urgent thread that wants it too would never run again.
+static NAMES: IrqSpinLock<BTreeMap<String, u16>> = IrqSpinLock::new(BTreeMap::new());
 
 /// The id (1 or more) of `name` for events that refer to a named thing (a kthread, a work, an
 /// irq_work) by number: the same name always gets the same id, so [`names`] can name it even

@@ -112,7 +112,9 @@ pub(crate) const COMMANDS: &[Command] = &[
         name: "prio",
         usage: "prio <t> <prio>",
         help: "change a kernel thread's priority",
-        long_help: "Sets the priority of <t> to <prio>, 0..=31 (higher is more urgent).",
+        long_help: "Sets the priority of <t> to <prio>, 0..=30 (higher is more urgent). The\n\
+                    system threads (the shell, kthreadd, klogd) run at 31, above every thread\n\
+                    spawn and prio make, and cannot be changed (EPERM).",
         run: cmd_prio,
     },
 ];
@@ -272,6 +274,13 @@ fn cmd_prio(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
     let t = lookup(key)?;
     scheduler()?;
+    if t.info().prio == rtos::config::SYSTEM_PRIORITY {
+        return Err(CmdError::runtime(format!(
+            "{} runs at the system priority {} so that no thread can starve it (EPERM)",
+            t.name(),
+            rtos::config::SYSTEM_PRIORITY
+        )));
+    }
     kthread::set_priority(&t, prio).map_err(|e| match e {
         Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),
         e => CmdError::runtime(format!("{e}")),

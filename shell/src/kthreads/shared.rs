@@ -90,18 +90,23 @@ impl FromArg for Kind {
     }
 }
 
-/// A priority, `0..rtos::config::PRIORITIES`.
+/// A priority a user may give, `0..=rtos::config::MAX_USER_PRIORITY` (the system priority above
+/// it is the shell's, `kthreadd`'s and `klogd`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Prio(pub u8);
 
-const _: () = assert!(rtos::config::PRIORITIES == 32, "update Prio's hint");
+const _: () = assert!(
+    rtos::config::MAX_USER_PRIORITY == 30,
+    "update Prio's hint"
+);
 
 impl FromArg for Prio {
     const WHAT: &'static str = "priority";
-    const HINT: Option<&'static str> = Some("0..=31, higher is more urgent");
+    const HINT: Option<&'static str> =
+        Some("0..=30, higher is more urgent; 31 is the system threads'");
     fn from_arg(s: &str) -> Option<Self> {
         parse_u64(s)
-            .filter(|&p| p < rtos::config::PRIORITIES as u64)
+            .filter(|&p| p <= u64::from(rtos::config::MAX_USER_PRIORITY))
             .map(|p| Prio(p as u8))
     }
 }
@@ -136,7 +141,8 @@ mod tests {
 
     #[test]
     fn argument_types() {
-        assert_eq!(Prio::from_arg("31"), Some(Prio(31)));
+        assert_eq!(Prio::from_arg("30"), Some(Prio(30)));
+        assert_eq!(Prio::from_arg("31"), None, "the system threads' priority");
         assert_eq!(Prio::from_arg("32"), None);
         assert_eq!(Kind::from_arg("counter"), Some(Kind::Counter));
         assert_eq!(Kind::from_arg("Counter"), None);

@@ -55,7 +55,9 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                     [name] defaults to <kind><n>, the first one free; it must be unique, at most\n\
                     63 bytes and not all digits (it would read as a tid). Options:\n\
                     \x20 --cpu N      a per-CPU thread bound to CPU N (EINVAL if N is not online)\n\
-                    \x20 --prio P     priority 0..=31, higher is more urgent (default 10)\n\
+                    \x20 --prio P     priority 0..=30, higher is more urgent (default 10);\n\
+                    \x20              31 is the shell's, kthreadd's and klogd's, so that nothing\n\
+                    \x20              spawned can take the console away\n\
                     \x20 --period D   ticker/counter period, a duration as for sleep\n\
                     \x20 --result R   what an exit thread returns\n\
                     \x20 --created    create only; `wake <t>` starts it (`stop` gives -4, EINTR)\n\

@@ -152,7 +152,7 @@ fn usage_errors_need_no_kernel() {
         ),
         (
             "spawn spin --prio 32",
-            "error: spawn: invalid priority '32' (expected 0..=31, higher is more urgent)",
+            "error: spawn: invalid priority '32' (expected 0..=30, higher is more urgent; 31 is the system threads')",
         ),
         (
             "spawn spin --period 1s",
@@ -216,7 +216,7 @@ fn usage_errors_need_no_kernel() {
         ("wake", "error: wake: missing <t> (usage: wake <t>)"),
         (
             "prio x 99",
-            "error: prio: invalid priority '99' (expected 0..=31, higher is more urgent)",
+            "error: prio: invalid priority '99' (expected 0..=30, higher is more urgent; 31 is the system threads')",
         ),
     ];
     for (cmd, want) in cases {

@@ -234,7 +234,12 @@ pub(crate) fn ensure_klogd() -> Result<(), CmdError> {
     if kthread::find("klogd").is_some() {
         return Ok(());
     }
-    let t = kthread::create_with("klogd", Options::default(), klogd_body)
+    // At the system priority: log lines print whatever the user's threads do.
+    let opts = Options {
+        prio: Some(rtos::config::SYSTEM_PRIORITY),
+        ..Options::default()
+    };
+    let t = kthread::create_with("klogd", opts, klogd_body)
         .map_err(|e| CmdError::runtime(format!("cannot start klogd ({})", e.name())))?;
     kthread::wake_up_process(&t);
     Ok(())
