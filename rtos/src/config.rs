@@ -40,6 +40,16 @@ pub const SLICE_NS: u64 = 10_000_000;
 /// nothing in the image); a slot's name and callback live on the heap while it is in use.
 pub const IRQ_WORK_SLOTS: usize = 16384;
 
+/// How many irq_work passes in a row a CPU runs at once when each ends with works its callbacks
+/// queued on it again (a chain, as a work re-queueing itself makes). Past it, the CPU runs such
+/// works at most once per [`IRQ_WORK_STORM_DELAY_US`], from its timer interrupt, so a work that
+/// re-queues itself forever cannot keep the CPU in interrupt context and starve its threads.
+pub const IRQ_WORK_CHAIN: u32 = 32;
+
+/// Past [`IRQ_WORK_CHAIN`], how long a CPU runs threads before its next irq_work pass, in
+/// microseconds.
+pub const IRQ_WORK_STORM_DELAY_US: u64 = 1000;
+
 const _: () = assert!(MAX_CPUS <= 8, "GICv2 SGIs target at most 8 CPUs");
 const _: () = assert!(PRIORITIES <= 32, "the run queue's ready bitmap is a u32");
 const _: () = assert!((DEFAULT_PRIORITY as usize) < PRIORITIES);

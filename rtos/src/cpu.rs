@@ -15,6 +15,7 @@ pub struct CpuStats {
     sgis: AtomicU64,
     irq_work_sgis: AtomicU64,
     irq_work_runs: AtomicU64,
+    irq_work_deferred: AtomicU64,
     /// Hard-IRQ nesting depth: above 0 while the CPU handles an interrupt.
     hardirq: AtomicU32,
     /// Reschedule SGIs taken: CPU hotplug's grace period waits for every CPU's to move.
@@ -49,6 +50,9 @@ pub struct CpuSnapshot {
     pub irq_work_sgis: u64,
     /// irq_work callbacks run on this CPU.
     pub irq_work_runs: u64,
+    /// irq_work passes put off to the timer interrupt because works kept re-queueing
+    /// themselves on this CPU (a storm, [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN)).
+    pub irq_work_deferred: u64,
 }
 
 /// Adds `n` to a counter that has a single writer (its CPU, masked): a load and a store, not
@@ -72,6 +76,7 @@ impl CpuStats {
             sgis: AtomicU64::new(0),
             irq_work_sgis: AtomicU64::new(0),
             irq_work_runs: AtomicU64::new(0),
+            irq_work_deferred: AtomicU64::new(0),
             hardirq: AtomicU32::new(0),
             quiesced: AtomicU64::new(0),
         }
@@ -125,6 +130,11 @@ impl CpuStats {
         add(&self.irq_work_runs, n);
     }
 
+    /// Counts one irq_work pass put off to the timer interrupt (a re-queue storm).
+    pub fn count_irq_work_deferred(&self) {
+        bump(&self.irq_work_deferred);
+    }
+
     /// The CPU enters its interrupt handler (single writer: this CPU, masked).
     pub fn irq_enter(&self) {
         let d = self.hardirq.load(Ordering::Relaxed);
@@ -152,6 +162,7 @@ impl CpuStats {
             sgis: self.sgis.load(Ordering::Relaxed),
             irq_work_sgis: self.irq_work_sgis.load(Ordering::Relaxed),
             irq_work_runs: self.irq_work_runs.load(Ordering::Relaxed),
+            irq_work_deferred: self.irq_work_deferred.load(Ordering::Relaxed),
         }
     }
 }

@@ -371,6 +371,7 @@ mod kthread {
         every_error_is_reported,
         too_many_threads_is_enomem,
         kthreadd_creates_every_thread_from_a_clean_state,
+        nothing_a_user_starts_takes_the_console,
     );
 
     /// A number field of a `ps --json` object.
@@ -546,6 +547,41 @@ mod kthread {
             Some("stopping"),
             "the stop request stays: {h}"
         );
+    }
+
+    /// Issue 12 item 7: a hog at the highest priority a user may give on the shell's CPU, a
+    /// spinner on every CPU, `prio shell 0`, an irq_work re-queueing itself forever on CPU 0,
+    /// `stop`/`park` of a kthread worker's thread: after each, the shell answers.
+    fn nothing_a_user_starts_takes_the_console(board: Board) {
+        let o = run(board, include_str!("../scripts/console-safety.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        for line in [
+            "alive-hog",
+            "alive-spins",
+            "prio=1",
+            "alive-storm",
+            "alive-kworker",
+        ] {
+            assert!(o.has_line(line), "no `{line}`\n{}", show(&o));
+        }
+        assert_eq!(
+            lines_starting(&o, "error: prio:"),
+            [
+                "error: prio: shell runs at the system priority 31 so that no thread can starve it (EPERM)"
+            ],
+            "{}",
+            show(&o)
+        );
+        // The storm went on past the chain the kernel runs at once (32 passes): bounded, not
+        // dropped.
+        let storm = lines_starting(&o, "storm ");
+        let runs: u64 = storm
+            .first()
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no storm row\n{}", show(&o)));
+        assert!(runs > 64, "storm ran {runs} times\n{}", show(&o));
     }
 
     fn a_counter_counts_only_while_unparked(board: Board) {

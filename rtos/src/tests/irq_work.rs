@@ -327,3 +327,72 @@ fn callbacks_know_they_are_in_hardirq_and_whom_they_interrupted() {
         0
     });
 }
+
+/// A work that re-queues itself forever on a CPU must not keep that CPU in interrupt context:
+/// after a chain of passes, the rest wait for the timer interrupt, the CPU's threads run in
+/// between, and no queueing is lost (without the bound the fake CPU loops in its interrupt
+/// delivery and the counting thread never runs).
+#[test]
+fn a_work_requeueing_itself_forever_leaves_its_cpu_to_its_threads() {
+    use core::sync::atomic::AtomicBool;
+    run(2, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicU64::new(1));
+        let (s, q) = (stop.clone(), queued.clone());
+        let w = IrqWork::new(
+            "storm",
+            false,
+            Arc::new(move |me| {
+                if !s.load(Ordering::Relaxed) && irq_work::queue(*me) {
+                    q.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        )
+        .unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        let counter = crate::kthread::create_on_cpu("counter", 1, move || {
+            while !crate::kthread::should_stop() {
+                c.fetch_add(1, Ordering::Relaxed);
+                crate::fake::spin_for(std::time::Duration::from_micros(50));
+            }
+            0
+        })
+        .unwrap();
+        crate::kthread::wake_up_process(&counter);
+        let deferred = || crate::cpu::snapshot(1).unwrap().irq_work_deferred;
+        let before = deferred();
+        assert_eq!(irq_work::queue_on(w, 1), Ok(true));
+        let chain = u64::from(crate::config::IRQ_WORK_CHAIN);
+        assert!(
+            super::util::wait_for(5000, || w.runs() > 2 * chain),
+            "the storm runs: {}",
+            w.runs()
+        );
+        assert!(
+            super::util::wait_for(5000, || deferred() > before + 3),
+            "passes put off to the timer: {}",
+            deferred() - before
+        );
+        let c0 = count.load(Ordering::Relaxed);
+        assert!(
+            super::util::wait_for(5000, || count.load(Ordering::Relaxed) > c0 + 10),
+            "CPU 1's thread runs during the storm"
+        );
+        let r0 = w.runs();
+        assert!(
+            super::util::wait_for(5000, || w.runs() > r0 + 3),
+            "and the storm goes on"
+        );
+        stop.store(true, Ordering::Relaxed);
+        assert!(super::util::wait_for(5000, || w.flags() & (PENDING | BUSY) == 0));
+        assert_eq!(
+            w.runs(),
+            queued.load(Ordering::Relaxed),
+            "every queueing ran once"
+        );
+        assert_eq!(crate::kthread::stop(&counter), 0);
+        w.free().unwrap();
+        0
+    });
+}

@@ -210,6 +210,12 @@ pub(crate) fn set_slice(cpu: usize, deadline: Option<Instant>) {
     d.program_if_earlier(slice);
 }
 
+/// Makes this CPU take a timer interrupt at `deadline` at the latest, with nothing queued for it
+/// (for work the interrupt does anyway, like lazy irq_works). Interrupts masked, on `cpu`.
+pub(crate) fn kick(cpu: usize, deadline: Instant) {
+    DEADLINES[cpu].program_if_earlier(deadline.ticks());
+}
+
 /// Arms a timer on this CPU that fires at `deadline` (a deadline already passed fires at once).
 #[doc(alias = "hrtimer_start")]
 #[doc(alias = "add_timer")]

@@ -95,10 +95,7 @@ impl FromArg for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Prio(pub u8);
 
-const _: () = assert!(
-    rtos::config::MAX_USER_PRIORITY == 30,
-    "update Prio's hint"
-);
+const _: () = assert!(rtos::config::MAX_USER_PRIORITY == 30, "update Prio's hint");
 
 impl FromArg for Prio {
     const WHAT: &'static str = "priority";

@@ -33,6 +33,12 @@ static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
 /// (16 bits: the pool's arrays are zeroed at boot, a cost per byte.)
 static NAME_ID: [core::sync::atomic::AtomicU16; POOL] =
     [const { core::sync::atomic::AtomicU16::new(0) }; POOL];
+/// Each CPU's run pass is going ([`run_lists_of`]): a work queued on that CPU then (by a
+/// callback) does not raise the interrupt at once; the end of the pass does ([`chained`]).
+static IN_PASS: [crate::sync::atomic::AtomicBool; MAX_CPUS] =
+    [const { crate::sync::atomic::AtomicBool::new(false) }; MAX_CPUS];
+/// Each CPU's count of passes in a row that ended with works queued from within them.
+static CHAIN: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
@@ -168,7 +174,8 @@ pub fn queue(w: IrqWork) -> bool {
 }
 
 /// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
-/// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`.
+/// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`, unless a run
+/// pass is going there (queued by a callback): the pass's end raises it ([`chained`]).
 /// With `TRACE`, its trace points: each queueing path has a copy without them, the one the
 /// benchmarks time, and checks once which to take.
 #[inline(always)]
@@ -178,7 +185,7 @@ fn queue_local<const TRACE: bool>(w: IrqWork, cpu: usize) {
     }
     let lazy = lazy(w) && crate::timer::has_pending(cpu);
     CORE.push(cpu, w.slot(), lazy);
-    if !lazy && CORE.raise(cpu) {
+    if !lazy && !IN_PASS[cpu].load(Ordering::Relaxed) && CORE.raise(cpu) {
         raise::<TRACE>(cpu);
     }
 }
@@ -313,12 +320,43 @@ pub fn run_pending(lazy: bool) -> usize {
 #[inline(always)]
 fn run_lists_of<const TRACE: bool>(cpu: usize, lazy: bool) -> usize {
     let call = callback::<TRACE>(cpu);
+    IN_PASS[cpu].store(true, Ordering::Relaxed);
     let mut n = CORE.run(cpu, false, call);
     if lazy {
         n += CORE.run(cpu, true, call);
     }
+    IN_PASS[cpu].store(false, Ordering::Relaxed);
+    if CORE.has_queued(cpu) {
+        chained::<TRACE>(cpu);
+    } else {
+        CHAIN[cpu].store(0, Ordering::Relaxed);
+    }
     count_runs(cpu, n);
     n
+}
+
+/// A run pass on `cpu` ended with works queued there again, by its callbacks (or by another CPU,
+/// which raised the interrupt itself): the next pass comes at once, up to
+/// [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN) passes in a row; past it, from the timer
+/// interrupt [`IRQ_WORK_STORM_DELAY_US`](crate::config::IRQ_WORK_STORM_DELAY_US) later, so the
+/// CPU's threads run in between (counted in [`crate::cpu::CpuSnapshot::irq_work_deferred`]).
+/// Nothing is dropped: every work queued runs, later.
+#[cold]
+#[inline(never)]
+fn chained<const TRACE: bool>(cpu: usize) {
+    let chain = CHAIN[cpu].load(Ordering::Relaxed).saturating_add(1);
+    CHAIN[cpu].store(chain, Ordering::Relaxed);
+    if chain <= crate::config::IRQ_WORK_CHAIN {
+        if CORE.raise(cpu) {
+            raise::<TRACE>(cpu);
+        }
+        return;
+    }
+    if let Some(stats) = crate::cpu::stats(cpu) {
+        stats.count_irq_work_deferred();
+    }
+    let delay = crate::time::Duration::from_micros(crate::config::IRQ_WORK_STORM_DELAY_US);
+    crate::timer::kick(cpu, crate::time::Instant::after(delay));
 }
 
 /// What running slot `i` on `cpu` does: its callback, then its counters; with `TRACE`, its
@@ -388,4 +426,8 @@ pub(crate) fn reset_for_fake() {
         *f.lock() = None;
     }
     CORE.reset();
+    for c in 0..MAX_CPUS {
+        IN_PASS[c].store(false, Ordering::Relaxed);
+        CHAIN[c].store(0, Ordering::Relaxed);
+    }
 }

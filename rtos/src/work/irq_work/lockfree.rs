@@ -217,6 +217,12 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         self.run(cpu, false, &mut f) + self.run(cpu, true, &mut f)
     }
 
+    /// Whether `cpu`'s (not lazy) list has works waiting.
+    #[inline]
+    pub fn has_queued(&self, cpu: usize) -> bool {
+        self.heads[cpu].load(Ordering::Acquire) != NIL
+    }
+
     /// Whether `cpu` has works waiting (either list).
     pub fn has_pending(&self, cpu: usize) -> bool {
         self.heads[cpu].load(Ordering::Acquire) != NIL

@@ -14,6 +14,11 @@
 //! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with interrupts
 //!   masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
 //!   clear BUSY unless someone re-claimed it meanwhile.
+//! - A storm is bounded: a work queued on a CPU by a callback during that CPU's run pass is
+//!   raised when the pass ends, at once for [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN)
+//!   passes in a row, then from the timer interrupt every
+//!   [`IRQ_WORK_STORM_DELAY_US`](crate::config::IRQ_WORK_STORM_DELAY_US): a work that re-queues
+//!   itself forever runs forever, but the CPU's threads (the shell among them) still run.
 //! - [`sync`] waits until the work is not BUSY; it is an error
 //!   ([`Error::Busy`](crate::error::Error::Busy)) to call it with interrupts masked (the callback
 //!   could never finish on this CPU).

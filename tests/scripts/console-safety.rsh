@@ -1,0 +1,28 @@
+# Nothing a user starts takes the console away (issue 12 item 7): the shell runs at the system
+# priority (31), above anything `spawn` and `prio` give (at most 30), and cannot be lowered; a
+# work that re-queues itself forever on the shell's CPU runs on, bounded per interrupt; a kthread
+# worker's thread parked or stopped leaves its works reported, not the console stuck.
+#   just script tests/scripts/console-safety.rsh        -> every `alive-*` line, exits 0
+spawn hog h0 --cpu 0 --prio 30
+sleep 200ms
+echo alive-hog
+spawn spin s1 --prio 30
+spawn spin s2 --prio 30
+spawn spin s3 --prio 30
+spawn spin s4 --prio 30
+sleep 200ms
+echo alive-spins
+prio shell 0
+echo prio=$?
+irqwork queue storm --cpu 0 --fn requeue:4000000000
+sleep 300ms
+echo alive-storm
+irqwork list
+kworker create kw --cpu 1
+kworker queue kw kwork --fn count
+stop kw
+echo stop=$?
+park kw
+echo park=$?
+echo alive-kworker
+ps
