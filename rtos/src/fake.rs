@@ -149,6 +149,9 @@ impl FakePort {
             }
             for sgi in Sgi::ALL {
                 if sgis & (1 << sgi.id()) != 0 {
+                    if let Some(s) = stats {
+                        s.count(crate::cpu::IrqKind::Sgi);
+                    }
                     crate::trace_event!(Kind::IrqEnter, u64::from(sgi.id()), 0);
                     entry::sgi(sgi);
                     crate::trace_event!(Kind::IrqExit, u64::from(sgi.id()), 0);
@@ -156,6 +159,9 @@ impl FakePort {
             }
             if timer {
                 self.deadlines[cpu].store(NO_DEADLINE, Ordering::Release);
+                if let Some(s) = stats {
+                    s.count(crate::cpu::IrqKind::Timer);
+                }
                 crate::trace_event!(Kind::IrqEnter, FAKE_TIMER_IRQ, 0);
                 entry::timer_irq();
                 crate::trace_event!(Kind::IrqExit, FAKE_TIMER_IRQ, 0);
@@ -349,6 +355,7 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     crate::work::workqueue::reset_for_fake();
     crate::work::irq_work::reset_for_fake();
     crate::work::task_work::reset_for_fake();
+    crate::watchdog::reset_for_fake();
 
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = Arc::new(AtomicUsize::new(0));

@@ -67,12 +67,15 @@ pub mod kthread;
 pub mod once;
 pub mod port;
 pub mod ring;
+pub mod running;
 pub mod sched;
 pub mod sync;
 pub mod time;
 pub mod timer;
 pub mod trace;
 pub mod wait;
+#[cfg(not(loom))]
+pub mod watchdog;
 pub mod work;
 
 #[cfg(all(test, not(loom)))]

@@ -118,6 +118,7 @@ mod term;
 mod tests;
 mod trace;
 mod util;
+mod watchdog;
 mod work;
 
 pub use detect::DETECT_TIMEOUT;

@@ -35,6 +35,7 @@ const TABLES: &[&[Command]] = &[
     crate::bench::COMMANDS,
     crate::work::list::TIMERS,
     crate::trace::COMMANDS,
+    crate::watchdog::COMMANDS,
     crate::stress::COMMANDS,
     crate::machine::COMMANDS,
 ];

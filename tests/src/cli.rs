@@ -14,10 +14,13 @@ runner: build the RTOS kernel and run it in QEMU
 usage:
   runner run [virt|rpi4] [--smp N] [--kernel PATH] [-- QEMU-ARGS...]
       build, then run QEMU on this terminal (Ctrl-A X quits); exits with QEMU's status
-  runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH] [-- QEMU-ARGS...]
+  runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH]
+                [--fail-on-watchdog] [-- QEMU-ARGS...]
       build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;
       prints the serial transcript and exits with the guest's status, or
         101  a line starting with `KERNEL PANIC` appeared
+        123  with --fail-on-watchdog: the guest ended by itself, but the kernel's watchdog
+             reported something (a line with `WATCHDOG: `); the count goes to stderr anyway
         124  no `rtos> ` prompt, or the guest did not end, within SECS (default 60; QEMU killed)
         125  the build or QEMU failed to start
   runner image [rpi4] [--out DIR] [--kernel PATH]
@@ -138,6 +141,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     let mut timeout: Option<Duration> = None;
     let mut smp: Option<u32> = None;
     let mut kernel: Option<PathBuf> = None;
+    let mut fail_on_watchdog = false;
     let mut out: Option<PathBuf> = None;
     let mut extra: Vec<OsString> = Vec::new();
 
@@ -153,6 +157,13 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         }
         if s == "-h" || s == "--help" {
             return Ok(Cmd::Help);
+        }
+        if s == "--fail-on-watchdog" {
+            if sub != "script" {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            fail_on_watchdog = true;
+            continue;
         }
         let (name, inline) = match s.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
@@ -236,6 +247,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         echo: true,
         extra_args: extra,
         quiet_build: false,
+        fail_on_watchdog,
         ..ScriptOpts::default()
     };
     Ok(match source {
@@ -346,6 +358,18 @@ mod tests {
         assert_eq!(opts.smp, None);
         assert_eq!(opts.kernel, None);
         assert!(opts.echo);
+        assert!(!opts.fail_on_watchdog);
+    }
+
+    #[test]
+    fn fail_on_watchdog_is_a_script_flag() {
+        let Ok(Cmd::Script { opts, board, .. }) = p("script x.rsh --fail-on-watchdog rpi4") else {
+            panic!()
+        };
+        assert!(opts.fail_on_watchdog);
+        assert_eq!(board, Board::Rpi4);
+        assert!(p("run --fail-on-watchdog").is_err());
+        assert!(p("build --fail-on-watchdog").is_err());
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub const STATUS_PANIC: i32 = 101;
 pub const STATUS_TIMEOUT: i32 = 124;
 /// Exit status when the build or QEMU failed to start.
 pub const STATUS_START_FAILED: i32 = 125;
+/// Exit status with `--fail-on-watchdog` when the guest ended by itself but printed a
+/// [`WATCHDOG_MARKER`] line.
+pub const STATUS_WATCHDOG: i32 = 123;
+/// What every kernel watchdog report's first line starts with.
+pub const WATCHDOG_MARKER: &str = "WATCHDOG: ";
 /// Exit status for a bad command line.
 pub const STATUS_USAGE: i32 = 2;
 

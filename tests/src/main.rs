@@ -97,6 +97,12 @@ fn main() -> ExitCode {
                 };
                 eprintln!("{nl}{m}");
             }
+            if o.watchdog > 0 && !opts.fail_on_watchdog {
+                eprintln!(
+                    "runner: the kernel's watchdog reported {} time(s)",
+                    o.watchdog
+                );
+            }
             code(o.status)
         }
     }

@@ -57,6 +57,9 @@ pub struct ScriptOpts {
     pub quiet_build: bool,
     /// Extra environment variables for QEMU.
     pub env: Vec<(OsString, OsString)>,
+    /// A guest that ended by itself gives [`STATUS_WATCHDOG`](crate::STATUS_WATCHDOG) if the
+    /// kernel's watchdog reported anything.
+    pub fail_on_watchdog: bool,
 }
 
 impl Default for ScriptOpts {
@@ -71,6 +74,7 @@ impl Default for ScriptOpts {
             root: None,
             quiet_build: true,
             env: Vec::new(),
+            fail_on_watchdog: false,
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// The QEMU command line.
     pub command: String,
+    /// Watchdog reports in the transcript (lines with [`crate::WATCHDOG_MARKER`]).
+    pub watchdog: usize,
 }
 
 impl Outcome {
@@ -130,6 +136,7 @@ impl Outcome {
             prompts: 0,
             elapsed: Duration::ZERO,
             command: String::new(),
+            watchdog: 0,
         }
     }
 
@@ -306,7 +313,21 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
     );
     let mut cmd = Command::new(&program);
     cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
-    run_guest(cmd, script_input(script.as_ref()), opts.timeout, opts.echo)
+    let mut o = run_guest(cmd, script_input(script.as_ref()), opts.timeout, opts.echo);
+    if opts.fail_on_watchdog && o.watchdog > 0 && matches!(o.ending, Ending::Exited(_)) {
+        o.status = crate::STATUS_WATCHDOG;
+        o.message = Some(format!(
+            "runner: the kernel's watchdog reported {} time(s) (--fail-on-watchdog)",
+            o.watchdog
+        ));
+    }
+    o
+}
+
+/// How many watchdog reports `transcript` holds (marker lines; a report may start mid-line
+/// when it interrupted other output).
+pub fn count_watchdog(transcript: &str) -> usize {
+    transcript.matches(crate::WATCHDOG_MARKER).count()
 }
 
 /// Runs `cmd` as the guest: feeds `input` after the first prompt, scans and (with `echo`) copies
@@ -474,9 +495,11 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
     };
     let (status, ending, message) = classify(end, seen, timeout, pid);
     let bytes = s.text().to_vec();
+    let transcript = String::from_utf8_lossy(&bytes).into_owned();
     Outcome {
         status,
-        transcript: String::from_utf8_lossy(&bytes).into_owned(),
+        watchdog: count_watchdog(&transcript),
+        transcript,
         bytes,
         ending,
         message,
@@ -615,5 +638,12 @@ mod tests {
         assert!(e.0.contains("only for virt"));
         let e = resolve_kernel(Board::Virt, &opts).unwrap_err();
         assert!(e.0.contains("does not exist"));
+    }
+
+    #[test]
+    fn watchdog_reports_are_counted_even_mid_line() {
+        let t = "rtos> sleep 3s\r\nWATCHDOG: soft lockup on cpu0: h (tid 4) has kept it for 2.25 s\r\n  thread h\r\nrtos> WATCHDOG: hung work 'b' on cpu1: running for 2.00 s\r\n";
+        assert_eq!(count_watchdog(t), 2);
+        assert_eq!(count_watchdog("WATCHDOG without the colon\r\n"), 0);
     }
 }

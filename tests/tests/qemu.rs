@@ -1421,3 +1421,112 @@ mod trace {
         assert!(marks[0] < q && marks[1] > add);
     }
 }
+
+/// Issue 12 item 6: the watchdog reports a hog, a hung work and a CPU masked by a long irq_work,
+/// each within 3 s, on both boards; the shell answers after each; `--fail-on-watchdog` gives 123.
+mod watchdog {
+    use super::{image, lines_starting, panic_lines, show};
+    use runner::{Board, ScriptOpts, run_script};
+    use std::time::Duration;
+
+    both_boards!(reports_a_hog_a_hung_work_and_a_masked_cpu);
+
+    /// The index of the first line that starts with `prefix` (trimmed), or a failure.
+    fn at(lines: &[&str], prefix: &str, o: &runner::Outcome) -> usize {
+        lines
+            .iter()
+            .position(|l| l.trim().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting `{prefix}`\n{}", show(o)))
+    }
+
+    /// The seconds in a report's "... for 2.25 s" ending.
+    fn secs(line: &str) -> f64 {
+        let s = line.trim().trim_end_matches(" s");
+        s.rsplit(' ')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    fn reports_a_hog_a_hung_work_and_a_masked_cpu(board: Board) {
+        let opts = ScriptOpts {
+            kernel: Some(image(board)),
+            timeout: Duration::from_secs(60),
+            fail_on_watchdog: true,
+            ..ScriptOpts::default()
+        };
+        let o = run_script(board, include_str!("../scripts/watchdog.rsh"), &opts);
+        assert_eq!(o.status, runner::STATUS_WATCHDOG, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        let lines: Vec<&str> = o.lines().collect();
+        let soft = at(&lines, "WATCHDOG: soft lockup on cpu0: h (tid ", &o);
+        let hog_alive = at(&lines, "alive-hog", &o);
+        let hung = at(&lines, "WATCHDOG: hung work 'b' on cpu1: running for ", &o);
+        let work_alive = at(&lines, "alive-work", &o);
+        let irq = at(
+            &lines,
+            "WATCHDOG: hung irq_work 'ib' on cpu0: running for ",
+            &o,
+        );
+        let hard = at(
+            &lines,
+            "WATCHDOG: hard lockup on cpu0: no interrupt taken for ",
+            &o,
+        );
+        let irq_alive = at(&lines, "alive-irq", &o);
+        // Each report comes while its case lasts (within 3 s), before the shell's next answer.
+        assert!(
+            soft < hog_alive && hog_alive < hung && hung < work_alive,
+            "{}",
+            show(&o)
+        );
+        assert!(
+            work_alive < irq && irq < irq_alive && hard < irq_alive,
+            "{}",
+            show(&o)
+        );
+        for i in [soft, hung, irq, hard] {
+            let s = secs(lines[i]);
+            assert!(
+                (2.0..=3.0).contains(&s),
+                "{s} s: {}\n{}",
+                lines[i],
+                show(&o)
+            );
+            assert!(
+                lines[i + 1].starts_with("  "),
+                "details follow: {}",
+                show(&o)
+            );
+        }
+        assert!(lines[hung + 1].contains("in thread q/1"), "{}", show(&o));
+        assert!(lines[irq + 1].contains("hard-IRQ context"), "{}", show(&o));
+        // The shell itself, held by the irq_work, is not blamed.
+        assert!(
+            lines_starting(&o, "WATCHDOG: soft lockup on cpu0: shell").is_empty(),
+            "{}",
+            show(&o)
+        );
+        assert!(o.watchdog >= 4, "{}", show(&o));
+        assert_eq!(
+            lines_starting(&o, "error:"),
+            [
+                "error: watchdog: --soft 100ms is out of range (expected 500ms..=3600s)",
+                "error: watchdog: unknown argument 'maybe' (expected on or off)",
+            ],
+            "{}",
+            show(&o)
+        );
+        assert!(
+            o.has_line("watchdog: off; looks every 250ms"),
+            "{}",
+            show(&o)
+        );
+        assert!(
+            o.lines().any(|l| l
+                .contains("hung work: a work, task_work or irq_work callback running for > 5s")),
+            "{}",
+            show(&o)
+        );
+    }
+}

@@ -41,6 +41,8 @@ mod sleep;
 pub(crate) mod task_works;
 pub mod thread;
 
+#[cfg(not(loom))]
+pub(crate) use scheduler::note_current_for_trace;
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) use scheduler::reset_for_fake;
 pub use scheduler::{
@@ -52,8 +54,8 @@ pub use scheduler::{
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};
 pub(crate) use scheduler::{
-    create_thread, exit_current, note_current_for_trace, prepare_to_sleep, resume_pending,
-    set_allowed, set_current_state, try_wake, wake_interruptible, with_current,
+    create_thread, exit_current, prepare_to_sleep, resume_pending, set_allowed, set_current_state,
+    try_wake, wake_interruptible, with_current,
 };
 pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};

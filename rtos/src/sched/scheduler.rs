@@ -170,6 +170,7 @@ fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -
         task_works: IrqSpinLock::new(TaskWorks::new()),
         notify_resume: AtomicBool::new(false),
         task_work_running: AtomicBool::new(false),
+        callback: crate::running::Running::new(),
     }
 }
 

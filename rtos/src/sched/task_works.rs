@@ -12,6 +12,7 @@
 //! [`Thread`]: super::thread::Thread
 
 use crate::error::Error;
+use crate::running::{CallbackKind, Running};
 use crate::sync::Lock;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use alloc::boxed::Box;
@@ -128,7 +129,8 @@ impl TaskWorks {
     /// (with `close`, the exit pass, a list found empty is closed by that same lock hold), then
     /// runs the batch newest first (LIFO), clearing each work's queued flag just before its
     /// callback. Returns how many works ran; the caller repeats until a pass runs none.
-    pub(crate) fn run_pass(lock: &impl Lock<TaskWorks>, close: bool) -> usize {
+    /// `running` is the thread's record of the callback it runs (for the watchdog).
+    pub(crate) fn run_pass(lock: &impl Lock<TaskWorks>, close: bool, running: &Running) -> usize {
         let works = {
             let mut tw = lock.lock();
             if tw.list.is_empty() && close {
@@ -137,10 +139,13 @@ impl TaskWorks {
             core::mem::take(&mut tw.list)
         };
         let n = works.len();
+        let mut cursor = running.cursor();
         for w in works.into_iter().rev() {
             w.queued.store(false, Ordering::Release);
             crate::trace_event!(crate::trace::Kind::TaskWorkRun, w.traced(), 0);
+            cursor.begin(CallbackKind::TaskWork, w.name_id);
             (w.func)(&w);
+            cursor.end();
         }
         n
     }

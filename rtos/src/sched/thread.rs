@@ -129,6 +129,8 @@ pub struct Thread {
     pub(crate) notify_resume: AtomicBool,
     /// The thread is inside its task_work run loop (boundaries crossed by a callback skip it).
     pub(crate) task_work_running: AtomicBool,
+    /// The work or task_work callback it runs now (for the watchdog).
+    pub(crate) callback: crate::running::Running,
 }
 
 /// A snapshot of one thread for `ps`.
@@ -163,6 +165,11 @@ pub struct ThreadInfo {
 }
 
 impl Thread {
+    /// The record of the work or task_work callback it runs now (for the watchdog).
+    pub fn callback(&self) -> &crate::running::Running {
+        &self.callback
+    }
+
     /// Its registers are live on a CPU: running, or still switching away.
     pub(crate) fn on_cpu(&self) -> bool {
         self.context.on_cpu()

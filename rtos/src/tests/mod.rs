@@ -18,5 +18,6 @@ mod timer;
 mod timer_queue;
 mod trace;
 pub(crate) mod util;
+mod watchdog;
 mod work_lifetime;
 mod workqueue;

@@ -197,6 +197,11 @@ impl Work {
     }
 
     /// It as a trace event argument: its name and address.
+    /// Its name's trace id ([`crate::trace::intern`]; 0 if the table was full).
+    pub(crate) fn name_id(&self) -> u16 {
+        self.name_id
+    }
+
     pub(crate) fn traced(&self) -> u64 {
         crate::trace::tag(self.name_id, core::ptr::from_ref(self) as usize as u64)
     }

@@ -275,7 +275,7 @@ pub(crate) fn run_at_exit(me: &Thread) {
 fn run(me: &Thread, close: bool) {
     loop {
         me.notify_resume.store(false, Ordering::Release);
-        if TaskWorks::run_pass(&me.task_works, close) == 0 {
+        if TaskWorks::run_pass(&me.task_works, close, &me.callback) == 0 {
             return;
         }
     }

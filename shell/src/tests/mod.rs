@@ -10,4 +10,5 @@ mod stress;
 mod terminal;
 mod trace;
 mod vt;
+mod watchdog;
 mod work;

@@ -12,7 +12,7 @@ type List = Arc<Mutex<TaskWorks>>;
 /// first, then passes that close the list by the lock hold that finds it empty.
 fn exit(list: &Mutex<TaskWorks>, exiting: &AtomicBool) {
     exiting.store(true, Ordering::Release);
-    while TaskWorks::run_pass(list, true) > 0 {}
+    while TaskWorks::run_pass(list, true, &Running::new()) > 0 {}
 }
 
 fn counting(name: &str, runs: &Arc<AtomicUsize>) -> Arc<TaskWork> {
@@ -61,7 +61,7 @@ fn loom_task_work_add_cancel_vs_run_and_exit() {
         };
 
         // The target thread: a boundary pass (the run loop), then its exit.
-        while TaskWorks::run_pass(&*list, false) > 0 {}
+        while TaskWorks::run_pass(&*list, false, &Running::new()) > 0 {}
         exit(&list, &exiting);
         closed.store(true, Ordering::Release);
         let ran = runs.load(Ordering::Relaxed);
@@ -136,7 +136,7 @@ fn loom_task_work_lifo_and_adds_from_callbacks_at_exit() {
 
         let pass_loop = |close: bool| loop {
             pass.fetch_add(1, Ordering::Relaxed);
-            if TaskWorks::run_pass(&*list, close) == 0 {
+            if TaskWorks::run_pass(&*list, close, &Running::new()) == 0 {
                 break;
             }
         };

@@ -33,12 +33,13 @@ static LAST_CPU: [AtomicU32; POOL] = [const { AtomicU32::new(0) }; POOL];
 /// (16 bits: the pool's arrays are zeroed at boot, a cost per byte.)
 static NAME_ID: [core::sync::atomic::AtomicU16; POOL] =
     [const { core::sync::atomic::AtomicU16::new(0) }; POOL];
-/// Each CPU's run pass is going ([`run_lists_of`]): a work queued on that CPU then (by a
-/// callback) does not raise the interrupt at once; the end of the pass does ([`chained`]).
-static IN_PASS: [crate::sync::atomic::AtomicBool; MAX_CPUS] =
-    [const { crate::sync::atomic::AtomicBool::new(false) }; MAX_CPUS];
-/// Each CPU's count of passes in a row that ended with works queued from within them.
+/// Each CPU's count of passes in a row that ended with works queued meanwhile ([`chained`]),
+/// and when the last one ended (counter ticks).
 static CHAIN: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+static CHAINED_AT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The slot whose callback each CPU's interrupt handler runs now, plus one (0: none), for the
+/// watchdog ([`running_on`]).
+static RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
 
@@ -147,6 +148,27 @@ impl IrqWork {
     }
 }
 
+/// The irq_work CPU `cpu`'s interrupt handler runs now, as the watchdog follows it: its slot as
+/// the name and its run count as the sequence (the count moves when a run ends, so the same
+/// slot with the same count in two looks is one run all along).
+pub fn running_on(cpu: usize) -> Option<crate::running::Callback> {
+    let slot = RUNNING.get(cpu)?.load(Ordering::Relaxed).checked_sub(1)? as usize;
+    Some(crate::running::Callback {
+        kind: crate::running::CallbackKind::IrqWork,
+        name: slot as u16,
+        seq: RUNS[slot % POOL].load(Ordering::Relaxed),
+    })
+}
+
+/// The name of the work in pool slot `slot` (empty if the slot is free), for reports that only
+/// know the slot ([`crate::running`]).
+pub fn slot_name(slot: usize) -> String {
+    FUNCS
+        .get(slot)
+        .and_then(|f| f.lock().as_ref().map(|b| b.0.clone()))
+        .unwrap_or_default()
+}
+
 /// Slot `i` as a trace event argument: its name and slot.
 fn traced(i: usize) -> u64 {
     crate::trace::tag(NAME_ID[i].load(Ordering::Relaxed), i as u64)
@@ -174,8 +196,8 @@ pub fn queue(w: IrqWork) -> bool {
 }
 
 /// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
-/// one is pending there; otherwise the first work raises the irq_work SGI to `cpu`, unless a run
-/// pass is going there (queued by a callback): the pass's end raises it ([`chained`]).
+/// one is pending there; otherwise the first work raises the irq_work SGI to `cpu` (unless a run
+/// pass is going there, queued by a callback: the pass's end raises it, [`chained`]).
 /// With `TRACE`, its trace points: each queueing path has a copy without them, the one the
 /// benchmarks time, and checks once which to take.
 #[inline(always)]
@@ -185,7 +207,7 @@ fn queue_local<const TRACE: bool>(w: IrqWork, cpu: usize) {
     }
     let lazy = lazy(w) && crate::timer::has_pending(cpu);
     CORE.push(cpu, w.slot(), lazy);
-    if !lazy && !IN_PASS[cpu].load(Ordering::Relaxed) && CORE.raise(cpu) {
+    if !lazy && CORE.raise(cpu) {
         raise::<TRACE>(cpu);
     }
 }
@@ -320,16 +342,12 @@ pub fn run_pending(lazy: bool) -> usize {
 #[inline(always)]
 fn run_lists_of<const TRACE: bool>(cpu: usize, lazy: bool) -> usize {
     let call = callback::<TRACE>(cpu);
-    IN_PASS[cpu].store(true, Ordering::Relaxed);
     let mut n = CORE.run(cpu, false, call);
     if lazy {
         n += CORE.run(cpu, true, call);
     }
-    IN_PASS[cpu].store(false, Ordering::Relaxed);
-    if CORE.has_queued(cpu) {
+    if CORE.end_pass(cpu) {
         chained::<TRACE>(cpu);
-    } else {
-        CHAIN[cpu].store(0, Ordering::Relaxed);
     }
     count_runs(cpu, n);
     n
@@ -337,14 +355,24 @@ fn run_lists_of<const TRACE: bool>(cpu: usize, lazy: bool) -> usize {
 
 /// A run pass on `cpu` ended with works queued there again, by its callbacks (or by another CPU,
 /// which raised the interrupt itself): the next pass comes at once, up to
-/// [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN) passes in a row; past it, from the timer
-/// interrupt [`IRQ_WORK_STORM_DELAY_US`](crate::config::IRQ_WORK_STORM_DELAY_US) later, so the
-/// CPU's threads run in between (counted in [`crate::cpu::CpuSnapshot::irq_work_deferred`]).
-/// Nothing is dropped: every work queued runs, later.
+/// [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN) such passes in a row (each within twice
+/// [`IRQ_WORK_STORM_DELAY_US`](crate::config::IRQ_WORK_STORM_DELAY_US) of the last); past it,
+/// from the timer interrupt that delay later, so the CPU's threads run in between (counted in
+/// [`crate::cpu::CpuSnapshot::irq_work_deferred`]). Nothing is dropped: every work queued runs,
+/// later. (Out of line: the pass's hot path pays one load and a branch for it.)
 #[cold]
 #[inline(never)]
 fn chained<const TRACE: bool>(cpu: usize) {
-    let chain = CHAIN[cpu].load(Ordering::Relaxed).saturating_add(1);
+    use crate::time::{Duration, Instant};
+    let delay = Duration::from_micros(crate::config::IRQ_WORK_STORM_DELAY_US);
+    let now = Instant::now();
+    let last = Instant::from_ticks(CHAINED_AT[cpu].load(Ordering::Relaxed));
+    CHAINED_AT[cpu].store(now.ticks(), Ordering::Relaxed);
+    let chain = if last + delay + delay < now {
+        1
+    } else {
+        CHAIN[cpu].load(Ordering::Relaxed).saturating_add(1)
+    };
     CHAIN[cpu].store(chain, Ordering::Relaxed);
     if chain <= crate::config::IRQ_WORK_CHAIN {
         if CORE.raise(cpu) {
@@ -355,23 +383,25 @@ fn chained<const TRACE: bool>(cpu: usize) {
     if let Some(stats) = crate::cpu::stats(cpu) {
         stats.count_irq_work_deferred();
     }
-    let delay = crate::time::Duration::from_micros(crate::config::IRQ_WORK_STORM_DELAY_US);
-    crate::timer::kick(cpu, crate::time::Instant::after(delay));
+    crate::timer::kick(cpu, now + delay);
 }
 
 /// What running slot `i` on `cpu` does: its callback, then its counters; with `TRACE`, its
 /// trace points. (The rare runs, on a CPU's way down, are always traced when tracing is on.)
 #[inline(always)]
 fn callback<const TRACE: bool>(cpu: usize) -> impl Fn(usize) + Copy {
+    let running = &RUNNING[cpu];
     #[inline(always)]
     move |i: usize| {
         let f = FUNCS[i].lock_masked().as_ref().map(|b| b.1.clone());
         if TRACE && crate::trace::on() {
             crate::trace::emit(Kind::IrqWorkStart, traced(i), 0);
         }
+        running.store(i as u32 + 1, Ordering::Relaxed);
         if let Some(f) = f {
             f(&IrqWork::of(i));
         }
+        running.store(0, Ordering::Relaxed);
         if TRACE && crate::trace::on() {
             crate::trace::emit(Kind::IrqWorkEnd, traced(i), 0);
         }
@@ -427,7 +457,8 @@ pub(crate) fn reset_for_fake() {
     }
     CORE.reset();
     for c in 0..MAX_CPUS {
-        IN_PASS[c].store(false, Ordering::Relaxed);
+        RUNNING[c].store(0, Ordering::Relaxed);
         CHAIN[c].store(0, Ordering::Relaxed);
+        CHAINED_AT[c].store(0, Ordering::Relaxed);
     }
 }

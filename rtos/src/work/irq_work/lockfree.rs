@@ -171,12 +171,15 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         !self.raised[cpu].swap(true, Ordering::AcqRel)
     }
 
-    /// The run pass for `cpu`'s list (or lazy list): clear raised, take everything, and for each
-    /// work clear PENDING, call `f(slot)`, then clear BUSY unless it was re-claimed meanwhile.
-    /// Returns how many ran.
+    /// The run pass for `cpu`'s list (or lazy list): take everything, and for each work clear
+    /// PENDING, call `f(slot)`, then clear BUSY unless it was re-claimed meanwhile. Returns how
+    /// many ran. The pass of the (not lazy) list sets the raised flag, set while the callbacks
+    /// run (whether an SGI or the timer started the pass), so that one queueing a work on this
+    /// CPU raises nothing: [`Core::end_pass`] clears it and says whether to raise again.
+    #[inline(always)]
     pub fn run(&self, cpu: usize, lazy: bool, mut f: impl FnMut(usize)) -> usize {
         if !lazy {
-            self.raised[cpu].store(false, Ordering::Release);
+            self.raised[cpu].store(true, Ordering::Relaxed);
         }
         let mut next = self.head(cpu, lazy).swap(NIL, Ordering::Acquire);
         let mut ran = 0;
@@ -213,13 +216,17 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
     /// Both lists of `cpu` (a CPU going offline, its last run; or what a queuer pushed there
     /// while it left): runs them like [`Core::run`].
     pub fn run_both(&self, cpu: usize, f: impl FnMut(usize)) -> usize {
+        self.raised[cpu].store(false, Ordering::Release);
         let mut f = f;
         self.run(cpu, false, &mut f) + self.run(cpu, true, &mut f)
     }
 
-    /// Whether `cpu`'s (not lazy) list has works waiting.
+    /// Ends `cpu`'s run pass: clears its raised flag; returns whether works were queued on its
+    /// list meanwhile (by the callbacks, or by other CPUs, which raised the interrupt
+    /// themselves): the caller raises it again, or puts the next pass off.
     #[inline]
-    pub fn has_queued(&self, cpu: usize) -> bool {
+    pub fn end_pass(&self, cpu: usize) -> bool {
+        self.raised[cpu].store(false, Ordering::Release);
         self.heads[cpu].load(Ordering::Acquire) != NIL
     }
 

@@ -12,8 +12,9 @@
 //!   run at that CPU's next timer interrupt (or are raised like any other if the CPU has no timer
 //!   pending, as Linux does with the tick stopped).
 //! - The run pass ([`run_pending`], called by [`crate::entry`] in hard IRQ context with interrupts
-//!   masked): clear "raised", take the whole list, and for each work clear PENDING, call it, then
-//!   clear BUSY unless someone re-claimed it meanwhile.
+//!   masked): take the whole list, and for each work clear PENDING, call it, then clear BUSY
+//!   unless someone re-claimed it meanwhile; then clear "raised" (set all along, so that a
+//!   callback queueing on this CPU raises nothing) and raise again if the list filled meanwhile.
 //! - A storm is bounded: a work queued on a CPU by a callback during that CPU's run pass is
 //!   raised when the pass ends, at once for [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN)
 //!   passes in a row, then from the timer interrupt every

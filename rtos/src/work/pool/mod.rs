@@ -41,6 +41,7 @@ mod loom;
 use super::item::{Attached, DELAYED, IDLE, Work};
 use crate::error::Error;
 use crate::kthread::{self, KThread};
+use crate::running::{CallbackKind, Running};
 use crate::sched::{self, thread::flags as thread_flags};
 use crate::sync::IrqSpinLock;
 use crate::time::{Duration, Instant};
@@ -274,19 +275,30 @@ impl Pool {
 
     /// Runs the listed works until the list is empty (the thread's loop, and a flush from a
     /// work of this very pool, which runs the list in place instead of waiting for itself).
-    fn run_list(self: &Arc<Self>) {
+    /// `running` is the thread's record of the callback it runs, for the watchdog.
+    fn run_list(self: &Arc<Self>, running: &Running) {
         let env = KernelEnv::now(self);
+        let mut cursor = running.cursor();
         while let Some(work) = take_next(&self.inner) {
             // Only this thread writes it, so a load and a store suffice.
             let depth = self.in_work.load(Ordering::Relaxed);
             self.in_work.store(depth + 1, Ordering::Relaxed);
             trace_event!(Kind::WorkStart, work.traced(), self.traced());
+            cursor.begin(CallbackKind::Work, work.name_id());
             work.execute();
+            cursor.end();
             trace_event!(Kind::WorkEnd, work.traced(), self.traced());
             self.in_work.store(depth, Ordering::Relaxed);
             finish(&self.inner, &env);
             self.done.wake_all();
         }
+    }
+
+    /// [`Self::run_list`] from a work of this pool (a flush in place), in its own thread.
+    fn run_list_here(self: &Arc<Self>) {
+        static NOBODY: Running = Running::new();
+        let me = sched::current();
+        self.run_list(me.as_ref().map_or(&NOBODY, |t| t.callback()));
     }
 
     fn run_loop(self: &Arc<Self>) {
@@ -302,7 +314,7 @@ impl Pool {
                 },
                 None,
             );
-            self.run_list();
+            self.run_list(me.callback());
             if stopping() {
                 self.close_stopped();
             }
@@ -496,7 +508,7 @@ impl Pool {
                 g.nested.push(cur);
             }
         }
-        self.run_list();
+        self.run_list_here();
         let mut g = self.inner.lock();
         g.current = g.nested.pop();
     }
@@ -565,7 +577,7 @@ impl Pool {
             return true;
         }
         if self.is_own_thread() {
-            self.run_list();
+            self.run_list_here();
         } else {
             self.wait_done_through(target);
         }
