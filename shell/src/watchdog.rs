@@ -21,6 +21,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 - soft lockup: a thread that kept its CPU (no sleep, no yield) for longer than\n\
                 the soft threshold (default 2s);\n\
                 - hard lockup: a CPU that took no interrupt for longer than the soft threshold;\n\
+                - irq_work storm: a CPU putting irq_work passes off (a work re-queueing itself\n\
+                there) for longer than the soft threshold;\n\
                 - hung work: a work, task_work or irq_work callback running for longer than\n\
                 the hung threshold (default 2s), with its name, kind, CPU and thread.\n\
                 on | off: start or stop checking (on by default). --soft D, --hung D: set a\n\
@@ -97,7 +99,7 @@ fn show(ctx: &mut Ctx<'_>) {
     );
     writeln!(
         ctx,
-        "  reports: {} soft lockup, {} hung work, {} hard lockup",
-        s.soft_reports, s.hung_reports, s.hard_reports
+        "  reports: {} soft lockup, {} hung work, {} hard lockup, {} irq_work storm",
+        s.soft_reports, s.hung_reports, s.hard_reports, s.storm_reports
     );
 }

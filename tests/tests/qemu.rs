@@ -573,6 +573,36 @@ mod kthread {
             "{}",
             show(&o)
         );
+        // The watchdog named each culprit while it lasted, before the shell's next answer.
+        let lines: Vec<&str> = o.lines().map(str::trim).collect();
+        let at = |p: &str| {
+            lines
+                .iter()
+                .position(|l| l.starts_with(p))
+                .unwrap_or_else(|| panic!("no line starting `{p}`\n{}", show(&o)))
+        };
+        assert!(
+            at("WATCHDOG: soft lockup on cpu0: h0 (tid ") < at("alive-hog"),
+            "{}",
+            show(&o)
+        );
+        let spinner = lines.iter().position(|l| {
+            l.starts_with("WATCHDOG: soft lockup on cpu")
+                && [": s1 (", ": s2 (", ": s3 (", ": s4 ("]
+                    .iter()
+                    .any(|s| l.contains(s))
+        });
+        assert!(
+            spinner.is_some_and(|i| at("alive-hog") < i && i < at("alive-spins")),
+            "{}",
+            show(&o)
+        );
+        let storm = at("WATCHDOG: irq_work storm on cpu0: 'storm' keeps re-queueing itself");
+        assert!(
+            at("alive-spins") < storm && storm < at("alive-storm"),
+            "{}",
+            show(&o)
+        );
         // The storm went on past the chain the kernel runs at once (32 passes): bounded, not
         // dropped.
         let storm = lines_starting(&o, "storm ");

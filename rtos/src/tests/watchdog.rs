@@ -34,6 +34,8 @@ fn cpu(cpu: usize, irqs: u64, irq_callback: Option<Callback>) -> CpuSample {
         online: true,
         irqs,
         irq_callback,
+        irq_work_deferred: 0,
+        storm_slot: None,
     }
 }
 
@@ -98,6 +100,36 @@ fn a_thread_held_by_a_long_irq_work_is_not_a_soft_lockup() {
 }
 
 #[test]
+fn a_cpu_putting_irq_work_off_every_round_is_a_storm() {
+    // CPU 0 puts passes off in rounds 1..=12 (4 per round), then no more; again from 20 on.
+    let mut deferred = 0;
+    let got = rounds(40, |k| {
+        if (1..=12).contains(&k) || k >= 20 {
+            deferred += 4;
+        }
+        let mut c = cpu(0, k, None);
+        c.irq_work_deferred = deferred;
+        c.storm_slot = Some(3);
+        (alloc::vec![], alloc::vec![c])
+    });
+    let at: Vec<u64> = got.iter().map(|(k, _)| *k).collect();
+    // Storming since round 0 (first seen at 1): > 2 s at round 9; again since 19: round 28.
+    assert_eq!(at, [9, 28], "{got:?}");
+    match &got[0].1 {
+        Report::IrqWorkStorm {
+            cpu,
+            slot,
+            deferred,
+            for_ns,
+        } => assert_eq!(
+            (*cpu, *slot, *deferred, *for_ns),
+            (0, Some(3), 36, 2250 * MS)
+        ),
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
 fn a_thread_using_half_its_cpu_is_not_a_lockup() {
     let got = rounds(40, |k| {
         (alloc::vec![thread(3, k * 125, true, None)], alloc::vec![])
@@ -156,10 +188,7 @@ fn a_cpu_that_takes_no_interrupt_is_a_hard_lockup_and_its_irq_work_hung() {
     let kinds: Vec<(u64, &str, usize)> = got
         .iter()
         .map(|(k, r)| {
-            let c = match r {
-                Report::HardLockup { cpu, .. } | Report::HungWork { cpu, .. } => *cpu,
-                Report::SoftLockup { cpu, .. } => *cpu,
-            };
+            let c = r.cpu();
             (*k, r.kind(), c)
         })
         .collect();

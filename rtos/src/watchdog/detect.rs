@@ -51,6 +51,10 @@ pub struct CpuSample {
     pub irqs: u64,
     /// The irq_work callback its interrupt handler runs now.
     pub irq_callback: Option<Callback>,
+    /// irq_work passes it put off so far (a re-queue storm, bounded).
+    pub irq_work_deferred: u64,
+    /// The irq_work slot it last put off.
+    pub storm_slot: Option<u16>,
 }
 
 /// What the watchdog found; each is reported once per episode.
@@ -90,6 +94,18 @@ pub enum Report {
         /// How long.
         for_ns: u64,
     },
+    /// A CPU has been putting irq_work passes off (works re-queueing themselves on it) in every
+    /// round for `for_ns`.
+    IrqWorkStorm {
+        /// The CPU.
+        cpu: usize,
+        /// The irq_work it last put off (the storm's likely source), as a slot.
+        slot: Option<u16>,
+        /// Passes put off over the episode.
+        deferred: u64,
+        /// How long.
+        for_ns: u64,
+    },
 }
 
 impl Report {
@@ -99,6 +115,17 @@ impl Report {
             Report::SoftLockup { .. } => "soft",
             Report::HungWork { .. } => "hung",
             Report::HardLockup { .. } => "hard",
+            Report::IrqWorkStorm { .. } => "storm",
+        }
+    }
+
+    /// The CPU it is about.
+    pub fn cpu(&self) -> usize {
+        match self {
+            Report::SoftLockup { cpu, .. }
+            | Report::HungWork { cpu, .. }
+            | Report::HardLockup { cpu, .. }
+            | Report::IrqWorkStorm { cpu, .. } => *cpu,
         }
     }
 }
@@ -131,6 +158,9 @@ struct CpuWatch {
     irqs: u64,
     quiet: Streak,
     callback: Option<(Callback, Streak)>,
+    deferred: u64,
+    /// Rounds in a row with passes put off, and the count when they began.
+    storm: Option<(Streak, u64)>,
 }
 
 /// The watchdog's memory between rounds.
@@ -247,11 +277,29 @@ impl Detector {
                 Some(p) if c.online && p.irqs == c.irqs => p.quiet,
                 _ => Streak::new(now),
             };
+            let storm = match prev {
+                Some(p) if c.irq_work_deferred > p.deferred => {
+                    Some(p.storm.unwrap_or((Streak::new(last), p.deferred)))
+                }
+                _ => None,
+            };
             let mut w = CpuWatch {
                 irqs: c.irqs,
                 quiet,
                 callback: follow(prev.and_then(|p| p.callback), c.irq_callback, now),
+                deferred: c.irq_work_deferred,
+                storm,
             };
+            if let Some((s, from)) = w.storm.as_mut()
+                && let Some(for_ns) = due(s, now, th.soft_ns)
+            {
+                out.push(Report::IrqWorkStorm {
+                    cpu: c.cpu,
+                    slot: c.storm_slot,
+                    deferred: c.irq_work_deferred - *from,
+                    for_ns,
+                });
+            }
             if let Some((cb, s)) = w.callback.as_mut()
                 && let Some(for_ns) = due(s, now, th.hung_ns)
             {
@@ -284,6 +332,8 @@ impl Detector {
             irqs: c.irqs,
             quiet: fresh,
             callback: c.irq_callback.map(|cb| (cb, fresh)),
+            deferred: c.irq_work_deferred,
+            storm: None,
         };
         self.cpus = cpus.iter().map(|c| (c.cpu, watch(c))).collect();
     }

@@ -4,6 +4,9 @@
 //!   for longer than the soft threshold, with its CPU, priority and run time;
 //! - a **hung work**: a work, task_work or irq_work callback that has run for longer than the
 //!   hung threshold, with its name, kind, CPU and thread (Linux's workqueue lockup report);
+//! - an **irq_work storm**: a CPU that has been putting irq_work passes off (works re-queueing
+//!   themselves there, bounded by [`crate::work::irq_work`]) for longer than the soft threshold,
+//!   naming the work it last put off;
 //! - a **hard lockup**: a CPU that took no interrupt for longer than the soft threshold. Each
 //!   round the watchdog interrupts every other online CPU (a reschedule SGI, the per-CPU
 //!   heartbeat), so a CPU whose count of interrupts taken stands still has them masked: stuck
@@ -51,8 +54,8 @@ static SOFT_MS: AtomicU64 = AtomicU64::new(DEFAULT_SOFT.as_millis() as u64);
 static HUNG_MS: AtomicU64 = AtomicU64::new(DEFAULT_HUNG.as_millis() as u64);
 /// How many [`Paused`] guards are alive.
 static PAUSED: AtomicU32 = AtomicU32::new(0);
-/// Reports printed: soft lockups, hung works, hard lockups.
-static COUNTS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+/// Reports printed: soft lockups, hung works, hard lockups, irq_work storms.
+static COUNTS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 /// The watchdog thread, once started.
 static THREAD: crate::sync::IrqSpinLock<Option<KThread>> = crate::sync::IrqSpinLock::new(None);
 
@@ -75,6 +78,8 @@ pub struct Settings {
     pub hung_reports: u64,
     /// Hard-lockup reports printed.
     pub hard_reports: u64,
+    /// irq_work storm reports printed.
+    pub storm_reports: u64,
 }
 
 /// The settings now.
@@ -88,6 +93,7 @@ pub fn settings() -> Settings {
         soft_reports: COUNTS[0].load(Ordering::Relaxed),
         hung_reports: COUNTS[1].load(Ordering::Relaxed),
         hard_reports: COUNTS[2].load(Ordering::Relaxed),
+        storm_reports: COUNTS[3].load(Ordering::Relaxed),
     }
 }
 
@@ -207,6 +213,7 @@ fn watch() {
                 Report::SoftLockup { .. } => 0,
                 Report::HungWork { .. } => 1,
                 Report::HardLockup { .. } => 2,
+                Report::IrqWorkStorm { .. } => 3,
             };
             COUNTS[i].fetch_add(1, Ordering::Relaxed);
             for line in describe(&r) {
@@ -249,6 +256,8 @@ fn sample() -> (Vec<ThreadSample>, Vec<CpuSample>) {
                 online,
                 irqs: s.irqs,
                 irq_callback: crate::work::irq_work::running_on(c),
+                irq_work_deferred: s.irq_work_deferred,
+                storm_slot: crate::work::irq_work::storm_on(c).map(|s| s as u16),
             })
         })
         .collect();
@@ -317,6 +326,26 @@ pub fn describe(r: &Report) -> Vec<String> {
                     secs(*for_ns)
                 ),
                 format!("  {kind} {name} cpu {cpu} {ctx}"),
+            ]
+        }
+        Report::IrqWorkStorm {
+            cpu,
+            slot,
+            deferred,
+            for_ns,
+        } => {
+            let name = slot.map_or_else(
+                || String::from("(unknown)"),
+                |s| callback_name(CallbackKind::IrqWork, s),
+            );
+            alloc::vec![
+                format!(
+                    "WATCHDOG: irq_work storm on cpu{cpu}: '{name}' keeps re-queueing itself, for {}",
+                    secs(*for_ns)
+                ),
+                format!(
+                    "  irq_work {name} cpu {cpu}: {deferred} passes put off to the timer interrupt (at most one per ms); its threads still run"
+                ),
             ]
         }
         Report::HardLockup { cpu, for_ns } => alloc::vec![

@@ -29,7 +29,7 @@ fn settings_are_shown_and_bad_arguments_change_nothing() {
             "watchdog: on, but its thread is not started (watchdog on starts it); looks every 250ms",
             "  soft lockup: a thread keeping its CPU, or a CPU taking no interrupt, for > 2s",
             "  hung work: a work, task_work or irq_work callback running for > 2s",
-            "  reports: 0 soft lockup, 0 hung work, 0 hard lockup",
+            "  reports: 0 soft lockup, 0 hung work, 0 hard lockup, 0 irq_work storm",
         ]
     );
     s[1].fails(

@@ -37,6 +37,9 @@ static NAME_ID: [core::sync::atomic::AtomicU16; POOL] =
 /// and when the last one ended (counter ticks).
 static CHAIN: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 static CHAINED_AT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The slot last queued when each CPU put a pass off, plus one (0: never): the storm's likely
+/// culprit, for the watchdog ([`storm_on`]).
+static STORM_SLOT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// The slot whose callback each CPU's interrupt handler runs now, plus one (0: none), for the
 /// watchdog ([`running_on`]).
 static RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
@@ -383,7 +386,16 @@ fn chained<const TRACE: bool>(cpu: usize) {
     if let Some(stats) = crate::cpu::stats(cpu) {
         stats.count_irq_work_deferred();
     }
+    if let Some(slot) = CORE.first_queued(cpu) {
+        STORM_SLOT[cpu].store(slot as u32 + 1, Ordering::Relaxed);
+    }
     crate::timer::kick(cpu, now + delay);
+}
+
+/// The irq_work last queued on `cpu` when it last put a pass off (a re-queue storm), if any: its
+/// slot (for [`slot_name`]).
+pub fn storm_on(cpu: usize) -> Option<usize> {
+    (STORM_SLOT.get(cpu)?.load(Ordering::Relaxed) as usize).checked_sub(1)
 }
 
 /// What running slot `i` on `cpu` does: its callback, then its counters; with `TRACE`, its
@@ -458,6 +470,7 @@ pub(crate) fn reset_for_fake() {
     CORE.reset();
     for c in 0..MAX_CPUS {
         RUNNING[c].store(0, Ordering::Relaxed);
+        STORM_SLOT[c].store(0, Ordering::Relaxed);
         CHAIN[c].store(0, Ordering::Relaxed);
         CHAINED_AT[c].store(0, Ordering::Relaxed);
     }

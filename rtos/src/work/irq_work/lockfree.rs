@@ -230,6 +230,11 @@ impl<const N: usize, const CPUS: usize> Core<N, CPUS> {
         self.heads[cpu].load(Ordering::Acquire) != NIL
     }
 
+    /// The slot at the head of `cpu`'s (not lazy) list, if any: the last one queued there.
+    pub fn first_queued(&self, cpu: usize) -> Option<usize> {
+        (self.heads[cpu].load(Ordering::Acquire) as usize).checked_sub(1)
+    }
+
     /// Whether `cpu` has works waiting (either list).
     pub fn has_pending(&self, cpu: usize) -> bool {
         self.heads[cpu].load(Ordering::Acquire) != NIL
