@@ -197,6 +197,7 @@ impl FakeSystem {
             sgis,
             irq_work_sgis: sgis / 2,
             irq_work_runs: sgis / 2 + 1,
+            ..CpuInfo::default()
         };
         Self {
             clock: Rc::new(Cell::new(0)),
