@@ -116,6 +116,7 @@ mod system;
 mod term;
 #[cfg(test)]
 mod tests;
+mod top;
 mod trace;
 mod util;
 mod work;
