@@ -69,7 +69,7 @@ fn frames_and_json_show_a_spinning_thread() {
             .count(),
         2
     );
-    assert!(frames[0].contains("4 CPUs"), "{frames:?}");
+    assert!(frames[0].contains(", cpus 4, "), "{frames:?}");
     // The spinning thread tops the second frame's thread table.
     let second = frames.iter().rposition(|l| l.starts_with("  TID")).unwrap();
     let hot: Vec<&str> = frames[second + 1].split_whitespace().collect();

@@ -197,6 +197,18 @@ pub(crate) fn tenths(part: Duration, whole: Duration) -> u32 {
     u32::try_from(t.min(1000)).unwrap_or(1000)
 }
 
+/// A latency in at most 6 characters: `850us`, `9999us`, `301ms`, `12s` (rounded down).
+fn short(d: Duration) -> String {
+    let us = nanos(d) / 1_000;
+    if us < 10_000 {
+        format!("{us}us")
+    } else if us < 10_000_000 {
+        format!("{}ms", us / 1_000)
+    } else {
+        format!("{}s", us / 1_000_000)
+    }
+}
+
 /// Tenths of a percent as `12.5`.
 fn pct(t: u32) -> String {
     format!("{}.{}", t / 10, t % 10)
@@ -294,7 +306,7 @@ impl Frame {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "top - up {}, interval {}: {} CPUs, {} threads, {} queues",
+            "top - up {}, interval {}, cpus {}, threads {}, queues {}",
             crate::util::show_uptime(self.at),
             show_duration(Duration::from_millis(self.interval_ms())),
             self.cpus.len(),
@@ -362,7 +374,7 @@ impl Frame {
                 q.delayed,
                 q.running,
                 q.runs_per_s,
-                show_duration(q.max_latency)
+                short(q.max_latency)
             );
         }
         s
@@ -535,6 +547,10 @@ mod tests {
         assert_eq!(tenths(MS, Duration::ZERO), 0, "zero interval");
         assert_eq!(pct(1000), "100.0");
         assert_eq!(pct(5), "0.5");
+        assert_eq!(short(Duration::from_nanos(999)), "0us");
+        assert_eq!(short(9_999 * Duration::from_micros(1)), "9999us");
+        assert_eq!(short(Duration::from_micros(301_803)), "301ms");
+        assert_eq!(short(Duration::from_secs(12)), "12s");
     }
 
     #[test]
@@ -599,7 +615,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "top - up 0:00:12.000, interval 2s: 3 CPUs, 3 threads, 3 queues"
+            "top - up 0:00:12.000, interval 2s, cpus 3, threads 3, queues 3"
         );
         assert_eq!(
             lines[1],
