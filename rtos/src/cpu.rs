@@ -1,7 +1,8 @@
 //! Per-CPU state the whole kernel can read: online flags and interrupt statistics.
 //!
 //! Counters are relaxed atomics: each is written by its own CPU's interrupt handlers and read by
-//! anyone (the `cpus` shell command) as a snapshot.
+//! anyone (the `cpus` and `top` shell commands) as a snapshot, which adds the scheduler's
+//! per-CPU switch count and idle time.
 
 #[cfg(not(loom))]
 use crate::config::MAX_CPUS;
@@ -53,6 +54,11 @@ pub struct CpuSnapshot {
     /// irq_work passes put off to the timer interrupt because works kept re-queueing
     /// themselves on this CPU (a storm, [`IRQ_WORK_CHAIN`](crate::config::IRQ_WORK_CHAIN)).
     pub irq_work_deferred: u64,
+    /// Context switches made on this CPU ([`crate::sched::cpu_times`]).
+    pub switches: u64,
+    /// Time its idle thread ran: online time minus this is busy time
+    /// ([`crate::sched::cpu_times`]).
+    pub idle: crate::time::Duration,
 }
 
 /// Adds `n` to a counter that has a single writer (its CPU, masked): a load and a store, not
@@ -154,6 +160,7 @@ impl CpuStats {
 
     #[cfg(not(loom))]
     fn snapshot(&self, id: usize) -> CpuSnapshot {
+        let sched = crate::sched::cpu_times(id).unwrap_or_default();
         CpuSnapshot {
             id,
             online: self.is_online(),
@@ -163,6 +170,10 @@ impl CpuStats {
             irq_work_sgis: self.irq_work_sgis.load(Ordering::Relaxed),
             irq_work_runs: self.irq_work_runs.load(Ordering::Relaxed),
             irq_work_deferred: self.irq_work_deferred.load(Ordering::Relaxed),
+            switches: sched.switches,
+            idle: crate::port::try_port().map_or(crate::time::Duration::ZERO, |_| {
+                crate::time::ticks(sched.idle_ticks)
+            }),
         }
     }
 }

@@ -86,9 +86,8 @@ fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
-    let ms = crate::util::nanos(ctx.sys.uptime()) / 1_000_000;
-    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    writeln!(ctx, "up {h}:{m:02}:{s:02}.{ms:03}");
+    let up = crate::util::show_uptime(ctx.sys.uptime());
+    writeln!(ctx, "up {up}");
     Ok(0)
 }
 

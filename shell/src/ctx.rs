@@ -22,7 +22,7 @@
 use core::fmt;
 
 use crate::args::{Args, CmdError};
-use crate::out::Out;
+use crate::out::{Key, Out};
 use crate::system::{Exit, System};
 
 /// A command handler: gets the context and the arguments, returns the exit status.
@@ -63,5 +63,22 @@ impl Ctx<'_> {
     /// Target of `write!`/`writeln!`: infallible, `\n` becomes `\r\n`.
     pub(crate) fn write_fmt(&mut self, args: fmt::Arguments<'_>) {
         let _ = fmt::Write::write_fmt(&mut self.out, args);
+    }
+
+    /// A byte typed meanwhile, if one is there now (never blocks; [`Key::Closed`] once the input
+    /// ended); the byte is the command's. In non-terminal mode the input is the script's next
+    /// lines: poll only to be stopped.
+    pub(crate) fn key(&mut self) -> Option<Key> {
+        self.out.sink.key()
+    }
+
+    /// The terminal's rows, in terminal mode.
+    pub(crate) fn rows(&self) -> Option<u16> {
+        self.out.sink.rows()
+    }
+
+    /// Sends what was written so far (a command that waits between its outputs).
+    pub(crate) fn flush(&mut self) {
+        self.out.sink.flush();
     }
 }

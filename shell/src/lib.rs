@@ -65,6 +65,16 @@
 //! `error: `. `$?` expands to the last status in any unquoted or double-quoted word. Blank and
 //! comment lines leave `$?` alone.
 //!
+//! # Live views
+//!
+//! `top` (in `top/`) samples the kernel's counters (per-CPU interrupts, switches and idle time,
+//! kthread run times, workqueue and kthread-worker statistics) every interval and prints the
+//! rates between two samples; the arithmetic and the output are plain functions of two samples,
+//! host-tested without a kernel. While it waits it polls the console for keys (`Ctx::key`: the
+//! line reader's read-ahead first, then input the IO has ready, never blocking): `q`, Ctrl-C or
+//! the end of input end it, other keys are dropped. With `-n N` in non-terminal mode it reads no
+//! input, so the script's next lines stay for the shell.
+//!
 //! # Kernel threads
 //!
 //! `spawn`, `ps`, `park`, `unpark`, `stop`, `wait`, `bind`, `wake` and `prio` (in `kthreads/`)
@@ -116,6 +126,7 @@ mod system;
 mod term;
 #[cfg(test)]
 mod tests;
+mod top;
 mod trace;
 mod util;
 mod watchdog;

@@ -27,21 +27,44 @@ pub(crate) trait Sink {
     fn flush(&mut self);
     /// Whether any write or flush failed.
     fn failed(&self) -> bool;
+    /// An input byte typed while the command runs, if one is there now: never blocks. Bytes
+    /// read here are the command's (the next line does not see them).
+    fn key(&mut self) -> Option<Key>;
+    /// The terminal's rows, in terminal mode.
+    fn rows(&self) -> Option<u16>;
 }
 
-/// [`Sink`] over an `embedded_io::Write`.
-pub(crate) struct IoSink<'a, W: Write> {
+/// What a running command's look at the input found ([`Sink::key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// A byte.
+    Byte(u8),
+    /// The input ended or failed: no key will ever come.
+    Closed,
+}
+
+/// The IO under an [`IoSink`]: the session's output, and its input as keys for a running
+/// command (the line reader's read-ahead first, then bytes the IO has ready).
+pub(crate) trait Console: Write {
+    /// The next input byte if one is there now; never blocks.
+    fn poll_key(&mut self) -> Option<Key>;
+    /// The terminal's rows, in terminal mode.
+    fn rows(&self) -> Option<u16>;
+}
+
+/// [`Sink`] over a [`Console`].
+pub(crate) struct IoSink<'a, W: Console> {
     w: &'a mut W,
     failed: bool,
 }
 
-impl<'a, W: Write> IoSink<'a, W> {
+impl<'a, W: Console> IoSink<'a, W> {
     pub(crate) fn new(w: &'a mut W) -> Self {
         Self { w, failed: false }
     }
 }
 
-impl<W: Write> Sink for IoSink<'_, W> {
+impl<W: Console> Sink for IoSink<'_, W> {
     fn put(&mut self, bytes: &[u8]) {
         if !self.failed && write_all(self.w, bytes).is_err() {
             self.failed = true;
@@ -56,6 +79,18 @@ impl<W: Write> Sink for IoSink<'_, W> {
 
     fn failed(&self) -> bool {
         self.failed
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        if self.failed {
+            Some(Key::Closed)
+        } else {
+            self.w.poll_key()
+        }
+    }
+
+    fn rows(&self) -> Option<u16> {
+        self.w.rows()
     }
 }
 

@@ -6,10 +6,10 @@
 //! [`LineEvent::TooLong`] and the rest of it is discarded. Memory use is fixed.
 
 use alloc::string::String;
-use embedded_io::{Read, Write};
+use embedded_io::{ErrorType, Read, ReadReady, Write};
 
 use crate::detect::Pending;
-use crate::out::write_all;
+use crate::out::{Key, write_all};
 use crate::system::MAX_LINE;
 
 /// What [`LineReader::read_line`] produced.
@@ -52,6 +52,37 @@ pub(crate) struct LineReader {
     utf8_have: usize,
     utf8_need: usize,
     skip_lf: bool,
+}
+
+/// Non-terminal mode's [`Console`](crate::out::Console): output to the IO, keys from the line
+/// reader (so a running command's polls and the next line share one read-ahead).
+pub(crate) struct PlainIo<'a, IO> {
+    pub io: &'a mut IO,
+    pub reader: &'a mut LineReader,
+}
+
+impl<IO: ErrorType> ErrorType for PlainIo<'_, IO> {
+    type Error = IO::Error;
+}
+
+impl<IO: Write> Write for PlainIo<'_, IO> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IO::Error> {
+        self.io.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<(), IO::Error> {
+        self.io.flush()
+    }
+}
+
+impl<IO: Read + Write + ReadReady> crate::out::Console for PlainIo<'_, IO> {
+    fn poll_key(&mut self) -> Option<Key> {
+        self.reader.poll_key(self.io)
+    }
+
+    fn rows(&self) -> Option<u16> {
+        None
+    }
 }
 
 /// Outcome of feeding one byte.
@@ -103,6 +134,19 @@ impl LineReader {
         let b = self.chunk[self.pos];
         self.pos += 1;
         Ok(Some(b))
+    }
+
+    /// The next input byte if one is there now (read ahead already, or ready on `io`), for a
+    /// running command that polls for keys; never blocks.
+    pub(crate) fn poll_key<IO: Read + ReadReady>(&mut self, io: &mut IO) -> Option<Key> {
+        let buffered = self.pending_pos < self.pending.as_slice().len() || self.pos < self.len;
+        if !buffered && !self.eof && !matches!(io.read_ready(), Ok(true)) {
+            return None;
+        }
+        Some(match self.next_byte(io) {
+            Ok(Some(b)) => Key::Byte(b),
+            Ok(None) | Err(()) => Key::Closed,
+        })
     }
 
     /// Reads one line into `line` (cleared first), echoing what it accepts to `io`.

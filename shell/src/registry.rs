@@ -25,6 +25,7 @@ const TABLES: &[&[Command]] = &[
     crate::basic::COMMANDS,
     crate::kthreads::spawn::COMMANDS,
     crate::kthreads::ps::COMMANDS,
+    crate::top::COMMANDS,
     crate::kthreads::control::COMMANDS,
     crate::work::list::COMMANDS,
     crate::work::irqwork::COMMANDS,

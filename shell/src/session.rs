@@ -9,7 +9,7 @@ use embedded_io::{Read, ReadReady, Write};
 
 use crate::detect::{self, Detected};
 use crate::out::{self, IoSink, Sink};
-use crate::reader::{LineEvent, LineReader};
+use crate::reader::{LineEvent, LineReader, PlainIo};
 use crate::registry;
 use crate::system::{Exit, MAX_LINE, PROMPT, State, System};
 use crate::term;
@@ -89,7 +89,7 @@ impl Shell {
     /// Non-terminal mode: plain line reader with echo. The first line's prompt is already out.
     fn run_plain<IO, S>(&mut self, io: &mut IO, sys: &mut S, mut reader: LineReader) -> Exit
     where
-        IO: Read + Write,
+        IO: Read + Write + ReadReady,
         S: System,
     {
         let mut line = String::with_capacity(MAX_LINE);
@@ -99,7 +99,11 @@ impl Shell {
         let _quiet = crate::work::klogd::quiet();
         loop {
             let event = reader.read_line(io, &mut line);
-            let mut sink = IoSink::new(io);
+            let mut console = PlainIo {
+                io,
+                reader: &mut reader,
+            };
+            let mut sink = IoSink::new(&mut console);
             let exit = match event {
                 LineEvent::Line => registry::execute(&line, &mut self.state, &mut sink, sys, false),
                 LineEvent::TooLong => {
@@ -128,7 +132,7 @@ impl Shell {
     /// Terminal mode: noline over the probe-answering wrapper.
     fn run_terminal<IO, S>(&mut self, io: &mut IO, sys: &mut S, rows: u16, cols: u16) -> Exit
     where
-        IO: Read + Write,
+        IO: Read + Write + ReadReady,
         S: System,
     {
         use noline::builder::EditorBuilder;
@@ -150,7 +154,8 @@ impl Shell {
                 Err(NolineError::ParserError) => continue,
                 Err(_) => return Exit::Poweroff(self.state.last_status),
             }
-            let mut sink = IoSink::new(&mut *term.io);
+            let mut raw = term::Raw(&mut term);
+            let mut sink = IoSink::new(&mut raw);
             let exit = if line.len() > MAX_LINE {
                 out::line_too_long(&mut sink);
                 self.state.complete(2, true)

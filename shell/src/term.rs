@@ -16,9 +16,9 @@
 //! End, `ESC[3~` Delete). That keeps noline's parser away from its panics (`ESC[R`, huge numbers,
 //! private sequences that never end).
 
-use embedded_io::{ErrorKind, ErrorType, Read, Write};
+use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 
-use crate::out::write_all;
+use crate::out::{Key, write_all};
 
 /// Narrowest width told to noline: the prompt plus room to type must fit on one row, otherwise
 /// noline's column arithmetic underflows.
@@ -480,6 +480,66 @@ fn fmt_seq(buf: &mut [u8], nums: &[u16], fin: u8) -> usize {
     }
     put(fin);
     len
+}
+
+impl<IO: Read + Write + ReadReady> TermIo<'_, IO> {
+    /// The next input byte for a running command that polls for keys (raw: not filtered for
+    /// noline), if one is there now; never blocks.
+    fn poll_key(&mut self) -> Option<Key> {
+        if let Some(b) = self.input.pop() {
+            return Some(Key::Byte(b));
+        }
+        if self.raw_pos >= self.raw_len {
+            if self.eof || self.failed {
+                return Some(Key::Closed);
+            }
+            if !matches!(self.io.read_ready(), Ok(true)) {
+                return None;
+            }
+            match self.io.read(&mut self.raw) {
+                Ok(n) if n > 0 => (self.raw_pos, self.raw_len) = (0, n.min(self.raw.len())),
+                Ok(_) => {
+                    self.eof = true;
+                    return Some(Key::Closed);
+                }
+                Err(_) => {
+                    self.failed = true;
+                    return Some(Key::Closed);
+                }
+            }
+        }
+        let b = self.raw[self.raw_pos];
+        self.raw_pos += 1;
+        Some(Key::Byte(b))
+    }
+}
+
+/// Terminal mode's [`Console`](crate::out::Console) for command output: writes go straight to
+/// the real IO (not through noline's cursor tracking), keys come from the wrapper's input.
+pub(crate) struct Raw<'t, 'a, IO>(pub &'t mut TermIo<'a, IO>);
+
+impl<IO: ErrorType> ErrorType for Raw<'_, '_, IO> {
+    type Error = IO::Error;
+}
+
+impl<IO: Write> Write for Raw<'_, '_, IO> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IO::Error> {
+        self.0.io.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<(), IO::Error> {
+        self.0.io.flush()
+    }
+}
+
+impl<IO: Read + Write + ReadReady> crate::out::Console for Raw<'_, '_, IO> {
+    fn poll_key(&mut self) -> Option<Key> {
+        self.0.poll_key()
+    }
+
+    fn rows(&self) -> Option<u16> {
+        Some(self.0.rows)
+    }
 }
 
 impl<IO: ErrorType> ErrorType for TermIo<'_, IO> {

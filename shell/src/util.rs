@@ -74,6 +74,13 @@ pub(crate) fn show_duration(d: Duration) -> String {
     format!("{ns}ns")
 }
 
+/// Time since boot as `h:mm:ss.mmm`.
+pub(crate) fn show_uptime(d: Duration) -> String {
+    let ms = nanos(d) / 1_000_000;
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{h}:{m:02}:{s:02}.{ms:03}")
+}
+
 /// `s` as a JSON string literal.
 pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -1560,3 +1560,70 @@ mod watchdog {
         );
     }
 }
+
+// `top` (issue 12 item 4): tests/scripts/top.rsh on both boards.
+
+mod top {
+    use super::{panic_lines, run, show};
+    use runner::Board;
+
+    both_boards!(top_prints_frames_and_json_of_a_known_load);
+
+    fn top_prints_frames_and_json_of_a_known_load(board: Board) {
+        let o = run(board, include_str!("../scripts/top.rsh"));
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(panic_lines(&o), 0, "{}", show(&o));
+        let lines: Vec<&str> = o.lines().collect();
+        // `top -n 2`: two frames, then the prompt.
+        let start = lines
+            .iter()
+            .position(|l| l.ends_with("> top -n 2"))
+            .unwrap();
+        let end = start
+            + 1
+            + lines[start + 1..]
+                .iter()
+                .position(|l| l.starts_with("rtos> "))
+                .unwrap();
+        let frames = &lines[start + 1..end];
+        let headers = frames.iter().filter(|l| l.starts_with("top - up ")).count();
+        assert_eq!(headers, 2, "{}", show(&o));
+        // The spinning thread keeps its CPU busy in the second frame.
+        let cpu1 = frames
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("  1  "))
+            .unwrap();
+        let busy: f64 = cpu1.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(busy >= 90.0, "{}", show(&o));
+        // `b` waited about 300 ms for `a` and started in the first interval.
+        let tkw = frames.iter().find(|l| l.starts_with("tkw ")).unwrap();
+        assert!(tkw.ends_with("ms"), "{}", show(&o));
+        // `top -n 1 --json`: one object.
+        let json = lines[lines
+            .iter()
+            .position(|l| l.ends_with("--json -d 500ms"))
+            .unwrap()
+            + 1];
+        let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| {
+            panic!("{e}: {json}\n{}", show(&o));
+        });
+        let ms = v["interval_ms"].as_u64().unwrap();
+        assert!((450..=600).contains(&ms), "{json}");
+        let cpus = v["cpus"].as_array().unwrap();
+        assert_eq!(cpus.len(), 4, "{json}");
+        assert!(cpus[1]["busy_pct"].as_f64().unwrap() >= 90.0, "{json}");
+        assert!(
+            cpus.iter()
+                .all(|c| c["switches_per_s"].is_u64() && c["sgis_per_s"].is_u64())
+        );
+        let threads = v["threads"].as_array().unwrap();
+        let hot = threads.iter().find(|t| t["name"] == "hot").unwrap();
+        assert!(hot["cpu_pct"].as_f64().unwrap() >= 90.0, "{json}");
+        assert_eq!(hot["cpu"], 1, "{json}");
+        let queues = v["queues"].as_array().unwrap();
+        let tkw = queues.iter().find(|q| q["name"] == "tkw").unwrap();
+        assert_eq!(tkw["kind"], "kworker", "{json}");
+        assert!(tkw["max_latency_us"].is_u64(), "{json}");
+    }
+}

@@ -19,7 +19,8 @@
 //! - Time slices: when a thread starts running and another thread of the same priority is ready on
 //!   that CPU, a timer ends its slice after [`SLICE_NS`](crate::config::SLICE_NS); with nobody to
 //!   share with, no tick.
-//! - Accounting: run time (counter ticks) and switches per thread.
+//! - Accounting: run time (counter ticks) and switches per thread; switches and idle time per
+//!   CPU ([`cpu_times`]).
 //!
 //! # Files
 //! - `thread.rs`: the thread control block, its states and flags, and the `ps` snapshot.
@@ -46,10 +47,10 @@ pub(crate) use scheduler::note_current_for_trace;
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) use scheduler::reset_for_fake;
 pub use scheduler::{
-    ALL_CPUS, cpu_dead, current, idle_loop, init_cpu, is_current, is_dead, online_mask,
-    peek_current, possible_mask, preempt_irq, resume_boundary, schedule, send_sgi, set_dying_hook,
-    set_need_resched, set_priority, set_resume_hook, take_broken, take_down, wake_up_process,
-    yield_now,
+    ALL_CPUS, CpuTimes, cpu_dead, cpu_times, current, idle_loop, init_cpu, is_current, is_dead,
+    online_mask, peek_current, possible_mask, preempt_irq, resume_boundary, schedule, send_sgi,
+    set_dying_hook, set_need_resched, set_priority, set_resume_hook, take_broken, take_down,
+    wake_up_process, yield_now,
 };
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};

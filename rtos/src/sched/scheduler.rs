@@ -104,6 +104,9 @@ struct PerCpu {
     /// Asked to go offline ([`take_down`]): it switches to its idle thread, which hands every
     /// other thread to online CPUs and leaves ([`set_dying_hook`]).
     dying: AtomicBool,
+    /// Context switches made here (to another thread); written by this CPU only, under its
+    /// run-queue lock: a load and a store.
+    switches: AtomicU64,
 }
 
 static CPUS: [PerCpu; MAX_CPUS] = [const {
@@ -113,6 +116,7 @@ static CPUS: [PerCpu; MAX_CPUS] = [const {
         reap: AtomicBool::new(false),
         up: AtomicBool::new(false),
         dying: AtomicBool::new(false),
+        switches: AtomicU64::new(0),
     }
 }; MAX_CPUS];
 
@@ -182,8 +186,13 @@ pub fn init_cpu() {
     let idle = Arc::new(new_thread(format!("idle/{cpu}"), 0, cpu, 1 << cpu, true));
     idle.ran_since.store(p.now(), Ordering::Relaxed);
     {
-        // (Again after the CPU was offline: a fresh idle thread on the fresh boot context.)
+        // (Again after the CPU was offline: a fresh idle thread on the fresh boot context. It
+        // takes over the old one's idle time, so that the CPU's idle time never goes back.)
         let mut rq = CPUS[cpu].rq.lock();
+        if let Some(old) = rq.idle.as_ref() {
+            idle.runtime
+                .store(old.runtime.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
         rq.current = Some(idle.clone());
         rq.idle = Some(idle);
         rq.dead = false;
@@ -193,6 +202,36 @@ pub fn init_cpu() {
     CPUS[cpu].up.store(true, Ordering::Release);
     POSSIBLE.fetch_or(1 << cpu, Ordering::AcqRel);
     ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
+}
+
+/// What the scheduler counts per CPU, for `top`: see [`cpu_times`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// Context switches made on the CPU (from one thread to another) since boot.
+    pub switches: u64,
+    /// Time its idle thread ran since boot (counter ticks), up to now if it runs now: the rest
+    /// of the CPU's online time it was busy (threads and the interrupts they took).
+    pub idle_ticks: u64,
+}
+
+/// CPU `cpu`'s switch count and idle time; `None` before the scheduler ran there (or past
+/// [`MAX_CPUS`]). Takes that CPU's run-queue lock for a moment.
+pub fn cpu_times(cpu: usize) -> Option<CpuTimes> {
+    let p = port::try_port()?;
+    let pc = CPUS.get(cpu)?;
+    let rq = pc.rq.lock();
+    let idle = rq.idle.as_ref()?;
+    let mut idle_ticks = idle.runtime.load(Ordering::Relaxed);
+    if rq.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, idle)) {
+        idle_ticks = idle_ticks.wrapping_add(
+            p.now()
+                .saturating_sub(idle.ran_since.load(Ordering::Relaxed)),
+        );
+    }
+    Some(CpuTimes {
+        switches: pc.switches.load(Ordering::Relaxed),
+        idle_ticks,
+    })
 }
 
 /// CPUs the scheduler may place threads on (bit n = CPU n).
@@ -622,6 +661,10 @@ fn schedule_inner(preempt: bool) -> bool {
     }
     next.switches
         .store(next.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    pc.switches.store(
+        pc.switches.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
     next.cpu.store(cpu, Ordering::Release);
     // A thread that just left another CPU may still be finishing its switch there (it
     // migrated): wait until its registers are saved. That CPU needs no lock of ours.

@@ -229,3 +229,44 @@ fn wq_destroy_runs_queued_works_then_refuses_more() {
         0
     });
 }
+
+#[test]
+fn wq_stats_count_runs_and_take_the_worst_latency() {
+    run(2, || {
+        let q = create_singlethread("wq-stats").unwrap();
+        let mine = || {
+            let all = crate::work::pool::stats();
+            let s: Vec<_> = all.into_iter().filter(|s| s.name == "wq-stats").collect();
+            assert_eq!(s.len(), 1, "one worker");
+            s.into_iter().next().unwrap()
+        };
+        let first = mine();
+        assert_eq!((first.what, first.cpu, first.runs), ("workqueue", None, 0));
+        assert_eq!(first.tid, q.threads().first().map(|t| t.tid()));
+        // A blocker holds the worker while the second work waits at least 20 ms on its list.
+        let blocker = Work::new("blocker", |_| sched::sleep(Duration::from_millis(20)));
+        let w = Work::new("w", |_| {});
+        assert!(queue(&q, &blocker).unwrap());
+        assert!(wait_for(500, || blocker.state() == WorkState::Running));
+        assert!(queue(&q, &w).unwrap());
+        let busy = mine();
+        assert_eq!((busy.pending, busy.running), (1, 1));
+        flush(&q);
+        let done = mine();
+        assert_eq!((done.pending, done.running, done.runs), (0, 0, 2));
+        assert!(done.max_latency >= Duration::from_millis(15), "{done:?}");
+        assert_eq!(
+            mine().max_latency,
+            Duration::ZERO,
+            "taken by the previous read"
+        );
+        destroy(q).unwrap();
+        assert!(
+            crate::work::pool::stats()
+                .iter()
+                .all(|s| s.name != "wq-stats"),
+            "a destroyed queue is not listed"
+        );
+        0
+    });
+}

@@ -212,14 +212,15 @@ impl Work {
     }
 
     /// Runs the function; the caller already counted it running (`running`) and took it off
-    /// its list. Called with no lock held.
-    pub(crate) fn execute(&self) {
+    /// its list. Called with no lock held. Returns its queue-to-start latency in counter ticks.
+    pub(crate) fn execute(&self) -> u64 {
         let now = port::port().now();
         let latency = now.saturating_sub(self.queued_at.load(Ordering::Acquire));
         self.last_latency.store(latency, Ordering::Release);
         (self.func)(self);
         self.runs.fetch_add(1, Ordering::AcqRel);
         self.running.fetch_sub(1, Ordering::AcqRel);
+        latency
     }
 }
 

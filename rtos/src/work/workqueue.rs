@@ -349,4 +349,5 @@ pub fn destroy(wq: Arc<Workqueue>) -> Result<(), Leftovers> {
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
     *EVENTS.lock() = None;
+    pool::reset_for_fake();
 }

@@ -183,7 +183,7 @@ pub(crate) struct FakeSystem {
     pub sleeps: Vec<u64>,
     pub idles: usize,
     /// `sleep` also really sleeps the calling kernel thread (inside `rtos::fake::run`), so that
-    /// kernel threads get real time to run.
+    /// kernel threads get real time to run; `cpus` reports the fake kernel's CPUs.
     pub real_sleep: bool,
 }
 
@@ -197,7 +197,7 @@ impl FakeSystem {
             sgis,
             irq_work_sgis: sgis / 2,
             irq_work_runs: sgis / 2 + 1,
-            irq_work_deferred: 0,
+            ..CpuInfo::default()
         };
         Self {
             clock: Rc::new(Cell::new(0)),
@@ -234,6 +234,20 @@ impl System for FakeSystem {
     }
 
     fn cpus(&self, f: &mut dyn FnMut(&CpuInfo)) {
+        if self.real_sleep {
+            // Inside the fake kernel: its CPUs' real counters (the fake port marks no CPU
+            // online in `rtos::cpu`; the scheduler knows).
+            let (possible, online) = (rtos::sched::possible_mask(), rtos::sched::online_mask());
+            for id in (0..rtos::config::MAX_CPUS).filter(|c| possible & (1 << c) != 0) {
+                if let Some(s) = rtos::cpu::snapshot(id) {
+                    f(&CpuInfo {
+                        online: online & (1 << id) != 0,
+                        ..s
+                    });
+                }
+            }
+            return;
+        }
         for c in &self.cpus {
             f(c);
         }

@@ -8,6 +8,7 @@ mod session;
 mod startup;
 mod stress;
 mod terminal;
+mod top;
 mod trace;
 mod vt;
 mod watchdog;

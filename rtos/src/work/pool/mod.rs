@@ -52,7 +52,7 @@ use crate::wait::WaitQueue;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -136,6 +136,77 @@ pub(crate) struct Pool {
     /// How many works its thread is running (nested by a flush in place); written by its thread
     /// only. Zero tells any other thread at once that it is not one of this pool's works.
     in_work: AtomicUsize,
+    /// Works run to the end here; written by its thread only.
+    runs: AtomicU64,
+    /// The longest queue-to-start latency (counter ticks) since [`stats`] last read it: raised
+    /// by its thread, taken (and zeroed) by [`stats`].
+    max_latency: AtomicU64,
+}
+
+/// Every pool made, for [`stats`]: weak references (a destroyed queue's pools go away), pruned
+/// whenever a pool is added.
+static POOLS: IrqSpinLock<Vec<Weak<Pool>>> = IrqSpinLock::new(Vec::new());
+
+/// One pool (a workqueue's worker, or a kthread worker) as [`stats`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `workqueue` or `kthread worker`.
+    pub what: &'static str,
+    /// The workqueue's or worker's name.
+    pub name: String,
+    /// The CPU its thread is bound to (a per-CPU workqueue's worker, or a kthread worker made
+    /// for one CPU).
+    pub cpu: Option<usize>,
+    /// Its thread's id.
+    pub tid: Option<sched::Tid>,
+    /// Works queued and not started yet.
+    pub pending: usize,
+    /// Works waiting for their timer.
+    pub delayed: usize,
+    /// Works running now (more than one only while a work flushes its own queue in place).
+    pub running: usize,
+    /// Works run to the end since it was made.
+    pub runs: u64,
+    /// The longest time a work waited from its insertion into the list to its start, among the
+    /// works started since the previous call to [`stats`] (zero if none started).
+    pub max_latency: Duration,
+}
+
+/// Every live pool, oldest first, with its counters. Reads *and resets* each pool's
+/// [`PoolStats::max_latency`], so that a periodic reader (`top`) sees the worst latency of each
+/// interval.
+pub fn stats() -> Vec<PoolStats> {
+    let pools: Vec<Arc<Pool>> = POOLS.lock().iter().filter_map(Weak::upgrade).collect();
+    pools
+        .iter()
+        .filter_map(|p| {
+            let (pending, delayed, running) = {
+                let g = p.inner.lock();
+                if g.dead {
+                    return None;
+                }
+                let running = usize::from(g.current.is_some()) + g.nested.len();
+                (g.list.len(), g.delayed.len(), running)
+            };
+            Some(PoolStats {
+                what: p.owner.what,
+                name: p.owner.name.clone(),
+                cpu: p.cpu,
+                tid: p.thread().map(|t| t.tid()),
+                pending,
+                delayed,
+                running,
+                runs: p.runs.load(Ordering::Relaxed),
+                max_latency: crate::time::ticks(p.max_latency.swap(0, Ordering::Relaxed)),
+            })
+        })
+        .collect()
+}
+
+/// Forgets the pools of an earlier fake system.
+#[cfg(all(not(target_os = "none"), not(loom)))]
+pub(crate) fn reset_for_fake() {
+    POOLS.lock().clear();
 }
 
 impl core::fmt::Debug for Pool {
@@ -193,7 +264,14 @@ impl Pool {
             done: WaitQueue::new(),
             thread: IrqSpinLock::new(None),
             in_work: AtomicUsize::new(0),
+            runs: AtomicU64::new(0),
+            max_latency: AtomicU64::new(0),
         });
+        {
+            let mut all = POOLS.lock();
+            all.retain(|w| w.strong_count() > 0);
+            all.push(Arc::downgrade(&pool));
+        }
         let body = {
             let guard = Closer(pool.clone());
             move || {
@@ -285,10 +363,16 @@ impl Pool {
             self.in_work.store(depth + 1, Ordering::Relaxed);
             trace_event!(Kind::WorkStart, work.traced(), self.traced());
             cursor.begin(CallbackKind::Work, work.name_id());
-            work.execute();
+            let latency = work.execute();
             cursor.end();
             trace_event!(Kind::WorkEnd, work.traced(), self.traced());
             self.in_work.store(depth, Ordering::Relaxed);
+            self.runs
+                .store(self.runs.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            // Usually not a new maximum: then one load, no read-modify-write.
+            if latency > self.max_latency.load(Ordering::Relaxed) {
+                self.max_latency.fetch_max(latency, Ordering::Relaxed);
+            }
             finish(&self.inner, &env);
             self.done.wake_all();
         }
