@@ -1,11 +1,14 @@
 //! The basic commands: `echo`, `sleep`, `uptime`, `cpus`, `cpu` (hotplug) and `uart`.
 
 use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::system::CpuInfo;
+use crate::util::json::{self, Obj};
 use core::time::Duration;
 
 /// The basic commands, in `help` order.
@@ -28,18 +31,22 @@ pub(crate) const COMMANDS: &[Command] = &[
     },
     Command {
         name: "uptime",
-        usage: "uptime",
+        usage: "uptime [--json]",
         help: "time since boot",
-        long_help: "Prints the time since boot as hours:minutes:seconds.milliseconds.",
+        long_help: "Prints the time since boot as hours:minutes:seconds.milliseconds.\n\
+                    --json: {\"uptime_ns\":N,\"uptime_ms\":N}.",
         run: cmd_uptime,
     },
     Command {
         name: "cpus",
-        usage: "cpus",
+        usage: "cpus [--json]",
         help: "per-CPU state and interrupt counts",
         long_help: "One row per CPU: whether it is online, interrupts taken (all kinds), timer\n\
                     interrupts, software-generated interrupts (SGIs/IPIs), irq_work SGIs (SGI 2,\n\
-                    also counted in SGIS) and irq_work callbacks run.",
+                    also counted in SGIS) and irq_work callbacks run.\n\
+                    --json: {\"cpus\":[{\"cpu\",\"online\",\"irqs\",\"timer_irqs\",\"sgis\",\n\
+                    \"irq_work_sgis\",\"irq_work_runs\",\"irq_work_deferred\" (passes put off by\n\
+                    the re-queue storm bound),\"switches\",\"idle_ms\"}]}, counts since boot.",
         run: cmd_cpus,
     },
     Command {
@@ -85,14 +92,48 @@ fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 }
 
 fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
-    let up = crate::util::show_uptime(ctx.sys.uptime());
+    let d = ctx.sys.uptime();
+    if json {
+        let ns = crate::util::nanos(d);
+        let o = Obj::new()
+            .num("uptime_ns", ns)
+            .num("uptime_ms", ns / 1_000_000);
+        writeln!(ctx, "{}", o.done());
+        return Ok(0);
+    }
+    let up = crate::util::show_uptime(d);
     writeln!(ctx, "up {up}");
     Ok(0)
 }
 
+/// One CPU as `cpus --json` writes it.
+fn cpu_json(c: &CpuInfo) -> String {
+    Obj::new()
+        .num("cpu", c.id)
+        .bool("online", c.online)
+        .num("irqs", c.irqs)
+        .num("timer_irqs", c.timer_irqs)
+        .num("sgis", c.sgis)
+        .num("irq_work_sgis", c.irq_work_sgis)
+        .num("irq_work_runs", c.irq_work_runs)
+        .num("irq_work_deferred", c.irq_work_deferred)
+        .num("switches", c.switches)
+        .num("idle_ms", crate::util::nanos(c.idle) / 1_000_000)
+        .done()
+}
+
 fn cmd_cpus(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
+    if json {
+        let mut rows = Vec::new();
+        ctx.sys.cpus(&mut |c: &CpuInfo| rows.push(cpu_json(c)));
+        let doc = Obj::new().raw("cpus", &json::array(rows)).done();
+        writeln!(ctx, "{doc}");
+        return Ok(0);
+    }
     writeln!(
         ctx,
         "{:>3}  {:<6}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}",

@@ -1,6 +1,7 @@
 //! `trace`: the kernel's trace ring (`rtos::trace`): start and stop a run, mark it, show its
 //! events as text, count them, and dump them for the host (`just trace`).
 
+use crate::util::json::{self, Obj};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -34,7 +35,9 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 trace mark <text...>: record a marker (tracing must be on).\n\
                 trace show [--last N | --all]: the run's events, oldest first, one line each:\n\
                 thread-tid, [cpu], seconds since boot, event, fields (default: the last 200).\n\
-                trace stats: on or off, classes, and per CPU the events kept and lost.\n\
+                trace stats [--json]: on or off, classes, and per CPU the events kept and lost.\n\
+                --json: {\"on\",\"size\" (null: never started),\"classes\":[...],\"cpus\":\n\
+                [{\"cpu\",\"events\",\"lost\"}],\"by_class\":{\"<class>\":events}}.\n\
                 trace dump: the run as framed, checksummed text lines for the host (each line\n\
                 starts with '=' and ends with a CRC-32); `just trace` reads it.",
     run: cmd_trace,
@@ -187,8 +190,13 @@ fn show(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 /// `trace stats`.
 fn stats(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
     let snap = trace::snapshot();
+    if json {
+        writeln!(ctx, "{}", stats_json(&snap));
+        return Ok(0);
+    }
     let Some(size) = trace::size() else {
         writeln!(ctx, "trace: never started");
         return Ok(0);
@@ -219,6 +227,40 @@ fn stats(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         .collect();
     writeln!(ctx, "by class: {}", per.join(" "));
     Ok(0)
+}
+
+/// `trace stats --json`.
+fn stats_json(snap: &[trace::CpuTrace]) -> String {
+    let classes = trace::classes()
+        .into_iter()
+        .map(|c| util::json_str(c.name()));
+    let online = rtos::sched::online_mask() | trace_cpus_seen(snap);
+    let cpus = snap
+        .iter()
+        .enumerate()
+        .filter(|(cpu, _)| online & (1 << cpu) != 0)
+        .map(|(cpu, c)| {
+            Obj::new()
+                .num("cpu", cpu)
+                .num("events", c.events.len())
+                .num("lost", c.lost)
+                .done()
+        });
+    let by_class = Class::ALL.iter().fold(Obj::new(), |o, class| {
+        let n = snap
+            .iter()
+            .flat_map(|c| &c.events)
+            .filter(|e| e.kind.class() == *class)
+            .count();
+        o.num(class.name(), n)
+    });
+    Obj::new()
+        .bool("on", trace::on())
+        .opt("size", trace::size())
+        .raw("classes", &json::array(classes))
+        .raw("cpus", &json::array(cpus))
+        .raw("by_class", &by_class.done())
+        .done()
 }
 
 /// CPUs with events (one that went offline since still shows).

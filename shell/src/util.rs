@@ -14,6 +14,7 @@ use rtos::time::Duration;
 
 use crate::args::CmdError;
 
+pub(crate) mod json;
 mod vec_map;
 pub(crate) use vec_map::VecMap;
 

@@ -1,5 +1,6 @@
 //! `irqwork`: hard-IRQ callbacks (`rtos::work::irq_work`), as named works.
 
+use crate::util::json::{self, Obj};
 use alloc::format;
 use alloc::string::String;
 
@@ -19,8 +20,9 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 CPU N (an SGI to it); --lazy (at creation) waits for this CPU's next timer\n\
                 tick; on another CPU a lazy work is raised at once, as in Linux.\n\
                 irqwork sync <work>: wait until its callback is not running.\n\
-                irqwork list: every irq_work: NAME, FLAGS (P pending, B busy), LAZY, RUNS,\n\
-                CPU (last ran on).",
+                irqwork list [--json]: every irq_work: NAME, FLAGS (P pending, B busy), LAZY,\n\
+                RUNS, CPU (last ran on). --json: {\"irq_works\":[{\"name\",\"pending\",\"busy\",\n\
+                \"lazy\",\"runs\",\"cpu\" (null: never ran)}]}.",
     run: cmd_irqwork,
 }];
 
@@ -83,8 +85,25 @@ fn sync(args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 /// `irqwork list`: every irq_work, named or not.
 fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
     util::scheduler()?;
+    if json {
+        let rows = irq_work::list().into_iter().map(|(w, name)| {
+            let f = w.flags();
+            Obj::new()
+                .str("name", &name)
+                .bool("pending", f & irq_work::PENDING != 0)
+                .bool("busy", f & irq_work::BUSY != 0)
+                .bool("lazy", f & irq_work::LAZY != 0)
+                .num("runs", w.runs())
+                .opt("cpu", w.last_cpu())
+                .done()
+        });
+        let doc = Obj::new().raw("irq_works", &json::array(rows)).done();
+        writeln!(ctx, "{doc}");
+        return Ok(0);
+    }
     writeln!(
         ctx,
         "{:<16} {:<8} {:>4} {:>8} {:>4}",

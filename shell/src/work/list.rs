@@ -1,5 +1,6 @@
 //! `work list`, `wait work ...` (the `wait` command hands it over) and `timers`.
 
+use crate::util::json::{self, Obj};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -189,19 +190,41 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
 /// `timers` (after `bench` in `help`).
 pub(crate) const TIMERS: &[Command] = &[Command {
     name: "timers",
-    usage: "timers",
+    usage: "timers [--json]",
     help: "pending timers per CPU",
-    long_help: "One row per pending timer: CPU, KIND (wake, slice, call), DUE IN.",
+    long_help: "One row per pending timer: CPU, KIND (wake, slice, call), DUE IN.\n\
+                --json: {\"timers\":[{\"cpu\",\"kind\",\"due_in_ns\"}]}, by CPU then deadline.",
     run: cmd_timers,
 }];
 
 fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
     util::scheduler()?;
     let now = Instant::now();
-    writeln!(ctx, "{:>3}  {:<6} {:>10}", "CPU", "KIND", "DUE IN");
     let online = sched::online_mask();
-    for cpu in (0..rtos::config::MAX_CPUS).filter(|c| online & (1 << c) != 0) {
+    let cpus = (0..rtos::config::MAX_CPUS).filter(|c| online & (1 << c) != 0);
+    if json {
+        let rows = cpus.flat_map(|cpu| {
+            rtos::timer::pending(cpu)
+                .into_iter()
+                .map(move |(deadline, kind)| {
+                    Obj::new()
+                        .num("cpu", cpu)
+                        .str("kind", kind)
+                        .num(
+                            "due_in_ns",
+                            util::nanos(deadline.saturating_duration_since(now)),
+                        )
+                        .done()
+                })
+        });
+        let doc = Obj::new().raw("timers", &json::array(rows)).done();
+        writeln!(ctx, "{doc}");
+        return Ok(0);
+    }
+    writeln!(ctx, "{:>3}  {:<6} {:>10}", "CPU", "KIND", "DUE IN");
+    for cpu in cpus {
         for (deadline, kind) in rtos::timer::pending(cpu) {
             let due = deadline.saturating_duration_since(now);
             writeln!(

@@ -1,5 +1,6 @@
 //! `taskwork`: per-thread callbacks (`rtos::work::task_work`), as named works.
 
+use crate::util::json::{self, Obj};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -55,7 +56,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 idle, nothing is added and a line says so.\n\
                 taskwork cancel <thread> <work|--fn F>: remove it (or the newest work with\n\
                 that function); prints `cancelled <work>`, or `not queued on <t>` (status 1).\n\
-                taskwork list <thread>: queued works, newest (first to run) first.",
+                taskwork list <thread> [--json]: queued works, newest (first to run) first.\n\
+                --json: {\"thread\",\"tid\",\"works\":[names, first to run first]}.",
     run: cmd_taskwork,
 }];
 
@@ -254,9 +256,20 @@ fn cancel(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 /// `taskwork list <thread>`.
 fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     let key = args.word("<thread>")?;
     args.finish()?;
     let t = util::lookup(key)?;
+    if json {
+        let works = tw::list(t.thread()).into_iter().map(|n| util::json_str(&n));
+        let doc = Obj::new()
+            .str("thread", t.name())
+            .num("tid", t.tid())
+            .raw("works", &json::array(works))
+            .done();
+        writeln!(ctx, "{doc}");
+        return Ok(0);
+    }
     for n in tw::list(t.thread()) {
         writeln!(ctx, "{n}");
     }

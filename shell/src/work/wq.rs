@@ -1,5 +1,6 @@
 //! `wq`: workqueues (`rtos::work::workqueue`), by name, and named works queued on them.
 
+use crate::util::json::{self, Obj};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -33,7 +34,9 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 wq flush <wq>: wait for everything queued before.\n\
                 wq destroy <wq>: run what is queued (works queueing again: at most 10000\n\
                 queueings), stop the workers; delayed works are cancelled, and named in an error.\n\
-                wq list: NAME, WORKERS, QUEUED, DELAYED.\n\
+                wq list [--json]: NAME, WORKERS, QUEUED, DELAYED. --json: {\"workqueues\":\n\
+                [{\"name\",\"single\",\"cpus\":[worker CPUs; empty if single],\"queued\",\n\
+                \"delayed\"}]}.\n\
                 A work belongs to one queue or kworker while it is busy: queueing it elsewhere\n\
                 is EBUSY, naming where it is.",
     run: cmd_wq,
@@ -164,7 +167,24 @@ fn destroy(args: &mut Args<'_>) -> Result<u8, CmdError> {
 
 /// `wq list`.
 fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
     args.finish()?;
+    if json {
+        let qs: Vec<Arc<Workqueue>> = WQS.lock().values().cloned().collect();
+        let rows = qs.iter().map(|q| {
+            let cpus = q.cpus();
+            Obj::new()
+                .str("name", q.name())
+                .bool("single", cpus.is_empty())
+                .raw("cpus", &json::array(cpus.iter().map(|c| format!("{c}"))))
+                .num("queued", q.queued())
+                .num("delayed", q.delayed())
+                .done()
+        });
+        let doc = Obj::new().raw("workqueues", &json::array(rows)).done();
+        writeln!(ctx, "{doc}");
+        return Ok(0);
+    }
     writeln!(
         ctx,
         "{:<16} {:<16} {:>6} {:>7}",
