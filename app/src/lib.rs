@@ -35,18 +35,6 @@ fn shell_main() -> i32 {
     }
 }
 
-/// Starts the kernel's watchdog ([`rtos::watchdog`], on by default) the first time the shell
-/// waits (for input, or in `sleep`): once the console is up, so that boot, measured to the
-/// first prompt, does not include it. If it cannot start (no memory), says so once.
-fn start_watchdog() {
-    static TRIED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-    if !TRIED.swap(true, core::sync::atomic::Ordering::Relaxed)
-        && let Err(e) = rtos::watchdog::start()
-    {
-        rtos::kprintln!("watchdog: not started: {e}");
-    }
-}
-
 /// How long the shell's idle wait sleeps at most when no input arrives.
 const IDLE: Duration = Duration::from_millis(10);
 
@@ -59,12 +47,17 @@ impl shell::System for System {
     }
 
     fn sleep(&mut self, d: Duration) {
-        start_watchdog();
         rtos::sched::sleep(d);
     }
 
+    fn console_up(&mut self) {
+        // The kernel's watchdog, on by default; if it cannot start (no memory), say so.
+        if let Err(e) = rtos::watchdog::start() {
+            rtos::kprintln!("watchdog: not started: {e}");
+        }
+    }
+
     fn idle(&mut self) {
-        start_watchdog();
         // Bounded: wake for input (UART interrupt) or after 10 ms, whichever comes first.
         bsp::console::wait_input(Some(IDLE));
     }

@@ -99,6 +99,10 @@ impl System for DynSys<'_> {
     fn uart(&self) -> Option<UartInfo> {
         self.0.uart()
     }
+
+    fn console_up(&mut self) {
+        self.0.console_up();
+    }
 }
 
 impl Shell {

@@ -65,6 +65,7 @@ impl Shell {
         if !probed || !self.prompt(io) {
             return Exit::Poweroff(self.state.last_status);
         }
+        sys.console_up();
         match detect::await_reply(io, sys) {
             Detected::Terminal { rows, cols } => {
                 // noline draws its own prompt: take the early one off the screen first.

@@ -45,6 +45,10 @@ pub trait System {
     fn uart(&self) -> Option<UartInfo> {
         None
     }
+    /// The shell printed its first prompt: the console is up. The system starts here what can
+    /// wait until then (the kernel's watchdog), so that boot, measured to the first prompt,
+    /// does not include it. Called once.
+    fn console_up(&mut self) {}
 }
 
 /// Which deliberate crash `crash` asks for.

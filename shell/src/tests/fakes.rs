@@ -185,6 +185,8 @@ pub(crate) struct FakeSystem {
     /// `sleep` also really sleeps the calling kernel thread (inside `rtos::fake::run`), so that
     /// kernel threads get real time to run; `cpus` reports the fake kernel's CPUs.
     pub real_sleep: bool,
+    /// How many times the shell said its console is up ([`System::console_up`]).
+    pub console_up: u32,
 }
 
 impl FakeSystem {
@@ -210,6 +212,7 @@ impl FakeSystem {
             sleeps: Vec::new(),
             idles: 0,
             real_sleep: false,
+            console_up: 0,
         }
     }
 }
@@ -217,6 +220,10 @@ impl FakeSystem {
 impl System for FakeSystem {
     fn uptime(&self) -> Duration {
         Duration::from_nanos(self.clock.get())
+    }
+
+    fn console_up(&mut self) {
+        self.console_up += 1;
     }
 
     fn sleep(&mut self, d: Duration) {

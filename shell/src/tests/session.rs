@@ -481,7 +481,7 @@ fn run_dyn_matches_run() {
         } else {
             crate::Shell::new().run(&mut io, &mut sys)
         };
-        (exit, io.output, sys.sleeps)
+        (exit, io.output, sys.sleeps, sys.console_up)
     };
     let input: &[u8] = b"echo hi\nbogus\nuptime\nsleep 5ms\necho $?\ncpus\nuart\nexit 7\n";
     for reply in [None, Some(&b"\x1b[24;80R"[..])] {
@@ -494,7 +494,8 @@ fn run_dyn_matches_run() {
             );
         }
     }
-    let (exit, out, _) = session(true, None, input, None);
+    let (exit, out, _, up) = session(true, None, input, None);
     assert_eq!(exit, Exit::Poweroff(7));
+    assert_eq!(up, 1, "the system hears once that the console is up");
     assert!(String::from_utf8_lossy(&out).contains("rtos> echo hi\r\nhi\r\n"));
 }
