@@ -16,7 +16,8 @@ runner := "cargo run -q --manifest-path '" + manifest + "' -p tests --bin runner
 default:
     @just --list --unsorted
 
-# Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b. Quiet when all is there.
+# Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2 (reads
+# the CTF traces `just trace` writes; a test runs it). Quiet when all is there.
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -44,9 +45,6 @@ setup:
         rustup toolchain install "$chan" --profile minimal ${targets:+--target "$targets"} ${comps:+--component "$comps"}
     fi
 
-    # QEMU with the raspi4b machine (QEMU >= 9.0).
-    has_qemu() { command -v qemu-system-aarch64 >/dev/null 2>&1 && qemu-system-aarch64 -machine help 2>/dev/null | grep -q raspi4b; }
-    if has_qemu; then exit 0; fi
     id=""; codename=""; like=""
     if [ -r /etc/os-release ]; then
         id=$(. /etc/os-release; echo "${ID:-}")
@@ -57,6 +55,21 @@ setup:
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
     }
+
+    # babeltrace2 (a Debian package) reads the CTF traces; the export test runs it.
+    if ! command -v babeltrace2 >/dev/null 2>&1; then
+        if command -v apt-get >/dev/null 2>&1 && [[ "$id $like" == *debian* || "$id $like" == *ubuntu* ]]; then
+            echo "setup: installing babeltrace2"
+            apt_install babeltrace2
+        else
+            echo "setup: please install babeltrace2 (it reads the CTF traces of \`just trace\`), then run \`just setup\` again" >&2
+            exit 1
+        fi
+    fi
+
+    # QEMU with the raspi4b machine (QEMU >= 9.0).
+    has_qemu() { command -v qemu-system-aarch64 >/dev/null 2>&1 && qemu-system-aarch64 -machine help 2>/dev/null | grep -q raspi4b; }
+    if has_qemu; then exit 0; fi
     if [ "$id" = debian ] && [ "$codename" = bookworm ]; then
         # bookworm has QEMU 7.2 (no raspi4b); bookworm-backports has 10.x.
         if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -96,6 +109,13 @@ run board="virt" *args: setup
 [no-exit-message]
 script file board="virt" *args: setup
     @{{ runner }} script "$@"
+
+# Run a script that traces (`trace start` ... `trace dump`) and export its dump beside the
+# transcript in target/trace/: NAME.json (open in ui.perfetto.dev) and NAME.ctf/ (babeltrace2).
+[no-cd]
+[no-exit-message]
+trace file board="virt" *args: setup
+    @{{ runner }} trace "$@"
 
 # Write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default target/rpi4-sd; --out DIR).
 [no-cd]

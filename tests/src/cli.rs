@@ -23,6 +23,14 @@ usage:
              reported something (a line with `WATCHDOG: `); the count goes to stderr anyway
         124  no `rtos> ` prompt, or the guest did not end, within SECS (default 60; QEMU killed)
         125  the build or QEMU failed to start
+  runner trace <FILE> [virt|rpi4] [--out DIR] [script options]
+      `runner script FILE`, then export the `trace dump` in its transcript: writes DIR/NAME.log
+      (the transcript), DIR/NAME.json (Chrome/Perfetto trace events: open it in
+      ui.perfetto.dev or chrome://tracing) and DIR/NAME.ctf/ (CTF: `babeltrace2 DIR/NAME.ctf`);
+      DIR defaults to target/trace, NAME is FILE's stem. Exits with the script's status, or 1
+      if the transcript holds no valid dump
+  runner trace-export <FILE> [--out DIR]
+      the same export from a saved transcript (or dump) FILE, beside it unless --out
   runner image [rpi4] [--out DIR] [--kernel PATH]
       write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
   runner build [virt|rpi4|all]
@@ -95,8 +103,47 @@ pub enum Cmd {
         /// Result to check.
         current: PathBuf,
     },
+    /// `runner trace`: a script run whose transcript's trace dump is exported.
+    Trace {
+        /// Script file.
+        source: Source,
+        /// Board.
+        board: Board,
+        /// Options.
+        opts: ScriptOpts,
+        /// Output folder (`None`: `target/trace`).
+        out: Option<PathBuf>,
+    },
+    /// `runner trace-export`: export the dump in a file (a transcript, or a dump alone).
+    TraceExport {
+        /// The file.
+        file: PathBuf,
+        /// Output folder (`None`: beside the file).
+        out: Option<PathBuf>,
+    },
     /// `runner help`, `--help`, `-h`.
     Help,
+}
+
+/// `runner trace-export FILE [--out DIR]` (after the command word).
+fn parse_trace_export(args: &[OsString]) -> Result<Cmd, String> {
+    let mut file = None;
+    let mut out = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--out" {
+            out = Some(PathBuf::from(it.next().ok_or("--out needs a value")?));
+        } else if let Some(v) = s.strip_prefix("--out=") {
+            out = Some(PathBuf::from(v));
+        } else if s.starts_with('-') {
+            return Err(format!("`trace-export` does not take option `{s}`"));
+        } else if file.replace(PathBuf::from(a)).is_some() {
+            return Err(format!("unexpected argument `{s}`"));
+        }
+    }
+    let file = file.ok_or("trace-export needs a file (a transcript holding a `trace dump`)")?;
+    Ok(Cmd::TraceExport { file, out })
 }
 
 /// Parses `--timeout`: seconds, optionally fractional, optionally suffixed with `s`.
@@ -133,7 +180,10 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     if sub == "bench" || sub == "bench-check" {
         return parse_bench(&sub, it.as_slice());
     }
-    if !matches!(sub.as_str(), "run" | "script" | "image" | "build") {
+    if sub == "trace-export" {
+        return parse_trace_export(it.as_slice());
+    }
+    if !matches!(sub.as_str(), "run" | "script" | "trace" | "image" | "build") {
         return Err(format!("unknown command `{sub}`"));
     }
 
@@ -159,7 +209,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
             return Ok(Cmd::Help);
         }
         if s == "--fail-on-watchdog" {
-            if sub != "script" {
+            if !matches!(sub.as_str(), "script" | "trace") {
                 return Err(format!("`{sub}` does not take option `{s}`"));
             }
             fail_on_watchdog = true;
@@ -178,6 +228,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         let allowed: &[&str] = match sub.as_str() {
             "run" => &["--smp", "--kernel"],
             "script" => &["--timeout", "--smp", "--kernel"],
+            "trace" => &["--timeout", "--smp", "--kernel", "--out"],
             "image" => &["--out", "--kernel"],
             _ => &[],
         };
@@ -192,12 +243,15 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
             _ => unreachable!("checked against `allowed`"),
         }
     }
-    if !extra.is_empty() && !matches!(sub.as_str(), "run" | "script") {
+    if !extra.is_empty() && !matches!(sub.as_str(), "run" | "script" | "trace") {
         return Err(format!("`{sub}` does not take QEMU arguments"));
     }
 
     let mut pos = positional.into_iter();
-    let source = if sub == "script" {
+    let source = if sub == "trace" {
+        let f = pos.next().ok_or("trace needs a script file")?;
+        Some(Source::File(PathBuf::from(f)))
+    } else if sub == "script" {
         let f = pos.next().ok_or("script needs a file (or `-` for stdin)")?;
         Some(if f == "-" {
             Source::Stdin
@@ -250,6 +304,17 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         fail_on_watchdog,
         ..ScriptOpts::default()
     };
+    if sub == "trace" {
+        let Some(source) = source else {
+            unreachable!("trace always has a source")
+        };
+        return Ok(Cmd::Trace {
+            source,
+            board,
+            opts,
+            out,
+        });
+    }
     Ok(match source {
         Some(source) => Cmd::Script {
             source,

@@ -26,6 +26,7 @@
 pub mod bench;
 pub mod build;
 pub mod cli;
+pub mod export;
 pub mod image;
 pub mod qemu;
 pub mod script;

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
 use runner::cli::{self, Cmd, Source};
@@ -61,6 +62,82 @@ fn main() -> ExitCode {
         Cmd::Bench { board, opts, out } => code(runner::bench::run_bench(board, &opts, out)),
         Cmd::BenchCheck { baseline, current } => {
             code(runner::bench::run_check(&baseline, &current))
+        }
+        Cmd::Trace {
+            source,
+            board,
+            opts,
+            out,
+        } => {
+            let Source::File(path) = source else {
+                return code(STATUS_USAGE);
+            };
+            let text = match std::fs::read(&path) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("runner: cannot read script {}: {e}", path.display());
+                    return code(STATUS_USAGE);
+                }
+            };
+            let o = script::run_script(board, &text, &opts);
+            if let Some(m) = &o.message {
+                eprintln!("\n{m}");
+            }
+            let dir = out.unwrap_or_else(|| root.join("target").join("trace"));
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
+            let log = dir.join(format!("{stem}.log"));
+            if let Err(e) =
+                std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&log, &o.bytes))
+            {
+                return fail(format!("{}: {e}", log.display()));
+            }
+            match runner::export::export(&o.transcript, &dir, &stem) {
+                Ok(w) => {
+                    eprintln!(
+                        "runner: {} events: transcript {}, Perfetto/Chrome JSON {}, CTF {}",
+                        w.events,
+                        log.display(),
+                        w.json.display(),
+                        w.ctf.display()
+                    );
+                    code(o.status)
+                }
+                Err(e) => {
+                    eprintln!("runner: no trace exported from {}: {e}", log.display());
+                    code(1)
+                }
+            }
+        }
+        Cmd::TraceExport { file, out } => {
+            let text = match std::fs::read(&file) {
+                Ok(v) => String::from_utf8_lossy(&v).into_owned(),
+                Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+            };
+            let dir = out.unwrap_or_else(|| {
+                file.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| ".".into(), Path::to_path_buf)
+            });
+            let stem = file
+                .file_stem()
+                .map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
+            match runner::export::export(&text, &dir, &stem) {
+                Ok(w) => {
+                    eprintln!(
+                        "runner: {} events: {} and {}",
+                        w.events,
+                        w.json.display(),
+                        w.ctf.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("runner: {e}");
+                    code(1)
+                }
+            }
         }
         Cmd::Run { board, opts } => match script::run_interactive(board, &opts) {
             Ok(st) => code(st),

@@ -1449,6 +1449,70 @@ mod trace {
             .collect();
         assert_eq!(marks.len(), 2);
         assert!(marks[0] < q && marks[1] > add);
+        exported(&o, &d, board);
+    }
+
+    /// `runner trace`'s export of the same transcript: the Perfetto JSON has each work kind's
+    /// callback as a slice where it ran, with a flow arrow from its queueing; babeltrace2
+    /// prints one line per event of the dump.
+    fn exported(o: &runner::Outcome, d: &Dump, board: Board) {
+        let dir = std::env::temp_dir().join(format!("rtos-trace-{board:?}-{}", std::process::id()));
+        let w = runner::export::export(&o.transcript, &dir, "demo")
+            .unwrap_or_else(|e| panic!("{e}\n{}", show(o)));
+        let total: usize = d.cpus.iter().map(|c| c.events.len()).sum();
+        assert_eq!(w.events, total);
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&w.json).unwrap()).unwrap();
+        let evs = doc["traceEvents"].as_array().unwrap();
+        let slice = |pid: u32, tid: u32, name: &str| {
+            evs.iter()
+                .find(|e| e["ph"] == "X" && e["pid"] == pid && e["tid"] == tid && e["name"] == name)
+                .unwrap_or_else(|| panic!("no slice {name} on {pid}/{tid}"))
+                .clone()
+        };
+        let flow_into = |s: &serde_json::Value, name: &str| {
+            let hit = evs.iter().any(|f| {
+                f["ph"] == "f"
+                    && f["name"] == name
+                    && f["pid"] == s["pid"]
+                    && f["tid"] == s["tid"]
+                    && f["ts"] == s["ts"]
+            });
+            assert!(hit, "no `{name}` arrow into {s}");
+        };
+        // irq_work on CPU 1's track (pid 1, track cpu + 1), work items on their worker's
+        // track, the task_work on its target thread's track.
+        let iw = slice(1, 2, "irq_work iw");
+        flow_into(&iw, "irq_work queue -> run");
+        let demo1 = tid(d, "demo/1");
+        flow_into(&slice(2, demo1, "work ww"), "work queue -> run");
+        flow_into(&slice(2, tid(d, "kw"), "work kw1"), "work queue -> run");
+        flow_into(
+            &slice(2, tid(d, "target"), "task_work tw"),
+            "task_work add -> run",
+        );
+        assert!(
+            evs.iter()
+                .any(|e| e["ph"] == "f" && e["name"] == "sgi irq_work -> irq"),
+            "the SGI's arrow"
+        );
+        match std::process::Command::new("babeltrace2")
+            .arg(&w.ctf)
+            .output()
+        {
+            Ok(out) => {
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert_eq!(text.lines().count(), total, "one line per event");
+                assert!(text.contains("irq_work_start: { cpu_id = 1 }"), "{text}");
+            }
+            Err(e) => panic!("babeltrace2 (`just setup` installs it): {e}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -1600,11 +1664,15 @@ mod top {
         let tkw = frames.iter().find(|l| l.starts_with("tkw ")).unwrap();
         assert!(tkw.ends_with("ms"), "{}", show(&o));
         // `top -n 1 --json`: one object.
-        let json = lines[lines
+        // (The watchdog may report the spinner between the command and its output.)
+        let cmd = lines
             .iter()
             .position(|l| l.ends_with("--json -d 500ms"))
-            .unwrap()
-            + 1];
+            .unwrap();
+        let json = lines[cmd + 1..]
+            .iter()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON\n{}", show(&o)));
         let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| {
             panic!("{e}: {json}\n{}", show(&o));
         });

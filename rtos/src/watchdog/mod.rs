@@ -56,6 +56,8 @@ static HUNG_MS: AtomicU64 = AtomicU64::new(DEFAULT_HUNG.as_millis() as u64);
 static PAUSED: AtomicU32 = AtomicU32::new(0);
 /// Reports printed: soft lockups, hung works, hard lockups, irq_work storms.
 static COUNTS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+/// The watchdog thread waits here between rounds, and while off or paused.
+static CHANGED: crate::wait::WaitQueue = crate::wait::WaitQueue::new();
 /// The watchdog thread, once started.
 static THREAD: crate::sync::IrqSpinLock<Option<KThread>> = crate::sync::IrqSpinLock::new(None);
 
@@ -100,6 +102,7 @@ pub fn settings() -> Settings {
 /// Turns checking on or off (off forgets what was being watched).
 pub fn set_on(on: bool) {
     ON.store(on, Ordering::Relaxed);
+    CHANGED.wake_all();
 }
 
 fn check_threshold(d: Duration) -> Result<u64, Error> {
@@ -130,12 +133,14 @@ pub struct Paused(());
 /// Pauses the watchdog until the guard is dropped.
 pub fn pause() -> Paused {
     PAUSED.fetch_add(1, Ordering::AcqRel);
+    CHANGED.wake_all();
     Paused(())
 }
 
 impl Drop for Paused {
     fn drop(&mut self) {
         PAUSED.fetch_sub(1, Ordering::AcqRel);
+        CHANGED.wake_all();
     }
 }
 
@@ -194,10 +199,16 @@ fn thresholds() -> Thresholds {
 /// The watchdog thread's loop.
 fn watch() {
     let mut det = Detector::new();
-    while !kthread::should_stop() {
-        sched::sleep(PERIOD);
-        if !ON.load(Ordering::Relaxed) || PAUSED.load(Ordering::Acquire) > 0 {
+    let active = || ON.load(Ordering::Relaxed) && PAUSED.load(Ordering::Acquire) == 0;
+    let stop = || kthread::should_stop();
+    while !stop() {
+        // A round every PERIOD; off or paused, no round and no timer at all (the benchmarks
+        // it pauses see no wake-up), until turned on or resumed.
+        let next = crate::time::Instant::after(PERIOD);
+        let _ = CHANGED.wait_event(|| !active() || stop(), Some(next));
+        if !active() {
             det.reset();
+            let _ = CHANGED.wait_event(|| active() || stop(), None);
             continue;
         }
         let p = crate::port::port();

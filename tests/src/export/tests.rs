@@ -1,0 +1,230 @@
+//! The exporters on a fixed, hand-made trace: the JSON's tracks, slices and flows, and
+//! babeltrace2's reading of the CTF, line by line.
+
+use std::process::Command;
+
+use rtos::trace::dump::Dump;
+use rtos::trace::{CpuTrace, Event, Kind, tag};
+use serde_json::Value;
+
+use super::perfetto::{CPU_PID, THREAD_PID};
+use super::{Trace, ctf, perfetto};
+
+fn ev(ticks: u64, kind: Kind, cpu: u8, tid: u32, a: u64, b: u64) -> Event {
+    Event {
+        ticks,
+        kind,
+        cpu,
+        tid,
+        a,
+        b,
+    }
+}
+
+/// shell (1) on CPU 0 queues an irq_work on CPU 1 (`iw`, slot 3: an SGI), a work on `q`'s CPU 1
+/// worker `q/1` (5), and a task_work (`tw`) on `target` (6), which runs it on CPU 2. Times in
+/// nanoseconds (hz 1e9).
+fn known() -> Trace {
+    let iw = tag(1, 3);
+    let ww = tag(2, 0x1000);
+    let q1 = tag(3, 1);
+    let tw = tag(4, 0x2000);
+    let cpu0 = vec![
+        ev(1000, Kind::Mark, 0, 1, 7, 42),
+        ev(2000, Kind::IrqWorkQueue, 0, 1, iw, 1),
+        ev(2100, Kind::SgiSend, 0, 1, 2, 0b10),
+        ev(3000, Kind::WorkQueue, 0, 1, ww, q1),
+        ev(4000, Kind::TaskWorkAdd, 0, 1, tw, 6 | (2 << 32)),
+    ];
+    let cpu1 = vec![
+        ev(2500, Kind::IrqEnter, 1, 0, 2, 0),
+        ev(2600, Kind::IrqWorkStart, 1, 0, iw, 0),
+        ev(2800, Kind::IrqWorkEnd, 1, 0, iw, 0),
+        ev(2900, Kind::IrqExit, 1, 0, 2, 0),
+        ev(3100, Kind::Switch, 1, 0, 5, 2),
+        ev(3200, Kind::WorkStart, 1, 5, ww, q1),
+        ev(3500, Kind::WorkEnd, 1, 5, ww, q1),
+        ev(3600, Kind::Switch, 1, 5, 0, 3),
+    ];
+    let cpu2 = vec![
+        ev(4100, Kind::Switch, 2, 0, 6, 2),
+        ev(4200, Kind::TaskWorkRun, 2, 6, tw, 0),
+        ev(4400, Kind::Switch, 2, 6, 0, 3),
+    ];
+    let names = [(1, "iw"), (2, "ww"), (3, "q"), (4, "tw"), (7, "begin")];
+    Trace::new(Dump {
+        hz: 1_000_000_000,
+        size: 64,
+        names: names.iter().map(|(i, n)| (*i, n.to_string())).collect(),
+        threads: vec![(1, "shell".into()), (5, "q/1".into()), (6, "target".into())],
+        cpus: [cpu0, cpu1, cpu2]
+            .into_iter()
+            .map(|events| CpuTrace { events, lost: 0 })
+            .collect(),
+    })
+}
+
+/// Where a flow end is: (pid, tid, ts).
+type At = (u64, u64, f64);
+
+fn events(doc: &Value) -> &Vec<Value> {
+    doc["traceEvents"].as_array().unwrap()
+}
+
+/// The slices (X) named `name` on (pid, tid), as (ts, dur).
+fn slices(doc: &Value, pid: u32, tid: u32, name: &str) -> Vec<(f64, f64)> {
+    events(doc)
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["pid"] == pid && e["tid"] == tid && e["name"] == name)
+        .map(|e| (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_json_has_a_track_per_cpu_and_thread_slices_and_flows() {
+    let doc = perfetto::convert(&known());
+    // Tracks: the two processes, a track per CPU, one per thread seen.
+    let meta: Vec<(u64, Option<u64>, String)> = events(&doc)
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"].as_str().unwrap().ends_with("_name"))
+        .map(|e| {
+            let name = e["args"]["name"].as_str().unwrap().to_string();
+            (e["pid"].as_u64().unwrap(), e["tid"].as_u64(), name)
+        })
+        .collect();
+    let want = [
+        (1, None, "CPUs"),
+        (2, None, "threads"),
+        (1, Some(1), "cpu0"),
+        (1, Some(2), "cpu1"),
+        (1, Some(3), "cpu2"),
+        (2, Some(1), "shell (1)"),
+        (2, Some(5), "q/1 (5)"),
+        (2, Some(6), "target (6)"),
+    ];
+    let want: Vec<(u64, Option<u64>, String)> = want
+        .iter()
+        .map(|(p, t, n)| (*p, *t, n.to_string()))
+        .collect();
+    assert_eq!(meta, want);
+    // Slices: the interrupt and the irq_work in it on CPU 1; the worker's run and its work;
+    // the task_work in its target thread.
+    let one = |pid, tid, name: &str, ts: f64, dur: f64| {
+        let got = slices(&doc, pid, tid, name);
+        assert!(
+            got.len() == 1 && (got[0].0 - ts).abs() < 1e-9 && (got[0].1 - dur).abs() < 1e-9,
+            "{name} on {pid}/{tid}: {got:?}, expected ({ts}, {dur})"
+        );
+    };
+    one(CPU_PID, 2, "irq 2 (sgi irq_work)", 2.5, 0.4);
+    one(CPU_PID, 2, "irq_work iw", 2.6, 0.2);
+    one(CPU_PID, 2, "q/1", 3.1, 0.5);
+    one(THREAD_PID, 5, "on cpu1", 3.1, 0.5);
+    one(THREAD_PID, 5, "work ww", 3.2, 0.3);
+    one(THREAD_PID, 6, "on cpu2", 4.1, 0.3);
+    // (A task_work's end is not traced: up to the next event on its CPU.)
+    one(THREAD_PID, 6, "task_work tw", 4.2, 0.2);
+    // Flows: each start (s) has its end (f, bound to the slice it enters) with the same id.
+    let flows: Vec<(String, At, At)> = events(&doc)
+        .iter()
+        .filter(|e| e["ph"] == "s")
+        .map(|s| {
+            let f = events(&doc)
+                .iter()
+                .find(|f| f["ph"] == "f" && f["id"] == s["id"])
+                .unwrap_or_else(|| panic!("no end for {s}"));
+            assert_eq!(f["bp"], "e");
+            let at = |e: &Value| {
+                (
+                    e["pid"].as_u64().unwrap(),
+                    e["tid"].as_u64().unwrap(),
+                    e["ts"].as_f64().unwrap(),
+                )
+            };
+            (s["name"].as_str().unwrap().to_string(), at(s), at(f))
+        })
+        .collect();
+    let want = [
+        ("irq_work queue -> run", (1, 1, 2.0), (1, 2, 2.6)),
+        ("sgi irq_work -> irq", (1, 1, 2.1), (1, 2, 2.5)),
+        ("work queue -> run", (1, 1, 3.0), (2, 5, 3.2)),
+        ("task_work add -> run", (1, 1, 4.0), (2, 6, 4.2)),
+    ];
+    assert_eq!(flows.len(), want.len(), "{flows:?}");
+    for (name, from, to) in want {
+        let got = flows
+            .iter()
+            .find(|f| f.0 == name)
+            .unwrap_or_else(|| panic!("no flow {name}: {flows:?}"));
+        assert_eq!((got.1.0, got.1.1), (from.0, from.1), "{name}");
+        assert_eq!((got.2.0, got.2.1), (to.0, to.1), "{name}");
+        assert!(
+            (got.1.2 - from.2).abs() < 1e-9 && (got.2.2 - to.2).abs() < 1e-9,
+            "{got:?}"
+        );
+    }
+}
+
+/// What babeltrace2 prints for the known trace, one line per event, in time order (its
+/// timestamp is the counter in ns since 0).
+const BABELTRACE: &[&str] = &[
+    "[00:00:00.000001000] mark: { cpu_id = 0 }, { tid = 1, text = \"begin\", value = 42 }",
+    "[00:00:00.000002000] irq_work_queue: { cpu_id = 0 }, { tid = 1, work = \"iw\", slot = 3, target_cpu = 1 }",
+    "[00:00:00.000002100] sgi_send: { cpu_id = 0 }, { tid = 1, sgi = \"irq_work\", cpus = 2 }",
+    "[00:00:00.000002500] irq_enter: { cpu_id = 1 }, { tid = 0, irq = 2 }",
+    "[00:00:00.000002600] irq_work_start: { cpu_id = 1 }, { tid = 0, work = \"iw\", slot = 3 }",
+    "[00:00:00.000002800] irq_work_end: { cpu_id = 1 }, { tid = 0, work = \"iw\", slot = 3 }",
+    "[00:00:00.000002900] irq_exit: { cpu_id = 1 }, { tid = 0, irq = 2 }",
+    "[00:00:00.000003000] work_queue: { cpu_id = 0 }, { tid = 1, work = \"ww\", queue = \"q\", queue_cpu = \"1\" }",
+    "[00:00:00.000003100] sched_switch: { cpu_id = 1 }, { prev_tid = 0, next_tid = 5, prev_state = \"running\" }",
+    "[00:00:00.000003200] work_start: { cpu_id = 1 }, { tid = 5, work = \"ww\", queue = \"q\", queue_cpu = \"1\" }",
+    "[00:00:00.000003500] work_end: { cpu_id = 1 }, { tid = 5, work = \"ww\", queue = \"q\", queue_cpu = \"1\" }",
+    "[00:00:00.000003600] sched_switch: { cpu_id = 1 }, { prev_tid = 5, next_tid = 0, prev_state = \"sleeping\" }",
+    "[00:00:00.000004000] task_work_add: { cpu_id = 0 }, { tid = 1, work = \"tw\", target_tid = 6, notify = \"signal\" }",
+    "[00:00:00.000004100] sched_switch: { cpu_id = 2 }, { prev_tid = 0, next_tid = 6, prev_state = \"running\" }",
+    "[00:00:00.000004200] task_work_run: { cpu_id = 2 }, { tid = 6, work = \"tw\" }",
+    "[00:00:00.000004400] sched_switch: { cpu_id = 2 }, { prev_tid = 6, next_tid = 0, prev_state = \"sleeping\" }",
+];
+
+#[test]
+fn babeltrace2_reads_the_ctf_event_by_event() {
+    let dir = std::env::temp_dir().join(format!("rtos-ctf-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    ctf::write(&known(), &dir).unwrap();
+    let out = match Command::new("babeltrace2").arg(&dir).output() {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "babeltrace2 is needed for this test (`just setup` installs it; Debian: apt-get \
+             install babeltrace2): {e}"
+        ),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Drop the delta `(+x.xxxxxxxxx) ` and the host name, which are babeltrace2's own.
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let (ts, rest) = l.split_once(' ').unwrap();
+            let rest = rest.split_once(") ").map_or(rest, |(_, r)| r);
+            let rest = rest.strip_prefix("rtos ").unwrap_or(rest);
+            format!("{ts} {rest}")
+        })
+        .collect();
+    assert_eq!(lines, BABELTRACE);
+}
+
+#[test]
+fn metadata_declares_every_event_kind_once() {
+    let m = ctf::metadata(62_500_000);
+    assert!(m.starts_with("/* CTF 1.8 */\n"));
+    assert!(m.contains("freq = 62500000;"));
+    for k in Kind::ALL {
+        let decl = format!("name = \"{}\";\n  id = {};", k.name(), k as u16);
+        assert_eq!(m.matches(&decl).count(), 1, "{decl}");
+    }
+}
