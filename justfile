@@ -99,7 +99,7 @@ setup:
 build:
     @{{ runner }} build all
 
-# Boot a board in QEMU on this terminal (Ctrl-A X quits). Extra args: --smp N, --kernel PATH, -- QEMU args.
+# Boot a board in QEMU on this terminal (Ctrl-] X quits; Ctrl-A is the line editor's). Extra args: --smp N, --kernel PATH, -- QEMU args.
 [no-exit-message]
 run board="virt" *args: setup
     @{{ runner }} run "$@"

@@ -13,7 +13,8 @@ runner: build the RTOS kernel and run it in QEMU
 
 usage:
   runner run [virt|rpi4] [--smp N] [--kernel PATH] [-- QEMU-ARGS...]
-      build, then run QEMU on this terminal (Ctrl-A X quits); exits with QEMU's status
+      build, then run QEMU on this terminal (Ctrl-] X quits, Ctrl-] C: QEMU monitor; Ctrl-A is
+      the line editor's); exits with QEMU's status
   runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH]
                 [--fail-on-watchdog] [-- QEMU-ARGS...]
       build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;

@@ -7,8 +7,9 @@
 //!        -semihosting-config enable=on,target=native -kernel <kernel8.img>
 //! ```
 //! Script mode appends `-no-reboot` (so `reboot` ends the run with status 0); interactive mode
-//! uses `-serial mon:stdio` instead of `-serial stdio` so that Ctrl-A X quits and Ctrl-A C
-//! reaches the QEMU monitor.
+//! uses `-serial mon:stdio` instead of `-serial stdio`, with the multiplexer's escape moved from
+//! Ctrl-A to Ctrl-] (`-echr 0x1d`, as telnet's): Ctrl-] X quits, Ctrl-] C reaches the QEMU
+//! monitor, and Ctrl-A reaches the shell's line editor (start of line).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -66,8 +67,13 @@ pub fn args(
     });
     push("-semihosting-config");
     push("enable=on,target=native");
-    if mode == Mode::Script {
-        push("-no-reboot");
+    match mode {
+        Mode::Script => push("-no-reboot"),
+        // The mux escape key: Ctrl-] (0x1d), so that Ctrl-A goes to the line editor.
+        Mode::Interactive => {
+            push("-echr");
+            push("0x1d");
+        }
     }
     a.push(OsString::from("-kernel"));
     a.push(kernel.as_os_str().to_owned());
@@ -118,6 +124,10 @@ mod tests {
         let l = line(Board::Virt, Some(2), Mode::Interactive);
         assert!(l.contains("-smp 2 "), "{l}");
         assert!(l.contains("-serial mon:stdio "), "{l}");
+        assert!(
+            l.contains(" -echr 0x1d "),
+            "Ctrl-] is the escape, Ctrl-A is the editor's: {l}"
+        );
         assert!(!l.contains("-no-reboot"), "{l}");
         let l = line(Board::Rpi4, None, Mode::Interactive);
         assert!(l.contains("-serial mon:stdio "), "{l}");

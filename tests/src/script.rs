@@ -512,8 +512,8 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
     }
 }
 
-/// Builds the image and runs QEMU on this terminal (`-serial mon:stdio`: Ctrl-A X quits,
-/// Ctrl-A C toggles the monitor). On Unix the runner replaces itself with QEMU, so signals and
+/// Builds the image and runs QEMU on this terminal (`-serial mon:stdio -echr 0x1d`: Ctrl-] X
+/// quits, Ctrl-] C toggles the monitor). On Unix the runner replaces itself with QEMU, so signals and
 /// the exit status are QEMU's own; returns only on failure.
 pub fn run_interactive(board: Board, opts: &ScriptOpts) -> Result<i32, StartError> {
     let kernel = resolve_kernel(board, opts)?;
@@ -528,7 +528,7 @@ pub fn run_interactive(board: Board, opts: &ScriptOpts) -> Result<i32, StartErro
     let mut cmd = Command::new(&program);
     cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
     eprintln!(
-        "runner: {} (Ctrl-A X quits, Ctrl-A C: QEMU monitor)",
+        "runner: {} (Ctrl-] X quits, Ctrl-] C: QEMU monitor)",
         qemu::display(&program, &args)
     );
     #[cfg(unix)]
