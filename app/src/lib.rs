@@ -47,7 +47,8 @@ impl shell::System for System {
     }
 
     fn sleep(&mut self, d: Duration) {
-        rtos::sched::sleep(d);
+        // Ctrl-C ends the shell's sleeps early; the shell sees it in its input.
+        bsp::console::sleep_unless_ctrl_c(d);
     }
 
     fn console_up(&mut self) {

@@ -87,6 +87,18 @@ pub fn wait_input(timeout: Option<Duration>) {
     let _ = rtos::wait::wait_event_dyn(&RX_WAIT, &mut || uart.has_input(), deadline);
 }
 
+/// Blocks the calling thread for `d`, or until a Ctrl-C byte arrives on the console UART,
+/// whichever comes first (the shell's `sleep`: Ctrl-C ends it).
+pub fn sleep_unless_ctrl_c(d: Duration) {
+    let uart = &kernel().uart;
+    let seen = uart.ctrl_c_count();
+    let _ = rtos::wait::wait_event_dyn(
+        &RX_WAIT,
+        &mut || uart.ctrl_c_count() != seen,
+        Some(Instant::after(d)),
+    );
+}
+
 /// Receive statistics of the console UART, from [`uart_stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UartStats {

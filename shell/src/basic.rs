@@ -26,7 +26,8 @@ pub(crate) const COMMANDS: &[Command] = &[
         usage: "sleep <duration>",
         help: "wait for a while",
         long_help: "Blocks the shell for <duration>: a number with an optional fraction and a\n\
-                    unit of ns, us, ms or s (no unit means seconds), e.g. 500us, 20ms, 2s, 1.5s.",
+                    unit of ns, us, ms or s (no unit means seconds), e.g. 500us, 20ms, 2s, 1.5s.\n\
+                    Ctrl-C ends it early: it prints ^C and the status is 130.",
         run: cmd_sleep,
     },
     Command {
@@ -86,9 +87,19 @@ fn cmd_echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let d: Duration = args.next("<duration>")?;
     args.finish()?;
-    // Prints nothing meanwhile: hard-IRQ log lines may appear as they come.
-    crate::work::klogd::while_waiting(|| ctx.sys.sleep(d));
-    Ok(0)
+    // Ctrl-C ends it (the system's sleep wakes early when one arrives). Prints nothing
+    // meanwhile: hard-IRQ log lines may appear as they come.
+    let end = ctx.sys.uptime() + d;
+    loop {
+        if ctx.interrupted() {
+            return Ok(crate::ctx::INTERRUPTED);
+        }
+        let now = ctx.sys.uptime();
+        if now >= end {
+            return Ok(0);
+        }
+        crate::work::klogd::while_waiting(|| ctx.sys.sleep(end - now));
+    }
 }
 
 fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {

@@ -25,6 +25,9 @@ use crate::args::{Args, CmdError};
 use crate::out::{Key, Out};
 use crate::system::{Exit, System};
 
+/// The status of a command stopped by Ctrl-C (128 + SIGINT, as in POSIX shells).
+pub(crate) const INTERRUPTED: u8 = 130;
+
 /// A command handler: gets the context and the arguments, returns the exit status.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Args<'_>) -> Result<u8, CmdError>;
 
@@ -70,6 +73,17 @@ impl Ctx<'_> {
     /// lines: poll only to be stopped.
     pub(crate) fn key(&mut self) -> Option<Key> {
         self.out.sink.key()
+    }
+
+    /// Whether a Ctrl-C came (typed ahead or while the command runs): if so it is taken, with
+    /// what was typed before it, `^C` is printed, and the command should stop and return
+    /// [`INTERRUPTED`] (130).
+    pub(crate) fn interrupted(&mut self) -> bool {
+        if !self.out.sink.take_interrupt() {
+            return false;
+        }
+        self.out.sink.put(b"^C\r\n");
+        true
     }
 
     /// The terminal's rows, in terminal mode.

@@ -30,6 +30,10 @@ pub(crate) trait Sink {
     /// An input byte typed while the command runs, if one is there now: never blocks. Bytes
     /// read here are the command's (the next line does not see them).
     fn key(&mut self) -> Option<Key>;
+    /// Whether a Ctrl-C is in the input received so far (read ahead, or ready): if so, the
+    /// input up to and including it is taken (the command was interrupted; what was typed
+    /// before the Ctrl-C is dropped, as a terminal does), else nothing is. Never blocks.
+    fn take_interrupt(&mut self) -> bool;
     /// The terminal's rows, in terminal mode.
     fn rows(&self) -> Option<u16>;
 }
@@ -48,6 +52,8 @@ pub(crate) enum Key {
 pub(crate) trait Console: Write {
     /// The next input byte if one is there now; never blocks.
     fn poll_key(&mut self) -> Option<Key>;
+    /// See [`Sink::take_interrupt`].
+    fn take_interrupt(&mut self) -> bool;
     /// The terminal's rows, in terminal mode.
     fn rows(&self) -> Option<u16>;
 }
@@ -89,10 +95,17 @@ impl<W: Console> Sink for IoSink<'_, W> {
         }
     }
 
+    fn take_interrupt(&mut self) -> bool {
+        !self.failed && self.w.take_interrupt()
+    }
+
     fn rows(&self) -> Option<u16> {
         self.w.rows()
     }
 }
+
+/// Ctrl-C: interrupts the running command ([`Sink::take_interrupt`]).
+pub(crate) const CTRL_C: u8 = 0x03;
 
 /// `fmt::Write` over a [`Sink`] that writes every `\n` as `\r\n`.
 pub(crate) struct Out<'a> {

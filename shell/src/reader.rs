@@ -5,6 +5,7 @@
 //! sequences are dropped. A line longer than [`MAX_LINE`] is reported once as
 //! [`LineEvent::TooLong`] and the rest of it is discarded. Memory use is fixed.
 
+use crate::out::CTRL_C;
 use alloc::string::String;
 use embedded_io::{ErrorType, Read, ReadReady, Write};
 
@@ -80,6 +81,10 @@ impl<IO: Read + Write + ReadReady> crate::out::Console for PlainIo<'_, IO> {
         self.reader.poll_key(self.io)
     }
 
+    fn take_interrupt(&mut self) -> bool {
+        self.reader.take_interrupt(self.io)
+    }
+
     fn rows(&self) -> Option<u16> {
         None
     }
@@ -147,6 +152,46 @@ impl LineReader {
             Ok(Some(b)) => Key::Byte(b),
             Ok(None) | Err(()) => Key::Closed,
         })
+    }
+
+    /// Whether a Ctrl-C is in what was read ahead, or in the next chunk the IO has ready (read
+    /// ahead now); if so, everything up to and including it is dropped. Never blocks.
+    pub(crate) fn take_interrupt<IO: Read + ReadReady>(&mut self, io: &mut IO) -> bool {
+        let pending = self.pending.as_slice();
+        if let Some(i) = pending[self.pending_pos..]
+            .iter()
+            .position(|&b| b == CTRL_C)
+        {
+            self.pending_pos += i + 1;
+            self.reset_decoding();
+            return true;
+        }
+        if self.pos == self.len && !self.eof && matches!(io.read_ready(), Ok(true)) {
+            match io.read(&mut self.chunk) {
+                Ok(0) => self.eof = true,
+                Ok(n) => (self.pos, self.len) = (0, n.min(self.chunk.len())),
+                Err(_) => return false,
+            }
+        }
+        match self.chunk[self.pos..self.len]
+            .iter()
+            .position(|&b| b == CTRL_C)
+        {
+            Some(i) => {
+                self.pending_pos = pending.len();
+                self.pos += i + 1;
+                self.reset_decoding();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets a half-read escape sequence or UTF-8 character (input was dropped under it).
+    fn reset_decoding(&mut self) {
+        self.esc = Esc::None;
+        self.utf8_have = 0;
+        self.utf8_need = 0;
     }
 
     /// Reads one line into `line` (cleared first), echoing what it accepts to `io`.

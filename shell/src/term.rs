@@ -483,6 +483,38 @@ fn fmt_seq(buf: &mut [u8], nums: &[u16], fin: u8) -> usize {
 }
 
 impl<IO: Read + Write + ReadReady> TermIo<'_, IO> {
+    /// Whether a Ctrl-C is in the input read ahead or ready now (see
+    /// [`Sink::take_interrupt`](crate::out::Sink::take_interrupt)); if so, the input up to and
+    /// including it is dropped. Never blocks.
+    fn take_interrupt(&mut self) -> bool {
+        let queued = (0..self.input.len).any(|k| {
+            self.input.buf[(self.input.head + k) % self.input.buf.len()] == crate::out::CTRL_C
+        });
+        if queued {
+            while self.input.pop().is_some_and(|b| b != crate::out::CTRL_C) {}
+            return true;
+        }
+        if self.raw_pos >= self.raw_len && !self.eof && !self.failed {
+            if !matches!(self.io.read_ready(), Ok(true)) {
+                return false;
+            }
+            match self.io.read(&mut self.raw) {
+                Ok(n) if n > 0 => (self.raw_pos, self.raw_len) = (0, n.min(self.raw.len())),
+                Ok(_) => self.eof = true,
+                Err(_) => self.failed = true,
+            }
+        }
+        let raw = &self.raw[self.raw_pos..self.raw_len.max(self.raw_pos)];
+        match raw.iter().position(|&b| b == crate::out::CTRL_C) {
+            Some(i) => {
+                while self.input.pop().is_some() {}
+                self.raw_pos += i + 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The next input byte for a running command that polls for keys (raw: not filtered for
     /// noline), if one is there now; never blocks.
     fn poll_key(&mut self) -> Option<Key> {
@@ -535,6 +567,10 @@ impl<IO: Write> Write for Raw<'_, '_, IO> {
 impl<IO: Read + Write + ReadReady> crate::out::Console for Raw<'_, '_, IO> {
     fn poll_key(&mut self) -> Option<Key> {
         self.0.poll_key()
+    }
+
+    fn take_interrupt(&mut self) -> bool {
+        self.0.take_interrupt()
     }
 
     fn rows(&self) -> Option<u16> {

@@ -94,7 +94,29 @@ both_boards!(
     timeout_kills_qemu,
     hostile_bytes_then_alive,
     reboot_ends_the_run_with_0,
+    ctrl_c_ends_sleep_and_wait_with_130,
 );
+
+/// Issue 13 item 2: a Ctrl-C byte in the input ends the command that waits (`sleep 10s`,
+/// `wait ... --timeout 30s`) at once with `^C` and status 130; the lines after it run.
+fn ctrl_c_ends_sleep_and_wait_with_130(board: Board) {
+    let o = run(
+        board,
+        "sleep 10s\n\x03echo sleep=$?\nspawn sleeper zz\nwait zz exited --timeout 30s\n\x03\
+         echo wait=$?\nstop zz\necho alive\n",
+    );
+    assert_eq!(o.status, 0, "{}", show(&o));
+    assert_eq!(lines_starting(&o, "^C").len(), 2, "{}", show(&o));
+    for line in ["sleep=130", "wait=130", "zz: result 0", "alive"] {
+        assert!(o.has_line(line), "no `{line}`\n{}", show(&o));
+    }
+    assert!(
+        o.elapsed < Duration::from_secs(10),
+        "{:?}\n{}",
+        o.elapsed,
+        show(&o)
+    );
+}
 
 fn hello(board: Board) {
     let o = run(board, include_str!("../scripts/hello.rsh"));

@@ -104,6 +104,9 @@ pub struct Pl011 {
     rx: ByteRing<RX_BUFFER>,
     /// Bytes the hardware reported as lost (overrun) or damaged (framing/parity/break).
     rx_errors: core::sync::atomic::AtomicU32,
+    /// Ctrl-C bytes received (a running shell command stops on one: the console's sleeps wake
+    /// when this moves).
+    ctrl_c: core::sync::atomic::AtomicU32,
 }
 
 impl Pl011 {
@@ -117,6 +120,7 @@ impl Pl011 {
             base,
             rx: ByteRing::new(),
             rx_errors: core::sync::atomic::AtomicU32::new(0),
+            ctrl_c: core::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -188,7 +192,12 @@ impl Pl011 {
                     continue;
                 }
             }
-            self.rx.push(dr.read(DR::DATA) as u8);
+            let byte = dr.read(DR::DATA) as u8;
+            self.rx.push(byte);
+            if byte == 0x03 {
+                self.ctrl_c
+                    .fetch_add(1, core::sync::atomic::Ordering::Release);
+            }
         }
         // RX and RT clear themselves as the FIFO empties. Clearing them here would lose the
         // interrupt of a byte that arrived after the last RXFE check (QEMU raises RX only when a
@@ -218,5 +227,10 @@ impl Pl011 {
     /// Bytes lost or damaged on the line so far.
     pub fn rx_errors(&self) -> u32 {
         self.rx_errors.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ctrl-C bytes received so far.
+    pub fn ctrl_c_count(&self) -> u32 {
+        self.ctrl_c.load(core::sync::atomic::Ordering::Acquire)
     }
 }

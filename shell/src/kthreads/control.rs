@@ -192,20 +192,23 @@ fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 }
 
 /// `wait`: `wait work ...` is [`wait_work`], anything else [`wait_thread`].
-fn cmd_wait(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+fn cmd_wait(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let words = args.raw();
-    // Prints nothing until it ends: hard-IRQ log lines may appear as they come.
+    // Ctrl-C ends it (status 130). Prints nothing until it ends: hard-IRQ log lines may appear
+    // as they come.
+    let mut interrupted = || ctx.interrupted();
     crate::work::klogd::while_waiting(|| {
         if is_wait_work(words) {
-            return wait_work(words);
+            return wait_work(words, &mut interrupted);
         }
         let mut a = Args::new("wait <t> <state> [--timeout D]", words);
-        wait_thread(&mut a)
+        wait_thread(&mut a, &mut interrupted)
     })
 }
 
 /// `wait <t> <state> [--timeout D]`.
-fn wait_thread(args: &mut Args<'_>) -> Result<u8, CmdError> {
+/// `interrupted` says whether a Ctrl-C came (then the wait ends with status 130).
+fn wait_thread(args: &mut Args<'_>, interrupted: &mut dyn FnMut() -> bool) -> Result<u8, CmdError> {
     let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let key = args.word("<t>")?;
     let WaitState(want) = args.next("<state>")?;
@@ -232,6 +235,9 @@ fn wait_thread(args: &mut Args<'_>) -> Result<u8, CmdError> {
                 t.name(),
                 show_duration(timeout)
             )));
+        }
+        if interrupted() {
+            return Ok(crate::ctx::INTERRUPTED);
         }
         sched::sleep(POLL);
     }

@@ -3,6 +3,7 @@
 mod bench;
 pub(crate) mod fakes;
 mod hostile;
+mod interrupt;
 mod json;
 mod kthread;
 mod session;

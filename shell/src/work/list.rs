@@ -120,7 +120,11 @@ pub(crate) fn is_wait_work(words: &[String]) -> bool {
 
 /// `wait work <work> runs >= <n> [--timeout D]` or `wait work <work> state <s> [--timeout D]`,
 /// given the arguments of `wait` (see [`is_wait_work`]).
-pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
+/// `interrupted` says whether a Ctrl-C came (then the wait ends with status 130).
+pub(crate) fn wait_work(
+    words: &[String],
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<u8, CmdError> {
     let pos = words.iter().position(|w| w == "work").unwrap_or(0);
     let rest: Vec<String> = words
         .iter()
@@ -182,6 +186,9 @@ pub(crate) fn wait_work(words: &[String]) -> Result<u8, CmdError> {
                 "timeout: {why}, after {}",
                 util::show_duration(timeout)
             )));
+        }
+        if interrupted() {
+            return Ok(crate::ctx::INTERRUPTED);
         }
         sched::sleep(POLL);
     }
