@@ -39,7 +39,8 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
                 latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
                 10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
-                ready), create, boot (kernel entry to first prompt).",
+                ready), create, boot (kernel entry to first prompt). Ctrl-C stops it after\n\
+                the benchmark running (status 130).",
     run: cmd_bench,
 }];
 
@@ -77,7 +78,13 @@ fn cmd_bench(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     if !json {
         writeln!(ctx, "{}", bench::table_header());
     }
+    let mut stopped = false;
     for name in selected {
+        // Ctrl-C stops the suite between benchmarks (the rows so far are printed).
+        if ctx.interrupted() {
+            stopped = true;
+            break;
+        }
         match bench::run(name, iters.map(|n| n as usize)) {
             Ok(r) => {
                 if !json {
@@ -97,6 +104,9 @@ fn cmd_bench(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         writeln!(ctx, "{}", to_json(p.ticks_per_second(), &rows));
     } else {
         writeln!(ctx, "(counter ticks at {} Hz)", p.ticks_per_second());
+    }
+    if stopped {
+        return Ok(crate::ctx::INTERRUPTED);
     }
     Ok(u8::from(failed))
 }

@@ -87,3 +87,18 @@ fn ctrl_c_ends_a_wait_for_a_thread_and_a_work() {
     assert_eq!(l[5], "pending=true", "the work is left as it was: {l:?}");
     assert_eq!(l[6], "zz: result 0", "the thread too: {l:?}");
 }
+
+#[cfg(feature = "bench")]
+#[test]
+fn ctrl_c_stops_bench_between_benchmarks() {
+    let l = in_kernel_out(b"bench yield irqwork --iters 3\n\x03echo $?\nbench yield --iters 3\n");
+    assert!(l[0].starts_with("BENCH"), "{l:?}");
+    assert_eq!(l[1], "^C", "{l:?}");
+    assert!(l[2].starts_with("(counter ticks"), "{l:?}");
+    assert_eq!(l[3], "130");
+    // The next bench runs whole.
+    assert!(
+        l[4].starts_with("BENCH") && l[5].starts_with("yield "),
+        "{l:?}"
+    );
+}
