@@ -82,6 +82,37 @@ pub(crate) fn show_uptime(d: Duration) -> String {
     format!("{h}:{m:02}:{s:02}.{ms:03}")
 }
 
+/// `s` in exactly `width` terminal columns: padded with spaces, or cut with `…` when wider
+/// (CJK and other wide characters count two columns; control characters none), so that table
+/// columns line up whatever the names.
+pub(crate) fn fit(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let w = |c: char| c.width().unwrap_or(0);
+    let total: usize = s.chars().map(w).sum();
+    let mut out = String::with_capacity(s.len().min(4 * width) + width);
+    let mut used = 0;
+    if total <= width {
+        out.push_str(s);
+        used = total;
+    } else {
+        for c in s.chars() {
+            if used + w(c) > width.saturating_sub(1) {
+                break;
+            }
+            out.push(c);
+            used += w(c);
+        }
+        if width > 0 {
+            out.push('…');
+            used += 1;
+        }
+    }
+    for _ in used..width {
+        out.push(' ');
+    }
+    out
+}
+
 /// `s` as a JSON string literal.
 pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -116,6 +147,21 @@ mod tests {
         assert_eq!(show_duration(Duration::from_nanos(250_000)), "250us");
         assert_eq!(show_duration(Duration::from_nanos(7)), "7ns");
         assert_eq!(show_duration(Duration::from_nanos(0)), "0ns");
+    }
+
+    #[test]
+    fn names_fit_their_column() {
+        use unicode_width::UnicodeWidthStr;
+        assert_eq!(fit("shell", 8), "shell   ");
+        assert_eq!(fit("exactly8", 8), "exactly8");
+        assert_eq!(fit("ninechars", 8), "ninecha…");
+        // Wide characters take two columns; a cut never splits one.
+        assert_eq!(fit("日本語", 8), "日本語  ");
+        assert_eq!(fit("日本語の名前", 8), "日本語… ");
+        assert_eq!(fit("日本語の名前", 8).width(), 8);
+        let long = "x".repeat(63);
+        assert_eq!(fit(&long, 16).width(), 16);
+        assert_eq!(fit("", 3), "   ");
     }
 
     #[test]

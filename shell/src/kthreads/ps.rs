@@ -93,9 +93,9 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             let i = &row.info;
             writeln!(
                 ctx,
-                "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
+                "{:>5}  {} {:<8}  {:>3}  {:>4}  {:>9}  {:>8}  {:>11}  {:>8}",
                 i.tid,
-                i.name,
+                crate::util::fit(&i.name, 16),
                 state_name(i),
                 i.cpu,
                 i.prio,

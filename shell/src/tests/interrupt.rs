@@ -85,7 +85,8 @@ fn ctrl_c_ends_a_wait_for_a_thread_and_a_work() {
     assert_eq!(l[1..3], ["^C", "130"]);
     assert_eq!(l[3..5], ["^C", "130"]);
     assert_eq!(l[5], "pending=true", "the work is left as it was: {l:?}");
-    assert_eq!(l[6], "zz: result 0", "the thread too: {l:?}");
+    // The thread too: still there for `stop` (0, or -4 had it not run yet).
+    assert!(l[6] == "zz: result 0" || l[6] == "zz: result -4", "{l:?}");
 }
 
 #[cfg(feature = "bench")]

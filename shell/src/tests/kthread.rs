@@ -874,3 +874,43 @@ fn cpu_offline_and_online() {
     );
     assert_eq!(s[12].status, 2, "{:?}", s[12]);
 }
+
+/// `ps` keeps its columns with a 63-byte name and a name of wide (CJK) characters: the name is
+/// cut with `…` to its 16 columns, and STATE starts in the same column on every row.
+#[test]
+fn ps_columns_line_up_with_long_and_wide_names() {
+    use unicode_width::UnicodeWidthStr;
+    let s = in_kernel(|| {
+        sh(&[
+            "spawn sleeper abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0",
+            "spawn sleeper 睡眠中のスレッドです",
+            "ps",
+            "stop abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0",
+            "stop 睡眠中のスレッドです",
+        ])
+    });
+    let rows = &s[2].ok().out;
+    let state_col = |l: &str| {
+        let i = l.find("STATE").or_else(|| {
+            [
+                "sleeping", "running", "ready", "created", "parked", "stopping", "exited",
+            ]
+            .iter()
+            .filter_map(|w| l.find(&format!(" {w}")).map(|i| i + 1))
+            .min()
+        });
+        l[..i.unwrap_or_else(|| panic!("no state in {l}"))].width()
+    };
+    let want = state_col(&rows[0]);
+    for r in rows {
+        assert_eq!(state_col(r), want, "{rows:#?}");
+    }
+    assert!(
+        rows.iter().any(|r| r.contains("abcdefghijklmno…")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("睡眠中のスレッ… ")),
+        "{rows:#?}"
+    );
+}

@@ -346,9 +346,9 @@ impl Frame {
         for t in &self.threads[..shown] {
             let _ = writeln!(
                 s,
-                "{:>5}  {:<16} {:<8}  {:>3}  {:>4}  {:>5}",
+                "{:>5}  {} {:<8}  {:>3}  {:>4}  {:>5}",
                 t.tid,
-                t.name,
+                crate::util::fit(&t.name, 16),
                 t.state,
                 t.cpu,
                 t.prio,
@@ -366,8 +366,8 @@ impl Frame {
         for q in &self.queues {
             let _ = writeln!(
                 s,
-                "{:<16} {:<7}  {:>3}  {:>7}  {:>7}  {:>7}  {:>6}  {:>8}",
-                q.label,
+                "{} {:<7}  {:>3}  {:>7}  {:>7}  {:>7}  {:>6}  {:>8}",
+                crate::util::fit(&q.label, 16),
                 q.kind.short(),
                 q.cpu.map_or(String::from("-"), |c| format!("{c}")),
                 q.pending,

@@ -123,8 +123,8 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         }
         writeln!(
             ctx,
-            "{:<16} {:<8} {:>4} {:>8} {:>4}",
-            name,
+            "{} {:<8} {:>4} {:>8} {:>4}",
+            util::fit(&name, 16),
             flags,
             if f & irq_work::LAZY != 0 { "yes" } else { "no" },
             w.runs(),

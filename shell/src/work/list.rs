@@ -93,12 +93,12 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         } else {
             writeln!(
                 ctx,
-                "{:<16} {:<9} {:<11} {:<9} {:<16} {:>3} {:>8} {:>9}",
-                e.name,
+                "{} {:<9} {:<11} {:<9} {} {:>3} {:>8} {:>9}",
+                util::fit(&e.name, 16),
                 e.kind.name(),
                 format!("{}", e.func),
                 e.state(),
-                queue,
+                util::fit(&queue, 16),
                 e.cpu().map_or(String::from("-"), |c| format!("{c}")),
                 runs,
                 e.latency().map_or(String::from("-"), util::show_duration),

@@ -204,8 +204,8 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         };
         writeln!(
             ctx,
-            "{:<16} {:<16} {:>6} {:>7}",
-            q.name(),
+            "{} {:<16} {:>6} {:>7}",
+            util::fit(q.name(), 16),
             workers,
             q.queued(),
             q.delayed()
