@@ -499,3 +499,38 @@ fn run_dyn_matches_run() {
     assert_eq!(up, 1, "the system hears once that the console is up");
     assert!(String::from_utf8_lossy(&out).contains("rtos> echo hi\r\nhi\r\n"));
 }
+
+#[test]
+fn time_runs_a_command_and_reports_its_wall_time_and_status() {
+    assert_eq!(
+        out("time sleep 20ms\necho $?\n"),
+        ["time: 20ms, status 0", "0"]
+    );
+    assert_eq!(
+        out("time echo hi there\n"),
+        ["hi there", "time: 0ns, status 0"]
+    );
+    // The inner command's error is reported as it would be, and its status kept.
+    assert_eq!(
+        out("time sleep\necho $?\n"),
+        [
+            "error: sleep: missing <duration> (usage: sleep <duration>)",
+            "time: 0ns, status 2",
+            "2"
+        ]
+    );
+    assert_eq!(
+        out("time\necho $?\ntime bogus\necho $?\n"),
+        [
+            "error: time: missing <command>",
+            "2",
+            "error: time: unknown command 'bogus' (try 'help')",
+            "2"
+        ]
+    );
+    // Ctrl-C ends the timed command: 130.
+    assert_eq!(
+        out("time sleep 10s\n\x03echo $?\n"),
+        ["^C", "time: 0ns, status 130", "130"]
+    );
+}
