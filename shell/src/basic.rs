@@ -31,14 +31,6 @@ pub(crate) const COMMANDS: &[Command] = &[
         run: cmd_sleep,
     },
     Command {
-        name: "time",
-        usage: "time <command> [args...]",
-        help: "run a command and print its wall time and status",
-        long_help: "Runs <command> with its arguments, then prints `time: <wall time>, status <n>`;\n\
-                    its status is the command's (130 if Ctrl-C ended it).",
-        run: cmd_time,
-    },
-    Command {
         name: "uptime",
         usage: "uptime [--json]",
         help: "time since boot",
@@ -108,35 +100,6 @@ fn cmd_sleep(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         }
         crate::work::klogd::while_waiting(|| ctx.sys.sleep(end - now));
     }
-}
-
-/// `time <command> [args...]`: runs it as the dispatcher would (errors as `error: <name>: ...`).
-fn cmd_time(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let words = args.raw();
-    let Some(name) = words.first() else {
-        return Err(CmdError::usage("missing <command>"));
-    };
-    let Some(cmd) = crate::registry::find(name) else {
-        return Err(CmdError::usage(format!(
-            "unknown command '{name}' (try 'help')"
-        )));
-    };
-    let start = ctx.sys.uptime();
-    let mut inner = Args::new(cmd.usage, &words[1..]);
-    let status = match (cmd.run)(ctx, &mut inner) {
-        Ok(status) => status,
-        Err(e) => {
-            writeln!(ctx, "error: {}: {}", cmd.name, e.msg);
-            e.status()
-        }
-    };
-    let wall = ctx.sys.uptime().saturating_sub(start);
-    writeln!(
-        ctx,
-        "time: {}, status {status}",
-        crate::util::show_duration(wall)
-    );
-    Ok(status)
 }
 
 fn cmd_uptime(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {

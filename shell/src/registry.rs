@@ -19,10 +19,21 @@ const HELP: &[Command] = &[Command {
     run: cmd_help,
 }];
 
+/// `time`, which runs another command of the table (so it lives here, with the dispatcher).
+pub(crate) const TIME: &[Command] = &[Command {
+    name: "time",
+    usage: "time <command> [args...]",
+    help: "run a command and print its wall time and status",
+    long_help: "Runs <command> with its arguments, then prints `time: <wall time>, status <n>`;\n\
+                its status is the command's (130 if Ctrl-C ended it).",
+    run: cmd_time,
+}];
+
 /// The tables, in `help` order.
 const TABLES: &[&[Command]] = &[
     HELP,
     crate::basic::COMMANDS,
+    TIME,
     crate::kthreads::spawn::COMMANDS,
     crate::kthreads::ps::COMMANDS,
     crate::top::COMMANDS,
@@ -153,4 +164,33 @@ fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         }
     }
     Ok(0)
+}
+
+/// `time <command> [args...]`: runs it as the dispatcher would (errors as `error: <name>: ...`).
+fn cmd_time(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let words = args.raw();
+    let Some(name) = words.first() else {
+        return Err(CmdError::usage("missing <command>"));
+    };
+    let Some(cmd) = find(name) else {
+        return Err(CmdError::usage(format!(
+            "unknown command '{name}' (try 'help')"
+        )));
+    };
+    let start = ctx.sys.uptime();
+    let mut inner = Args::new(cmd.usage, &words[1..]);
+    let status = match (cmd.run)(ctx, &mut inner) {
+        Ok(status) => status,
+        Err(e) => {
+            writeln!(ctx, "error: {}: {}", cmd.name, e.msg);
+            e.status()
+        }
+    };
+    let wall = ctx.sys.uptime().saturating_sub(start);
+    writeln!(
+        ctx,
+        "time: {}, status {status}",
+        crate::util::show_duration(wall)
+    );
+    Ok(status)
 }
