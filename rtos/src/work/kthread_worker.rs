@@ -50,7 +50,8 @@
 //!     assert_eq!(kthread_worker::queue_delayed(&w, &work, Duration::from_secs(60)), Ok(true));
 //!     assert!(kthread_worker::cancel_delayed_work_sync(&work), "it was pending");
 //!     assert_eq!(kthread_worker::queue(&w, &work), Ok(true));
-//!     assert!(kthread_worker::flush_work(&work));
+//!     // Waits until it ran (returns false if it had run already: nothing to wait for).
+//!     kthread_worker::flush_work(&work);
 //!     assert_eq!(work.runs(), 1);
 //!     kthread_worker::destroy(w).unwrap(); // no delayed work left behind
 //!     0
