@@ -3,9 +3,11 @@
 
     python3 tools/trace-plot.py target/trace/trace-demo.json doc/trace-demo.png [--from US --to US]
 
-One row per CPU (what ran there, its interrupts and irq_work callbacks) and one per kernel
-thread (its runs, work callbacks and task_works), slices coloured by kind, and the flow arrows
-from each queueing (and SGI) to what it caused. Needs matplotlib (pip install matplotlib).
+One row per CPU (what ran there, its interrupts and irq_work callbacks; idle is left blank) and
+one per kernel thread (its runs, work callbacks and task_works), slices coloured by kind, and the
+flow arrows from each queueing (and SGI) to what it caused. The window is the deferred work's
+(interrupts, callbacks) unless --from/--to say otherwise. Needs matplotlib (pip install
+matplotlib).
 """
 
 import argparse
@@ -39,9 +41,10 @@ def main():
     for e in events:
         if e["ph"] == "M" and e["name"] == "thread_name":
             names[(e["pid"], e["tid"])] = e["args"]["name"]
-    slices = [e for e in events if e["ph"] == "X"]
-    t0 = a.t0 if a.t0 is not None else min(e["ts"] for e in slices if e["cat"] != "sched")
-    t1 = a.t1 if a.t1 is not None else max(e["ts"] + e["dur"] for e in slices if e["cat"] != "sched")
+    slices = [e for e in events if e["ph"] == "X" and e["cat"] != "idle"]
+    busy = [e for e in slices if e["cat"] != "sched"]
+    t0 = a.t0 if a.t0 is not None else min(e["ts"] for e in busy)
+    t1 = a.t1 if a.t1 is not None else max(e["ts"] + e["dur"] for e in busy)
     pad = (t1 - t0) * 0.05
     t0, t1 = t0 - pad, t1 + pad
 

@@ -29,7 +29,8 @@ usage:
       (the transcript), DIR/NAME.json (Chrome/Perfetto trace events: open it in
       ui.perfetto.dev or chrome://tracing) and DIR/NAME.ctf/ (CTF: `babeltrace2 DIR/NAME.ctf`);
       DIR defaults to target/trace, NAME is FILE's stem. Exits with the script's status, or 1
-      if the transcript holds no valid dump
+      if the transcript holds no valid dump or the JSON breaks what viewers need (slices that
+      overlap without nesting, arrows that end outside a slice; it is written all the same)
   runner trace-export <FILE> [--out DIR]
       the same export from a saved transcript (or dump) FILE, beside it unless --out
   runner image [rpi4] [--out DIR] [--kernel PATH]

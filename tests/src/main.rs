@@ -96,10 +96,11 @@ fn main() -> ExitCode {
             match runner::export::export(&o.transcript, &dir, &stem) {
                 Ok(w) => {
                     eprintln!(
-                        "runner: {} events: transcript {}, Perfetto/Chrome JSON {}, CTF {}",
+                        "runner: {} events: transcript {}, Perfetto/Chrome JSON {} ({}), CTF {}",
                         w.events,
                         log.display(),
                         w.json.display(),
+                        counts(&w.checked),
                         w.ctf.display()
                     );
                     code(o.status)
@@ -126,9 +127,10 @@ fn main() -> ExitCode {
             match runner::export::export(&text, &dir, &stem) {
                 Ok(w) => {
                     eprintln!(
-                        "runner: {} events: {} and {}",
+                        "runner: {} events: {} ({}) and {}",
                         w.events,
                         w.json.display(),
+                        counts(&w.checked),
                         w.ctf.display()
                     );
                     ExitCode::SUCCESS
@@ -183,4 +185,12 @@ fn main() -> ExitCode {
             code(o.status)
         }
     }
+}
+
+/// What an exported JSON holds, for the runner's last line.
+fn counts(c: &runner::export::perfetto::Checked) -> String {
+    format!(
+        "{} tracks, {} slices, {} flows",
+        c.tracks, c.slices, c.flows
+    )
 }

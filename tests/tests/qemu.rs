@@ -1454,7 +1454,13 @@ mod trace {
 
         // Work items: queued, then run by their worker thread (the workqueue's CPU 1 worker, the
         // kthread worker's thread); the delayed one through its timer first.
-        for (work, worker) in [("ww", "demo/1"), ("dw", "demo/1"), ("kw1", "kw")] {
+        let works = [
+            ("ww", "demo/1"),
+            ("dw", "demo/1"),
+            ("ws", "demo/1"),
+            ("kw1", "kw"),
+        ];
+        for (work, worker) in works {
             let w = name_id(&d, work);
             let queued = find(&all, 0, Kind::WorkQueue, w);
             let start = find(&all, queued, Kind::WorkStart, w);
@@ -1480,13 +1486,17 @@ mod trace {
         exported(&o, &d, board);
     }
 
-    /// `runner trace`'s export of the same transcript: the Perfetto JSON has each work kind's
-    /// callback as a slice where it ran, with a flow arrow from its queueing; babeltrace2
-    /// prints one line per event of the dump.
+    /// `runner trace`'s export of the same transcript: the Perfetto JSON is as trace viewers
+    /// read it (slices nest on every track, every arrow has both ends in slices) and has each
+    /// work kind's callback as a slice where it ran, with a flow arrow from its queueing, the
+    /// sleeping work cut where its worker left the CPU; babeltrace2 prints one line per event
+    /// of the dump.
     fn exported(o: &runner::Outcome, d: &Dump, board: Board) {
         let dir = std::env::temp_dir().join(format!("rtos-trace-{board:?}-{}", std::process::id()));
         let w = runner::export::export(&o.transcript, &dir, "demo")
             .unwrap_or_else(|e| panic!("{e}\n{}", show(o)));
+        // Five arrows from the queueings, and at least the irq_work's SGI.
+        assert!(w.checked.flows >= 6, "{:?}", w.checked);
         let total: usize = d.cpus.iter().map(|c| c.events.len()).sum();
         assert_eq!(w.events, total);
         let doc: serde_json::Value =
@@ -1514,6 +1524,19 @@ mod trace {
         flow_into(&iw, "irq_work queue -> run");
         let demo1 = tid(d, "demo/1");
         flow_into(&slice(2, demo1, "work ww"), "work queue -> run");
+        flow_into(&slice(2, demo1, "work dw"), "work queue -> run");
+        // The work that slept: a part before and one after, each in a stretch on CPU 1 (the
+        // export checks they nest there), apart; the callback, 2 ms sleep in it, spans more.
+        let parts: Vec<(f64, f64)> = evs
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["tid"] == demo1 && e["name"] == "work ws")
+            .map(|e| (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap()))
+            .collect();
+        assert!(parts.len() >= 2, "{parts:?}");
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        assert!(last.0 > first.0 + first.1, "{parts:?}");
+        assert!(last.0 + last.1 - first.0 >= 2000.0, "{parts:?}");
+        flow_into(&slice(2, demo1, "work ws"), "work queue -> run");
         flow_into(&slice(2, tid(d, "kw"), "work kw1"), "work queue -> run");
         flow_into(
             &slice(2, tid(d, "target"), "task_work tw"),

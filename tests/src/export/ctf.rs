@@ -1,5 +1,6 @@
 //! A trace as CTF 1.8 (Common Trace Format): a `metadata` file (TSDL text) and one binary
-//! stream file per CPU, one packet each, little-endian and byte-aligned. `babeltrace2 <dir>`
+//! stream file per CPU, one packet of events each (after an empty one that counts the events
+//! the CPU lost, if any), little-endian and byte-aligned. `babeltrace2 <dir>`
 //! prints it; Trace Compass opens it.
 //!
 //! Each event has the header `{ id: u16, timestamp: u64 }` (the counter, a `monotonic` clock at
@@ -184,8 +185,29 @@ pub fn metadata(hz: u64) -> String {
 /// CTF's packet magic number.
 const MAGIC: u32 = 0xC1FC_1FC1;
 
-/// One CPU's stream: one packet holding `events`, with `lost` events discarded.
+/// One CPU's stream: a packet holding `events`. If the CPU lost `lost` events (its ring
+/// overwrote its oldest), an empty packet from time 0 to its first event comes first and
+/// counts them, so that readers place the loss before the events kept (babeltrace2: "Tracer
+/// may have discarded events between [0] and [first event]").
 pub fn stream(t: &Trace, cpu: u32, events: &[&Event], lost: u64) -> Vec<u8> {
+    let first = events.first().map_or(0, |e| e.ticks);
+    let last = events.last().map_or(0, |e| e.ticks);
+    let mut s = Vec::new();
+    if lost > 0 {
+        s.extend(packet(t, cpu, &[], (0, first), lost));
+    }
+    s.extend(packet(t, cpu, events, (first, last), lost));
+    s
+}
+
+/// A packet of `events` from `begin` to `end`, `discarded` events lost so far on the CPU.
+fn packet(
+    t: &Trace,
+    cpu: u32,
+    events: &[&Event],
+    (begin, end): (u64, u64),
+    discarded: u64,
+) -> Vec<u8> {
     let mut body = Vec::new();
     for e in events {
         body.extend_from_slice(&(e.kind as u16).to_le_bytes());
@@ -209,9 +231,7 @@ pub fn stream(t: &Trace, cpu: u32, events: &[&Event], lost: u64) -> Vec<u8> {
     let mut p = Vec::with_capacity(head + body.len());
     p.extend_from_slice(&MAGIC.to_le_bytes());
     p.extend_from_slice(&0u32.to_le_bytes());
-    let begin = events.first().map_or(0, |e| e.ticks);
-    let end = events.last().map_or(0, |e| e.ticks);
-    for v in [begin, end, bits, bits, lost] {
+    for v in [begin, end, bits, bits, discarded] {
         p.extend_from_slice(&v.to_le_bytes());
     }
     p.extend_from_slice(&cpu.to_le_bytes());

@@ -43,9 +43,15 @@ impl Trace {
             .map_err(|e| format!("trace dump, line {}: {}", e.line, e.what))
     }
 
-    /// Counter ticks to microseconds.
+    /// Counter ticks to whole nanoseconds (rounded down).
+    pub fn ns(&self, ticks: u64) -> u64 {
+        (u128::from(ticks) * 1_000_000_000 / u128::from(self.dump.hz.max(1))) as u64
+    }
+
+    /// Counter ticks to microseconds: a whole number of nanoseconds ([`Trace::ns`]), so that
+    /// a reader that takes `ts` and `dur` back to nanoseconds gets exact ends.
     pub fn us(&self, ticks: u64) -> f64 {
-        ticks as f64 * 1e6 / self.dump.hz.max(1) as f64
+        self.ns(ticks) as f64 / 1000.0
     }
 
     /// The events of `kind`.
@@ -63,14 +69,19 @@ pub struct Written {
     pub ctf: PathBuf,
     /// Events exported.
     pub events: usize,
+    /// The JSON's tracks, slices and flows ([`perfetto::check`]).
+    pub checked: perfetto::Checked,
 }
 
 /// Reads the dump in `text` and writes `<dir>/<stem>.json` and the CTF folder `<dir>/<stem>.ctf`.
+/// A JSON that [`perfetto::check`] finds trace viewers would not read whole is an error (it is
+/// written all the same).
 pub fn export(text: &str, dir: &Path, stem: &str) -> Result<Written, String> {
     let t = Trace::from_text(text)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let json = dir.join(format!("{stem}.json"));
     let doc = perfetto::convert(&t);
+    let checked = perfetto::check(&doc);
     std::fs::write(
         &json,
         serde_json::to_string(&doc).map_err(|e| e.to_string())?,
@@ -78,9 +89,12 @@ pub fn export(text: &str, dir: &Path, stem: &str) -> Result<Written, String> {
     .map_err(|e| format!("{}: {e}", json.display()))?;
     let ctf = dir.join(format!("{stem}.ctf"));
     ctf::write(&t, &ctf).map_err(|e| format!("{}: {e}", ctf.display()))?;
+    let checked =
+        checked.map_err(|e| format!("{}: not as trace viewers read it: {e}", json.display()))?;
     Ok(Written {
         json,
         ctf,
         events: t.events.len(),
+        checked,
     })
 }
