@@ -120,6 +120,7 @@ mod out;
 mod parse;
 mod reader;
 mod registry;
+mod script;
 mod session;
 mod stress;
 mod system;
@@ -134,5 +135,6 @@ mod work;
 
 pub use detect::DETECT_TIMEOUT;
 pub use erased::Console;
+pub use script::CONT_PROMPT;
 pub use session::Shell;
 pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, System, UartInfo};

@@ -38,6 +38,20 @@ fn ctrl_c_arriving_during_a_sleep_ends_it() {
     assert_eq!(l, ["^C", "130"]);
 }
 
+/// A Ctrl-C that arrives behind lines typed ahead (they sit in the line reader's read-ahead)
+/// still ends the command; the lines before it are dropped, as a terminal drops them.
+#[test]
+fn ctrl_c_behind_typed_ahead_lines_ends_the_sleep() {
+    let sys = FakeSystem::new();
+    let mut io = FakeIo::new(&sys.clock);
+    io.feed(b"sleep 3s\necho typed-ahead\n");
+    io.schedule(1000 * MS, b"\x03echo $?\n");
+    let s = run(io, sys);
+    let mut l = s.output_lines();
+    l.pop();
+    assert_eq!(l, ["^C", "130"]);
+}
+
 #[test]
 fn without_ctrl_c_nothing_changes_and_no_input_is_lost() {
     assert_eq!(out(b"sleep 20ms\necho $?\necho next\n"), ["0", "next"]);
