@@ -487,21 +487,28 @@ impl Run<'_> {
         Ok(text)
     }
 
-    /// The values a `for` runs over: words, and `A..B` ranges of integers.
+    /// The values a `for` runs over: words (an unquoted one split at white space), and `A..B`
+    /// ranges of integers.
     fn for_items(&mut self, items: &[Word]) -> Result<Vec<Item>, ExpandErr> {
         let mut out = Vec::with_capacity(items.len());
         for w in items {
             let Some(text) = self.expand(w)? else {
                 continue;
             };
-            let range = (!w.quoted)
-                .then(|| text.split_once(".."))
-                .flatten()
-                .and_then(|(a, b)| Some((arith::parse_int(a)?, arith::parse_int(b)?)));
-            out.push(match range {
-                Some((a, b)) => Item::Range(a, b),
-                None => Item::Word(text),
-            });
+            if w.quoted {
+                out.push(Item::Word(text));
+                continue;
+            }
+            // Unquoted: split at white space (`for t in $list`), and `A..B` is a range.
+            for piece in text.split_ascii_whitespace() {
+                let range = piece
+                    .split_once("..")
+                    .and_then(|(a, b)| Some((arith::parse_int(a)?, arith::parse_int(b)?)));
+                out.push(match range {
+                    Some((a, b)) => Item::Range(a, b),
+                    None => Item::Word(piece.into()),
+                });
+            }
         }
         Ok(out)
     }
