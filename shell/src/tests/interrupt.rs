@@ -117,3 +117,29 @@ fn ctrl_c_stops_bench_between_benchmarks() {
         "{l:?}"
     );
 }
+
+/// Ctrl-C typed ahead of `stress`: the queueing stops at once, what was queued ran once each,
+/// the queuers are gone, the status is 130, and the next line runs.
+#[test]
+fn ctrl_c_stops_a_stress_run_cleanly() {
+    let l = in_kernel_out(b"stress wq 100000\n\x03echo $?\nps\n");
+    assert_eq!(l[0], "^C", "{l:?}");
+    let summary = &l[1];
+    let queued: u64 = summary
+        .strip_prefix("stress wq: ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|q| q.parse().ok())
+        .unwrap_or_else(|| panic!("{l:?}"));
+    assert!(queued < 100_000, "{summary}");
+    assert!(
+        summary.contains(&std::format!(
+            "{queued} queued, {queued} ran once, 0 twice or more"
+        )),
+        "{summary}"
+    );
+    assert_eq!(l[2], "130", "{l:?}");
+    assert!(
+        !l.iter().any(|x| x.contains("stress/")),
+        "queuers left: {l:?}"
+    );
+}
