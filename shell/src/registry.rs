@@ -31,6 +31,9 @@ pub(crate) const TIME: &[Command] = &[Command {
     run: cmd_time,
 }];
 
+/// Width of the usage column in `help`.
+const HELP_USAGE_WIDTH: usize = 30;
+
 /// The tables, in `help` order.
 const TABLES: &[&[Command]] = &[
     HELP,
@@ -163,8 +166,15 @@ fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     match topic {
         None => {
             writeln!(ctx, "commands:");
+            // One column for the usages; a longer one puts its text on the next line, in the
+            // same column, so the texts stay aligned.
             for c in COMMANDS {
-                writeln!(ctx, "  {:<30} {}", c.usage, c.help);
+                if c.usage.chars().count() <= HELP_USAGE_WIDTH {
+                    writeln!(ctx, "  {:<HELP_USAGE_WIDTH$} {}", c.usage, c.help);
+                } else {
+                    writeln!(ctx, "  {}", c.usage);
+                    writeln!(ctx, "  {:<HELP_USAGE_WIDTH$} {}", "", c.help);
+                }
             }
             writeln!(
                 ctx,

@@ -38,7 +38,7 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
     help: "list kernel threads",
     long_help: "One row per kthread: TID, NAME, STATE (created, ready, running, sleeping,\n\
                     parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
-                    on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
+                    on or last ran on), PRIO, RUNTIME (time on a CPU), SWITCHES (times switched\n\
                     in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
                     --json: one JSON object per line and thread, with the fields tid, ppid (the\n\
                     creator: kthreadd for threads created after boot, 0 for the boot path),\n\
@@ -99,7 +99,7 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 state_name(i),
                 i.cpu,
                 i.prio,
-                format!("{}ms", row.runtime_us / 1_000),
+                crate::util::show_span(core::time::Duration::from_micros(row.runtime_us)),
                 i.switches,
                 format!("{}/{}", show_size(i.stack_used), show_size(i.stack_size)),
                 row.count.map_or(String::from("-"), |c| format!("{c}")),
