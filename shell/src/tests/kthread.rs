@@ -185,7 +185,7 @@ fn usage_errors_need_no_kernel() {
             "spawn spin --created=1",
             "error: spawn: option '--created' takes no value",
         ),
-        ("ps x", "error: ps: unexpected argument 'x'"),
+        ("ps a b", "error: ps: unexpected argument 'b'"),
         (
             "park",
             "error: park: missing <t> (usage: park <t> [--timeout D])",
