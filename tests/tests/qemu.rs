@@ -506,18 +506,10 @@ mod kthread {
     }
 
     fn a_park_unpark_storm_loses_nothing(board: Board) {
-        let script = include_str!("../scripts/kthread-storm.rsh");
-        assert_eq!(
-            script.lines().filter(|l| l.starts_with("park ")).count(),
-            1000 + 12
-        );
-        assert_eq!(
-            script.lines().filter(|l| l.starts_with("unpark ")).count(),
-            1000 + 12
-        );
-        let o = run(board, script);
+        let o = run(board, include_str!("../scripts/kthread-storm.rsh"));
         clean(&o);
-        assert!(o.has_line("== storm-done"), "{}", show(&o));
+        // The script's loop counted its park/unpark pairs.
+        assert!(o.has_line("== storm-done 1000"), "{}", show(&o));
         let names: Vec<String> = (0..10)
             .map(|i| format!("c{i}"))
             .chain(["s3", "z1"].map(String::from))

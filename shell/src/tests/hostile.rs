@@ -182,7 +182,8 @@ const PROBE_LINE: &[u8] = b"echo ok-probe";
 fn random_bytes_plain() {
     for seed in 0..200 {
         let mut input = Rng::new(seed).bytes(4096);
-        input.push(b'\n');
+        // Ctrl-C drops whatever construct the noise left open (a trailing `\`, `&&`, ...).
+        input.extend(b"\n\x03");
         input.extend(PROBE_LINE);
         input.push(b'\n');
         let s = script(&input);
@@ -202,7 +203,7 @@ fn random_terminal(seed: u64, typed: Vec<u8>) {
         b"\x1b[50;132R",
     ];
     let mut typed = typed;
-    typed.push(b'\n');
+    typed.extend(b"\n\x03");
     typed.extend(PROBE_LINE);
     typed.push(b'\r');
     let s = terminal(SIZES[seed as usize % SIZES.len()], &typed);
