@@ -35,7 +35,14 @@ unsafe extern "Rust" {
 }
 
 unsafe extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
     static __kernel_end: u8;
+}
+
+/// The kernel's text (its code), as the linker script placed it.
+pub(crate) fn kernel_text() -> core::ops::Range<usize> {
+    core::ptr::addr_of!(__kernel_start) as usize..core::ptr::addr_of!(__text_end) as usize
 }
 
 /// Set by each secondary CPU once it runs Rust code with its GIC interface up.

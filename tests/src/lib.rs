@@ -30,6 +30,7 @@ pub mod export;
 pub mod image;
 pub mod qemu;
 pub mod script;
+pub mod symbolize;
 pub mod transcript;
 
 use std::fmt;

@@ -121,6 +121,9 @@ pub struct Outcome {
     pub command: String,
     /// Watchdog reports in the transcript (lines with [`crate::WATCHDOG_MARKER`]).
     pub watchdog: usize,
+    /// The addresses of a `KERNEL PANIC` report named from the kernel's ELF (see
+    /// [`crate::symbolize`]), or why they could not be; `None` without a report.
+    pub symbols: Option<String>,
 }
 
 impl Outcome {
@@ -137,6 +140,7 @@ impl Outcome {
             elapsed: Duration::ZERO,
             command: String::new(),
             watchdog: 0,
+            symbols: None,
         }
     }
 
@@ -314,6 +318,7 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
     let mut cmd = Command::new(&program);
     cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
     let mut o = run_guest(cmd, script_input(script.as_ref()), opts.timeout, opts.echo);
+    o.symbols = symbols(board, &kernel, &o.transcript);
     if opts.fail_on_watchdog && o.watchdog > 0 && matches!(o.ending, Ending::Exited(_)) {
         o.status = crate::STATUS_WATCHDOG;
         o.message = Some(format!(
@@ -322,6 +327,24 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
         ));
     }
     o
+}
+
+/// The named addresses of the first `KERNEL PANIC` report in `transcript`, from the ELF behind
+/// `kernel` (for rpi4 the `rpi4` ELF beside `kernel8.img`).
+fn symbols(board: Board, kernel: &std::path::Path, transcript: &str) -> Option<String> {
+    let report = crate::symbolize::parse_report(transcript)?;
+    if report.is_empty() {
+        return None;
+    }
+    let elf = crate::bench::elf_of(board, kernel);
+    Some(match crate::symbolize::symbolize(&elf, &report) {
+        Ok(text) => format!(
+            "runner: the report's addresses, from {} (the return addresses come from a stack \
+             scan: one may be stale):\n{text}",
+            elf.display()
+        ),
+        Err(e) => format!("runner: {e}\n"),
+    })
 }
 
 /// How many watchdog reports `transcript` holds (marker lines; a report may start mid-line
@@ -499,6 +522,7 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
     Outcome {
         status,
         watchdog: count_watchdog(&transcript),
+        symbols: None,
         transcript,
         bytes,
         ending,

@@ -11,7 +11,9 @@
 /// The shell prompt, exactly.
 pub const PROMPT: &[u8] = b"rtos> ";
 /// The start of the kernel's fatal-error line.
-pub const PANIC_MARK: &[u8] = b"KERNEL PANIC";
+pub const PANIC_MARK: &[u8] = PANIC_MARK_STR.as_bytes();
+/// [`PANIC_MARK`] as text.
+pub const PANIC_MARK_STR: &str = "KERNEL PANIC";
 /// The cursor position request the line editor sends before each line.
 pub const CURSOR_PROBE: &[u8] = b"\x1b[6n";
 

@@ -259,7 +259,7 @@ fn crash_overflow_names_the_thread(board: Board) {
 
 /// Crashes with `script` and checks the report's line after `KERNEL PANIC`, which names what
 /// was running.
-fn crash_in(board: Board, script: &str, context: &str) {
+fn crash_in(board: Board, script: &str, context: &str) -> Outcome {
     let o = crash(board, script);
     let line = o
         .lines()
@@ -268,16 +268,53 @@ fn crash_in(board: Board, script: &str, context: &str) {
         .unwrap_or_default()
         .trim_end();
     assert_eq!(line, context, "{}", show(&o));
+    o
+}
+
+/// The runner's named addresses of `o`'s report: the line labelled `label` (`ELR`, `LR`, `#1`)
+/// with what it is inlined into.
+fn symbol(o: &Outcome, label: &str) -> String {
+    let text = o
+        .symbols
+        .as_deref()
+        .unwrap_or_else(|| panic!("no symbols\n{}", show(o)));
+    let prefix = format!("  {label:<4} ");
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(&prefix));
+    let mut out: Vec<&str> = lines.next().into_iter().collect();
+    out.extend(lines.take_while(|l| l.trim_start().starts_with("inlined into")));
+    out.join("\n")
 }
 
 const IN_SHELL: &str = "  in thread shell (tid 1) on cpu0";
 
 fn crash_panic(board: Board) {
-    crash_in(board, include_str!("../scripts/crash-panic.rsh"), IN_SHELL);
+    let o = crash_in(board, include_str!("../scripts/crash-panic.rsh"), IN_SHELL);
+    // A panic has no ELR; the return addresses on its stack reach the shell's command.
+    let text = o.symbols.clone().unwrap_or_default();
+    assert!(
+        text.contains("shell::machine::cmd_crash at shell/src/machine.rs:"),
+        "{text}"
+    );
 }
 
+/// The runner names the faulting function (from the ELF's DWARF) and the callers whose return
+/// addresses the kernel found on the stack.
 fn crash_fault(board: Board) {
-    crash_in(board, include_str!("../scripts/crash-fault.rsh"), IN_SHELL);
+    let o = crash_in(board, include_str!("../scripts/crash-fault.rsh"), IN_SHELL);
+    let elr = symbol(&o, "ELR");
+    assert!(
+        elr.contains("bsp::panic::deliberate_fault at bsp/src/panic.rs:"),
+        "{elr}\n{}",
+        show(&o)
+    );
+    let chain = o.symbols.clone().unwrap_or_default();
+    for caller in [
+        "shell::machine::cmd_crash",
+        "shell::registry::execute",
+        "thread_start",
+    ] {
+        assert!(chain.contains(caller), "{caller} missing:\n{chain}");
+    }
 }
 
 fn crash_irq_fault(board: Board) {
