@@ -16,9 +16,10 @@ usage:
       build, then run QEMU on this terminal (Ctrl-] X quits, Ctrl-] C: QEMU monitor; Ctrl-A is
       the line editor's); exits with QEMU's status
   runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH]
-                [--fail-on-watchdog] [-- QEMU-ARGS...]
+                [--fail-on-watchdog] [--raw] [-- QEMU-ARGS...]
       build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;
-      prints the serial transcript and exits with the guest's status, or
+      prints the serial transcript (LF line ends, without the shell's terminal probe; --raw:
+      every byte as it came) and exits with the guest's status, or
         101  a line starting with `KERNEL PANIC` appeared
         123  with --fail-on-watchdog: the guest ended by itself, but the kernel's watchdog
              reported something (a line with `WATCHDOG: `); the count goes to stderr anyway
@@ -194,6 +195,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     let mut smp: Option<u32> = None;
     let mut kernel: Option<PathBuf> = None;
     let mut fail_on_watchdog = false;
+    let mut raw = false;
     let mut out: Option<PathBuf> = None;
     let mut extra: Vec<OsString> = Vec::new();
 
@@ -215,6 +217,13 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
                 return Err(format!("`{sub}` does not take option `{s}`"));
             }
             fail_on_watchdog = true;
+            continue;
+        }
+        if s == "--raw" {
+            if sub != "script" {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            raw = true;
             continue;
         }
         let (name, inline) = match s.split_once('=') {
@@ -304,6 +313,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         extra_args: extra,
         quiet_build: false,
         fail_on_watchdog,
+        raw,
         ..ScriptOpts::default()
     };
     if sub == "trace" {
@@ -426,6 +436,19 @@ mod tests {
         assert_eq!(opts.kernel, None);
         assert!(opts.echo);
         assert!(!opts.fail_on_watchdog);
+    }
+
+    #[test]
+    fn raw_is_a_script_flag() {
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh --raw") else {
+            panic!("parsed");
+        };
+        assert!(opts.raw);
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh") else {
+            panic!("parsed");
+        };
+        assert!(!opts.raw);
+        assert!(p("bench --raw").is_err());
     }
 
     #[test]

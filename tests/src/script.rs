@@ -60,6 +60,8 @@ pub struct ScriptOpts {
     /// A guest that ended by itself gives [`STATUS_WATCHDOG`](crate::STATUS_WATCHDOG) if the
     /// kernel's watchdog reported anything.
     pub fail_on_watchdog: bool,
+    /// Keep the transcript's bytes as they came (no `\r\n` to `\n`, probe kept).
+    pub raw: bool,
 }
 
 impl Default for ScriptOpts {
@@ -75,6 +77,7 @@ impl Default for ScriptOpts {
             quiet_build: true,
             env: Vec::new(),
             fail_on_watchdog: false,
+            raw: false,
         }
     }
 }
@@ -101,7 +104,7 @@ pub enum Ending {
 pub struct Outcome {
     /// What `runner script` exits with (see the crate docs).
     pub status: i32,
-    /// The serial transcript (lossy UTF-8; the shell's `ESC[6n` probes removed).
+    /// The serial transcript (lossy UTF-8; clean: LF line ends, no terminal probe, unless raw).
     pub transcript: String,
     /// The transcript as raw bytes.
     pub bytes: Vec<u8>,
@@ -317,7 +320,18 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
     );
     let mut cmd = Command::new(&program);
     cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
-    let mut o = run_guest(cmd, script_input(script.as_ref()), opts.timeout, opts.echo);
+    let scanner = if opts.raw {
+        Scanner::raw()
+    } else {
+        Scanner::new()
+    };
+    let mut o = run_guest(
+        cmd,
+        script_input(script.as_ref()),
+        opts.timeout,
+        opts.echo,
+        scanner,
+    );
     o.symbols = symbols(board, &kernel, &o.transcript);
     if opts.fail_on_watchdog && o.watchdog > 0 && matches!(o.ending, Ending::Exited(_)) {
         o.status = crate::STATUS_WATCHDOG;
@@ -353,9 +367,15 @@ pub fn count_watchdog(transcript: &str) -> usize {
     transcript.matches(crate::WATCHDOG_MARKER).count()
 }
 
-/// Runs `cmd` as the guest: feeds `input` after the first prompt, scans and (with `echo`) copies
-/// its output, enforces `timeout`. `cmd`'s stdio is replaced by pipes.
-pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool) -> Outcome {
+/// Runs `cmd` as the guest: feeds `input` after the first prompt, scans (into `scanner`) and
+/// (with `echo`) copies its output, enforces `timeout`. `cmd`'s stdio is replaced by pipes.
+pub fn run_guest(
+    mut cmd: Command,
+    input: Vec<u8>,
+    timeout: Duration,
+    echo: bool,
+    scanner: Scanner,
+) -> Outcome {
     let program = cmd.get_program().to_owned();
     let args: Vec<OsString> = cmd.get_args().map(|a| a.to_owned()).collect();
     let command = qemu::display(&program, &args);
@@ -388,7 +408,7 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
         child.stderr.take().expect("piped stderr"),
     );
 
-    let scanner = Arc::new(Mutex::new(Scanner::new()));
+    let scanner = Arc::new(Mutex::new(scanner));
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
     let reader_scanner = Arc::clone(&scanner);
     thread::spawn(move || {

@@ -95,7 +95,33 @@ both_boards!(
     hostile_bytes_then_alive,
     reboot_ends_the_run_with_0,
     ctrl_c_ends_sleep_and_wait_with_130,
+    the_transcript_diffs_cleanly,
 );
+
+/// Issue 14 item 5: the transcript from the first prompt on is plain text (LF line ends, no
+/// terminal probe) and equal, by the `diff` program, to the stored one on both boards.
+fn the_transcript_diffs_cleanly(board: Board) {
+    let o = run(board, include_str!("../scripts/plain.rsh"));
+    assert_eq!(o.status, 0, "{}", show(&o));
+    let from = o.transcript.find("rtos> ").expect("a prompt");
+    let dir = std::env::temp_dir().join(format!("rtos-plain-{}-{board:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let actual = dir.join("plain.actual");
+    std::fs::write(&actual, &o.transcript[from..]).unwrap();
+    let expected = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/plain.expected");
+    let diff = std::process::Command::new("diff")
+        .arg("-u")
+        .arg(expected)
+        .arg(&actual)
+        .output()
+        .expect("diff runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+}
 
 /// Issue 13 item 2: a Ctrl-C byte in the input ends the command that waits (`sleep 10s`,
 /// `wait ... --timeout 30s`) at once with `^C` and status 130; the lines after it run.
