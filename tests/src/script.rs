@@ -62,6 +62,9 @@ pub struct ScriptOpts {
     pub fail_on_watchdog: bool,
     /// Keep the transcript's bytes as they came (no `\r\n` to `\n`, probe kept).
     pub raw: bool,
+    /// A run where fewer CPUs came online than the machine has keeps the guest's status
+    /// (otherwise it gives [`STATUS_MISSING_CPUS`](crate::STATUS_MISSING_CPUS)).
+    pub allow_missing_cpus: bool,
 }
 
 impl Default for ScriptOpts {
@@ -78,6 +81,7 @@ impl Default for ScriptOpts {
             env: Vec::new(),
             fail_on_watchdog: false,
             raw: false,
+            allow_missing_cpus: false,
         }
     }
 }
@@ -333,6 +337,18 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
         scanner,
     );
     o.symbols = symbols(board, &kernel, &o.transcript);
+    if !opts.allow_missing_cpus
+        && matches!(o.ending, Ending::Exited(_))
+        && let Some((online, total)) = cpus_online(&o.transcript)
+        && online < total
+    {
+        o.status = crate::STATUS_MISSING_CPUS;
+        o.message = Some(format!(
+            "runner: only {online} of {total} CPUs came online (the kernel's banner says which \
+             and why); --allow-missing-cpus accepts that"
+        ));
+        return o;
+    }
     if opts.fail_on_watchdog && o.watchdog > 0 && matches!(o.ending, Ending::Exited(_)) {
         o.status = crate::STATUS_WATCHDOG;
         o.message = Some(format!(
@@ -359,6 +375,16 @@ fn symbols(board: Board, kernel: &std::path::Path, transcript: &str) -> Option<S
         ),
         Err(e) => format!("runner: {e}\n"),
     })
+}
+
+/// The kernel banner's `cpus: N/M online`, as `(N, M)`.
+pub fn cpus_online(transcript: &str) -> Option<(usize, usize)> {
+    let line = transcript
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("cpus: "))?;
+    let (n, rest) = line.split_once('/')?;
+    let m = rest.split_whitespace().next()?;
+    Some((n.parse().ok()?, m.parse().ok()?))
 }
 
 /// How many watchdog reports `transcript` holds (marker lines; a report may start mid-line
@@ -593,6 +619,21 @@ pub fn run_interactive(board: Board, opts: &ScriptOpts) -> Result<i32, StartErro
             ))
         })?;
         Ok(st.code().unwrap_or(STATUS_START_FAILED))
+    }
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::cpus_online;
+
+    #[test]
+    fn the_banner_gives_the_online_cpus() {
+        let t = "rtos 0.1.0 on raspi4b\n  entry: EL2\n  cpus: 3/4 online (started in: cpu1 9us)\n  \
+                 cpu2: NOT STARTED: it did not run the kernel within 5 s\n";
+        assert_eq!(cpus_online(t), Some((3, 4)));
+        assert_eq!(cpus_online("  cpus: 1/1 online\r\n"), Some((1, 1)));
+        assert_eq!(cpus_online("rtos> echo cpus: x\n"), None);
+        assert_eq!(cpus_online(""), None);
     }
 }
 

@@ -220,6 +220,26 @@ fn an_early_exit_keeps_its_status_with_a_warning() {
     assert!(o.message.unwrap().contains("before the first"));
 }
 
+/// Issue 14 item 4: a CPU missing from the banner fails the run with its own status, never 0,
+/// unless the caller accepts it.
+#[test]
+fn a_missing_cpu_gives_122_unless_allowed() {
+    let mut o = opts(&[("FAKE_GUEST_ONLINE", "3")]);
+    let r = run_script(Board::Rpi4, "echo hi\n", &o);
+    assert_eq!(r.status, runner::STATUS_MISSING_CPUS, "{}", show(&r));
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("only 3 of 4 CPUs"),
+        "{:?}",
+        r.message
+    );
+    o.allow_missing_cpus = true;
+    assert_eq!(run_script(Board::Rpi4, "echo hi\n", &o).status, 0);
+    assert_eq!(run_script(Board::Rpi4, "echo hi\n", &opts(&[])).status, 0);
+}
+
 #[test]
 fn the_transcript_is_clean_and_raw_keeps_the_bytes() {
     let o = run_script(
