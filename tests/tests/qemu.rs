@@ -98,6 +98,30 @@ both_boards!(
     the_transcript_diffs_cleanly,
 );
 
+/// Issue 14 item 1: `kernel8.img` starts with an arm64 Image header (Linux's booting.rst): a
+/// branch over it, text_offset 0x80000 (config.txt's kernel_address), an image_size that covers
+/// the file, 4 KiB pages, the magic `ARM\x64`.
+#[test]
+fn kernel8_img_has_an_arm64_image_header() {
+    let root = runner::build::workspace_root();
+    let img = runner::build::build(&root, Board::Rpi4, true).expect("rpi4 builds");
+    let bytes = std::fs::read(&img).unwrap();
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+    let code0 = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+    assert_eq!(code0 & 0xfc00_0000, 0x1400_0000, "code0 is a B: {code0:#x}");
+    let target = (code0 & 0x03ff_ffff) as usize * 4;
+    assert_eq!(target, 64, "it branches just past the 64-byte header");
+    assert_eq!(u64_at(8), 0x80000, "text_offset");
+    assert!(
+        u64_at(16) >= bytes.len() as u64,
+        "image_size {} < file",
+        u64_at(16)
+    );
+    assert_eq!(u64_at(24), 0x2, "flags: LE, 4 KiB pages");
+    assert_eq!(&bytes[56..60], b"ARM\x64", "magic");
+    assert!(runner::image::CONFIG_TXT.contains("\nkernel_address=0x80000\n"));
+}
+
 /// Issue 14 item 5: the transcript from the first prompt on is plain text (LF line ends, no
 /// terminal probe) and equal, by the `diff` program, to the stored one on both boards.
 fn the_transcript_diffs_cleanly(board: Board) {
