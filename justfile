@@ -16,8 +16,8 @@ runner := "cargo run -q --manifest-path '" + manifest + "' -p tests --bin runner
 default:
     @just --list --unsorted
 
-# Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2 (reads
-# the CTF traces `just trace` writes; a test runs it). Quiet when all is there.
+# babeltrace2 reads the CTF traces `just trace` writes (a test runs it). Quiet when all is there.
+[doc("Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2.")]
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -110,8 +110,9 @@ run board="virt" *args: setup
 script file board="virt" *args: setup
     @{{ runner }} script "$@"
 
-# Run a script that traces (`trace start` ... `trace dump`) and export its dump beside the
-# transcript in target/trace/: NAME.json (open in ui.perfetto.dev) and NAME.ctf/ (babeltrace2).
+# The script traces (`trace start` ... `trace dump`); NAME.json opens in ui.perfetto.dev,
+# NAME.ctf/ in babeltrace2.
+[doc("Run a tracing script and export its dump: target/trace/NAME.{log,json,ctf/}.")]
 [no-cd]
 [no-exit-message]
 trace file board="virt" *args: setup
@@ -122,8 +123,8 @@ trace file board="virt" *args: setup
 image board="rpi4" *args:
     @{{ runner }} image "$@"
 
-# Everything CI checks: host tests, lints, both images, QEMU tests on both boards, loom, and the
-# benchmarks against bench/baseline.json (deterministic under -icount: a >5% slower row fails).
+# The benchmarks are deterministic under -icount: a row >5% slower than bench/baseline.json fails.
+[doc("Everything CI checks: host tests, lints, images, QEMU tests on both boards, loom, benchmarks.")]
 test: setup
     cargo test
     {{ just_executable() }} lint
@@ -148,8 +149,9 @@ bench-baseline:
     cp target/bench/virt.json bench/baseline.json
     @echo "bench/baseline.json updated from target/bench/virt.json"
 
-# loom models (UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work pool
-# cancel/mod vs timer vs run), in their own target dir.
+# The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work
+# pool cancel/mod vs timer vs run.
+[doc("Run the loom models (in their own target dir).")]
 loom:
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom
 

@@ -16,10 +16,13 @@ usage:
       build, then run QEMU on this terminal (Ctrl-] X quits, Ctrl-] C: QEMU monitor; Ctrl-A is
       the line editor's); exits with QEMU's status
   runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH]
-                [--fail-on-watchdog] [-- QEMU-ARGS...]
+                [--fail-on-watchdog] [--raw] [--allow-missing-cpus] [-- QEMU-ARGS...]
       build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;
-      prints the serial transcript and exits with the guest's status, or
+      prints the serial transcript (LF line ends, without the shell's terminal probe; --raw:
+      every byte as it came) and exits with the guest's status, or
         101  a line starting with `KERNEL PANIC` appeared
+        122  fewer CPUs came online than the machine has (banner `cpus: N/M online`); the
+             message says how many; --allow-missing-cpus keeps the guest's status instead
         123  with --fail-on-watchdog: the guest ended by itself, but the kernel's watchdog
              reported something (a line with `WATCHDOG: `); the count goes to stderr anyway
         124  no `rtos> ` prompt, or the guest did not end, within SECS (default 60; QEMU killed)
@@ -37,7 +40,8 @@ usage:
       write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
   runner build [virt|rpi4|all]
       build the kernel image(s) and print their paths
-  runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [-- QEMU-ARGS...]
+  runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [--allow-missing-cpus]
+               [-- QEMU-ARGS...]
       build, boot under `-icount shift=4,align=off,sleep=off`, run the shell's `bench --json`;
       print the table and the image's section sizes, write FILE (default target/bench/BOARD.json)
   runner bench-check [--baseline FILE] [--current FILE]
@@ -194,6 +198,8 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     let mut smp: Option<u32> = None;
     let mut kernel: Option<PathBuf> = None;
     let mut fail_on_watchdog = false;
+    let mut raw = false;
+    let mut allow_missing_cpus = false;
     let mut out: Option<PathBuf> = None;
     let mut extra: Vec<OsString> = Vec::new();
 
@@ -215,6 +221,20 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
                 return Err(format!("`{sub}` does not take option `{s}`"));
             }
             fail_on_watchdog = true;
+            continue;
+        }
+        if s == "--allow-missing-cpus" {
+            if !matches!(sub.as_str(), "script" | "trace") {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            allow_missing_cpus = true;
+            continue;
+        }
+        if s == "--raw" {
+            if sub != "script" {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            raw = true;
             continue;
         }
         let (name, inline) = match s.split_once('=') {
@@ -304,6 +324,8 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         extra_args: extra,
         quiet_build: false,
         fail_on_watchdog,
+        raw,
+        allow_missing_cpus,
         ..ScriptOpts::default()
     };
     if sub == "trace" {
@@ -337,8 +359,13 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut baseline = None;
     let mut current = None;
     let mut extra = Vec::new();
+    let mut allow_missing_cpus = false;
     while let Some(a) = it.next() {
         let s = a.to_string_lossy().into_owned();
+        if s == "--allow-missing-cpus" && sub == "bench" {
+            allow_missing_cpus = true;
+            continue;
+        }
         if s == "--" && sub == "bench" {
             extra.extend(it.by_ref().cloned());
             break;
@@ -391,6 +418,7 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
         echo: false,
         extra_args: extra,
         quiet_build: false,
+        allow_missing_cpus,
         ..ScriptOpts::default()
     };
     Ok(Cmd::Bench {
@@ -426,6 +454,43 @@ mod tests {
         assert_eq!(opts.kernel, None);
         assert!(opts.echo);
         assert!(!opts.fail_on_watchdog);
+    }
+
+    #[test]
+    fn allow_missing_cpus_for_script_trace_and_bench() {
+        for line in [
+            "script x.rsh --allow-missing-cpus",
+            "trace x.rsh --allow-missing-cpus",
+        ] {
+            match p(line) {
+                Ok(Cmd::Script { opts, .. } | Cmd::Trace { opts, .. }) => {
+                    assert!(opts.allow_missing_cpus, "{line}")
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let Ok(Cmd::Bench { opts, .. }) = p("bench --allow-missing-cpus") else {
+            panic!("bench parsed");
+        };
+        assert!(opts.allow_missing_cpus);
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh") else {
+            panic!("parsed");
+        };
+        assert!(!opts.allow_missing_cpus);
+        assert!(p("run --allow-missing-cpus").is_err());
+    }
+
+    #[test]
+    fn raw_is_a_script_flag() {
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh --raw") else {
+            panic!("parsed");
+        };
+        assert!(opts.raw);
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh") else {
+            panic!("parsed");
+        };
+        assert!(!opts.raw);
+        assert!(p("bench --raw").is_err());
     }
 
     #[test]

@@ -167,6 +167,15 @@ fn main() -> ExitCode {
                 },
             };
             let o = script::run_script(board, &text, &opts);
+            if let Some(s) = &o.symbols {
+                // After the transcript, on stdout with it: where the reported addresses are.
+                let nl = if o.bytes.last().is_some_and(|&b| b != b'\n') {
+                    "\n"
+                } else {
+                    ""
+                };
+                print!("{nl}{s}");
+            }
             if let Some(m) = &o.message {
                 // Start the message on its own line even if the transcript ended mid-line.
                 let nl = if o.bytes.last().is_some_and(|&b| b != b'\n') {

@@ -95,7 +95,57 @@ both_boards!(
     hostile_bytes_then_alive,
     reboot_ends_the_run_with_0,
     ctrl_c_ends_sleep_and_wait_with_130,
+    the_transcript_diffs_cleanly,
 );
+
+/// Issue 14 item 1: `kernel8.img` starts with an arm64 Image header (Linux's booting.rst): a
+/// branch over it, text_offset 0x80000 (config.txt's kernel_address), an image_size that covers
+/// the file, 4 KiB pages, the magic `ARM\x64`.
+#[test]
+fn kernel8_img_has_an_arm64_image_header() {
+    let root = runner::build::workspace_root();
+    let img = runner::build::build(&root, Board::Rpi4, true).expect("rpi4 builds");
+    let bytes = std::fs::read(&img).unwrap();
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+    let code0 = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+    assert_eq!(code0 & 0xfc00_0000, 0x1400_0000, "code0 is a B: {code0:#x}");
+    let target = (code0 & 0x03ff_ffff) as usize * 4;
+    assert_eq!(target, 64, "it branches just past the 64-byte header");
+    assert_eq!(u64_at(8), 0x80000, "text_offset");
+    assert!(
+        u64_at(16) >= bytes.len() as u64,
+        "image_size {} < file",
+        u64_at(16)
+    );
+    assert_eq!(u64_at(24), 0x2, "flags: LE, 4 KiB pages");
+    assert_eq!(&bytes[56..60], b"ARM\x64", "magic");
+    assert!(runner::image::CONFIG_TXT.contains("\nkernel_address=0x80000\n"));
+}
+
+/// Issue 14 item 5: the transcript from the first prompt on is plain text (LF line ends, no
+/// terminal probe) and equal, by the `diff` program, to the stored one on both boards.
+fn the_transcript_diffs_cleanly(board: Board) {
+    let o = run(board, include_str!("../scripts/plain.rsh"));
+    assert_eq!(o.status, 0, "{}", show(&o));
+    let from = o.transcript.find("rtos> ").expect("a prompt");
+    let dir = std::env::temp_dir().join(format!("rtos-plain-{}-{board:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let actual = dir.join("plain.actual");
+    std::fs::write(&actual, &o.transcript[from..]).unwrap();
+    let expected = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/plain.expected");
+    let diff = std::process::Command::new("diff")
+        .arg("-u")
+        .arg(expected)
+        .arg(&actual)
+        .output()
+        .expect("diff runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+}
 
 /// Issue 13 item 2: a Ctrl-C byte in the input ends the command that waits (`sleep 10s`,
 /// `wait ... --timeout 30s`) at once with `^C` and status 130; the lines after it run.
@@ -128,7 +178,11 @@ fn hello(board: Board) {
     let o = run(board, include_str!("../scripts/hello.rsh"));
     assert_eq!(o.status, 3, "{}", show(&o));
     assert_eq!(o.ending, Ending::Exited(3), "{}", show(&o));
-    assert!(o.has_line("cpus: 4/4 online"), "{}", show(&o));
+    assert!(
+        runner::script::cpus_online(&o.transcript) == Some((4, 4)),
+        "{}",
+        show(&o)
+    );
     assert!(o.has_line("hi"), "{}", show(&o));
     assert!(
         o.transcript
@@ -147,7 +201,11 @@ fn smp(n: u32) {
         TIMEOUT,
     );
     assert_eq!(o.status, 0, "{}", show(&o));
-    assert!(o.has_line(&format!("cpus: {n}/{n} online")), "{}", show(&o));
+    assert!(
+        runner::script::cpus_online(&o.transcript) == Some((n as usize, n as usize)),
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]
@@ -173,7 +231,11 @@ fn virt_el2_entry_with_smc_psci() {
     let o = run_script(Board::Virt, "echo up\npoweroff 7\n", &opts);
     assert_eq!(o.status, 7, "{}", show(&o));
     assert!(o.has_line("entry: EL2 (running at EL1)"), "{}", show(&o));
-    assert!(o.has_line("cpus: 4/4 online"), "{}", show(&o));
+    assert!(
+        runner::script::cpus_online(&o.transcript) == Some((4, 4)),
+        "{}",
+        show(&o)
+    );
     assert!(o.has_line("up"), "{}", show(&o));
 }
 
@@ -259,7 +321,7 @@ fn crash_overflow_names_the_thread(board: Board) {
 
 /// Crashes with `script` and checks the report's line after `KERNEL PANIC`, which names what
 /// was running.
-fn crash_in(board: Board, script: &str, context: &str) {
+fn crash_in(board: Board, script: &str, context: &str) -> Outcome {
     let o = crash(board, script);
     let line = o
         .lines()
@@ -268,16 +330,53 @@ fn crash_in(board: Board, script: &str, context: &str) {
         .unwrap_or_default()
         .trim_end();
     assert_eq!(line, context, "{}", show(&o));
+    o
+}
+
+/// The runner's named addresses of `o`'s report: the line labelled `label` (`ELR`, `LR`, `#1`)
+/// with what it is inlined into.
+fn symbol(o: &Outcome, label: &str) -> String {
+    let text = o
+        .symbols
+        .as_deref()
+        .unwrap_or_else(|| panic!("no symbols\n{}", show(o)));
+    let prefix = format!("  {label:<4} ");
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(&prefix));
+    let mut out: Vec<&str> = lines.next().into_iter().collect();
+    out.extend(lines.take_while(|l| l.trim_start().starts_with("inlined into")));
+    out.join("\n")
 }
 
 const IN_SHELL: &str = "  in thread shell (tid 1) on cpu0";
 
 fn crash_panic(board: Board) {
-    crash_in(board, include_str!("../scripts/crash-panic.rsh"), IN_SHELL);
+    let o = crash_in(board, include_str!("../scripts/crash-panic.rsh"), IN_SHELL);
+    // A panic has no ELR; the return addresses on its stack reach the shell's command.
+    let text = o.symbols.clone().unwrap_or_default();
+    assert!(
+        text.contains("shell::machine::cmd_crash at shell/src/machine.rs:"),
+        "{text}"
+    );
 }
 
+/// The runner names the faulting function (from the ELF's DWARF) and the callers whose return
+/// addresses the kernel found on the stack.
 fn crash_fault(board: Board) {
-    crash_in(board, include_str!("../scripts/crash-fault.rsh"), IN_SHELL);
+    let o = crash_in(board, include_str!("../scripts/crash-fault.rsh"), IN_SHELL);
+    let elr = symbol(&o, "ELR");
+    assert!(
+        elr.contains("bsp::panic::deliberate_fault at bsp/src/panic.rs:"),
+        "{elr}\n{}",
+        show(&o)
+    );
+    let chain = o.symbols.clone().unwrap_or_default();
+    for caller in [
+        "shell::machine::cmd_crash",
+        "shell::registry::execute",
+        "thread_start",
+    ] {
+        assert!(chain.contains(caller), "{caller} missing:\n{chain}");
+    }
 }
 
 fn crash_irq_fault(board: Board) {
