@@ -17,7 +17,7 @@ default:
     @just --list --unsorted
 
 # babeltrace2 reads the CTF traces `just trace` writes (a test runs it). Quiet when all is there.
-[doc("Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2.")]
+[doc("Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2, junitparser.")]
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -65,6 +65,14 @@ setup:
             echo "setup: please install babeltrace2 (it reads the CTF traces of \`just trace\`), then run \`just setup\` again" >&2
             exit 1
         fi
+    fi
+
+    # junitparser (a Python package) reads the JUnit XML of `just check` in a test.
+    if command -v python3 >/dev/null 2>&1 && ! python3 -c "import junitparser" 2>/dev/null; then
+        echo "setup: installing the junitparser Python package (pip --user)"
+        python3 -m pip install --quiet --user junitparser 2>/dev/null \
+            || python3 -m pip install --quiet --user --break-system-packages junitparser \
+            || echo "setup: could not install junitparser; the JUnit check will be skipped" >&2
     fi
 
     # QEMU with the raspi4b machine (QEMU >= 9.0).
@@ -117,6 +125,13 @@ script file board="virt" *args: setup
 [no-exit-message]
 trace file board="virt" *args: setup
     @{{ runner }} trace "$@"
+
+# Front matter (`# check: boards= status= timeout= smp= skip=`) and `expect`: README, Test suites.
+[doc("Run .rsh scripts as a suite (default tests/scripts): PASS/FAIL lines, --junit FILE, --jobs N.")]
+[no-cd]
+[no-exit-message]
+check *args: setup
+    @{{ runner }} check "$@"
 
 # Write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default target/rpi4-sd; --out DIR).
 [no-cd]

@@ -121,6 +121,7 @@ mod bench;
 mod ctx;
 mod detect;
 mod erased;
+mod expect;
 mod kthreads;
 mod machine;
 mod out;

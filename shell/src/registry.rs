@@ -55,6 +55,7 @@ const TABLES: &[&[Command]] = &[
     crate::trace::COMMANDS,
     crate::watchdog::COMMANDS,
     crate::stress::COMMANDS,
+    crate::expect::COMMANDS,
     crate::machine::COMMANDS,
 ];
 

@@ -15,6 +15,7 @@ use rtos::time::Duration;
 use crate::args::CmdError;
 
 pub(crate) mod json;
+pub(crate) mod regex;
 mod vec_map;
 pub(crate) use vec_map::VecMap;
 

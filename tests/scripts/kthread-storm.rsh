@@ -18,6 +18,7 @@ for n in 0..999; do
   pairs=$((pairs+1))
 done
 echo == storm-done $pairs
+expect '^== storm-done 1000$'
 for t in $threads; do
   park $t --timeout 1s
   wait $t parked --timeout 0

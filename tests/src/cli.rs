@@ -44,6 +44,13 @@ usage:
                [-- QEMU-ARGS...]
       build, boot under `-icount shift=4,align=off,sleep=off`, run the shell's `bench --json`;
       print the table and the image's section sizes, write FILE (default target/bench/BOARD.json)
+  runner check [PATHS...] [--board virt|rpi4|all] [--junit FILE] [--jobs N] [--timeout SECS]
+               [--kernel PATH] [--allow-missing-cpus]
+      run each .rsh script of PATHS (files, or folders; default tests/scripts) in QEMU as a
+      suite, --jobs at once (default 2), on --board (default virt): one PASS/FAIL/SKIP line per
+      script and board, then `N passed, N failed, N skipped`; transcripts in target/check/BOARD/;
+      --junit writes JUnit XML. A script's `# check:` front matter sets boards=, status=,
+      timeout=, smp= or skip=<reason> (README: Test suites). Exits 1 if any failed
   runner bench-check [--baseline FILE] [--current FILE]
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       above the baseline's (default bench/baseline.json), or a baseline row is missing
@@ -101,6 +108,11 @@ pub enum Cmd {
         opts: ScriptOpts,
         /// Result file (`None`: `target/bench/<board>.json`).
         out: Option<PathBuf>,
+    },
+    /// `runner check`: a folder of scripts as a suite.
+    Check {
+        /// Options.
+        opts: crate::check::CheckOpts,
     },
     /// `runner bench-check`.
     BenchCheck {
@@ -182,6 +194,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     };
     if matches!(sub.as_str(), "help" | "--help" | "-h") {
         return Ok(Cmd::Help);
+    }
+    if sub == "check" {
+        return parse_check(it.as_slice());
     }
     if sub == "bench" || sub == "bench-check" {
         return parse_bench(&sub, it.as_slice());
@@ -350,6 +365,85 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
 }
 
 /// `runner bench ...` and `runner bench-check ...` (after the command word).
+/// `runner check [PATHS...] [--board virt|rpi4|all] [--junit FILE] [--jobs N] [--timeout SECS]
+/// [--kernel PATH] [--allow-missing-cpus]`.
+fn parse_check(args: &[OsString]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let mut paths = Vec::new();
+    let mut boards = vec![Board::Virt];
+    let mut junit = None;
+    let mut jobs = 2;
+    let mut script = ScriptOpts {
+        echo: false,
+        ..ScriptOpts::default()
+    };
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "-h" || s == "--help" {
+            return Ok(Cmd::Help);
+        }
+        if !s.starts_with('-') {
+            paths.push(PathBuf::from(a));
+            continue;
+        }
+        if s == "--allow-missing-cpus" {
+            script.allow_missing_cpus = true;
+            continue;
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (s.clone(), None),
+        };
+        let v = || -> Result<String, String> {
+            Ok(inline
+                .clone()
+                .or_else(|| it.clone().next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))?
+                .to_string_lossy()
+                .into_owned())
+        };
+        let value = v()?;
+        if inline.is_none() {
+            it.next();
+        }
+        match name.as_str() {
+            "--board" => {
+                boards = match value.as_str() {
+                    "all" => Board::ALL.to_vec(),
+                    b => vec![
+                        Board::parse(b)
+                            .ok_or_else(|| format!("unknown board `{b}` (virt, rpi4 or all)"))?,
+                    ],
+                }
+            }
+            "--junit" => junit = Some(PathBuf::from(value)),
+            "--jobs" => {
+                jobs = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| (1..=16).contains(&n))
+                    .ok_or_else(|| format!("--jobs wants 1 to 16, not `{value}`"))?
+            }
+            "--timeout" => script.timeout = parse_timeout(&value)?,
+            "--kernel" => script.kernel = Some(PathBuf::from(value)),
+            _ => return Err(format!("`check` does not take option `{name}`")),
+        }
+    }
+    if paths.is_empty() {
+        paths.push(PathBuf::from("tests/scripts"));
+    }
+    Ok(Cmd::Check {
+        opts: crate::check::CheckOpts {
+            paths,
+            boards,
+            junit,
+            jobs,
+            script,
+            logs: None,
+        },
+    })
+}
+
 fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut it = args.iter();
     let mut board = None;
@@ -454,6 +548,34 @@ mod tests {
         assert_eq!(opts.kernel, None);
         assert!(opts.echo);
         assert!(!opts.fail_on_watchdog);
+    }
+
+    #[test]
+    fn check_options() {
+        let Ok(Cmd::Check { opts }) = p("check") else {
+            panic!("parsed")
+        };
+        assert_eq!(opts.paths, [PathBuf::from("tests/scripts")]);
+        assert_eq!((opts.boards.as_slice(), opts.jobs), (&[Board::Virt][..], 2));
+        let Ok(Cmd::Check { opts }) = p(
+            "check a.rsh dir --board all --junit out.xml --jobs=3 --timeout 90 --allow-missing-cpus",
+        ) else {
+            panic!("parsed")
+        };
+        assert_eq!(opts.paths, [PathBuf::from("a.rsh"), PathBuf::from("dir")]);
+        assert_eq!(opts.boards, Board::ALL);
+        assert_eq!(opts.junit, Some(PathBuf::from("out.xml")));
+        assert_eq!(opts.jobs, 3);
+        assert_eq!(opts.script.timeout, Duration::from_secs(90));
+        assert!(opts.script.allow_missing_cpus);
+        for bad in [
+            "check --board pdp11",
+            "check --jobs 0",
+            "check --junit",
+            "check --raw",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

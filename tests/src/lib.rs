@@ -27,6 +27,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod check;
 pub mod cli;
 pub mod export;
 pub mod image;

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Bench { board, opts, out } => code(runner::bench::run_bench(board, &opts, out)),
+        Cmd::Check { opts } => code(runner::check::run_check(&opts)),
         Cmd::BenchCheck { baseline, current } => {
             code(runner::bench::run_check(&baseline, &current))
         }

@@ -19,6 +19,7 @@ use super::{Flow, arith};
 use crate::args::Args;
 use crate::ctx::Command as TableCommand;
 use crate::ctx::{Ctx, INTERRUPTED};
+use crate::expect::OUTPUT_KEEP;
 use crate::out::{Key, Out, Sink};
 use crate::system::{Exit, System};
 
@@ -354,10 +355,16 @@ impl Run<'_> {
             return Ok(2);
         };
         let mut args = Args::new(cmd.usage, &argv[1..]);
+        // What `expect` checks: this command's output (not an `expect`'s own).
+        let keep = cmd.name != "expect";
+        let log_from = rtos::console::log_next();
+        let mut tee = Tee {
+            inner: &mut *self.sink,
+            kept: Vec::new(),
+            on: keep,
+        };
         let mut ctx = Ctx {
-            out: Out {
-                sink: &mut *self.sink,
-            },
+            out: Out { sink: &mut tee },
             sys: &mut *self.sys,
             last_status: self.state.last_status,
             interactive: self.interactive,
@@ -373,6 +380,12 @@ impl Run<'_> {
             }
         };
         let (errexit, exit) = (ctx.errexit, ctx.exit);
+        if keep {
+            let mut kept = tee.kept;
+            kept.drain(..kept.len().saturating_sub(OUTPUT_KEEP));
+            self.state.lang.output = kept;
+            self.state.lang.expect_from = log_from;
+        }
         self.state.errexit = errexit;
         if let Some(exit) = exit {
             self.state.last_status = status;
@@ -511,6 +524,45 @@ impl Run<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// A command's sink that also keeps the end of its output for `expect` (without `\r`).
+struct Tee<'a> {
+    inner: &'a mut dyn Sink,
+    kept: Vec<u8>,
+    on: bool,
+}
+
+impl Sink for Tee<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.inner.put(bytes);
+        if self.on {
+            self.kept.extend(bytes.iter().filter(|&&b| b != b'\r'));
+            if self.kept.len() > 2 * OUTPUT_KEEP {
+                self.kept.drain(..self.kept.len() - OUTPUT_KEEP);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        self.inner.flush();
+    }
+
+    fn failed(&self) -> bool {
+        self.inner.failed()
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        self.inner.key()
+    }
+
+    fn take_interrupt(&mut self) -> bool {
+        self.inner.take_interrupt()
+    }
+
+    fn rows(&self) -> Option<u16> {
+        self.inner.rows()
     }
 }
 

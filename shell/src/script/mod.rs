@@ -89,6 +89,10 @@ pub(crate) struct Lang {
     lines: u32,
     /// Input line number of the command running now (1-based; `$LINENO`).
     pub(crate) line: u32,
+    /// The end of the last command's output (not `expect`'s), `\r` removed, for `expect`.
+    pub(crate) output: Vec<u8>,
+    /// The kernel log's sequence number when that command started (`expect --timeout`).
+    pub(crate) expect_from: u64,
 }
 
 impl Default for Lang {
@@ -105,6 +109,8 @@ impl Default for Lang {
             pending_line: 0,
             lines: 0,
             line: 0,
+            output: Vec::new(),
+            expect_from: 0,
         }
     }
 }

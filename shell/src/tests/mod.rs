@@ -1,6 +1,7 @@
 //! Whole-shell tests over fake IO and a fake system.
 
 mod bench;
+mod expect;
 pub(crate) mod fakes;
 mod hostile;
 mod interrupt;
