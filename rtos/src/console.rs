@@ -116,6 +116,22 @@ pub trait Sink: Sync {
 
 static SINK: OnceRef<dyn Sink> = OnceRef::new();
 
+/// Something that owns the terminal's last line (a line editor) and wraps a console line so it
+/// does not tear what is being typed: it writes into `out` the whole text to send (e.g. erase
+/// the edited line, the console line, the edited line again) and returns true, or returns false
+/// to let the line go out as it is.
+pub trait Around: Sync {
+    /// Wraps `line` (no line end) into `out`.
+    fn around(&self, line: &str, out: &mut String) -> bool;
+}
+
+static AROUND: OnceRef<dyn Around> = OnceRef::new();
+
+/// Installs the line editor's [`Around`] (first call wins).
+pub fn set_around(a: &'static dyn Around) -> bool {
+    AROUND.set(a)
+}
+
 /// Installs the console sink (first call wins).
 pub fn install(sink: &'static dyn Sink) -> bool {
     SINK.set(sink)
@@ -127,6 +143,11 @@ pub fn line(args: core::fmt::Arguments<'_>) {
     let _ = core::fmt::write(&mut s, args);
     record(&s);
     if let Some(sink) = SINK.get() {
+        let mut wrapped = String::new();
+        if AROUND.get().is_some_and(|a| a.around(&s, &mut wrapped)) {
+            sink.write_str(&wrapped);
+            return;
+        }
         s.push_str("\r\n");
         sink.write_str(&s);
     }

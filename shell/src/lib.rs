@@ -118,6 +118,7 @@ mod args;
 mod basic;
 #[cfg(feature = "bench")]
 mod bench;
+mod complete;
 mod ctx;
 mod detect;
 mod erased;

@@ -155,7 +155,13 @@ impl Shell {
         use noline::builder::EditorBuilder;
         use noline::error::NolineError;
 
+        let names = crate::complete::live_names;
+        let completer = move |line: &str, cursor: usize, second: bool| {
+            crate::complete::complete(crate::registry::COMMANDS, line, cursor, second, &names)
+        };
+        rtos::console::set_around(&term::REDRAW);
         let mut term = term::TermIo::new(io, rows, cols);
+        term.set_completer(&completer);
         let Ok(mut editor) = EditorBuilder::from_slice(&mut self.line_buf)
             .with_slice_history(&mut self.hist_buf)
             .build_sync(&mut term)
@@ -170,8 +176,14 @@ impl Shell {
             } else {
                 PROMPT
             };
-            match editor.readline(prompt, &mut term) {
-                Ok(text) => line.push_str(text),
+            term.set_prompt(prompt);
+            let read = editor.readline(prompt, &mut term);
+            term::view_off();
+            match read {
+                Ok(text) => {
+                    self.state.lang.remember(text);
+                    line.push_str(text);
+                }
                 Err(NolineError::Aborted) if !term.eof && !term.failed => {
                     self.state.lang.cancel(); // Ctrl-C / Ctrl-D
                     continue;

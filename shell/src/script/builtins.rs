@@ -75,6 +75,14 @@ pub(crate) const COMMANDS: &[Command] = &[
         run: cmd_unset,
     },
     Command {
+        name: "history",
+        usage: "history [n]",
+        help: "the lines typed at the terminal, numbered (the last n)",
+        long_help: "Keeps the last 100 lines typed at the terminal (not a script's). Up and down\n\
+                    (or Ctrl-P / Ctrl-N) bring them back into the line being edited.",
+        run: cmd_history,
+    },
+    Command {
         name: "vars",
         usage: "vars",
         help: "list variables and functions",
@@ -273,6 +281,19 @@ fn cmd_vars(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     }
     for name in lang.functions() {
         text.push_str(&format!("{name}()\n"));
+    }
+    write!(ctx, "{text}");
+    Ok(0)
+}
+
+fn cmd_history(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let n: Option<usize> = args.next_opt()?;
+    args.finish()?;
+    let all = ctx.lang.history.len();
+    let skip = all.saturating_sub(n.unwrap_or(all));
+    let mut text = String::new();
+    for (i, line) in ctx.lang.history.iter().enumerate().skip(skip) {
+        text.push_str(&format!("{:5}  {line}\n", i + 1));
     }
     write!(ctx, "{text}");
     Ok(0)

@@ -93,6 +93,24 @@ pub(crate) struct Lang {
     pub(crate) output: Vec<u8>,
     /// The kernel log's sequence number when that command started (`expect --timeout`).
     pub(crate) expect_from: u64,
+    /// Lines typed at the terminal, oldest first (`history`), at most [`HISTORY`].
+    pub(crate) history: alloc::collections::VecDeque<String>,
+}
+
+/// Lines `history` keeps.
+pub(crate) const HISTORY: usize = 100;
+
+impl Lang {
+    /// Records a line typed at the terminal (not blank, not the same as the last one).
+    pub(crate) fn remember(&mut self, line: &str) {
+        if line.trim().is_empty() || self.history.back().is_some_and(|l| l == line) {
+            return;
+        }
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(line.into());
+    }
 }
 
 impl Default for Lang {
@@ -111,6 +129,7 @@ impl Default for Lang {
             line: 0,
             output: Vec::new(),
             expect_from: 0,
+            history: alloc::collections::VecDeque::new(),
         }
     }
 }

@@ -55,13 +55,13 @@ fn script_bytes_first_are_not_lost() {
     );
 }
 
-/// Terminal mode is in effect: noline's line clear went out and only one probe did.
+/// Terminal mode is in effect: noline's line clear went out and only size probes did.
 fn assert_terminal_mode(s: &super::fakes::Session) {
     assert!(
         s.io.text().contains("\r\x1b[Jrtos> "),
         "not in terminal mode"
     );
-    assert_eq!(s.io.probes, 1);
+    super::terminal::assert_only_size_probes(s);
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn random_terminal(seed: u64, typed: Vec<u8>) {
     let s = terminal(SIZES[seed as usize % SIZES.len()], &typed);
     assert!(s.io.text().contains("\n\rok-probe\r\n"), "seed {seed}");
     assert_eq!(s.exit, Exit::Poweroff(0), "seed {seed}");
-    assert_eq!(s.io.probes, 1, "seed {seed}");
+    super::terminal::assert_only_size_probes(&s);
 }
 
 #[test]
@@ -305,7 +305,7 @@ fn runner_hostile_script_terminal() {
     let text = s.io.text();
     assert!(text.contains("\n\ralive\r\n"));
     assert!(text.contains("error: line too long (max 512 bytes)"));
-    assert_eq!(s.io.probes, 1);
+    super::terminal::assert_only_size_probes(&s);
 }
 
 #[test]

@@ -13,6 +13,6 @@ mod stress;
 mod terminal;
 mod top;
 mod trace;
-mod vt;
+pub(crate) mod vt;
 mod watchdog;
 mod work;
