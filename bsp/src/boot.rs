@@ -157,6 +157,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         .cpus
         .unwrap_or(board.max_cpus)
         .clamp(1, board.max_cpus.min(MAX_CPUS));
+    let ram_from_dt = info.ram.is_some();
     KERNEL.call_once(|| Kernel {
         board,
         uart,
@@ -197,6 +198,9 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     kprintln!("  gic: GICv2, {} interrupt lines", k.gic.lines());
     kprintln!("  timer: {} Hz", timer::frequency());
     kprintln!("  ram: {} MiB at {:#x}", k.ram.1 >> 20, k.ram.0);
+    if board.self_check {
+        self_check(k, ram_from_dt);
+    }
     kprintln!(
         "  heap: {} KiB, boot took {} ms",
         crate::heap::usage().1 >> 10,
@@ -207,6 +211,33 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     start_app(unsafe { BSP_APP });
     // The boot context is CPU 0's idle thread from here on.
     rtos::entry::idle_loop()
+}
+
+/// The first-boot self-check (real hardware; `Board::self_check`): what a hobbyist's first
+/// transcript should tell us about how the board differs from QEMU. The entry level and each
+/// CPU's start time are on the banner's lines already.
+fn self_check(k: &Kernel, ram_from_dt: bool) {
+    let (ctlr, typer, group0, cctlr) = k.gic.readback();
+    kprintln!(
+        "  self-check: GICD_CTLR {ctlr:#x}, GICD_TYPER {typer:#x} (security extensions {}), \
+         GICD_IGROUPR0 {group0:#010x} ({}), GICC_CTLR {cctlr:#x}",
+        if typer & (1 << 10) != 0 { "yes" } else { "no" },
+        match group0 {
+            0 => "SGIs/PPIs in group 0",
+            u32::MAX => "SGIs/PPIs in group 1: the firmware's Non-secure set-up",
+            _ => "mixed groups",
+        }
+    );
+    kprintln!(
+        "  self-check: UART clock {} Hz assumed (config.txt init_uart_clock), 115200 baud; \
+         RAM {}",
+        k.board.uart_clock_hz,
+        if ram_from_dt {
+            "from the device tree"
+        } else {
+            "from the board's default (no device tree memory node)"
+        }
+    );
 }
 
 /// Creates the application's main thread, starts `kthreadd`, then wakes the main thread (tid 1,

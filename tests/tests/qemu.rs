@@ -230,6 +230,31 @@ fn kernel8_img_has_an_arm64_image_header() {
     assert!(runner::image::CONFIG_TXT.contains("\nkernel_address=0x80000\n"));
 }
 
+/// Issue 14 item 3: on the Pi the banner carries the first-boot self-check (GIC registers read
+/// back, the UART clock assumed, where the RAM size came from); virt's does not.
+#[test]
+fn the_pi_banner_has_the_self_check() {
+    let o = run(Board::Rpi4, "echo up\n");
+    let checks = lines_starting(&o, "self-check: ");
+    assert_eq!(checks.len(), 2, "{}", show(&o));
+    assert!(
+        checks[0].contains("GICD_CTLR 0x1,") && checks[0].contains("GICD_IGROUPR0 0x"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        checks[1].contains("UART clock 48000000 Hz assumed"),
+        "{}",
+        show(&o)
+    );
+    let o = run(Board::Virt, "echo up\n");
+    assert!(
+        lines_starting(&o, "self-check: ").is_empty(),
+        "{}",
+        show(&o)
+    );
+}
+
 /// Issue 14 item 5: the transcript from the first prompt on is plain text (LF line ends, no
 /// terminal probe) and equal, by the `diff` program, to the stored one on both boards.
 fn the_transcript_diffs_cleanly(board: Board) {

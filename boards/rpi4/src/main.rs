@@ -28,6 +28,7 @@ static BOARD: Board = Board {
     devices: &[(0xfc00_0000, 0x0400_0000)],
     max_cpus: 4,
     smp: SmpMethod::SpinTable { release_base: 0xd8 },
+    self_check: true,
     power: PowerMethod::Bcm2711Watchdog(0xfe10_0000),
 };
 
