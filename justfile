@@ -139,13 +139,15 @@ image board="rpi4" *args:
     @{{ runner }} image "$@"
 
 # The benchmarks are deterministic under -icount: a row >5% slower than bench/baseline.json fails.
-[doc("Everything CI checks: host tests, lints, images, QEMU tests on both boards, loom, benchmarks.")]
+[doc("Everything CI checks: host tests, lints, images, QEMU tests and the script suite on both boards, loom, benchmarks.")]
 test: setup
     cargo test
     {{ just_executable() }} lint
     {{ just_executable() }} clippy
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
+    {{ runner }} check tests/scripts --board all --junit target/junit.xml
+    python3 -c "import junitparser; x = junitparser.JUnitXml.fromfile('target/junit.xml'); print('junit: read back', sum(1 for s in x for c in s), 'test cases')"
     {{ just_executable() }} loom
     {{ just_executable() }} bench
     {{ just_executable() }} bench-check
