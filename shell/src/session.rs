@@ -177,6 +177,7 @@ impl Shell {
                 PROMPT
             };
             term.set_prompt(prompt);
+            term.set_history(self.state.lang.history.iter().cloned().collect());
             let read = editor.readline(prompt, &mut term);
             term::view_off();
             match read {

@@ -29,8 +29,9 @@ use rtos::sync::IrqSpinLock;
 /// noline's column arithmetic underflows.
 pub(crate) const MIN_COLS: u16 = 16;
 
-/// Bytes a [`Queue`] holds (a completion or a word move is queued as typed input).
-const QUEUE: usize = 256;
+/// Bytes a [`Queue`] holds (a completion, a word move or a line found by Ctrl-R is queued as
+/// typed input: room for a whole line and the keys around it).
+const QUEUE: usize = 1024;
 
 /// What Tab asks: `f(line, cursor, second_tab)`.
 pub(crate) type Completer = dyn Fn(&str, usize, bool) -> Completion;
@@ -226,6 +227,29 @@ pub(crate) struct TermIo<'a, IO> {
     at_corner: bool,
     /// A size the terminal reported, for the next line (a line keeps the width it began with).
     new_size: Option<(u16, u16)>,
+    /// The lines typed before, oldest first (Ctrl-R searches them).
+    history: Vec<String>,
+    /// A Ctrl-R search going on.
+    search: Option<Search>,
+}
+
+/// A Ctrl-R reverse search: what was typed, the entry found, the line it started from.
+struct Search {
+    query: String,
+    hit: Option<usize>,
+    line: String,
+    cursor: usize,
+}
+
+/// How a Ctrl-R search ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SearchEnd {
+    /// Ctrl-G or Esc: the line as it was.
+    Cancel,
+    /// An editing key: the entry found becomes the line, to edit.
+    Edit,
+    /// Enter: the entry found runs.
+    Run,
 }
 
 impl<'a, IO: Read + Write> TermIo<'a, IO> {
@@ -264,7 +288,14 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
             last_tab: false,
             at_corner: false,
             new_size: None,
+            history: Vec::new(),
+            search: None,
         }
+    }
+
+    /// The lines typed before, oldest first, for Ctrl-R.
+    pub(crate) fn set_history(&mut self, lines: Vec<String>) {
+        self.history = lines;
     }
 
     /// The prompt of the line noline is about to read (for Tab and redraws).
@@ -337,6 +368,12 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                         return;
                     }
                     0x1b => return,
+                    _ if self.search.is_some() && b != b'[' && b != b'O' => {
+                        // Esc (then anything but a key sequence) ends a search as it was.
+                        self.in_state = InState::Ground;
+                        self.search_end(SearchEnd::Cancel);
+                        continue;
+                    }
                     b'b' | b'f' => {
                         // Alt-b / Alt-f: a word back or forward, as arrow keys for noline.
                         self.in_state = InState::Ground;
@@ -420,7 +457,11 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
     fn ground_in(&mut self, b: u8) {
         let after_cr = core::mem::replace(&mut self.last_cr, false);
         let tab_before = core::mem::replace(&mut self.last_tab, false);
+        if self.search.is_some() && b != 0x1b && self.search_key(b) {
+            return;
+        }
         match b {
+            0x12 => self.search_start(),
             b'\t' => self.tab(tab_before),
             0x0c => self.redraw(true),
             0x1b => self.in_state = InState::Esc,
@@ -594,8 +635,108 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
         }
     }
 
+    /// Ctrl-R: starts a reverse search through the lines typed before (shown in place of the
+    /// line: `(reverse-i-search)'query': match`); a second Ctrl-R finds an older match.
+    fn search_start(&mut self) {
+        if let Some(s) = &self.search {
+            let older = s.hit;
+            self.search_find(older);
+        } else {
+            let (line, cursor) = self.line_state();
+            self.search = Some(Search {
+                query: String::new(),
+                hit: None,
+                line,
+                cursor,
+            });
+        }
+        self.search_draw();
+    }
+
+    /// A key while searching: printable text narrows the search, Backspace widens it, Ctrl-R
+    /// finds an older match, Ctrl-G cancels, Enter runs the match; another control key takes the
+    /// match into the line and is then handled as usual (returns false).
+    fn search_key(&mut self, b: u8) -> bool {
+        match b {
+            0x12 => self.search_start(),
+            0x07 => self.search_end(SearchEnd::Cancel),
+            b'\r' | b'\n' => self.search_end(SearchEnd::Run),
+            0x08 | 0x7f => {
+                if let Some(s) = &mut self.search {
+                    s.query.pop();
+                }
+                self.search_find(None);
+                self.search_draw();
+            }
+            0x20..=0x7e => {
+                if let Some(s) = &mut self.search
+                    && s.query.len() < 64
+                {
+                    s.query.push(char::from(b));
+                }
+                let from = self.search.as_ref().and_then(|s| s.hit.map(|h| h + 1));
+                self.search_find(from);
+                self.search_draw();
+            }
+            0x80.. => {} // not searched for: ASCII only
+            _ => {
+                self.search_end(SearchEnd::Edit);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The newest entry before `before` (default: all) that contains the query.
+    fn search_find(&mut self, before: Option<usize>) {
+        let Some(s) = &mut self.search else { return };
+        let end = before.unwrap_or(self.history.len()).min(self.history.len());
+        let found = (0..end)
+            .rev()
+            .find(|&i| self.history[i].contains(s.query.as_str()));
+        if found.is_some() || s.query.is_empty() {
+            s.hit = found;
+        }
+    }
+
+    fn search_draw(&mut self) {
+        let Some(s) = &self.search else { return };
+        let hit = s.hit.map_or("", |i| self.history[i].as_str());
+        let text = alloc::format!("(reverse-i-search)'{}': {hit}", s.query);
+        let _ = self.move_to(0);
+        let _ = self.emit(b"\x1b[J");
+        self.cells.clear();
+        for b in text.bytes() {
+            let _ = self.out_byte(b);
+        }
+    }
+
+    /// Ends the search: draws the prompt and the line noline has again, then types the match
+    /// in for noline (Home, Ctrl-U, the text; and Enter to run it).
+    fn search_end(&mut self, how: SearchEnd) {
+        let Some(s) = self.search.take() else { return };
+        let _ = self.move_to(0);
+        let _ = self.emit(b"\x1b[J");
+        self.cells.clear();
+        let _ = self.draw_line(&s.line, s.cursor);
+        if how == SearchEnd::Cancel {
+            return;
+        }
+        if let Some(i) = s.hit {
+            self.input.push(b"\x1b[1~\x15");
+            let entry = self.history[i].clone();
+            self.input.push(entry.as_bytes());
+        }
+        if how == SearchEnd::Run {
+            self.input.push(b"\r");
+        }
+    }
+
     /// A complete key sequence from the terminal; forwards the ones noline handles.
     fn csi_in(&mut self, fin: u8, p0: u16) {
+        if self.search.is_some() {
+            self.search_end(SearchEnd::Edit);
+        }
         let key: &[u8] = match (fin, p0) {
             (b'A', _) => b"\x1b[A",
             (b'B', _) => b"\x1b[B",
@@ -1049,7 +1190,7 @@ mod tests {
         let mut q = Queue::new();
         q.push(b"abc");
         assert_eq!(q.pop(), Some(b'a'));
-        q.push(&[7; 400]);
+        q.push(&[7; 2 * QUEUE]);
         assert_eq!(q.len, QUEUE);
         assert_eq!(q.pop(), Some(b'b'));
         assert_eq!(q.pop(), Some(b'c'));

@@ -331,3 +331,27 @@ fn history_lists_typed_lines_and_ctrl_d_is_ignored() {
         "Ctrl-D at an empty prompt did not end the shell"
     );
 }
+
+/// Ctrl-R finds a line typed before (Ctrl-R again: an older one); Enter runs it, an editing key
+/// takes it into the line, Ctrl-G gives the line back as it was.
+#[test]
+fn ctrl_r_searches_the_lines_typed_before() {
+    let s = terminal(
+        REPLY,
+        b"echo alpha\recho beta\recho gamma\r\x12al\r\x12echo\x12\x12\x1b[D!\rkeep\x12zz\x07 me\r",
+    );
+    let scr = screen(&s, 24, 80);
+    let text = s.io.text();
+    assert!(
+        text.contains("(reverse-i-search)'al': echo alpha"),
+        "{text:?}"
+    );
+    // Enter ran the match.
+    let runs: Vec<&String> = scr.iter().filter(|l| *l == "alpha").collect();
+    assert_eq!(runs.len(), 2, "{scr:?}");
+    // Three Ctrl-R for "echo": gamma, then alpha (the newest first, then older), then beta.
+    // (The history is alpha, beta, gamma, echo alpha.) Left arrow edits it: "echo bet!a".
+    assert!(scr.iter().any(|l| l == "bet!a"), "{scr:?}");
+    // Ctrl-G: the line typed before the search comes back; typing goes on.
+    assert!(scr.iter().any(|l| l == "rtos> keep me"), "{scr:?}");
+}
