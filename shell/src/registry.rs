@@ -49,6 +49,7 @@ const TABLES: &[&[Command]] = &[
     crate::trace::COMMANDS,
     crate::watchdog::COMMANDS,
     crate::stress::COMMANDS,
+    crate::reload::COMMANDS,
     crate::machine::COMMANDS,
 ];
 

@@ -187,6 +187,10 @@ pub(crate) struct FakeSystem {
     pub real_sleep: bool,
     /// How many times the shell said its console is up ([`System::console_up`]).
     pub console_up: u32,
+    /// What [`System::reload_target`] says.
+    pub reload_target: Option<crate::ReloadTarget>,
+    /// Images given to [`System::reload`] (which "fails" after recording one).
+    pub reloaded: Vec<Vec<u8>>,
 }
 
 impl FakeSystem {
@@ -213,6 +217,12 @@ impl FakeSystem {
             idles: 0,
             real_sleep: false,
             console_up: 0,
+            reload_target: Some(crate::ReloadTarget {
+                board: "rpi4",
+                load_addr: 0x8_0000,
+                max_size: 64 * 1024,
+            }),
+            reloaded: Vec::new(),
         }
     }
 }
@@ -262,6 +272,15 @@ impl System for FakeSystem {
 
     fn crash(&mut self, kind: CrashKind) {
         self.crashes.push(kind);
+    }
+
+    fn reload_target(&self) -> Option<crate::ReloadTarget> {
+        self.reload_target
+    }
+
+    fn reload(&mut self, image: &[u8]) -> String {
+        self.reloaded.push(image.to_vec());
+        String::from("fake system: recorded the image, did not start it")
     }
 
     fn uart(&self) -> Option<crate::UartInfo> {
