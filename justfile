@@ -122,6 +122,14 @@ trace file board="virt" *args: setup
 image board="rpi4" *args:
     @{{ runner }} image "$@"
 
+# README: Reloading the kernel over the serial line. Extra args: --tty DEV, --image PATH,
+# --tag TEXT, --check, --timeout SECS, --kernel PATH (QEMU boots it first; default the fresh build).
+# Send a fresh kernel to the shell's `reload` (QEMU, or a real Pi 4 with --tty /dev/ttyUSB0).
+[no-cd]
+[no-exit-message]
+push board="rpi4" *args: setup
+    @{{ runner }} push "$@"
+
 # Everything CI checks: host tests, lints, both images, QEMU tests on both boards, loom, and the
 # benchmarks against bench/baseline.json (deterministic under -icount: a >5% slower row fails).
 test: setup

@@ -1746,3 +1746,159 @@ mod top {
         assert!(tkw["max_latency_us"].is_u64(), "{json}");
     }
 }
+
+// ---- Kernel reload over the serial line ----
+// Issue 13 item 8: `runner push` boots the current kernel, sends a copy of its flat image with a
+// build tag written in (so its banner can be told from the first one) to the shell's `reload`,
+// and the new kernel comes up; a corrupt image is refused and the old kernel answers.
+
+mod reload {
+    use super::image;
+    use runner::push::{PushError, PushOpts, PushOutcome, push_qemu};
+    use runner::{Board, build};
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    both_boards!(
+        a_pushed_kernel_comes_up_and_runs_commands,
+        a_corrupt_image_is_refused_and_the_old_kernel_answers,
+        busy_and_offline_cpus_are_parked_and_the_new_kernel_reloads_again,
+    );
+
+    const TAG: &str = "reload-test";
+
+    /// The board's flat image (`kernel8.img`, `qemu-virt.bin`), made once.
+    fn flat(board: Board) -> PathBuf {
+        static FLAT: [OnceLock<Result<PathBuf, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+        FLAT[board as usize]
+            .get_or_init(|| {
+                image(board); // the one build of this board, shared with the other tests
+                build::build_flat(&build::workspace_root(), board, true).map_err(|e| e.0)
+            })
+            .clone()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn opts(board: Board) -> PushOpts {
+        PushOpts {
+            kernel: Some(image(board)),
+            image: Some(flat(board)),
+            tag: Some(TAG.into()),
+            timeout: Duration::from_secs(60),
+            ..PushOpts::default()
+        }
+    }
+
+    fn show(o: &PushOutcome) -> String {
+        format!(
+            "status {} ({:?}) after {:?}; {}\n--- transcript ---\n{}",
+            o.status,
+            o.result,
+            o.elapsed,
+            o.message.as_deref().unwrap_or("no message"),
+            o.transcript
+        )
+    }
+
+    /// The banners' first lines (`rtos <version> on <board>`).
+    fn banners(o: &PushOutcome) -> usize {
+        o.lines()
+            .filter(|l| l.starts_with("rtos ") && l.contains(" on "))
+            .count()
+    }
+
+    fn count(o: &PushOutcome, line: &str) -> usize {
+        o.lines().filter(|l| l.trim_end() == line).count()
+    }
+
+    /// The transcript's lines after the last `reload: starting the new kernel`.
+    fn after_last_start(o: &PushOutcome) -> Vec<&str> {
+        let lines: Vec<&str> = o.lines().collect();
+        let at = lines
+            .iter()
+            .rposition(|l| *l == "reload: starting the new kernel")
+            .unwrap_or_else(|| panic!("no start line\n{}", show(o)));
+        lines[at + 1..].to_vec()
+    }
+
+    fn a_pushed_kernel_comes_up_and_runs_commands(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                then: b"echo on-the-new-kernel\nuptime\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(o.guest_status, Some(0), "{}", show(&o));
+        let ok = o.result.clone().unwrap();
+        assert!(
+            ok.starts_with("reload: received ") && ok.ends_with(" ok"),
+            "{ok}"
+        );
+        assert_eq!(banners(&o), 2, "{}", show(&o));
+        let new = after_last_start(&o);
+        let name = board_name(board);
+        assert!(
+            new[0].starts_with("rtos ") && new[0].ends_with(&format!(" on {name}")),
+            "{}",
+            show(&o)
+        );
+        assert_eq!(new[1], format!("  build: {TAG}"), "{}", show(&o));
+        // Entered at EL1, every CPU started again by the new kernel.
+        assert_eq!(new[2], "  entry: EL1 (running at EL1)", "{}", show(&o));
+        assert_eq!(count(&o, "  cpus: 4/4 online"), 2, "{}", show(&o));
+        assert!(new.contains(&"on-the-new-kernel"), "{}", show(&o));
+        assert_eq!(count(&o, &format!("  build: {TAG}")), 1, "{}", show(&o));
+    }
+
+    fn board_name(board: Board) -> &'static str {
+        board.kernel_name()
+    }
+
+    fn a_corrupt_image_is_refused_and_the_old_kernel_answers(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                corrupt_at: Some(5000),
+                then: b"echo old=$?\nuptime\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 1, "{}", show(&o));
+        let Err(PushError::Refused(line)) = &o.result else {
+            panic!("{}", show(&o))
+        };
+        assert!(
+            line.starts_with("error: reload: CRC mismatch: the image's CRC-32 is 0x"),
+            "{line}"
+        );
+        // The old kernel goes on: one banner, no tag, and it answers.
+        assert_eq!(banners(&o), 1, "{}", show(&o));
+        assert_eq!(count(&o, &format!("  build: {TAG}")), 0, "{}", show(&o));
+        assert_eq!(count(&o, "old=1"), 1, "{}", show(&o));
+        assert_eq!(o.guest_status, Some(0), "{}", show(&o));
+    }
+
+    fn busy_and_offline_cpus_are_parked_and_the_new_kernel_reloads_again(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                // A CPU offline (powered off on virt, in a WFE loop on the Pi), a thread that
+                // never yields on another, a busy one on a third, one printing all the time.
+                before: b"cpu offline 2\nspawn hog h1 --cpu 1\nspawn spin s3 --cpu 3\n\
+                          spawn ticker t1 --period 20ms\n"
+                    .to_vec(),
+                times: 2,
+                then: b"echo twice\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(banners(&o), 3, "{}", show(&o));
+        assert_eq!(count(&o, "  cpus: 4/4 online"), 3, "{}", show(&o));
+        assert!(o.lines().any(|l| l.starts_with("t1: tick")), "{}", show(&o));
+        assert!(after_last_start(&o).contains(&"twice"), "{}", show(&o));
+    }
+}
