@@ -16,8 +16,8 @@ runner := "cargo run -q --manifest-path '" + manifest + "' -p tests --bin runner
 default:
     @just --list --unsorted
 
-# Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2 (reads
-# the CTF traces `just trace` writes; a test runs it). Quiet when all is there.
+# babeltrace2 reads the CTF traces `just trace` writes (a test runs it). Quiet when all is there.
+[doc("Install what is missing: the pinned Rust toolchain, QEMU >= 9.0 with raspi4b, babeltrace2, junitparser.")]
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -67,6 +67,14 @@ setup:
         fi
     fi
 
+    # junitparser (a Python package) reads the JUnit XML of `just check` in a test.
+    if command -v python3 >/dev/null 2>&1 && ! python3 -c "import junitparser" 2>/dev/null; then
+        echo "setup: installing the junitparser Python package (pip --user)"
+        python3 -m pip install --quiet --user junitparser 2>/dev/null \
+            || python3 -m pip install --quiet --user --break-system-packages junitparser \
+            || echo "setup: could not install junitparser; the JUnit check will be skipped" >&2
+    fi
+
     # QEMU with the raspi4b machine (QEMU >= 9.0).
     has_qemu() { command -v qemu-system-aarch64 >/dev/null 2>&1 && qemu-system-aarch64 -machine help 2>/dev/null | grep -q raspi4b; }
     if has_qemu; then exit 0; fi
@@ -110,12 +118,20 @@ run board="virt" *args: setup
 script file board="virt" *args: setup
     @{{ runner }} script "$@"
 
-# Run a script that traces (`trace start` ... `trace dump`) and export its dump beside the
-# transcript in target/trace/: NAME.json (open in ui.perfetto.dev) and NAME.ctf/ (babeltrace2).
+# The script traces (`trace start` ... `trace dump`); NAME.json opens in ui.perfetto.dev,
+# NAME.ctf/ in babeltrace2.
+[doc("Run a tracing script and export its dump: target/trace/NAME.{log,json,ctf/}.")]
 [no-cd]
 [no-exit-message]
 trace file board="virt" *args: setup
     @{{ runner }} trace "$@"
+
+# Front matter (`# check: boards= status= timeout= smp= skip=`) and `expect`: README, Test suites.
+[doc("Run .rsh scripts as a suite (default tests/scripts): PASS/FAIL lines, --junit FILE, --jobs N.")]
+[no-cd]
+[no-exit-message]
+check *args: setup
+    @{{ runner }} check "$@"
 
 # Write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default target/rpi4-sd; --out DIR).
 [no-cd]
@@ -124,20 +140,22 @@ image board="rpi4" *args:
 
 # README: Reloading the kernel over the serial line. Extra args: --tty DEV, --image PATH,
 # --tag TEXT, --check, --timeout SECS, --kernel PATH (QEMU boots it first; default the fresh build).
-# Send a fresh kernel to the shell's `reload` (QEMU, or a real Pi 4 with --tty /dev/ttyUSB0).
+[doc("Send a fresh kernel to the shell's `reload` (QEMU, or a real Pi 4 with --tty /dev/ttyUSB0).")]
 [no-cd]
 [no-exit-message]
 push board="rpi4" *args: setup
     @{{ runner }} push "$@"
 
-# Everything CI checks: host tests, lints, both images, QEMU tests on both boards, loom, and the
-# benchmarks against bench/baseline.json (deterministic under -icount: a >5% slower row fails).
+# The benchmarks are deterministic under -icount: a row >5% slower than bench/baseline.json fails.
+[doc("Everything CI checks: host tests, lints, images, QEMU tests and the script suite on both boards, loom, benchmarks.")]
 test: setup
     cargo test
     {{ just_executable() }} lint
     {{ just_executable() }} clippy
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
+    {{ runner }} check tests/scripts --board all --junit target/junit.xml
+    python3 -c "import junitparser; x = junitparser.JUnitXml.fromfile('target/junit.xml'); print('junit: read back', sum(1 for s in x for c in s), 'test cases')"
     {{ just_executable() }} loom
     {{ just_executable() }} bench
     {{ just_executable() }} bench-check
@@ -156,8 +174,9 @@ bench-baseline:
     cp target/bench/virt.json bench/baseline.json
     @echo "bench/baseline.json updated from target/bench/virt.json"
 
-# loom models (UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work pool
-# cancel/mod vs timer vs run), in their own target dir.
+# The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work
+# pool cancel/mod vs timer vs run.
+[doc("Run the loom models (in their own target dir).")]
 loom:
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="{{ justfile_directory() }}/target/loom" cargo test -p rtos --release --lib loom
 

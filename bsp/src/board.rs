@@ -51,4 +51,6 @@ pub struct Board {
     pub smp: SmpMethod,
     /// How to power off and reset.
     pub power: PowerMethod,
+    /// Print the first-boot self-check in the banner (real hardware: what differs from QEMU).
+    pub self_check: bool,
 }

@@ -72,14 +72,37 @@ unsafe extern "Rust" {
 }
 
 unsafe extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
     static __kernel_end: u8;
+}
+
+/// The kernel's text (its code), as the linker script placed it.
+pub(crate) fn kernel_text() -> core::ops::Range<usize> {
+    core::ptr::addr_of!(__kernel_start) as usize..core::ptr::addr_of!(__text_end) as usize
 }
 
 /// Set by each secondary CPU once it runs Rust code with its GIC interface up.
 static STARTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
-/// How long CPU 0 waits for a secondary CPU to come up.
-const CPU_START_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long CPU 0 waits for a secondary CPU to come up, on the generic timer. Seconds, not
+/// milliseconds: under QEMU on a loaded host a vCPU thread can wait that long to be scheduled
+/// (500 ms was seen to lose CPUs on a busy 2-core machine), and a real CPU takes microseconds.
+const CPU_START_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How one secondary CPU's start went, for the banner.
+#[derive(Clone, Copy)]
+enum Start {
+    /// Online after this long (from the request to its answer to the ping).
+    Online(Duration),
+    /// The firmware refused to start it (PSCI `CPU_ON` error).
+    Refused(smccc::psci::error::Error),
+    /// It did not answer within [`CPU_START_TIMEOUT`]: it never ran our code, or ran it but did
+    /// not answer the ping.
+    NoAnswer { ran: bool },
+    /// Not tried (no PSCI conduit in the device tree).
+    NotTried,
+}
 
 /// What the device tree told us, if the loader passed one.
 #[derive(Default)]
@@ -171,6 +194,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         .cpus
         .unwrap_or(board.max_cpus)
         .clamp(1, board.max_cpus.min(MAX_CPUS));
+    let ram_from_dt = info.ram.is_some();
     KERNEL.call_once(|| Kernel {
         board,
         uart,
@@ -204,17 +228,20 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     rtos::entry::init_cpu();
     arch::irq_enable();
 
-    start_secondaries(k);
+    let starts = start_secondaries(k);
 
     kprintln!("rtos {} on {}", VERSION, board.name);
     if let Some(tag) = build_tag() {
         kprintln!("  build: {tag}");
     }
     kprintln!("  entry: EL{} (running at EL1)", entry_el);
-    kprintln!("  cpus: {}/{} online", rtos::cpu::online_count(), k.cpus);
+    report_cpus(k.cpus, &starts);
     kprintln!("  gic: GICv2, {} interrupt lines", k.gic.lines());
     kprintln!("  timer: {} Hz", timer::frequency());
     kprintln!("  ram: {} MiB at {:#x}", k.ram.1 >> 20, k.ram.0);
+    if board.self_check {
+        self_check(k, ram_from_dt);
+    }
     kprintln!(
         "  heap: {} KiB, boot took {} ms",
         crate::heap::usage().1 >> 10,
@@ -225,6 +252,33 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     start_app(unsafe { BSP_APP });
     // The boot context is CPU 0's idle thread from here on.
     rtos::entry::idle_loop()
+}
+
+/// The first-boot self-check (real hardware; `Board::self_check`): what a hobbyist's first
+/// transcript should tell us about how the board differs from QEMU. The entry level and each
+/// CPU's start time are on the banner's lines already.
+fn self_check(k: &Kernel, ram_from_dt: bool) {
+    let (ctlr, typer, group0, cctlr) = k.gic.readback();
+    kprintln!(
+        "  self-check: GICD_CTLR {ctlr:#x}, GICD_TYPER {typer:#x} (security extensions {}), \
+         GICD_IGROUPR0 {group0:#010x} ({}), GICC_CTLR {cctlr:#x}",
+        if typer & (1 << 10) != 0 { "yes" } else { "no" },
+        match group0 {
+            0 => "SGIs/PPIs in group 0",
+            u32::MAX => "SGIs/PPIs in group 1: the firmware's Non-secure set-up",
+            _ => "mixed groups",
+        }
+    );
+    kprintln!(
+        "  self-check: UART clock {} Hz assumed (config.txt init_uart_clock), 115200 baud; \
+         RAM {}",
+        k.board.uart_clock_hz,
+        if ram_from_dt {
+            "from the device tree"
+        } else {
+            "from the board's default (no device tree memory node)"
+        }
+    );
 }
 
 /// Creates the application's main thread, starts `kthreadd`, then wakes the main thread (tid 1,
@@ -250,13 +304,20 @@ fn start_app(app: &'static App) {
 }
 
 /// Starts every secondary CPU, then pings each with an SGI; a CPU is online once it answered.
-fn start_secondaries(k: &Kernel) {
+/// Returns how each start went (index: CPU; CPU 0 is the boot CPU).
+fn start_secondaries(k: &Kernel) -> [Option<Start>; MAX_CPUS] {
+    let mut starts = [None; MAX_CPUS];
     let entry = arch::boot::_secondary_start as *const () as usize as u64;
     for (cpu, started) in STARTED.iter().enumerate().take(k.cpus).skip(1) {
+        let begin = Instant::now();
         match k.board.smp {
             SmpMethod::Psci => {
-                let Some(conduit) = k.psci else { break };
-                if arch::psci::cpu_on(conduit, cpu as u64, entry, cpu as u64).is_err() {
+                let Some(conduit) = k.psci else {
+                    starts[cpu] = Some(Start::NotTried);
+                    continue;
+                };
+                if let Err(e) = arch::psci::cpu_on(conduit, cpu as u64, entry, cpu as u64) {
+                    starts[cpu] = Some(Start::Refused(e));
                     continue;
                 }
             }
@@ -274,12 +335,61 @@ fn start_secondaries(k: &Kernel) {
         while !started.load(Ordering::Acquire) && !deadline.has_passed() {
             arch::cpu_relax();
         }
-        if started.load(Ordering::Acquire) {
+        let ran = started.load(Ordering::Acquire);
+        let online = rtos::cpu::stats(cpu).expect("cpu < MAX_CPUS");
+        if ran {
             k.gic.send_sgi(Sgi::Ping, 1 << cpu);
-            let online = rtos::cpu::stats(cpu).expect("cpu < MAX_CPUS");
             while !online.is_online() && !deadline.has_passed() {
                 arch::cpu_relax();
             }
+        }
+        starts[cpu] = Some(if online.is_online() {
+            Start::Online(Instant::now().saturating_duration_since(begin))
+        } else {
+            Start::NoAnswer { ran }
+        });
+    }
+    starts
+}
+
+/// The banner's CPU lines: `  cpus: N/M online (cpu1 120us, ...)`, then one line per CPU that
+/// did not come up, naming it and why.
+fn report_cpus(total: usize, starts: &[Option<Start>]) {
+    let mut times = alloc::string::String::new();
+    for (cpu, s) in starts.iter().enumerate() {
+        if let Some(Start::Online(d)) = s {
+            let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+            let sep = if times.is_empty() { "" } else { ", " };
+            let _ = core::fmt::Write::write_fmt(&mut times, format_args!("{sep}cpu{cpu} {us}us"));
+        }
+    }
+    let started = if times.is_empty() {
+        alloc::string::String::new()
+    } else {
+        alloc::format!(" (started in: {times})")
+    };
+    kprintln!(
+        "  cpus: {}/{} online{}",
+        rtos::cpu::online_count(),
+        total,
+        started
+    );
+    let secs = CPU_START_TIMEOUT.as_secs();
+    for (cpu, s) in starts.iter().enumerate() {
+        match s {
+            Some(Start::Refused(e)) => {
+                kprintln!("  cpu{cpu}: NOT STARTED: the firmware refused CPU_ON ({e:?})");
+            }
+            Some(Start::NoAnswer { ran: false }) => {
+                kprintln!("  cpu{cpu}: NOT STARTED: it did not run the kernel within {secs} s");
+            }
+            Some(Start::NoAnswer { ran: true }) => {
+                kprintln!("  cpu{cpu}: NOT STARTED: it ran but did not answer within {secs} s");
+            }
+            Some(Start::NotTried) => {
+                kprintln!("  cpu{cpu}: NOT STARTED: no PSCI method in the device tree");
+            }
+            Some(Start::Online(_)) | None => {}
         }
     }
 }

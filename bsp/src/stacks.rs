@@ -90,6 +90,16 @@ pub fn in_arena(addr: usize) -> bool {
     addr.wrapping_sub(arena_base()) < ARENA_SIZE
 }
 
+/// The top (one past the highest byte) of the thread stack of the arena that holds `addr`, or
+/// `None` if `addr` is not in a stack of the arena (elsewhere, or in a guard page).
+pub fn stack_top(addr: usize) -> Option<usize> {
+    if !in_arena(addr) || in_guard(addr) {
+        return None;
+    }
+    let slot = (addr - arena_base()) / SLOT_SIZE;
+    Some(arena_base() + (slot + 1) * SLOT_SIZE)
+}
+
 /// The slot index of a stack handed out by [`alloc`], or `None` if `stack` is not one.
 fn slot_of(stack: &Stack) -> Option<usize> {
     let off = stack.base.wrapping_sub(arena_base() + GUARD_SIZE);

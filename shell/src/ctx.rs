@@ -60,6 +60,8 @@ pub(crate) struct Ctx<'a> {
     pub errexit: bool,
     /// Set to end the shell after this command.
     pub exit: Option<Exit>,
+    /// The language's variables, functions and loop state (`break`, `unset`, `set x=1`).
+    pub lang: &'a mut crate::script::Lang,
 }
 
 impl Ctx<'_> {

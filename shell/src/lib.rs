@@ -65,6 +65,13 @@
 //! `error: `. `$?` expands to the last status in any unquoted or double-quoted word. Blank and
 //! comment lines leave `$?` alone.
 //!
+//! # The language
+//!
+//! Lines are parsed and run by `script/`: variables, `$((...))`, `$(...)`, `if`, `while`,
+//! `until`, `for`, `repeat`, functions, `&&`/`||`/`!`, `test`/`[`. A line that leaves a
+//! construct open is kept and the next is read with the continuation prompt `> `. Every
+//! buffer and count the language keeps is bounded (see `script/limits.rs`).
+//!
 //! # Live views
 //!
 //! `top` (in `top/`) samples the kernel's counters (per-CPU interrupts, switches and idle time,
@@ -120,9 +127,11 @@ mod args;
 mod basic;
 #[cfg(feature = "bench")]
 mod bench;
+mod complete;
 mod ctx;
 mod detect;
 mod erased;
+mod expect;
 mod kthreads;
 mod machine;
 mod out;
@@ -130,6 +139,7 @@ mod parse;
 mod reader;
 mod registry;
 mod reload;
+mod script;
 mod session;
 mod stress;
 mod system;
@@ -144,5 +154,6 @@ mod work;
 
 pub use detect::DETECT_TIMEOUT;
 pub use erased::Console;
+pub use script::CONT_PROMPT;
 pub use session::Shell;
 pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, ReloadTarget, System, UartInfo};

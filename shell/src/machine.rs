@@ -32,13 +32,15 @@ pub(crate) const COMMANDS: &[Command] = &[
     },
     Command {
         name: "set",
-        usage: "set [-e|+e]",
-        help: "stop scripts at the first failing command",
+        usage: "set [-e|+e] [name=value...]",
+        help: "stop scripts at the first failing command; set variables",
         long_help: "set -e: in non-terminal (script) mode, the first command that fails (non-zero\n\
                     status) ends the shell with that status; nothing after it runs.\n\
                     set +e: keep going after failures (the default).\n\
                     At an interactive terminal set -e is recorded but a failure does not end\n\
-                    the shell. Without an argument, prints the current setting.",
+                    the shell. Without an argument, prints the current setting.\n\
+                    set name=value: sets a variable, as `name=value` alone on a line does\n\
+                    (`vars` lists them, `$name` or `${name}` reads one).",
         run: cmd_set,
     },
     Command {
@@ -79,7 +81,29 @@ fn cmd_exit(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
 fn cmd_set(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let on = args.flag("-e")?;
     let off = args.flag("+e")?;
+    let assigns = args.rest()?;
+    let mut pairs = alloc::vec::Vec::new();
+    for word in assigns {
+        match word.split_once('=') {
+            Some((name, value)) if crate::script::syntax::is_name(name) => {
+                pairs.push((name, value))
+            }
+            _ => {
+                return Err(CmdError::usage(alloc::format!(
+                    "expected name=value, got '{word}'"
+                )));
+            }
+        }
+    }
     args.finish()?;
+    for (name, value) in &pairs {
+        ctx.lang
+            .set_var(name, (*value).into())
+            .map_err(CmdError::runtime)?;
+    }
+    if !pairs.is_empty() && !on && !off {
+        return Ok(0);
+    }
     match (on, off) {
         (true, true) => return Err(CmdError::usage("-e and +e together")),
         (true, false) => ctx.errexit = true,

@@ -166,10 +166,15 @@ impl LineReader {
             self.reset_decoding();
             return true;
         }
-        if self.pos == self.len && !self.eof && matches!(io.read_ready(), Ok(true)) {
-            match io.read(&mut self.chunk) {
+        // Read what has arrived behind the read-ahead (lines typed ahead stay in front of it),
+        // as far as the chunk has room.
+        let ahead = self.len - self.pos;
+        if ahead < self.chunk.len() && !self.eof && matches!(io.read_ready(), Ok(true)) {
+            self.chunk.copy_within(self.pos..self.len, 0);
+            (self.pos, self.len) = (0, ahead);
+            match io.read(&mut self.chunk[ahead..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => (self.pos, self.len) = (0, n.min(self.chunk.len())),
+                Ok(n) => self.len = (ahead + n).min(self.chunk.len()),
                 Err(_) => return false,
             }
         }

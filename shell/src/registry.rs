@@ -7,8 +7,10 @@ use core::fmt;
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::out::{Out, Sink};
-use crate::parse::tokenize;
-use crate::system::{Exit, State, System};
+use crate::script::State;
+use crate::script::exec::{Run, Stop};
+use crate::script::{Feed, MAX_BLOCK};
+use crate::system::{Exit, System};
 
 /// `help`, the registry's own command.
 const HELP: &[Command] = &[Command {
@@ -29,11 +31,15 @@ pub(crate) const TIME: &[Command] = &[Command {
     run: cmd_time,
 }];
 
+/// Width of the usage column in `help`.
+const HELP_USAGE_WIDTH: usize = 30;
+
 /// The tables, in `help` order.
 const TABLES: &[&[Command]] = &[
     HELP,
     crate::basic::COMMANDS,
     TIME,
+    crate::script::builtins::COMMANDS,
     crate::kthreads::spawn::COMMANDS,
     crate::kthreads::ps::COMMANDS,
     crate::top::COMMANDS,
@@ -49,6 +55,7 @@ const TABLES: &[&[Command]] = &[
     crate::trace::COMMANDS,
     crate::watchdog::COMMANDS,
     crate::stress::COMMANDS,
+    crate::expect::COMMANDS,
     crate::reload::COMMANDS,
     crate::machine::COMMANDS,
 ];
@@ -86,7 +93,9 @@ pub(crate) fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
 }
 
-/// Runs one input line; returns the exit the shell should take, if any.
+/// Takes one input line: runs it, or the construct it completes; returns the exit the shell
+/// should take, if any. A line that leaves a construct open is kept (the session shows the
+/// continuation prompt, see [`State::lang`]).
 pub(crate) fn execute(
     line: &str,
     state: &mut State,
@@ -94,49 +103,63 @@ pub(crate) fn execute(
     sys: &mut dyn System,
     interactive: bool,
 ) -> Option<Exit> {
-    let mut out = Out { sink };
     // Hard-IRQ log lines wait until this command's output is complete (printed before the
     // next prompt, when this guard drops).
     let _quiet = crate::work::klogd::quiet();
-    let words = match tokenize(line, state.last_status) {
-        Ok(words) => words,
-        Err(e) => {
-            let _ = fmt::Write::write_fmt(&mut out, format_args!("error: {}\n", e.message()));
+    let (list, base) = match state.lang.feed(line) {
+        Feed::More => return None,
+        Feed::Run(list, base) => (list, base),
+        Feed::TooLong => {
+            error(
+                sink,
+                format_args!("construct too long (max {MAX_BLOCK} bytes); dropped"),
+            );
+            return state.complete(2, interactive);
+        }
+        Feed::Syntax(at, msg, one_line) => {
+            if one_line {
+                error(sink, format_args!("{msg}"));
+            } else {
+                error(sink, format_args!("line {at}: {msg}"));
+            }
             return state.complete(2, interactive);
         }
     };
-    let Some(name) = words.first() else {
+    if list.is_empty() {
         return None; // blank or comment line: $? unchanged
-    };
-    let Some(cmd) = find(name) else {
-        let _ = fmt::Write::write_fmt(
-            &mut out,
-            format_args!("error: unknown command '{name}' (try 'help')\n"),
-        );
-        return state.complete(2, interactive);
-    };
-    let mut args = Args::new(cmd.usage, &words[1..]);
-    let mut ctx = Ctx {
-        out,
-        sys,
-        last_status: state.last_status,
-        interactive,
-        errexit: state.errexit,
-        exit: None,
-    };
-    let status = match (cmd.run)(&mut ctx, &mut args) {
-        Ok(status) => status,
-        Err(e) => {
-            writeln!(ctx, "error: {}: {}", cmd.name, e.msg);
-            e.status()
-        }
-    };
-    state.errexit = ctx.errexit;
-    if let Some(exit) = ctx.exit {
-        state.last_status = status;
-        return Some(exit);
     }
-    state.complete(status, interactive)
+    let result = Run {
+        state: &mut *state,
+        sink,
+        sys,
+        interactive,
+        base,
+        find,
+    }
+    .list(&list, true);
+    match result {
+        Ok(_) | Err(Stop::Break(_) | Stop::Continue(_) | Stop::Return) => None,
+        Err(Stop::Interrupt) => state.complete(crate::ctx::INTERRUPTED, interactive),
+        Err(Stop::Exit(exit)) => Some(exit),
+    }
+}
+
+/// The input ended: an unfinished construct is an error (status 2).
+pub(crate) fn end_of_input(state: &mut State, sink: &mut dyn Sink) {
+    if state.lang.continuing() {
+        state.lang.cancel();
+        error(
+            sink,
+            format_args!("end of input inside an unfinished construct"),
+        );
+        state.last_status = 2;
+    }
+}
+
+/// Prints `error: <msg>`.
+fn error(sink: &mut dyn Sink, msg: fmt::Arguments<'_>) {
+    let mut out = Out { sink };
+    let _ = fmt::Write::write_fmt(&mut out, format_args!("error: {msg}\n"));
 }
 
 fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
@@ -145,8 +168,15 @@ fn cmd_help(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     match topic {
         None => {
             writeln!(ctx, "commands:");
+            // One column for the usages; a longer one puts its text on the next line, in the
+            // same column, so the texts stay aligned.
             for c in COMMANDS {
-                writeln!(ctx, "  {:<30} {}", c.usage, c.help);
+                if c.usage.chars().count() <= HELP_USAGE_WIDTH {
+                    writeln!(ctx, "  {:<HELP_USAGE_WIDTH$} {}", c.usage, c.help);
+                } else {
+                    writeln!(ctx, "  {}", c.usage);
+                    writeln!(ctx, "  {:<HELP_USAGE_WIDTH$} {}", "", c.help);
+                }
             }
             writeln!(
                 ctx,

@@ -11,7 +11,9 @@ use crate::detect::{self, Detected};
 use crate::out::{self, IoSink, Sink};
 use crate::reader::{LineEvent, LineReader, PlainIo};
 use crate::registry;
-use crate::system::{Exit, MAX_LINE, PROMPT, State, System};
+use crate::script::CONT_PROMPT;
+use crate::script::State;
+use crate::system::{Exit, MAX_LINE, PROMPT, System};
 use crate::term;
 
 /// Bytes of line-editor history (a ring; old entries fall out).
@@ -82,9 +84,19 @@ impl Shell {
         }
     }
 
-    /// Writes [`PROMPT`] and flushes; false if the IO failed.
+    /// Writes the prompt ([`PROMPT`], or [`CONT_PROMPT`] inside an unfinished construct) and
+    /// flushes; false if the IO failed.
     fn prompt<IO: Write>(&self, io: &mut IO) -> bool {
-        out::write_all(io, PROMPT.as_bytes()).is_ok() && io.flush().is_ok()
+        out::write_all(io, self.prompt_text().as_bytes()).is_ok() && io.flush().is_ok()
+    }
+
+    /// The prompt for the next line.
+    fn prompt_text(&self) -> &'static str {
+        if self.state.lang.continuing() {
+            CONT_PROMPT
+        } else {
+            PROMPT
+        }
     }
 
     /// Non-terminal mode: plain line reader with echo. The first line's prompt is already out.
@@ -111,9 +123,13 @@ impl Shell {
                     out::line_too_long(&mut sink);
                     self.state.complete(2, false)
                 }
-                LineEvent::Cancelled => None,
+                LineEvent::Cancelled => {
+                    self.state.lang.cancel();
+                    None
+                }
                 LineEvent::Eof => {
                     sink.put(b"\r\n");
+                    registry::end_of_input(&mut self.state, &mut sink);
                     sink.flush();
                     return Exit::Poweroff(self.state.last_status);
                 }
@@ -139,7 +155,13 @@ impl Shell {
         use noline::builder::EditorBuilder;
         use noline::error::NolineError;
 
+        let names = crate::complete::live_names;
+        let completer = move |line: &str, cursor: usize, second: bool| {
+            crate::complete::complete(crate::registry::COMMANDS, line, cursor, second, &names)
+        };
+        rtos::console::set_around(&term::REDRAW);
         let mut term = term::TermIo::new(io, rows, cols);
+        term.set_completer(&completer);
         let Ok(mut editor) = EditorBuilder::from_slice(&mut self.line_buf)
             .with_slice_history(&mut self.hist_buf)
             .build_sync(&mut term)
@@ -149,9 +171,23 @@ impl Shell {
         let mut line = String::with_capacity(MAX_LINE + 1);
         loop {
             line.clear();
-            match editor.readline(PROMPT, &mut term) {
-                Ok(text) => line.push_str(text),
-                Err(NolineError::Aborted) if !term.eof && !term.failed => continue, // Ctrl-C / Ctrl-D
+            let prompt = if self.state.lang.continuing() {
+                CONT_PROMPT
+            } else {
+                PROMPT
+            };
+            term.set_prompt(prompt);
+            let read = editor.readline(prompt, &mut term);
+            term::view_off();
+            match read {
+                Ok(text) => {
+                    self.state.lang.remember(text);
+                    line.push_str(text);
+                }
+                Err(NolineError::Aborted) if !term.eof && !term.failed => {
+                    self.state.lang.cancel(); // Ctrl-C / Ctrl-D
+                    continue;
+                }
                 Err(NolineError::ParserError) => continue,
                 Err(_) => return Exit::Poweroff(self.state.last_status),
             }

@@ -95,24 +95,3 @@ pub enum Exit {
     /// Reset the machine.
     Reboot,
 }
-
-/// Shell state that survives from line to line.
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    /// Status of the last command (`$?`).
-    pub last_status: u8,
-    /// `set -e` is on.
-    pub errexit: bool,
-}
-
-impl State {
-    /// Records a finished line's status; returns the exit a `set -e` failure causes, if any.
-    pub(crate) fn complete(&mut self, status: u8, interactive: bool) -> Option<Exit> {
-        self.last_status = status;
-        if status != 0 && self.errexit && !interactive {
-            Some(Exit::Poweroff(status))
-        } else {
-            None
-        }
-    }
-}

@@ -18,16 +18,103 @@
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::complete::Completion;
 use crate::out::{Key, write_all};
+use rtos::sync::IrqSpinLock;
 
 /// Narrowest width told to noline: the prompt plus room to type must fit on one row, otherwise
 /// noline's column arithmetic underflows.
 pub(crate) const MIN_COLS: u16 = 16;
 
+/// Bytes a [`Queue`] holds (a completion or a word move is queued as typed input).
+const QUEUE: usize = 256;
+
+/// What Tab asks: `f(line, cursor, second_tab)`.
+pub(crate) type Completer = dyn Fn(&str, usize, bool) -> Completion;
+
+/// The line being edited, for kernel console lines that arrive meanwhile ([`Redraw`]).
+pub(crate) struct View {
+    /// noline is waiting for a key (the line is on the screen).
+    active: bool,
+    prompt: &'static str,
+    text: String,
+    cursor: usize,
+    cols: u16,
+}
+
+static VIEW: IrqSpinLock<View> = IrqSpinLock::new(View {
+    active: false,
+    prompt: "",
+    text: String::new(),
+    cursor: 0,
+    cols: 80,
+});
+
+/// The line is no longer being edited (noline returned it; a command runs).
+pub(crate) fn view_off() {
+    VIEW.lock().active = false;
+}
+
+/// Prints a kernel console line above the line being edited: moves to the prompt's first
+/// cell, erases to the end of the screen, prints the line, then the prompt and the partial line
+/// again with the cursor where it was (as readline and Zephyr's shell do). Installed into
+/// `rtos::console` by the terminal session.
+pub(crate) struct Redraw;
+
+/// The one [`Redraw`].
+pub(crate) static REDRAW: Redraw = Redraw;
+
+impl rtos::console::Around for Redraw {
+    fn around(&self, line: &str, out: &mut String) -> bool {
+        wrap(&VIEW.lock(), line, out)
+    }
+}
+
+/// [`Redraw`]'s work for a given view (host-tested).
+fn wrap(v: &View, line: &str, out: &mut String) -> bool {
+    {
+        if !v.active {
+            return false;
+        }
+        let cols = usize::from(v.cols.max(1));
+        let plen = v.prompt.chars().count();
+        let (len, cur) = (plen + v.text.chars().count(), plen + v.cursor);
+        let up = cur / cols;
+        let _ = core::fmt::Write::write_fmt(out, format_args!("\r"));
+        if up > 0 {
+            let _ = core::fmt::Write::write_fmt(out, format_args!("\x1b[{up}A"));
+        }
+        out.push_str("\x1b[J");
+        out.push_str(line);
+        out.push_str("\r\n");
+        out.push_str(v.prompt);
+        out.push_str(&v.text);
+        // From the end of the line back to the cursor. A line that ends on a row's last column
+        // leaves the terminal's cursor there (a pending wrap), on the same row.
+        let end_row = if len > 0 && len % cols == 0 {
+            len / cols - 1
+        } else {
+            len / cols
+        };
+        let (row, col) = (cur / cols, cur % cols);
+        if end_row > row {
+            let _ = core::fmt::Write::write_fmt(out, format_args!("\x1b[{}A", end_row - row));
+        }
+        out.push('\r');
+        if col > 0 {
+            let _ = core::fmt::Write::write_fmt(out, format_args!("\x1b[{col}C"));
+        }
+        true
+    }
+}
+
 /// Fixed-size byte FIFO.
 #[derive(Debug)]
 struct Queue {
-    buf: [u8; 16],
+    buf: [u8; QUEUE],
     head: usize,
     len: usize,
 }
@@ -35,7 +122,7 @@ struct Queue {
 impl Queue {
     const fn new() -> Self {
         Self {
-            buf: [0; 16],
+            buf: [0; QUEUE],
             head: 0,
             len: 0,
         }
@@ -120,6 +207,25 @@ pub(crate) struct TermIo<'a, IO> {
     saved: (u16, u16),
     obuf: [u8; OBUF],
     olen: usize,
+    /// The line as noline drew it, from the prompt's first cell (a shadow of the screen, kept
+    /// from noline's output: what Tab, Ctrl-L, word moves and async output redraw use).
+    cells: Vec<char>,
+    /// The row (in noline's frame) where the prompt starts; negative once scrolled off.
+    top: i32,
+    /// A UTF-8 character being drawn: its cell, bytes so far, bytes needed.
+    drawing: Option<(usize, [u8; 4], u8, u8)>,
+    /// The prompt's length in characters.
+    prompt_len: usize,
+    /// The prompt.
+    prompt: &'static str,
+    /// Computes what Tab does.
+    completer: Option<&'a Completer>,
+    /// The last key was a Tab that completed nothing.
+    last_tab: bool,
+    /// noline's last cursor move went to the far corner (its size probe follows).
+    at_corner: bool,
+    /// A size the terminal reported, for the next line (a line keeps the width it began with).
+    new_size: Option<(u16, u16)>,
 }
 
 impl<'a, IO: Read + Write> TermIo<'a, IO> {
@@ -149,7 +255,61 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
             saved: (rows - 1, 0),
             obuf: [0; OBUF],
             olen: 0,
+            cells: Vec::new(),
+            top: i32::from(rows) - 1,
+            drawing: None,
+            prompt_len: 0,
+            prompt: "",
+            completer: None,
+            last_tab: false,
+            at_corner: false,
+            new_size: None,
         }
+    }
+
+    /// The prompt of the line noline is about to read (for Tab and redraws).
+    pub(crate) fn set_prompt(&mut self, prompt: &'static str) {
+        self.prompt = prompt;
+        self.prompt_len = prompt.chars().count();
+    }
+
+    /// Tab completion: `f(line, cursor, second_tab)`.
+    pub(crate) fn set_completer(&mut self, f: &'a Completer) {
+        self.completer = Some(f);
+    }
+
+    /// The line being edited and the cursor in it (a char index), from the shadow.
+    pub(crate) fn line_state(&self) -> (String, usize) {
+        let text: String = self.cells.iter().skip(self.prompt_len).collect();
+        let cursor = self
+            .index()
+            .map_or(0, |i| i.saturating_sub(self.prompt_len))
+            .min(text.chars().count());
+        (text, cursor)
+    }
+
+    /// The cursor's cell in the line (from the prompt's first cell), if it is on the line.
+    fn index(&self) -> Option<usize> {
+        let rows_down = i32::from(self.row) - self.top;
+        usize::try_from(rows_down)
+            .ok()
+            .map(|r| r * usize::from(self.cols) + usize::from(self.col))
+    }
+
+    /// The screen scrolled up one row (a line end or wrap on the bottom row).
+    fn scrolled(&mut self) {
+        self.top -= 1;
+    }
+
+    /// Publishes the line for async output ([`Redraw`]): active while noline waits for a key.
+    fn publish(&self) {
+        let (text, cursor) = self.line_state();
+        let mut v = VIEW.lock();
+        v.active = true;
+        v.prompt = self.prompt;
+        v.text = text;
+        v.cursor = cursor;
+        v.cols = self.cols;
     }
 
     // ---- input side ----
@@ -177,6 +337,12 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                         return;
                     }
                     0x1b => return,
+                    b'b' | b'f' => {
+                        // Alt-b / Alt-f: a word back or forward, as arrow keys for noline.
+                        self.in_state = InState::Ground;
+                        self.word_move(b == b'f');
+                        return;
+                    }
                     0x20..=0x7e => {
                         // Alt+key and other two-byte escapes: not for noline.
                         self.in_state = InState::Ground;
@@ -199,7 +365,9 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                         0x20..=0x2f | 0x3a | 0x3c..=0x3f => odd = true,
                         0x40..=0x7e => {
                             self.in_state = InState::Ground;
-                            if !odd {
+                            if !odd && b == b'R' && n == 1 {
+                                self.resized(p[0], p[1]);
+                            } else if !odd {
                                 self.csi_in(b, p[0]);
                             }
                             return;
@@ -251,7 +419,10 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
 
     fn ground_in(&mut self, b: u8) {
         let after_cr = core::mem::replace(&mut self.last_cr, false);
+        let tab_before = core::mem::replace(&mut self.last_tab, false);
         match b {
+            b'\t' => self.tab(tab_before),
+            0x0c => self.redraw(true),
             0x1b => self.in_state = InState::Esc,
             b'\n' if after_cr => {}
             b'\r' => {
@@ -281,6 +452,145 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                 }
             }
             _ => {} // stray continuation byte or invalid lead byte
+        }
+    }
+
+    /// A cursor position report: the answer to the size probe [`Self::probe_size`] sent, so the
+    /// terminal's size now (the next line is drawn for it). Zero or absurd values are ignored.
+    fn resized(&mut self, rows: u16, cols: u16) {
+        if (1..=999).contains(&rows) && (1..=999).contains(&cols) {
+            self.new_size = Some((rows, cols.max(MIN_COLS)));
+        }
+    }
+
+    /// Asks the real terminal for its size (the answer comes in as input; see [`Self::resized`]).
+    fn probe_size(&mut self) -> Result<(), ErrorKind> {
+        self.emit(b"\x1b7\x1b[999;999H\x1b[6n\x1b8")
+    }
+
+    /// Tab: completes at the cursor (typed in for noline), or on a second Tab lists the
+    /// candidates below the line and draws the line again.
+    fn tab(&mut self, second: bool) {
+        let Some(f) = self.completer else { return };
+        let (text, cursor) = self.line_state();
+        match f(&text, cursor, second) {
+            Completion::Insert(s) => self.input.push(s.as_bytes()),
+            Completion::List(c) => {
+                let width = c.iter().map(|x| x.chars().count()).max().unwrap_or(0) + 2;
+                let per_row = (usize::from(self.cols) / width.max(1)).max(1);
+                let mut list = String::new();
+                for (i, name) in c.iter().take(200).enumerate() {
+                    list.push_str(name);
+                    if (i + 1) % per_row == 0 {
+                        list.push_str("\r\n");
+                    } else {
+                        for _ in name.chars().count()..width {
+                            list.push(' ');
+                        }
+                    }
+                }
+                if c.len() > 200 {
+                    list.push_str(&alloc::format!("\r\n... and {} more", c.len() - 200));
+                }
+                if !list.ends_with('\n') {
+                    list.push_str("\r\n");
+                }
+                let _ = self.show_above(list.as_bytes());
+            }
+            Completion::Nothing => {
+                self.last_tab = true;
+                let _ = self.emit(b"\x07");
+            }
+        }
+    }
+
+    /// Prints `text` (whole lines) below the line being edited, then the prompt and the line
+    /// again under it, the cursor where it was.
+    fn show_above(&mut self, text: &[u8]) -> Result<(), ErrorKind> {
+        let (line, cursor) = self.line_state();
+        let end = self.prompt_len + line.chars().count();
+        self.move_to(end)?;
+        self.emit(b"\r\n")?;
+        self.emit(text)?;
+        // The screen scrolled: the prompt goes on the bottom row, where noline's frame has it.
+        self.row = self.rows - 1;
+        self.col = 0;
+        self.top = i32::from(self.row);
+        self.cells.clear();
+        self.draw_line(&line, cursor)
+    }
+
+    /// Ctrl-L: clears the screen (`clear`) and draws the prompt and the line again, at the top;
+    /// also asks the terminal for its size.
+    fn redraw(&mut self, clear: bool) {
+        let (line, cursor) = self.line_state();
+        let _ = self.probe_size();
+        if clear {
+            let _ = self.emit(b"\x1b[H\x1b[2J");
+        }
+        // Physically at the top-left now; noline's frame keeps the prompt where it was.
+        self.row = u16::try_from(self.top.max(0)).unwrap_or(0);
+        self.col = 0;
+        self.cells.clear();
+        let _ = self.draw_line(&line, cursor);
+    }
+
+    /// Draws the prompt and `line` from the cursor (at the prompt's first cell), then puts the
+    /// cursor at `cursor`.
+    fn draw_line(&mut self, line: &str, cursor: usize) -> Result<(), ErrorKind> {
+        let prompt = self.prompt;
+        for b in prompt.bytes().chain(line.bytes()) {
+            self.out_byte(b)?;
+        }
+        self.move_to(self.prompt_len + cursor)
+    }
+
+    /// Moves the cursor to cell `index` of the line (relative moves, tracked).
+    fn move_to(&mut self, index: usize) -> Result<(), ErrorKind> {
+        let cols = usize::from(self.cols);
+        let row = self.top + i32::try_from(index / cols).unwrap_or(0);
+        let (row, col) = (
+            u16::try_from(row.clamp(0, i32::from(self.rows) - 1)).unwrap_or(0),
+            (index % cols) as u16,
+        );
+        if row < self.row {
+            self.emit_num_seq(self.row - row, b'A')?;
+        } else if row > self.row {
+            self.emit_num_seq(row - self.row, b'B')?;
+        }
+        self.emit(b"\r")?;
+        if col > 0 {
+            self.emit_num_seq(col, b'C')?;
+        }
+        self.row = row;
+        self.col = col;
+        Ok(())
+    }
+
+    /// Alt-f / Alt-b: queues the arrow keys that move the cursor to the end of this or the next
+    /// word, or to the start of this or the previous one.
+    fn word_move(&mut self, forward: bool) {
+        let (line, cursor) = self.line_state();
+        let chars: Vec<char> = line.chars().collect();
+        let mut to = cursor;
+        if forward {
+            while to < chars.len() && chars[to].is_whitespace() {
+                to += 1;
+            }
+            while to < chars.len() && !chars[to].is_whitespace() {
+                to += 1;
+            }
+        } else {
+            while to > 0 && chars[to - 1].is_whitespace() {
+                to -= 1;
+            }
+            while to > 0 && !chars[to - 1].is_whitespace() {
+                to -= 1;
+            }
+        }
+        let key: &[u8] = if forward { b"\x1b[C" } else { b"\x1b[D" };
+        for _ in 0..to.abs_diff(cursor) {
+            self.input.push(key);
         }
     }
 
@@ -336,6 +646,9 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                     self.emit(&[b])?;
                 }
                 b'\n' => {
+                    if self.row + 1 >= self.rows {
+                        self.scrolled();
+                    }
                     self.row = (self.row + 1).min(self.rows - 1);
                     self.emit(&[b])?;
                 }
@@ -343,13 +656,21 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                     self.col = self.col.saturating_sub(1);
                     self.emit(&[b])?;
                 }
-                0x00..=0x1f | 0x7f | 0x80..=0xbf => self.emit(&[b])?,
+                0x80..=0xbf => {
+                    self.draw_continuation(b);
+                    self.emit(&[b])?;
+                }
+                0x00..=0x1f | 0x7f => self.emit(&[b])?,
                 _ => {
                     // A character cell (ASCII or UTF-8 lead byte). col == cols: pending wrap.
                     if self.col >= self.cols {
                         self.col = 0;
+                        if self.row + 1 >= self.rows {
+                            self.scrolled();
+                        }
                         self.row = (self.row + 1).min(self.rows - 1);
                     }
+                    self.draw_cell(b);
                     self.col += 1;
                     self.emit(&[b])?;
                 }
@@ -358,10 +679,20 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                 self.out_state = OutState::Ground;
                 match b {
                     b'7' => {
+                        // The start of a line: noline's frame has it on the bottom row; a size
+                        // the terminal reported meanwhile applies from here.
+                        if let Some((r, c)) = self.new_size.take() {
+                            (self.rows, self.cols) = (r, c);
+                        }
                         self.row = self.rows - 1;
                         self.saved = (self.row, self.col);
+                        self.top = i32::from(self.row);
+                        self.cells.clear();
                     }
-                    b'8' => (self.row, self.col) = self.saved,
+                    b'8' => {
+                        (self.row, self.col) = self.saved;
+                        self.at_corner = false;
+                    }
                     b'[' => {
                         self.out_state = OutState::Csi;
                         self.seq_len = 0;
@@ -391,6 +722,49 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
         Ok(())
     }
 
+    /// A character's first byte is drawn at the cursor: record it in the shadow line.
+    fn draw_cell(&mut self, lead: u8) {
+        let Some(i) = self.index() else { return };
+        let need = match lead {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => 1,
+        };
+        if need == 1 {
+            self.set_cell(i, char::from(lead));
+        } else {
+            self.drawing = Some((i, [lead, 0, 0, 0], 1, need));
+        }
+    }
+
+    /// A continuation byte of the character being drawn.
+    fn draw_continuation(&mut self, b: u8) {
+        let Some((i, mut buf, have, need)) = self.drawing.take() else {
+            return;
+        };
+        buf[usize::from(have)] = b;
+        if have + 1 < need {
+            self.drawing = Some((i, buf, have + 1, need));
+        } else if let Some(c) = core::str::from_utf8(&buf[..usize::from(need)])
+            .ok()
+            .and_then(|s| s.chars().next())
+        {
+            self.set_cell(i, c);
+        }
+    }
+
+    fn set_cell(&mut self, i: usize, c: char) {
+        // A line is at most a few rows of a terminal at most 999 wide.
+        if i > 8 * 1024 {
+            return;
+        }
+        if self.cells.len() <= i {
+            self.cells.resize(i + 1, ' ');
+        }
+        self.cells[i] = c;
+    }
+
     fn csi_out(&mut self, fin: u8) -> Result<(), ErrorKind> {
         let params = &self.seq[..self.seq_len];
         let mut p = [0u16; 2];
@@ -408,6 +782,21 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
             }
         }
         match fin {
+            b'J' if plain && p[0] == 0 => {
+                if let Some(i) = self.index() {
+                    self.cells.truncate(i);
+                }
+                self.emit(b"\x1b[J")?;
+            }
+            b'n' if plain && p[0] == 6 && self.at_corner => {
+                // noline's size probe: answer with what we know, and ask the terminal, whose
+                // answer (after a resize: a new size) serves the next line.
+                let mut buf = [0u8; 16];
+                let len = fmt_seq(&mut buf, &[self.rows, self.cols], b'R');
+                self.replies.clear();
+                self.replies.push(&buf[..len]);
+                self.probe_size()?;
+            }
             b'n' if plain && p[0] == 6 => {
                 let (r, c) = (self.row + 1, (self.col + 1).min(self.cols));
                 let mut buf = [0u8; 16];
@@ -418,6 +807,7 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
             b'H' | b'f' if plain && (p[0] >= 999 || p[1] >= 999) => {
                 self.row = self.rows - 1;
                 self.col = self.cols - 1;
+                self.at_corner = true;
             }
             b'H' | b'f' if plain => {
                 let target_row = p[0].clamp(1, self.rows) - 1;
@@ -597,6 +987,7 @@ impl<IO: Read + Write> Read for TermIo<'_, IO> {
             }
             if self.raw_pos >= self.raw_len {
                 self.drain()?;
+                self.publish();
                 match self.io.read(&mut self.raw) {
                     Ok(0) => {
                         self.eof = true;
@@ -658,8 +1049,8 @@ mod tests {
         let mut q = Queue::new();
         q.push(b"abc");
         assert_eq!(q.pop(), Some(b'a'));
-        q.push(&[7; 40]);
-        assert_eq!(q.len, 16);
+        q.push(&[7; 400]);
+        assert_eq!(q.len, QUEUE);
         assert_eq!(q.pop(), Some(b'b'));
         assert_eq!(q.pop(), Some(b'c'));
         assert_eq!(q.pop(), Some(7));
@@ -747,8 +1138,9 @@ mod tests {
 
     #[test]
     fn probes_are_answered_not_forwarded() {
+        // noline's size probe is answered inside; the terminal gets a size probe of ours.
         let (wire, reply) = written(30, 100, b"\x1b7\x1b[999;999H\x1b[6n\x1b8");
-        assert_eq!(wire, b"");
+        assert_eq!(wire, b"\x1b7\x1b[999;999H\x1b[6n\x1b8");
         assert_eq!(reply, b"\x1b[30;100R");
         let (wire, reply) = written(30, 100, b"\x1b7\x1b8\r\x1b[Jrtos> \x1b[6n");
         assert_eq!(wire, b"\r\x1b[Jrtos> ");
@@ -756,6 +1148,64 @@ mod tests {
         // Tiny terminals are widened so the prompt fits.
         let (_, reply) = written(1, 1, b"\x1b7\x1b[999;999H\x1b[6n\x1b8");
         assert_eq!(reply, b"\x1b[1;16R");
+    }
+
+    /// A kernel console line that arrives while a line is being edited (wrapped over two rows,
+    /// the cursor in its first row) goes above it; the prompt, the line and the cursor come
+    /// back as they were (checked on the VT model).
+    #[test]
+    fn a_console_line_goes_above_the_line_being_edited() {
+        let mut mem = Mem {
+            input: Vec::new(),
+            pos: 0,
+            output: Vec::new(),
+        };
+        let mut t = TermIo::new(&mut mem, 24, 20);
+        t.set_prompt("rtos> ");
+        // noline draws the prompt and 17 characters (two rows at 20 columns), then moves the
+        // cursor back to the 'x' (cell 11: row 0, column 11).
+        t.write(b"\x1b7\x1b8\r\x1b[Jrtos> echo x234567890123\x1b[23;12H")
+            .unwrap();
+        t.flush().unwrap();
+        let (text, cursor) = t.line_state();
+        assert_eq!((text.as_str(), cursor), ("echo x234567890123", 5));
+        let view = View {
+            active: true,
+            prompt: "rtos> ",
+            text,
+            cursor,
+            cols: 20,
+        };
+        let mut out = String::new();
+        assert!(wrap(&view, "tk: tick 1", &mut out));
+        let mut scr = crate::tests::vt::Screen::new(24, 20);
+        // The terminal starts with the prompt on its bottom row, as noline assumes.
+        for _ in 0..23 {
+            scr.feed(b"\r\n");
+        }
+        scr.feed(&mem.output);
+        let before = scr.cursor();
+        scr.feed(out.as_bytes());
+        let lines = scr.lines();
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 3..],
+            ["tk: tick 1", "rtos> echo x23456789", "0123"]
+        );
+        assert_eq!(scr.cursor().1, before.1, "same column");
+        assert_eq!(
+            scr.cursor().0,
+            22,
+            "first row of the line, which moved up one"
+        );
+        assert!(!wrap(
+            &View {
+                active: false,
+                ..view
+            },
+            "x",
+            &mut String::new()
+        ));
     }
 
     #[test]

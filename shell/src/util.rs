@@ -15,6 +15,7 @@ use rtos::time::Duration;
 use crate::args::CmdError;
 
 pub(crate) mod json;
+pub(crate) mod regex;
 mod vec_map;
 pub(crate) use vec_map::VecMap;
 
@@ -73,6 +74,31 @@ pub(crate) fn show_duration(d: Duration) -> String {
         }
     }
     format!("{ns}ns")
+}
+
+/// A duration in a table column, the one convention every table uses: three significant digits
+/// in the largest unit that keeps the number under 1000, at most 6 characters, rounded down:
+/// `850ns`, `2.27us`, `20.5ms`, `301ms`, `1.50s`, `12.0s`, `3600s`.
+pub(crate) fn show_span(d: Duration) -> String {
+    let ns = nanos(d);
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    let (unit, suffix) = if ns < 1_000_000 {
+        (1_000, "us")
+    } else if ns < 1_000_000_000 {
+        (1_000_000, "ms")
+    } else {
+        (1_000_000_000, "s")
+    };
+    let (whole, hundredths) = (ns / unit, ns % unit * 100 / unit);
+    if whole < 10 {
+        format!("{whole}.{hundredths:02}{suffix}")
+    } else if whole < 100 {
+        format!("{whole}.{}{suffix}", hundredths / 10)
+    } else {
+        format!("{whole}{suffix}")
+    }
 }
 
 /// Time since boot as `h:mm:ss.mmm`.
@@ -147,6 +173,21 @@ mod tests {
         assert_eq!(show_duration(Duration::from_nanos(250_000)), "250us");
         assert_eq!(show_duration(Duration::from_nanos(7)), "7ns");
         assert_eq!(show_duration(Duration::from_nanos(0)), "0ns");
+    }
+
+    #[test]
+    fn spans_have_three_significant_digits() {
+        let ns = Duration::from_nanos;
+        assert_eq!(show_span(ns(0)), "0ns");
+        assert_eq!(show_span(ns(999)), "999ns");
+        assert_eq!(show_span(ns(2_279)), "2.27us");
+        assert_eq!(show_span(ns(310_416)), "310us");
+        assert_eq!(show_span(ns(2_270_544)), "2.27ms");
+        assert_eq!(show_span(ns(20_500_000)), "20.5ms");
+        assert_eq!(show_span(ns(201_978_448)), "201ms");
+        assert_eq!(show_span(ns(1_500_000_000)), "1.50s");
+        assert_eq!(show_span(ns(12_000_000_000)), "12.0s");
+        assert_eq!(show_span(Duration::from_secs(3600)), "3600s");
     }
 
     #[test]

@@ -16,10 +16,13 @@ usage:
       build, then run QEMU on this terminal (Ctrl-] X quits, Ctrl-] C: QEMU monitor; Ctrl-A is
       the line editor's); exits with QEMU's status
   runner script <FILE|-> [virt|rpi4] [--timeout SECS] [--smp N] [--kernel PATH]
-                [--fail-on-watchdog] [-- QEMU-ARGS...]
+                [--fail-on-watchdog] [--raw] [--allow-missing-cpus] [-- QEMU-ARGS...]
       build, boot, feed FILE (or stdin) to the shell once its first prompt appears, then `exit`;
-      prints the serial transcript and exits with the guest's status, or
+      prints the serial transcript (LF line ends, without the shell's terminal probe; --raw:
+      every byte as it came) and exits with the guest's status, or
         101  a line starting with `KERNEL PANIC` appeared
+        122  fewer CPUs came online than the machine has (banner `cpus: N/M online`); the
+             message says how many; --allow-missing-cpus keeps the guest's status instead
         123  with --fail-on-watchdog: the guest ended by itself, but the kernel's watchdog
              reported something (a line with `WATCHDOG: `); the count goes to stderr anyway
         124  no `rtos> ` prompt, or the guest did not end, within SECS (default 60; QEMU killed)
@@ -48,9 +51,17 @@ usage:
       failed to start
   runner build [virt|rpi4|all]
       build the kernel image(s) and print their paths
-  runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [-- QEMU-ARGS...]
+  runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [--allow-missing-cpus]
+               [-- QEMU-ARGS...]
       build, boot under `-icount shift=4,align=off,sleep=off`, run the shell's `bench --json`;
       print the table and the image's section sizes, write FILE (default target/bench/BOARD.json)
+  runner check [PATHS...] [--board virt|rpi4|all] [--junit FILE] [--jobs N] [--timeout SECS]
+               [--kernel PATH] [--allow-missing-cpus]
+      run each .rsh script of PATHS (files, or folders; default tests/scripts) in QEMU as a
+      suite, --jobs at once (default 2), on --board (default virt): one PASS/FAIL/SKIP line per
+      script and board, then `N passed, N failed, N skipped`; transcripts in target/check/BOARD/;
+      --junit writes JUnit XML. A script's `# check:` front matter sets boards=, status=,
+      timeout=, smp= or skip=<reason> (README: Test suites). Exits 1 if any failed
   runner bench-check [--baseline FILE] [--current FILE]
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       above the baseline's (default bench/baseline.json), or a baseline row is missing
@@ -108,6 +119,11 @@ pub enum Cmd {
         opts: ScriptOpts,
         /// Result file (`None`: `target/bench/<board>.json`).
         out: Option<PathBuf>,
+    },
+    /// `runner check`: a folder of scripts as a suite.
+    Check {
+        /// Options.
+        opts: crate::check::CheckOpts,
     },
     /// `runner bench-check`.
     BenchCheck {
@@ -270,6 +286,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     if matches!(sub.as_str(), "help" | "--help" | "-h") {
         return Ok(Cmd::Help);
     }
+    if sub == "check" {
+        return parse_check(it.as_slice());
+    }
     if sub == "bench" || sub == "bench-check" {
         return parse_bench(&sub, it.as_slice());
     }
@@ -288,6 +307,8 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     let mut smp: Option<u32> = None;
     let mut kernel: Option<PathBuf> = None;
     let mut fail_on_watchdog = false;
+    let mut raw = false;
+    let mut allow_missing_cpus = false;
     let mut out: Option<PathBuf> = None;
     let mut extra: Vec<OsString> = Vec::new();
 
@@ -309,6 +330,20 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
                 return Err(format!("`{sub}` does not take option `{s}`"));
             }
             fail_on_watchdog = true;
+            continue;
+        }
+        if s == "--allow-missing-cpus" {
+            if !matches!(sub.as_str(), "script" | "trace") {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            allow_missing_cpus = true;
+            continue;
+        }
+        if s == "--raw" {
+            if sub != "script" {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            raw = true;
             continue;
         }
         let (name, inline) = match s.split_once('=') {
@@ -398,6 +433,8 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         extra_args: extra,
         quiet_build: false,
         fail_on_watchdog,
+        raw,
+        allow_missing_cpus,
         ..ScriptOpts::default()
     };
     if sub == "trace" {
@@ -422,6 +459,85 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
 }
 
 /// `runner bench ...` and `runner bench-check ...` (after the command word).
+/// `runner check [PATHS...] [--board virt|rpi4|all] [--junit FILE] [--jobs N] [--timeout SECS]
+/// [--kernel PATH] [--allow-missing-cpus]`.
+fn parse_check(args: &[OsString]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let mut paths = Vec::new();
+    let mut boards = vec![Board::Virt];
+    let mut junit = None;
+    let mut jobs = 2;
+    let mut script = ScriptOpts {
+        echo: false,
+        ..ScriptOpts::default()
+    };
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "-h" || s == "--help" {
+            return Ok(Cmd::Help);
+        }
+        if !s.starts_with('-') {
+            paths.push(PathBuf::from(a));
+            continue;
+        }
+        if s == "--allow-missing-cpus" {
+            script.allow_missing_cpus = true;
+            continue;
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (s.clone(), None),
+        };
+        let v = || -> Result<String, String> {
+            Ok(inline
+                .clone()
+                .or_else(|| it.clone().next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))?
+                .to_string_lossy()
+                .into_owned())
+        };
+        let value = v()?;
+        if inline.is_none() {
+            it.next();
+        }
+        match name.as_str() {
+            "--board" => {
+                boards = match value.as_str() {
+                    "all" => Board::ALL.to_vec(),
+                    b => vec![
+                        Board::parse(b)
+                            .ok_or_else(|| format!("unknown board `{b}` (virt, rpi4 or all)"))?,
+                    ],
+                }
+            }
+            "--junit" => junit = Some(PathBuf::from(value)),
+            "--jobs" => {
+                jobs = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| (1..=16).contains(&n))
+                    .ok_or_else(|| format!("--jobs wants 1 to 16, not `{value}`"))?
+            }
+            "--timeout" => script.timeout = parse_timeout(&value)?,
+            "--kernel" => script.kernel = Some(PathBuf::from(value)),
+            _ => return Err(format!("`check` does not take option `{name}`")),
+        }
+    }
+    if paths.is_empty() {
+        paths.push(PathBuf::from("tests/scripts"));
+    }
+    Ok(Cmd::Check {
+        opts: crate::check::CheckOpts {
+            paths,
+            boards,
+            junit,
+            jobs,
+            script,
+            logs: None,
+        },
+    })
+}
+
 fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut it = args.iter();
     let mut board = None;
@@ -431,8 +547,13 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut baseline = None;
     let mut current = None;
     let mut extra = Vec::new();
+    let mut allow_missing_cpus = false;
     while let Some(a) = it.next() {
         let s = a.to_string_lossy().into_owned();
+        if s == "--allow-missing-cpus" && sub == "bench" {
+            allow_missing_cpus = true;
+            continue;
+        }
         if s == "--" && sub == "bench" {
             extra.extend(it.by_ref().cloned());
             break;
@@ -485,6 +606,7 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
         echo: false,
         extra_args: extra,
         quiet_build: false,
+        allow_missing_cpus,
         ..ScriptOpts::default()
     };
     Ok(Cmd::Bench {
@@ -520,6 +642,71 @@ mod tests {
         assert_eq!(opts.kernel, None);
         assert!(opts.echo);
         assert!(!opts.fail_on_watchdog);
+    }
+
+    #[test]
+    fn check_options() {
+        let Ok(Cmd::Check { opts }) = p("check") else {
+            panic!("parsed")
+        };
+        assert_eq!(opts.paths, [PathBuf::from("tests/scripts")]);
+        assert_eq!((opts.boards.as_slice(), opts.jobs), (&[Board::Virt][..], 2));
+        let Ok(Cmd::Check { opts }) = p(
+            "check a.rsh dir --board all --junit out.xml --jobs=3 --timeout 90 --allow-missing-cpus",
+        ) else {
+            panic!("parsed")
+        };
+        assert_eq!(opts.paths, [PathBuf::from("a.rsh"), PathBuf::from("dir")]);
+        assert_eq!(opts.boards, Board::ALL);
+        assert_eq!(opts.junit, Some(PathBuf::from("out.xml")));
+        assert_eq!(opts.jobs, 3);
+        assert_eq!(opts.script.timeout, Duration::from_secs(90));
+        assert!(opts.script.allow_missing_cpus);
+        for bad in [
+            "check --board pdp11",
+            "check --jobs 0",
+            "check --junit",
+            "check --raw",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn allow_missing_cpus_for_script_trace_and_bench() {
+        for line in [
+            "script x.rsh --allow-missing-cpus",
+            "trace x.rsh --allow-missing-cpus",
+        ] {
+            match p(line) {
+                Ok(Cmd::Script { opts, .. } | Cmd::Trace { opts, .. }) => {
+                    assert!(opts.allow_missing_cpus, "{line}")
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let Ok(Cmd::Bench { opts, .. }) = p("bench --allow-missing-cpus") else {
+            panic!("bench parsed");
+        };
+        assert!(opts.allow_missing_cpus);
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh") else {
+            panic!("parsed");
+        };
+        assert!(!opts.allow_missing_cpus);
+        assert!(p("run --allow-missing-cpus").is_err());
+    }
+
+    #[test]
+    fn raw_is_a_script_flag() {
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh --raw") else {
+            panic!("parsed");
+        };
+        assert!(opts.raw);
+        let Ok(Cmd::Script { opts, .. }) = p("script x.rsh") else {
+            panic!("parsed");
+        };
+        assert!(!opts.raw);
+        assert!(p("bench --raw").is_err());
     }
 
     #[test]

@@ -6,26 +6,37 @@ use crate::StartError;
 
 /// The `config.txt` the Pi 4 firmware reads.
 pub const CONFIG_TXT: &str = "\
-# config.txt for the rtos kernel on a Raspberry Pi 4 (read by the GPU firmware, start4.elf).
+# config.txt for the rtos kernel on a Raspberry Pi 4, read by the GPU firmware (start4.elf).
+# Every key is described in https://www.raspberrypi.com/documentation/computers/config_txt.html
+# (\"Boot options\", \"Memory options\", \"Onboard analog audio\"... sections).
 #
-# The FAT boot partition of the SD card needs, next to this file and kernel8.img, three files
-# from the Raspberry Pi firmware repository (https://github.com/raspberrypi/firmware, boot/):
-#   start4.elf             the GPU firmware that reads this file and starts the ARM cores
-#   fixup4.dat             its memory-split companion
-#   bcm2711-rpi-4-b.dtb    the device tree the firmware fixes up and passes to the kernel
+# The FAT boot partition of the SD card needs, next to this file and kernel8.img: start4.elf and
+# fixup4.dat (the GPU firmware and its memory-split companion), bcm2711-rpi-4-b.dtb (the device
+# tree the firmware fixes up and passes to the kernel: its memory node is where the kernel learns
+# the RAM size) and overlays/disable-bt.dtbo. `just image rpi4 --firmware` puts them all there.
 #
-# arm_64bit=1          start the ARM cores in AArch64 state; the kernel is entered at EL2
-# enable_gic=1         route interrupts through the GIC-400 (the kernel's interrupt controller)
-#                      instead of the legacy BCM2835-style controller
-# enable_uart=1        enable the primary UART, the serial console on GPIO 14/15 (pins 8/10)
-# dtoverlay=disable-bt make the PL011 (UART0, 0xFE201000) the primary UART on GPIO 14/15 instead
-#                      of wiring it to the Bluetooth module (the kernel drives the PL011)
-# kernel=kernel8.img   the image to load at 0x80000
+# arm_64bit=1              start the ARM cores in AArch64 state; the kernel is entered at EL2
+# kernel=kernel8.img       the image to load
+# kernel_address=0x80000   where to load it: where it is linked (not position-independent). The
+#                          firmware's default for a 64-bit kernel is 0x200000; the image's arm64
+#                          header (text_offset) says 0x80000 too
+# enable_gic=1             interrupts through the GIC-400, the kernel's interrupt controller,
+#                          instead of the legacy BCM2835-style one
+# enable_uart=1            enable the primary UART (the serial console)
+# init_uart_clock=48000000 the PL011 reference clock, in Hz, that the kernel's baud divisor
+#                          assumes (the firmware's default; pinned so that a reused config.txt
+#                          cannot break the console)
+# dtoverlay=disable-bt     give the PL011 (UART0) to GPIO 14/15 rather than to Bluetooth on GPIO
+#                          32/33 (needs overlays/disable-bt.dtbo). The kernel also routes UART0
+#                          to GPIO 14/15 itself and takes GPIO 32/33 off it, so the console works
+#                          without the overlay too
 arm_64bit=1
+kernel=kernel8.img
+kernel_address=0x80000
 enable_gic=1
 enable_uart=1
+init_uart_clock=48000000
 dtoverlay=disable-bt
-kernel=kernel8.img
 ";
 
 /// The default output folder: `<workspace>/target/rpi4-sd`.
@@ -74,13 +85,20 @@ mod tests {
             keys,
             [
                 "arm_64bit=1",
+                "kernel=kernel8.img",
+                "kernel_address=0x80000",
                 "enable_gic=1",
                 "enable_uart=1",
+                "init_uart_clock=48000000",
                 "dtoverlay=disable-bt",
-                "kernel=kernel8.img"
             ]
         );
-        for f in ["start4.elf", "fixup4.dat", "bcm2711-rpi-4-b.dtb"] {
+        for f in [
+            "start4.elf",
+            "fixup4.dat",
+            "bcm2711-rpi-4-b.dtb",
+            "overlays/disable-bt.dtbo",
+        ] {
             assert!(CONFIG_TXT.contains(f), "{f}");
         }
     }

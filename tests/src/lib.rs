@@ -20,6 +20,8 @@
 //! | --- | --- |
 //! | guest's | the guest's semihosting exit status (QEMU's exit code): `poweroff N`, `exit N`, the last command's status at end of script, or a failing command under `set -e` |
 //! | 101 | a line starting with `KERNEL PANIC` appeared (the guest also exits 101) |
+//! | 122 | fewer CPUs came online than the machine has (the banner's `cpus: N/M online`), unless `--allow-missing-cpus` |
+//! | 123 | with `--fail-on-watchdog`: the kernel's watchdog reported something |
 //! | 124 | no `rtos> ` prompt within the timeout, or the guest did not end within it (QEMU is killed) |
 //! | 125 | the build failed, or QEMU could not be started or refused to start the machine |
 //! | 2 | bad command line |
@@ -27,12 +29,14 @@
 
 pub mod bench;
 pub mod build;
+pub mod check;
 pub mod cli;
 pub mod export;
 pub mod image;
 pub mod push;
 pub mod qemu;
 pub mod script;
+pub mod symbolize;
 pub mod transcript;
 
 use std::fmt;
@@ -49,6 +53,9 @@ pub const STATUS_START_FAILED: i32 = 125;
 /// Exit status with `--fail-on-watchdog` when the guest ended by itself but printed a
 /// [`WATCHDOG_MARKER`] line.
 pub const STATUS_WATCHDOG: i32 = 123;
+/// Exit status when fewer CPUs came online than the machine has (the banner's `cpus: N/M
+/// online` with N < M) and the guest ended by itself, unless `--allow-missing-cpus`.
+pub const STATUS_MISSING_CPUS: i32 = 122;
 /// What every kernel watchdog report's first line starts with.
 pub const WATCHDOG_MARKER: &str = "WATCHDOG: ";
 /// Exit status for a bad command line.

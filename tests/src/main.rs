@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Bench { board, opts, out } => code(runner::bench::run_bench(board, &opts, out)),
+        Cmd::Check { opts } => code(runner::check::run_check(&opts)),
         Cmd::BenchCheck { baseline, current } => {
             code(runner::bench::run_check(&baseline, &current))
         }
@@ -177,6 +178,15 @@ fn main() -> ExitCode {
                 },
             };
             let o = script::run_script(board, &text, &opts);
+            if let Some(s) = &o.symbols {
+                // After the transcript, on stdout with it: where the reported addresses are.
+                let nl = if o.bytes.last().is_some_and(|&b| b != b'\n') {
+                    "\n"
+                } else {
+                    ""
+                };
+                print!("{nl}{s}");
+            }
             if let Some(m) = &o.message {
                 // Start the message on its own line even if the transcript ended mid-line.
                 let nl = if o.bytes.last().is_some_and(|&b| b != b'\n') {

@@ -60,6 +60,11 @@ pub struct ScriptOpts {
     /// A guest that ended by itself gives [`STATUS_WATCHDOG`](crate::STATUS_WATCHDOG) if the
     /// kernel's watchdog reported anything.
     pub fail_on_watchdog: bool,
+    /// Keep the transcript's bytes as they came (no `\r\n` to `\n`, probe kept).
+    pub raw: bool,
+    /// A run where fewer CPUs came online than the machine has keeps the guest's status
+    /// (otherwise it gives [`STATUS_MISSING_CPUS`](crate::STATUS_MISSING_CPUS)).
+    pub allow_missing_cpus: bool,
 }
 
 impl Default for ScriptOpts {
@@ -75,6 +80,8 @@ impl Default for ScriptOpts {
             quiet_build: true,
             env: Vec::new(),
             fail_on_watchdog: false,
+            raw: false,
+            allow_missing_cpus: false,
         }
     }
 }
@@ -101,7 +108,7 @@ pub enum Ending {
 pub struct Outcome {
     /// What `runner script` exits with (see the crate docs).
     pub status: i32,
-    /// The serial transcript (lossy UTF-8; the shell's `ESC[6n` probes removed).
+    /// The serial transcript (lossy UTF-8; clean: LF line ends, no terminal probe, unless raw).
     pub transcript: String,
     /// The transcript as raw bytes.
     pub bytes: Vec<u8>,
@@ -121,6 +128,9 @@ pub struct Outcome {
     pub command: String,
     /// Watchdog reports in the transcript (lines with [`crate::WATCHDOG_MARKER`]).
     pub watchdog: usize,
+    /// The addresses of a `KERNEL PANIC` report named from the kernel's ELF (see
+    /// [`crate::symbolize`]), or why they could not be; `None` without a report.
+    pub symbols: Option<String>,
 }
 
 impl Outcome {
@@ -137,6 +147,7 @@ impl Outcome {
             elapsed: Duration::ZERO,
             command: String::new(),
             watchdog: 0,
+            symbols: None,
         }
     }
 
@@ -320,7 +331,31 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
         Err(e) => return Outcome::start_failed(format!("runner: {e}")),
     };
     let cmd = script_command(board, &kernel, opts);
-    let mut o = run_guest(cmd, script_input(script.as_ref()), opts.timeout, opts.echo);
+    let scanner = if opts.raw {
+        Scanner::raw()
+    } else {
+        Scanner::new()
+    };
+    let mut o = run_guest(
+        cmd,
+        script_input(script.as_ref()),
+        opts.timeout,
+        opts.echo,
+        scanner,
+    );
+    o.symbols = symbols(board, &kernel, &o.transcript);
+    if !opts.allow_missing_cpus
+        && matches!(o.ending, Ending::Exited(_))
+        && let Some((online, total)) = cpus_online(&o.transcript)
+        && online < total
+    {
+        o.status = crate::STATUS_MISSING_CPUS;
+        o.message = Some(format!(
+            "runner: only {online} of {total} CPUs came online (the kernel's banner says which \
+             and why); --allow-missing-cpus accepts that"
+        ));
+        return o;
+    }
     if opts.fail_on_watchdog && o.watchdog > 0 && matches!(o.ending, Ending::Exited(_)) {
         o.status = crate::STATUS_WATCHDOG;
         o.message = Some(format!(
@@ -329,6 +364,34 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
         ));
     }
     o
+}
+
+/// The named addresses of the first `KERNEL PANIC` report in `transcript`, from the ELF behind
+/// `kernel` (for rpi4 the `rpi4` ELF beside `kernel8.img`).
+fn symbols(board: Board, kernel: &std::path::Path, transcript: &str) -> Option<String> {
+    let report = crate::symbolize::parse_report(transcript)?;
+    if report.is_empty() {
+        return None;
+    }
+    let elf = crate::bench::elf_of(board, kernel);
+    Some(match crate::symbolize::symbolize(&elf, &report) {
+        Ok(text) => format!(
+            "runner: the report's addresses, from {} (the return addresses come from a stack \
+             scan: one may be stale):\n{text}",
+            elf.display()
+        ),
+        Err(e) => format!("runner: {e}\n"),
+    })
+}
+
+/// The kernel banner's `cpus: N/M online`, as `(N, M)`.
+pub fn cpus_online(transcript: &str) -> Option<(usize, usize)> {
+    let line = transcript
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("cpus: "))?;
+    let (n, rest) = line.split_once('/')?;
+    let m = rest.split_whitespace().next()?;
+    Some((n.parse().ok()?, m.parse().ok()?))
 }
 
 /// How many watchdog reports `transcript` holds (marker lines; a report may start mid-line
@@ -356,9 +419,15 @@ pub(crate) fn spawn_piped(cmd: &mut Command) -> Result<Child, String> {
         })
 }
 
-/// Runs `cmd` as the guest: feeds `input` after the first prompt, scans and (with `echo`) copies
-/// its output, enforces `timeout`. `cmd`'s stdio is replaced by pipes.
-pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool) -> Outcome {
+/// Runs `cmd` as the guest: feeds `input` after the first prompt, scans (into `scanner`) and
+/// (with `echo`) copies its output, enforces `timeout`. `cmd`'s stdio is replaced by pipes.
+pub fn run_guest(
+    mut cmd: Command,
+    input: Vec<u8>,
+    timeout: Duration,
+    echo: bool,
+    scanner: Scanner,
+) -> Outcome {
     let program = cmd.get_program().to_owned();
     let args: Vec<OsString> = cmd.get_args().map(|a| a.to_owned()).collect();
     let command = qemu::display(&program, &args);
@@ -378,7 +447,7 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
         child.stderr.take().expect("piped stderr"),
     );
 
-    let scanner = Arc::new(Mutex::new(Scanner::new()));
+    let scanner = Arc::new(Mutex::new(scanner));
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
     let reader_scanner = Arc::clone(&scanner);
     thread::spawn(move || {
@@ -512,6 +581,7 @@ pub fn run_guest(mut cmd: Command, input: Vec<u8>, timeout: Duration, echo: bool
     Outcome {
         status,
         watchdog: count_watchdog(&transcript),
+        symbols: None,
         transcript,
         bytes,
         ending,
@@ -562,6 +632,21 @@ pub fn run_interactive(board: Board, opts: &ScriptOpts) -> Result<i32, StartErro
             ))
         })?;
         Ok(st.code().unwrap_or(STATUS_START_FAILED))
+    }
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::cpus_online;
+
+    #[test]
+    fn the_banner_gives_the_online_cpus() {
+        let t = "rtos 0.1.0 on raspi4b\n  entry: EL2\n  cpus: 3/4 online (started in: cpu1 9us)\n  \
+                 cpu2: NOT STARTED: it did not run the kernel within 5 s\n";
+        assert_eq!(cpus_online(t), Some((3, 4)));
+        assert_eq!(cpus_online("  cpus: 1/1 online\r\n"), Some((1, 1)));
+        assert_eq!(cpus_online("rtos> echo cpus: x\n"), None);
+        assert_eq!(cpus_online(""), None);
     }
 }
 

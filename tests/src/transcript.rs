@@ -1,9 +1,11 @@
 //! Scanning the serial output as it streams in.
 //!
-//! The transcript is the guest's serial output byte for byte, except for the shell's cursor
-//! position probe `ESC[6n`: copied to a real terminal it would make the terminal type its answer
-//! (`ESC[24;80R`) into whatever runs after us, so it is dropped (also when it arrives split over
-//! several reads). Everything else is kept, including the `ESC[999;999H` that precedes it.
+//! The transcript is the guest's serial output made plain: the shell's terminal probe at start
+//! (`ESC 7 ESC[999;999H ESC[6n ESC 8`, see [`PROBE_PARTS`]) is dropped, and `\r\n` line ends
+//! become `\n`, so that a transcript can be diffed and grepped as it is (also when a sequence
+//! arrives split over several reads). Dropping `ESC[6n` matters on a real terminal too: copied
+//! there it would make the terminal type its answer (`ESC[24;80R`) into whatever runs after us.
+//! [`Scanner::raw`] keeps every byte as it came (`runner script --raw`).
 //!
 //! While streaming, [`Scanner`] notices the shell prompt `rtos> ` and a line starting with
 //! `KERNEL PANIC` (at the very start of the output or right after `\n` or `\r`).
@@ -11,9 +13,23 @@
 /// The shell prompt, exactly.
 pub const PROMPT: &[u8] = b"rtos> ";
 /// The start of the kernel's fatal-error line.
-pub const PANIC_MARK: &[u8] = b"KERNEL PANIC";
+pub const PANIC_MARK: &[u8] = PANIC_MARK_STR.as_bytes();
+/// [`PANIC_MARK`] as text.
+pub const PANIC_MARK_STR: &str = "KERNEL PANIC";
 /// The cursor position request the line editor sends before each line.
 pub const CURSOR_PROBE: &[u8] = b"\x1b[6n";
+/// What a clean transcript drops: the pieces of the shell's terminal probe (save cursor, move
+/// far, ask, restore cursor).
+pub const PROBE_PARTS: [&[u8]; 4] = [b"\x1b7", b"\x1b[999;999H", CURSOR_PROBE, b"\x1b8"];
+
+/// Rewrites of a clean transcript: `(from, to)`.
+const REWRITES: [(&[u8], &[u8]); 5] = [
+    (PROBE_PARTS[0], b""),
+    (PROBE_PARTS[1], b""),
+    (PROBE_PARTS[2], b""),
+    (PROBE_PARTS[3], b""),
+    (b"\r\n", b"\n"),
+];
 
 /// What one [`Scanner::feed`] call found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,8 +44,10 @@ pub struct Found {
 #[derive(Debug, Default)]
 pub struct Scanner {
     text: Vec<u8>,
-    /// A tail that may be the start of [`CURSOR_PROBE`], held back until the next read.
+    /// A tail that may be the start of a rewritten sequence, held back until the next read.
     held: Vec<u8>,
+    /// Keep every byte as it came.
+    raw: bool,
     prompt_from: usize,
     panic_from: usize,
     prompts: usize,
@@ -46,32 +64,52 @@ fn find_all(hay: &[u8], needle: &[u8], from: usize) -> impl Iterator<Item = usiz
 }
 
 impl Scanner {
-    /// An empty transcript.
+    /// An empty, clean transcript.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty transcript that keeps every byte as it came.
+    pub fn raw() -> Self {
+        Self {
+            raw: true,
+            ..Self::default()
+        }
     }
 
     /// Adds bytes read from the serial line. Returns what was found, and the range of
     /// [`Self::text`] that is new (to be echoed).
     pub fn feed(&mut self, chunk: &[u8]) -> (Found, std::ops::Range<usize>) {
         let start = self.text.len();
+        if self.raw {
+            self.text.extend_from_slice(chunk);
+            return (self.scan(), start..self.text.len());
+        }
         let mut data = std::mem::take(&mut self.held);
         data.extend_from_slice(chunk);
-        // Keep back a tail that is a proper prefix of the probe.
-        let keep = (1..CURSOR_PROBE.len())
+        // Keep back a tail that is a proper prefix of a rewritten sequence.
+        let is_prefix = |tail: &[u8]| {
+            REWRITES
+                .iter()
+                .any(|(from, _)| from.len() > tail.len() && from.starts_with(tail))
+        };
+        let keep = (1..=data.len().min(15))
             .rev()
-            .find(|&n| data.len() >= n && data[data.len() - n..] == CURSOR_PROBE[..n])
+            .find(|&n| is_prefix(&data[data.len() - n..]))
             .unwrap_or(0);
         let cut = data.len() - keep;
         self.held = data[cut..].to_vec();
         let mut i = 0;
-        while i < cut {
-            if data[i..cut].starts_with(CURSOR_PROBE) {
-                i += CURSOR_PROBE.len();
-            } else {
-                self.text.push(data[i]);
-                i += 1;
+        'bytes: while i < cut {
+            for (from, to) in REWRITES {
+                if data[i..cut].starts_with(from) {
+                    self.text.extend_from_slice(to);
+                    i += from.len();
+                    continue 'bytes;
+                }
             }
+            self.text.push(data[i]);
+            i += 1;
         }
         (self.scan(), start..self.text.len())
     }
@@ -146,17 +184,13 @@ mod tests {
     }
 
     #[test]
-    fn probe_is_dropped_even_when_split() {
-        let whole: &[u8] = b"a\x1b[999;999H\x1b[6nrtos> b";
+    fn probe_and_crlf_are_cleaned_even_when_split() {
+        let whole: &[u8] = b"a\r\n\x1b7\x1b[999;999H\x1b[6n\x1b8rtos> b\r\nc\rd\n";
         for split in 0..whole.len() {
             for split2 in split..whole.len() {
                 let (s, echoed, prompts, _) =
                     feed_all(&[&whole[..split], &whole[split..split2], &whole[split2..]]);
-                assert_eq!(
-                    s.text(),
-                    b"a\x1b[999;999Hrtos> b",
-                    "split at {split},{split2}"
-                );
+                assert_eq!(s.text(), b"a\nrtos> b\nc\rd\n", "split at {split},{split2}");
                 assert_eq!(echoed, s.text());
                 assert_eq!(prompts, 1);
             }
@@ -164,9 +198,20 @@ mod tests {
     }
 
     #[test]
-    fn other_escapes_and_partial_probes_are_kept() {
+    fn other_escapes_and_partial_sequences_are_kept() {
         let (s, ..) = feed_all(&[b"\x1b[6", b"m x \x1b[", b"6"]);
         assert_eq!(s.text(), b"\x1b[6m x \x1b[6");
+        let (s, ..) = feed_all(&[b"\x1b[999;9", b"9H \x1b", b"9 \r"]);
+        assert_eq!(s.text(), b"\x1b[999;99H \x1b9 \r");
+    }
+
+    #[test]
+    fn raw_keeps_every_byte() {
+        let whole: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8rtos> b\r\n";
+        let mut s = Scanner::raw();
+        let (f, r) = s.feed(whole);
+        assert_eq!(&s.text()[r], whole);
+        assert_eq!(f.prompts, 1);
     }
 
     #[test]

@@ -220,21 +220,48 @@ fn an_early_exit_keeps_its_status_with_a_warning() {
     assert!(o.message.unwrap().contains("before the first"));
 }
 
+/// Issue 14 item 4: a CPU missing from the banner fails the run with its own status, never 0,
+/// unless the caller accepts it.
 #[test]
-fn the_cursor_probe_is_dropped_from_the_transcript() {
+fn a_missing_cpu_gives_122_unless_allowed() {
+    let mut o = opts(&[("FAKE_GUEST_ONLINE", "3")]);
+    let r = run_script(Board::Rpi4, "echo hi\n", &o);
+    assert_eq!(r.status, runner::STATUS_MISSING_CPUS, "{}", show(&r));
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("only 3 of 4 CPUs"),
+        "{:?}",
+        r.message
+    );
+    o.allow_missing_cpus = true;
+    assert_eq!(run_script(Board::Rpi4, "echo hi\n", &o).status, 0);
+    assert_eq!(run_script(Board::Rpi4, "echo hi\n", &opts(&[])).status, 0);
+}
+
+#[test]
+fn the_transcript_is_clean_and_raw_keeps_the_bytes() {
     let o = run_script(
         Board::Virt,
         "echo hi\n",
         &opts(&[("FAKE_GUEST_PROBE", "1")]),
     );
     assert_eq!(o.status, 0);
-    assert!(!o.transcript.contains("\x1b[6n"), "{:?}", o.transcript);
+    for seq in ["\x1b[6n", "\x1b[999;999H", "\x1b7", "\x1b8", "\r\n"] {
+        assert!(!o.transcript.contains(seq), "{seq:?} in {:?}", o.transcript);
+    }
     assert!(
-        o.transcript.contains("\x1b[999;999Hrtos> "),
+        o.transcript.contains("\nrtos> echo hi\nhi\n"),
         "{:?}",
         o.transcript
     );
     assert_eq!(o.prompts, 2, "{:?}", o.transcript); // before `echo hi` and `exit`
+    let mut raw = opts(&[("FAKE_GUEST_PROBE", "1")]);
+    raw.raw = true;
+    let o = run_script(Board::Virt, "echo hi\n", &raw);
+    assert!(o.transcript.contains("\x1b[6n"), "{:?}", o.transcript);
+    assert!(o.transcript.contains("\r\nhi\r\n"), "{:?}", o.transcript);
 }
 
 #[test]
@@ -293,7 +320,7 @@ fn cli_script_from_stdin_copies_the_transcript_and_exits_with_the_status() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("cpus: 4/4 online"), "{out}");
-    assert!(out.contains("\r\nhi\r\n"), "{out}");
+    assert!(out.contains("\nhi\n") && !out.contains('\r'), "{out}");
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
 }
 

@@ -20,6 +20,7 @@ static BOARD: Board = Board {
     devices: &[(0x0800_0000, 0x0200_0000)],
     max_cpus: 8,
     smp: SmpMethod::Psci,
+    self_check: false,
     power: PowerMethod::Psci,
 };
 

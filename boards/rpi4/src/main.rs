@@ -1,6 +1,8 @@
 //! The kernel for the Raspberry Pi 4 (and QEMU `raspi4b`): wiring only.
 //!
-//! The firmware loads `kernel8.img` at 0x8_0000 and enters it at EL2 on CPU 0; CPUs 1-3 wait in
+//! The firmware loads `kernel8.img` at 0x8_0000 (config.txt pins `kernel_address=0x80000`, which
+//! the image's arm64 header also names; the firmware's own default for a 64-bit kernel is
+//! 0x20_0000) and enters it at EL2 on CPU 0; CPUs 1-3 wait in
 //! the firmware's spin table (release slots at 0xd8 + 8 * cpu). Peripherals are in the default
 //! "low peripheral" mode: PL011 UART0 at 0xFE20_1000 on GPIO14/15, GIC-400 at 0xFF84_1000.
 #![no_std]
@@ -14,7 +16,8 @@ static BOARD: Board = Board {
     uart_base: 0xfe20_1000,
     // VideoCore interrupt 57 (UART) is GIC SPI 121.
     uart_intid: 32 + 121,
-    // The firmware sets the UART reference clock to 48 MHz.
+    // The UART reference clock: 48 MHz, the firmware's default, pinned by config.txt
+    // (`init_uart_clock=48000000`).
     uart_clock_hz: 48_000_000,
     uart_pinmux_gpio: Some(0xfe20_0000),
     gicd_base: 0xff84_1000,
@@ -25,6 +28,7 @@ static BOARD: Board = Board {
     devices: &[(0xfc00_0000, 0x0400_0000)],
     max_cpus: 4,
     smp: SmpMethod::SpinTable { release_base: 0xd8 },
+    self_check: true,
     power: PowerMethod::Bcm2711Watchdog(0xfe10_0000),
 };
 

@@ -155,6 +155,22 @@ impl Gic {
         unsafe { core::ptr::write_volatile((self.gicd + offset) as *mut u32, value) };
     }
 
+    /// What the first-boot self-check prints about the GIC, read back from the hardware:
+    /// `(GICD_CTLR, GICD_TYPER, GICD_IGROUPR0 of this CPU, GICC_CTLR)`.
+    pub fn readback(&self) -> (u32, u32, u32, u32) {
+        let r = |addr: usize| {
+            // SAFETY: an aligned 32-bit register of the distributor or this CPU's interface
+            // (`new`'s contract); reading these has no side effects.
+            unsafe { core::ptr::read_volatile(addr as *const u32) }
+        };
+        (
+            r(self.gicd),
+            r(self.gicd + 0x4),
+            r(self.gicd + 0x80),
+            r(self.gicc),
+        )
+    }
+
     /// Interrupt lines the distributor implements (GICD_TYPER.ITLinesNumber).
     pub fn lines(&self) -> u32 {
         self.lines

@@ -34,16 +34,19 @@ fn show_size(n: usize) -> String {
 /// `ps`.
 pub(crate) const COMMANDS: &[Command] = &[Command {
     name: "ps",
-    usage: "ps [--json]",
+    usage: "ps [<t>] [--json] [-o field]",
     help: "list kernel threads",
     long_help: "One row per kthread: TID, NAME, STATE (created, ready, running, sleeping,\n\
                     parked, stopping = stop requested but not exited yet, exited), CPU (running\n\
-                    on or last ran on), PRIO, RUNTIME (ms on a CPU), SWITCHES (times switched\n\
+                    on or last ran on), PRIO, RUNTIME (time on a CPU), SWITCHES (times switched\n\
                     in), STACK (most bytes used / size), COUNT (counter threads, else -).\n\
                     --json: one JSON object per line and thread, with the fields tid, ppid (the\n\
                     creator: kthreadd for threads created after boot, 0 for the boot path),\n\
                     name, state, cpu, prio, runtime_ms, runtime_us, switches, stack_used,\n\
-                    stack_size (bytes), count, bound and result (null where they do not apply).",
+                    stack_size (bytes), count, bound and result (null where they do not apply).\n\
+                    <t>: only that thread (a name or tid; status 1 if there is none).\n\
+                    -o field: only that field's value, one line per thread (- for null), e.g.\n\
+                    `tid=$(ps c1 -o tid)`, `if [ $(ps c1 -o state) = parked ]; then ...`.",
     run: cmd_ps,
 }];
 
@@ -58,8 +61,25 @@ struct Row {
 
 fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let json = args.flag("--json")?;
+    let field: Option<String> = args.option("-o")?;
+    let only: Option<String> = args.next_opt()?;
     args.finish()?;
-    let threads = kthread::list();
+    if json && field.is_some() {
+        return Err(CmdError::usage("--json and -o together"));
+    }
+    if let Some(f) = &field
+        && !FIELDS.contains(&f.as_str())
+    {
+        return Err(CmdError::usage(format!(
+            "unknown field '{f}' (expected one of {})",
+            FIELDS.join(", ")
+        )));
+    }
+    let mut threads = kthread::list();
+    if let Some(key) = &only {
+        let tid = crate::util::lookup(key)?.tid();
+        threads.retain(|t| t.tid() == tid);
+    }
     let spawned: VecMap<Tid, Arc<Shared>> = {
         let mut spawned = SPAWNED.lock();
         spawned.retain(|tid, _| threads.iter().any(|t| t.tid() == *tid));
@@ -79,6 +99,23 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             info,
         }
     });
+    if let Some(f) = field {
+        for row in rows {
+            let value = fields(&row)
+                .into_iter()
+                .find(|(k, _)| *k == f)
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(_) if f == "name" => row.info.name.clone(),
+                Some(v) => v.into(),
+                None if value == "null" => "-".into(),
+                None => value,
+            };
+            writeln!(ctx, "{value}");
+        }
+        return Ok(0);
+    }
     if !json {
         writeln!(
             ctx,
@@ -99,7 +136,7 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 state_name(i),
                 i.cpu,
                 i.prio,
-                format!("{}ms", row.runtime_us / 1_000),
+                crate::util::show_span(core::time::Duration::from_micros(row.runtime_us)),
                 i.switches,
                 format!("{}/{}", show_size(i.stack_used), show_size(i.stack_size)),
                 row.count.map_or(String::from("-"), |c| format!("{c}")),
@@ -109,30 +146,57 @@ fn cmd_ps(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     Ok(0)
 }
 
-/// One `ps --json` line.
-fn json_row(row: &Row) -> String {
+/// What `-o` can print: the `--json` field names.
+const FIELDS: &[&str] = &[
+    "tid",
+    "ppid",
+    "name",
+    "state",
+    "cpu",
+    "prio",
+    "runtime_ms",
+    "runtime_us",
+    "switches",
+    "stack_used",
+    "stack_size",
+    "count",
+    "bound",
+    "result",
+];
+
+/// A row's fields as JSON values, in [`FIELDS`] order.
+fn fields(row: &Row) -> [(&'static str, String); 14] {
     let i = &row.info;
     let opt = |v: Option<i64>| v.map_or(String::from("null"), |v| format!("{v}"));
-    format!(
-        "{{\"tid\":{},\"ppid\":{},\"name\":{},\"state\":\"{}\",\"cpu\":{},\"prio\":{},\"runtime_ms\":{},\
-         \"runtime_us\":{},\
-         \"switches\":{},\"stack_used\":{},\"stack_size\":{},\"count\":{},\"bound\":{},\
-         \"result\":{}}}",
-        i.tid,
-        i.parent,
-        json_str(&i.name),
-        state_name(i),
-        i.cpu,
-        i.prio,
-        row.runtime_us / 1_000,
-        row.runtime_us,
-        i.switches,
-        i.stack_used,
-        i.stack_size,
-        opt(row.count.map(|c| c as i64)),
-        opt(i.bound.map(|b| b as i64)),
-        opt(i.result.map(i64::from)),
-    )
+    [
+        ("tid", format!("{}", i.tid)),
+        ("ppid", format!("{}", i.parent)),
+        ("name", json_str(&i.name)),
+        ("state", format!("\"{}\"", state_name(i))),
+        ("cpu", format!("{}", i.cpu)),
+        ("prio", format!("{}", i.prio)),
+        ("runtime_ms", format!("{}", row.runtime_us / 1_000)),
+        ("runtime_us", format!("{}", row.runtime_us)),
+        ("switches", format!("{}", i.switches)),
+        ("stack_used", format!("{}", i.stack_used)),
+        ("stack_size", format!("{}", i.stack_size)),
+        ("count", opt(row.count.map(|c| c as i64))),
+        ("bound", opt(i.bound.map(|b| b as i64))),
+        ("result", opt(i.result.map(i64::from))),
+    ]
+}
+
+/// One `ps --json` line.
+fn json_row(row: &Row) -> String {
+    let mut o = String::from("{");
+    for (n, (k, v)) in fields(row).iter().enumerate() {
+        if n > 0 {
+            o.push(',');
+        }
+        o.push_str(&format!("\"{k}\":{v}"));
+    }
+    o.push('}');
+    o
 }
 
 #[cfg(test)]

@@ -30,25 +30,36 @@ pub(super) struct Outcome {
     pub(super) unstopped: usize,
     /// What [`Run::teardown`] had to leave behind.
     pub(super) note: Option<String>,
+    /// Ctrl-C ended the queueing early.
+    pub(super) interrupted: bool,
 }
 
 /// Waits until every queuer is done and every queued work has run (or the deadline), then stops
-/// the queuers and frees what can be freed. `start`: when the queuers were woken.
+/// the queuers and frees what can be freed. `start`: when the queuers were woken. `interrupted`
+/// is asked every poll: if it says yes (Ctrl-C), the queuers stop queueing and what they queued
+/// still runs (up to the deadline) before the teardown, as at the deadline.
 pub(super) fn finish(
     p: &dyn Port,
     tally: &Tally,
     run: Run,
     queuers: Queuers,
     start: Instant,
+    interrupted: &mut dyn FnMut() -> bool,
 ) -> Outcome {
     let (k, deadline) = (tally.cpus.len(), tally.deadline);
     let finished = |t: &Tally| {
         t.done.load(Ordering::Acquire) == k
             && t.total.load(Ordering::Acquire) >= t.queued.load(Ordering::Acquire)
     };
+    let mut stopped = false;
     while !finished(tally) {
         if deadline.has_passed() {
             tally.abort.store(true, Ordering::Release);
+            break;
+        }
+        if interrupted() {
+            tally.abort.store(true, Ordering::Release);
+            stopped = true;
             break;
         }
         sched::sleep(POLL);
@@ -81,6 +92,7 @@ pub(super) fn finish(
         ms: util::nanos(end.saturating_duration_since(start)) / 1_000_000,
         unstopped,
         note,
+        interrupted: stopped,
     }
 }
 
@@ -166,6 +178,18 @@ pub(super) fn report(
 
     let n = o.n;
     let mut why: Vec<String> = Vec::new();
+    if outcome.interrupted {
+        // Ctrl-C: fewer were queued, on purpose; each queued one must still have run once.
+        let ran = (once + more) as u64;
+        if more > 0 || wrong > 0 || ran < queued {
+            writeln!(
+                ctx,
+                "error: stress: after Ctrl-C: {queued} queued, {ran} ran, {more} twice or more, \
+                 {wrong} on another CPU"
+            );
+        }
+        return Ok(crate::ctx::INTERRUPTED);
+    }
     if queued < n as u64 {
         why.push(format!(
             "only {queued} of {n} queued ({refused} refused as already pending)"

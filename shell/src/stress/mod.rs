@@ -87,7 +87,10 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 \x20 kworker  a kthread worker stresskw/<cpu> per CPU, destroyed afterwards\n\
                 --offline C: takes CPU C offline while the works are queued and run, then\n\
                 online again (CPU hotplug); works aimed at C that ran elsewhere meanwhile are\n\
-                counted as moved, not wrong.",
+                counted as moved, not wrong.\n\
+                Ctrl-C stops the queueing: the works queued so far still run, the queuer\n\
+                threads are stopped and everything is freed as after a run; the summary\n\
+                line shows what was queued and ran, and the status is 130.",
     run: cmd_stress,
 }];
 
@@ -123,7 +126,7 @@ fn cmd_stress(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             .map_err(|e| hotplug_error("offline", c, &e))
             .and_then(|()| rtos::hotplug::online(c).map_err(|e| hotplug_error("online", c, &e)))
     });
-    let outcome = finish(p, &tally, run, queuers, start);
+    let outcome = finish(p, &tally, run, queuers, start, &mut || ctx.interrupted());
     let verdict = report(ctx, &o, &tally, per * tally.cpus.len(), outcome);
     match hotplug {
         Some(Err(e)) => Err(e),

@@ -29,6 +29,8 @@ pub(crate) struct FakeIo {
     probe_match: usize,
     /// `ESC[6n` sequences seen on the wire.
     pub probes: usize,
+    /// From this many probes on, answer with this instead of `reply` (a resized terminal).
+    pub later_reply: Option<(usize, Vec<u8>)>,
     /// Max bytes returned per read (exercises partial reads).
     pub max_read: usize,
     /// Fail every operation after this many output bytes.
@@ -47,6 +49,7 @@ impl FakeIo {
             reply: None,
             probe_match: 0,
             probes: 0,
+            later_reply: None,
             max_read: usize::MAX,
             fail_after: None,
             output_at_first_poll: None,
@@ -156,7 +159,12 @@ impl Write for FakeIo {
                 if self.probe_match == DSR.len() {
                     self.probe_match = 0;
                     self.probes += 1;
-                    if let Some(reply) = self.reply.clone() {
+                    let later = self
+                        .later_reply
+                        .as_ref()
+                        .filter(|(n, _)| self.probes > *n)
+                        .map(|(_, r)| r.clone());
+                    if let Some(reply) = later.or_else(|| self.reply.clone()) {
                         self.input.extend(reply);
                     }
                 }

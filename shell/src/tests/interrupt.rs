@@ -38,6 +38,20 @@ fn ctrl_c_arriving_during_a_sleep_ends_it() {
     assert_eq!(l, ["^C", "130"]);
 }
 
+/// A Ctrl-C that arrives behind lines typed ahead (they sit in the line reader's read-ahead)
+/// still ends the command; the lines before it are dropped, as a terminal drops them.
+#[test]
+fn ctrl_c_behind_typed_ahead_lines_ends_the_sleep() {
+    let sys = FakeSystem::new();
+    let mut io = FakeIo::new(&sys.clock);
+    io.feed(b"sleep 3s\necho typed-ahead\n");
+    io.schedule(1000 * MS, b"\x03echo $?\n");
+    let s = run(io, sys);
+    let mut l = s.output_lines();
+    l.pop();
+    assert_eq!(l, ["^C", "130"]);
+}
+
 #[test]
 fn without_ctrl_c_nothing_changes_and_no_input_is_lost() {
     assert_eq!(out(b"sleep 20ms\necho $?\necho next\n"), ["0", "next"]);
@@ -101,5 +115,31 @@ fn ctrl_c_stops_bench_between_benchmarks() {
     assert!(
         l[4].starts_with("BENCH") && l[5].starts_with("yield "),
         "{l:?}"
+    );
+}
+
+/// Ctrl-C typed ahead of `stress`: the queueing stops at once, what was queued ran once each,
+/// the queuers are gone, the status is 130, and the next line runs.
+#[test]
+fn ctrl_c_stops_a_stress_run_cleanly() {
+    let l = in_kernel_out(b"stress wq 100000\n\x03echo $?\nps\n");
+    assert_eq!(l[0], "^C", "{l:?}");
+    let summary = &l[1];
+    let queued: u64 = summary
+        .strip_prefix("stress wq: ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|q| q.parse().ok())
+        .unwrap_or_else(|| panic!("{l:?}"));
+    assert!(queued < 100_000, "{summary}");
+    assert!(
+        summary.contains(&std::format!(
+            "{queued} queued, {queued} ran once, 0 twice or more"
+        )),
+        "{summary}"
+    );
+    assert_eq!(l[2], "130", "{l:?}");
+    assert!(
+        !l.iter().any(|x| x.contains("stress/")),
+        "queuers left: {l:?}"
     );
 }

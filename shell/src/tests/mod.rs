@@ -1,6 +1,7 @@
 //! Whole-shell tests over fake IO and a fake system.
 
 mod bench;
+mod expect;
 pub(crate) mod fakes;
 mod hostile;
 mod interrupt;
@@ -13,6 +14,6 @@ mod stress;
 mod terminal;
 mod top;
 mod trace;
-mod vt;
+pub(crate) mod vt;
 mod watchdog;
 mod work;

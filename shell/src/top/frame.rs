@@ -197,18 +197,6 @@ pub(crate) fn tenths(part: Duration, whole: Duration) -> u32 {
     u32::try_from(t.min(1000)).unwrap_or(1000)
 }
 
-/// A latency in at most 6 characters: `850us`, `9999us`, `301ms`, `12s` (rounded down).
-fn short(d: Duration) -> String {
-    let us = nanos(d) / 1_000;
-    if us < 10_000 {
-        format!("{us}us")
-    } else if us < 10_000_000 {
-        format!("{}ms", us / 1_000)
-    } else {
-        format!("{}s", us / 1_000_000)
-    }
-}
-
 /// Tenths of a percent as `12.5`.
 fn pct(t: u32) -> String {
     format!("{}.{}", t / 10, t % 10)
@@ -374,7 +362,7 @@ impl Frame {
                 q.delayed,
                 q.running,
                 q.runs_per_s,
-                short(q.max_latency)
+                crate::util::show_span(q.max_latency)
             );
         }
         s
@@ -547,10 +535,6 @@ mod tests {
         assert_eq!(tenths(MS, Duration::ZERO), 0, "zero interval");
         assert_eq!(pct(1000), "100.0");
         assert_eq!(pct(5), "0.5");
-        assert_eq!(short(Duration::from_nanos(999)), "0us");
-        assert_eq!(short(9_999 * Duration::from_micros(1)), "9999us");
-        assert_eq!(short(Duration::from_micros(301_803)), "301ms");
-        assert_eq!(short(Duration::from_secs(12)), "12s");
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn list(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 util::fit(&queue, 16),
                 e.cpu().map_or(String::from("-"), |c| format!("{c}")),
                 runs,
-                e.latency().map_or(String::from("-"), util::show_duration),
+                e.latency().map_or(String::from("-"), util::show_span),
             );
         }
     }
@@ -234,13 +234,7 @@ fn cmd_timers(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     for cpu in cpus {
         for (deadline, kind) in rtos::timer::pending(cpu) {
             let due = deadline.saturating_duration_since(now);
-            writeln!(
-                ctx,
-                "{:>3}  {:<6} {:>10}",
-                cpu,
-                kind,
-                util::show_duration(due)
-            );
+            writeln!(ctx, "{:>3}  {:<6} {:>10}", cpu, kind, util::show_span(due));
         }
     }
     Ok(0)

@@ -11,6 +11,7 @@
 //!   (exit 1 printing only to stderr, like QEMU refusing a machine), `early-exit` (banner, exit 7).
 //! - `FAKE_GUEST_NO_ECHO=1`: do not echo input lines (by default each line is echoed after the
 //!   prompt, as a line editor does, so command output starts on a line of its own).
+//! - `FAKE_GUEST_ONLINE=N`: the banner says only N CPUs came online.
 //! - `FAKE_GUEST_PROBE=1`: send `ESC[999;999H ESC[6n` before every prompt.
 //! - `FAKE_GUEST_PANIC_HANG=1`: after `KERNEL PANIC`, hang instead of exiting 101.
 //! - `FAKE_GUEST_READ_DELAY_US=N`: sleep N microseconds before reading each byte (a slow UART).
@@ -78,8 +79,11 @@ fn main() {
         eprintln!("fake-guest: unsupported machine type");
         std::process::exit(1);
     }
+    let online: u32 = env("FAKE_GUEST_ONLINE")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cpus);
     out(&format!(
-        "rtos 0.1.0 on fake-guest\r\n  entry: EL1 (running at EL1)\r\n  cpus: {cpus}/{cpus} online\r\n"
+        "rtos 0.1.0 on fake-guest\r\n  entry: EL1 (running at EL1)\r\n  cpus: {online}/{cpus} online\r\n"
     ));
     match mode.as_str() {
         "no-prompt" => hang(),

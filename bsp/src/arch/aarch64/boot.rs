@@ -32,6 +32,13 @@ global_asm!(
     lsr     x9, x9, #2
     cmp     x9, #2
     b.ne    1f
+    // What EL1 reads as MIDR_EL1/MPIDR_EL1 comes from these at EL2 (Arm ARM D19.2: "VMPIDR_EL2,
+    // Virtualization Multiprocessor ID Register"); their reset values are UNKNOWN, so copy the
+    // real ones, as Linux's el2_setup does. QEMU resets them to the real values; hardware need not.
+    mrs     x9, midr_el1
+    msr     vpidr_el2, x9
+    mrs     x9, mpidr_el1
+    msr     vmpidr_el2, x9
     mov     x9, #(1 << 31)          // HCR_EL2.RW: EL1 runs AArch64; no traps, IRQs to EL1
     msr     hcr_el2, x9
     mov     x9, #3                  // CNTHCTL_EL2: EL1 may use the physical counter and timer
@@ -62,8 +69,23 @@ global_asm!(
 .endm
 
 .section .text.boot, "ax"
+// The arm64 Image header (Linux Documentation/arch/arm64/booting.rst, "Call the kernel image"),
+// so loaders that read it (QEMU's, the Pi firmware's) know where the image wants to sit: at
+// TEXT_OFFSET from the start of RAM (the board's build script defines it), occupying
+// __image_size bytes (bss and stacks included), 4 KiB pages, little-endian.
 .global _start
 _start:
+    b       _start_kernel           // code0: jump over the header
+    .long   0                       // code1
+    .quad   TEXT_OFFSET             // text_offset: image load offset from the start of RAM
+    .quad   __image_size            // image_size: effective size, from _start to __kernel_end
+    .quad   0x2                     // flags: LE, 4 KiB pages, base close to the start of RAM
+    .quad   0                       // res2
+    .quad   0                       // res3
+    .quad   0                       // res4
+    .ascii  "ARM\x64"               // magic
+    .long   0                       // res5: no PE/COFF header
+_start_kernel:
     mov     x20, x0                 // device tree pointer from the loader (may be 0)
     mrs     x21, CurrentEL
     lsr     x21, x21, #2            // entry exception level, for the banner

@@ -11,6 +11,22 @@ pub(crate) mod reload;
 pub mod semihosting;
 pub mod trap;
 
+/// The current stack pointer.
+#[inline(always)]
+pub fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: copying SP into another register has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
+}
+
+/// Whether the instruction word `insn` is a call: `BL <imm26>` or `BLR <Xn>`.
+pub fn is_call(insn: u32) -> bool {
+    insn & 0xfc00_0000 == 0x9400_0000 || insn & 0xffff_fc1f == 0xd63f_0000
+}
+
 /// The calling CPU's index (`MPIDR_EL1.Aff0`, dense from 0 on every supported board).
 pub fn cpu_id() -> usize {
     let mpidr: u64;
