@@ -12,9 +12,11 @@
 //! also holds one word per CPU that a parked CPU sets.
 //!
 //! # The sequence ([`boot`])
-//! 1. Checks: the image fits below the device tree and the size limit; we run on CPU 0 (the new
-//!    kernel's `_start` boots only there); the buffer is 8-byte aligned and a multiple of 8
-//!    bytes (else it is copied into one that is).
+//! 1. Checks: the image fits the size limit; its arm64 Image header (magic `ARM\x64`) has the
+//!    running kernel's `text_offset` (it is linked for this board's load address), and its
+//!    `image_size` (bss and stacks included) fits below the device tree and the end of RAM; we
+//!    run on CPU 0 (the new kernel's `_start` boots only there); the buffer is 8-byte aligned
+//!    and a multiple of 8 bytes (else it is copied into one that is).
 //! 2. The stub is copied to its page, cleaned to the point of coherency, and the instruction
 //!    caches invalidated. On the spin-table board every release slot is cleared, so the parked
 //!    CPUs wait for the new kernel to write its entry there, as the firmware's spin loop does.
@@ -102,20 +104,15 @@ pub fn target() -> Option<Target> {
     let k = kernel();
     let load = load_addr();
     let stub = load.checked_sub(PAGE)?;
-    let (ram, ram_size) = k.board.early_ram;
+    let (ram, _) = k.board.early_ram;
     let dtb = k.dtb.unwrap_or((0, 0));
     if stub < ram.max(PAGE) || overlaps(stub, PAGE, dtb.0, dtb.1) {
         return None;
     }
-    // The image may reach the device tree if that lies above the kernel, else the end of RAM.
-    let mut end = ram + ram_size;
-    if dtb.0 >= load {
-        end = end.min(dtb.0);
-    }
     Some(Target {
         board: k.board.name,
         load_addr: load,
-        max_size: MAX_IMAGE.min(end.saturating_sub(load)),
+        max_size: MAX_IMAGE.min(end_of_room(load).saturating_sub(load)),
     })
 }
 
@@ -132,6 +129,9 @@ pub fn boot(image: &[u8]) -> String {
             image.len(),
             t.max_size
         );
+    }
+    if let Err(why) = check_image_header(image, &t) {
+        return why;
     }
     // The staging buffer: 8-byte words (the copy runs with the MMU off, where every access must
     // be aligned), above the load address.
@@ -184,6 +184,60 @@ pub fn boot(image: &[u8]) -> String {
             len,
             dtb,
         )
+    }
+}
+
+/// Offset of the arm64 Image header's magic (`ARM\x64`) in a kernel image.
+const ARM64_MAGIC_AT: usize = 0x38;
+
+/// A little-endian `u64` of `bytes` at `at`, if it has one there.
+fn le64(bytes: &[u8], at: usize) -> Option<u64> {
+    let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// Checks the image's arm64 Image header (`boot.rs`'s `_start`) against the running kernel's:
+/// the same `text_offset` (so it is linked for this board's load address), and an
+/// `image_size` (bss and stacks included) that fits below the device tree and the end of RAM.
+fn check_image_header(image: &[u8], t: &Target) -> Result<(), String> {
+    if image.get(ARM64_MAGIC_AT..ARM64_MAGIC_AT + 4) != Some(b"ARM\x64".as_slice()) {
+        return Err(String::from(
+            "not an arm64 kernel image (no `ARM\\x64` header magic at 0x38)",
+        ));
+    }
+    // SAFETY: the running kernel's own first 64 bytes (its header), mapped and never written.
+    let own = unsafe { core::slice::from_raw_parts(t.load_addr as *const u8, 64) };
+    let (theirs, ours) = (le64(image, 8), le64(own, 8));
+    if theirs != ours {
+        return Err(format!(
+            "the image is linked for text_offset {:#x}, this board's kernel for {:#x} (an image \
+             for another board?)",
+            theirs.unwrap_or(0),
+            ours.unwrap_or(0)
+        ));
+    }
+    let size = le64(image, 16)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let end = end_of_room(t.load_addr);
+    if size < image.len() || t.load_addr.saturating_add(size) > end {
+        return Err(format!(
+            "the image needs {size:#x} bytes at {:#x} (bss and stacks included), which do not \
+             fit below {end:#x} (the device tree or the end of RAM)",
+            t.load_addr
+        ));
+    }
+    Ok(())
+}
+
+/// Where the memory a kernel loaded at `load` may use ends: at the device tree if that lies
+/// above it, else at the end of boot-mapped RAM.
+fn end_of_room(load: usize) -> usize {
+    let k = kernel();
+    let (ram, ram_size) = k.board.early_ram;
+    match k.dtb {
+        Some((dtb, _)) if dtb >= load => (ram + ram_size).min(dtb),
+        _ => ram + ram_size,
     }
 }
 

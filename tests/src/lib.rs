@@ -125,6 +125,15 @@ impl Board {
         }
     }
 
+    /// The arm64 Image header's `text_offset` in the board's kernel: its load address minus the
+    /// start of RAM (`TEXT_OFFSET` in `boards/<board>/build.rs`).
+    pub fn text_offset(self) -> u64 {
+        match self {
+            Board::Virt => 0x20_0000,
+            Board::Rpi4 => 0x8_0000,
+        }
+    }
+
     /// The board's kernel as a flat binary (what `runner push` sends), relative to the target
     /// dir: `kernel8.img` for the Pi, `qemu-virt.bin` (from the ELF) for `virt`.
     pub fn flat_rel_path(self) -> PathBuf {

@@ -89,8 +89,9 @@ pub fn header(image: &[u8], board: Board) -> [u8; HEADER_LEN] {
     h
 }
 
-/// Refuses what cannot be a flat kernel image, before anything is sent.
-pub fn check_image(image: &[u8]) -> Result<(), String> {
+/// Refuses what cannot be `board`'s flat kernel image, before anything is sent: it must start
+/// with an arm64 Image header (magic `ARM\x64` at 0x38) whose `text_offset` is the board's.
+pub fn check_image(image: &[u8], board: Board) -> Result<(), String> {
     if image.is_empty() {
         return Err("the image is empty".into());
     }
@@ -105,6 +106,24 @@ pub fn check_image(image: &[u8]) -> Result<(), String> {
         return Err(format!(
             "the image has {} bytes; a kernel takes at most {MAX_IMAGE}",
             image.len()
+        ));
+    }
+    if image.get(0x38..0x3c) != Some(b"ARM\x64".as_slice()) {
+        return Err(
+            "the image has no arm64 Image header (magic `ARM\\x64` at 0x38): is it \
+                    this project's kernel?"
+                .into(),
+        );
+    }
+    let offset = u64::from_le_bytes(image[8..16].try_into().unwrap_or_default());
+    if offset != board.text_offset() {
+        let other = crate::Board::ALL
+            .into_iter()
+            .find(|b| b.text_offset() == offset)
+            .map_or(String::new(), |b| format!(", {b}'s"));
+        return Err(format!(
+            "the image is linked for text_offset {offset:#x}{other}, not {board}'s {:#x}",
+            board.text_offset()
         ));
     }
     Ok(())
@@ -401,6 +420,8 @@ pub struct PushOpts {
     /// With QEMU: flip the bits of this image byte after the header is made (to see a corrupt
     /// image refused).
     pub corrupt_at: Option<usize>,
+    /// Skip [`check_image`] (tests: the kernel must refuse a wrong image by itself).
+    pub unchecked: bool,
     /// With QEMU: `-smp` on virt.
     pub smp: Option<u32>,
     /// With QEMU: extra arguments.
@@ -424,6 +445,7 @@ impl Default for PushOpts {
             times: 1,
             then: Vec::new(),
             corrupt_at: None,
+            unchecked: false,
             smp: None,
             extra_args: Vec::new(),
             root: None,
@@ -443,7 +465,9 @@ pub fn load_image(board: Board, opts: &PushOpts) -> Result<Vec<u8>, StartError> 
     };
     let mut image = std::fs::read(&path)
         .map_err(|e| StartError(format!("cannot read the image {}: {e}", path.display())))?;
-    check_image(&image).map_err(|e| StartError(format!("{}: {e}", path.display())))?;
+    if !opts.unchecked {
+        check_image(&image, board).map_err(|e| StartError(format!("{}: {e}", path.display())))?;
+    }
     if let Some(tag) = &opts.tag {
         set_tag(&mut image, tag).map_err(|e| StartError(format!("{}: {e}", path.display())))?;
     }
@@ -860,16 +884,39 @@ mod tests {
         assert!(set_tag(&mut cut, "t").is_err());
     }
 
+    /// A flat image as the kernel's header starts it, linked for `board`.
+    fn flat(board: Board) -> Vec<u8> {
+        let mut v = vec![0u8; 0x100];
+        v[8..16].copy_from_slice(&board.text_offset().to_le_bytes());
+        v[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        v
+    }
+
     #[test]
-    fn check_image_refuses_what_is_no_flat_kernel() {
-        assert!(check_image(b"").unwrap_err().contains("empty"));
-        assert!(check_image(b"\x7fELF\x02\x01").unwrap_err().contains("ELF"));
+    fn check_image_refuses_what_is_no_flat_kernel_for_the_board() {
+        let b = Board::Rpi4;
+        assert!(check_image(b"", b).unwrap_err().contains("empty"));
         assert!(
-            check_image(&vec![0; MAX_IMAGE + 1])
+            check_image(b"\x7fELF\x02\x01", b)
+                .unwrap_err()
+                .contains("ELF")
+        );
+        assert!(
+            check_image(&vec![0; MAX_IMAGE + 1], b)
                 .unwrap_err()
                 .contains("at most")
         );
-        assert_eq!(check_image(&[0x1f, 0x20, 0x03, 0xd5]), Ok(()));
+        assert!(
+            check_image(&[0; 0x100], b)
+                .unwrap_err()
+                .contains("no arm64 Image header")
+        );
+        assert_eq!(check_image(&flat(Board::Rpi4), Board::Rpi4), Ok(()));
+        assert_eq!(check_image(&flat(Board::Virt), Board::Virt), Ok(()));
+        assert_eq!(
+            check_image(&flat(Board::Virt), Board::Rpi4).unwrap_err(),
+            "the image is linked for text_offset 0x200000, virt's, not rpi4's 0x80000"
+        );
     }
 
     /// A line whose far end is a scripted kernel: `answer` gets each write and returns what the

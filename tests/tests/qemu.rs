@@ -2028,6 +2028,34 @@ mod reload {
         assert_eq!(o.guest_status, Some(0), "{}", show(&o));
     }
 
+    /// The kernel checks the image's own arm64 header too: `virt`'s image, sent to the Pi with a
+    /// correct protocol header (the runner's check skipped), arrives whole and is refused.
+    #[test]
+    fn an_image_for_another_board_is_refused_by_the_kernel_rpi4() {
+        let o = push_qemu(
+            Board::Rpi4,
+            &PushOpts {
+                image: Some(flat(Board::Virt)),
+                unchecked: true,
+                then: b"echo old=$?\n".to_vec(),
+                ..opts(Board::Rpi4)
+            },
+        );
+        assert_eq!(o.status, 1, "{}", show(&o));
+        assert_eq!(
+            o.result,
+            Err(PushError::Refused(
+                "error: reload: the image is linked for text_offset 0x200000, this board's kernel \
+                 for 0x80000 (an image for another board?)"
+                    .into()
+            )),
+            "{}",
+            show(&o)
+        );
+        assert_eq!(banners(&o), 1, "{}", show(&o));
+        assert_eq!(count(&o, "old=1"), 1, "{}", show(&o));
+    }
+
     fn busy_and_offline_cpus_are_parked_and_the_new_kernel_reloads_again(board: Board) {
         let o = push_qemu(
             board,
@@ -2048,4 +2076,74 @@ mod reload {
         assert!(o.lines().any(|l| l.starts_with("t1: tick")), "{}", show(&o));
         assert!(after_last_start(&o).contains(&"twice"), "{}", show(&o));
     }
+}
+
+/// `runner push --tty`: QEMU raspi4b with its serial line on a pseudo-terminal stands in for a
+/// Pi on a USB serial adapter (stty sets the line up; the boot banner went out before anyone
+/// listened, as when the Pi was powered on first).
+#[test]
+fn reload_push_tty_over_a_pseudo_terminal_rpi4() {
+    use runner::push::{PushOpts, push_tty};
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let board = Board::Rpi4;
+    let mut args = runner::qemu::args(board, None, &image(board), runner::qemu::Mode::Script, &[]);
+    let at = args.iter().position(|a| a == "-serial").unwrap() + 1;
+    args[at] = "pty".into();
+    let mut qemu = Command::new(runner::qemu::program())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "char device redirected to /dev/pts/N (label serial0)", on stdout.
+    let mut out = qemu.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut said = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            said.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&said).into_owned();
+            if let Some(p) = text.split_whitespace().find(|w| w.starts_with("/dev/pts/")) {
+                let _ = tx.send(PathBuf::from(p));
+                break;
+            }
+        }
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    let Ok(pts) = rx.recv_timeout(Duration::from_secs(10)) else {
+        let _ = qemu.kill();
+        let _ = qemu.wait();
+        panic!("QEMU named no pseudo-terminal");
+    };
+    // Let the kernel boot to its prompt.
+    std::thread::sleep(Duration::from_secs(2));
+    let o = push_tty(
+        board,
+        &pts,
+        &PushOpts {
+            image: Some(build::build_flat(&build::workspace_root(), board, true).unwrap()),
+            tag: Some("over-a-tty".into()),
+            timeout: Duration::from_secs(60),
+            ..PushOpts::default()
+        },
+    );
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    assert_eq!(o.status, 0, "{:?}\n{}", o.result, o.transcript);
+    assert!(
+        o.lines().any(|l| l == "  build: over-a-tty"),
+        "{}",
+        o.transcript
+    );
+    assert!(
+        o.message
+            .as_deref()
+            .is_some_and(|m| m.contains("the new kernel is up on /dev/pts/")),
+        "{:?}",
+        o.message
+    );
 }

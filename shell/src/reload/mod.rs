@@ -54,6 +54,9 @@ fn cmd_reload(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     );
     ctx.flush();
     let errors_before = uart_errors(ctx);
+    // The UART's error count when the header was accepted: any error after it fails the
+    // transfer at once (a lost byte would otherwise show only as a pause or a CRC mismatch).
+    let mut errors_at_header = None;
     let limits = Limits {
         board: target.board,
         load_addr: target.load_addr,
@@ -65,6 +68,9 @@ fn cmd_reload(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             Some(Key::Byte(b)) => match rx.feed(b, ctx.sys.uptime()) {
                 Ok(Step::More) => {}
                 Ok(Step::Ack) => {
+                    if let Err(why) = line_errors(ctx, &mut errors_at_header, &rx) {
+                        break Err(why);
+                    }
                     ctx.out.sink.put(&[ACK]);
                     ctx.flush();
                 }
@@ -77,7 +83,10 @@ fn cmd_reload(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
                 });
             }
             None => {
-                if let Err(why) = rx.poll(ctx.sys.uptime()) {
+                if let Err(why) = rx
+                    .poll(ctx.sys.uptime())
+                    .and_then(|()| line_errors(ctx, &mut errors_at_header, &rx))
+                {
                     break Err(why);
                 }
                 ctx.sys.idle();
@@ -111,6 +120,22 @@ fn cmd_reload(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     ctx.flush();
     let why = ctx.sys.reload(&image);
     Err(CmdError::runtime(why))
+}
+
+/// Records the UART's error count at the first ACK (the header's), and refuses once it grew.
+fn line_errors(ctx: &Ctx<'_>, at_header: &mut Option<u32>, rx: &Receiver) -> Result<(), Refusal> {
+    let now = uart_errors(ctx);
+    match *at_header {
+        None if rx.received() >= proto::HEADER_LEN => *at_header = Some(now),
+        Some(before) if now != before => {
+            return Err(Refusal::LineErrors {
+                errors: now.wrapping_sub(before),
+                received: rx.received(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The console UART's receive errors so far (0 if the system reports none).

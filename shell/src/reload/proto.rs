@@ -38,7 +38,8 @@
 //! [`HEADER_TIMEOUT`]; a header whose CRC, version, length, board or load address is wrong; an
 //! empty image or one over the size limit; an image the heap cannot hold; a pause of
 //! [`BYTE_TIMEOUT`] once the header has started (a truncated image, a lost byte); a transfer
-//! slower than [`transfer_limit`]; a CRC mismatch.
+//! slower than [`transfer_limit`]; a CRC mismatch; and, checked by the command (the receiver
+//! does not see the UART), any receive error the UART counts once the header is in.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -168,6 +169,14 @@ pub(crate) enum Refusal {
         /// Bytes expected (header included).
         expected: usize,
     },
+    /// The UART lost or damaged received bytes after the header (an overrun: the receive FIFO
+    /// was not emptied in time; a framing error: wrong speed or noise). The caller counts them.
+    LineErrors {
+        /// Errors since the header.
+        errors: u32,
+        /// Bytes received (header included).
+        received: usize,
+    },
     /// The input ended.
     Closed {
         /// Bytes received.
@@ -229,6 +238,11 @@ impl fmt::Display for Refusal {
             Refusal::TooSlow { received, expected } => write!(
                 f,
                 "timeout: too slow, {received} of {expected} bytes in the time allowed"
+            ),
+            Refusal::LineErrors { errors, received } => write!(
+                f,
+                "the UART lost or damaged {errors} byte(s) after {received} bytes (receive \
+                 overrun, or noise on the line)"
             ),
             Refusal::Closed { received } => {
                 write!(f, "the input ended after {received} bytes")

@@ -199,6 +199,8 @@ pub(crate) struct FakeSystem {
     pub reload_target: Option<crate::ReloadTarget>,
     /// Images given to [`System::reload`] (which "fails" after recording one).
     pub reloaded: Vec<Vec<u8>>,
+    /// From this virtual time on, the UART reports one more receive error.
+    pub uart_error_at: Option<u64>,
 }
 
 impl FakeSystem {
@@ -231,6 +233,7 @@ impl FakeSystem {
                 max_size: 64 * 1024,
             }),
             reloaded: Vec::new(),
+            uart_error_at: None,
         }
     }
 }
@@ -295,7 +298,7 @@ impl System for FakeSystem {
         Some(crate::UartInfo {
             driver: "pl011",
             baud: 115_200,
-            rx_errors: 3,
+            rx_errors: 3 + u32::from(self.uart_error_at.is_some_and(|t| self.clock.get() >= t)),
             rx_buffered: 7,
             rx_capacity: 16_384,
         })

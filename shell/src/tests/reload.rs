@@ -156,6 +156,42 @@ fn a_truncated_image_times_out_and_the_next_line_runs() {
 }
 
 #[test]
+fn a_uart_receive_error_after_the_header_fails_the_transfer_at_once() {
+    let mut sys = FakeSystem::new();
+    // An error counted before the header (a noisy plug-in) does not matter; one after it does.
+    sys.uart_error_at = Some(20 * MS);
+    let mut io = FakeIo::new(&sys.clock);
+    let img = image();
+    let f = frame(&img, "rpi4");
+    io.feed(b"reload\n");
+    io.feed(&f[..48 + 4096]);
+    // The sender waits for the next ACK, gets the refusal instead, and stops.
+    io.schedule(3000 * MS, b"echo status=$?\n");
+    let s = run(io, sys);
+    let t = s.transcript();
+    assert!(
+        t.contains(
+            "error: reload: the UART lost or damaged 1 byte(s) after 4144 bytes (receive \
+             overrun, or noise on the line)"
+        ),
+        "{t:?}"
+    );
+    assert!(t.contains("status=1\r\n"), "{t:?}");
+    assert!(s.sys.reloaded.is_empty());
+    // Noticed while waiting for the next chunk, long before the 2 s pause limit.
+    assert!(s.sys.idles < 50, "{} idles", s.sys.idles);
+
+    // The same errors before the header leave a transfer alone.
+    let mut sys = FakeSystem::new();
+    sys.uart_error_at = Some(20 * MS);
+    let mut io = FakeIo::new(&sys.clock);
+    io.feed(b"reload\n");
+    io.schedule(50 * MS, &f);
+    let s = run(io, sys);
+    assert_eq!(s.sys.reloaded, [img]);
+}
+
+#[test]
 fn ctrl_c_while_waiting_for_the_header_gives_130() {
     let s = plain(b"\x03", b"echo status=$?\n");
     let t = s.transcript();
