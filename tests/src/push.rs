@@ -361,8 +361,9 @@ impl Line {
 
 /// Runs the protocol on `line`, the shell at its prompt on the other end: `reload` (with
 /// `--check`: `reload --check`), the `header` and `data` (normally `header(data, board)`),
-/// `progress(sent, total)` after each chunk. Returns the kernel's acceptance line; with `check`
-/// the kernel then goes on, otherwise it has started the image.
+/// `progress(sent, total)` once the header is accepted (`sent` 0) and after each chunk.
+/// Returns the kernel's acceptance line; with `check` the kernel then goes on, otherwise it has
+/// started the image.
 pub fn send_image(
     line: &mut Line,
     header: &[u8; HEADER_LEN],
@@ -378,6 +379,7 @@ pub fn send_image(
     line.wait_line(READY, "`reload: ready` line from the shell", ANSWER_TIMEOUT)?;
     line.send(header)?;
     line.wait_ack("acknowledgement of the header")?;
+    progress(0, data.len());
     let mut sent = 0;
     let chunks = data.len().div_ceil(CHUNK);
     for (i, chunk) in data.chunks(CHUNK).enumerate() {
@@ -532,14 +534,27 @@ fn reader(mut from: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
     rx
 }
 
-/// Progress on stderr, in tenths.
+/// Progress on stderr, in tenths, and the rate at the end.
 fn progress_printer(echo: bool) -> impl FnMut(usize, usize) {
     let mut last = usize::MAX;
+    let mut start = Instant::now();
     move |sent, total| {
+        if sent == 0 {
+            start = Instant::now();
+            return;
+        }
         let tenth = sent * 10 / total.max(1);
         if echo && tenth != last {
             last = tenth;
-            eprintln!("runner: push: {sent} of {total} bytes ({}%)", tenth * 10);
+            if sent < total {
+                eprintln!("runner: push: {sent} of {total} bytes ({}%)", tenth * 10);
+            } else {
+                let secs = start.elapsed().as_secs_f64();
+                eprintln!(
+                    "runner: push: {total} bytes in {secs:.2} s ({:.0} KB/s)",
+                    total as f64 / secs.max(1e-9) / 1000.0
+                );
+            }
         }
     }
 }
@@ -983,7 +998,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok, "reload: received 10000 bytes, CRC-32 0x12345678 ok");
-        assert_eq!(seen, [(4096, 10_000), (8192, 10_000), (10_000, 10_000)]);
+        assert_eq!(
+            seen,
+            [
+                (0, 10_000),
+                (4096, 10_000),
+                (8192, 10_000),
+                (10_000, 10_000)
+            ]
+        );
     }
 
     #[test]
