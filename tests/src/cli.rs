@@ -163,6 +163,27 @@ pub enum Cmd {
     Help,
 }
 
+/// An option `s` of `sub` that takes a value (`--name value` or `--name=value`): its name and
+/// value, or why not (not in `allowed`, no value).
+fn option_value(
+    sub: &str,
+    s: &str,
+    allowed: &[&str],
+    it: &mut std::slice::Iter<'_, OsString>,
+) -> Result<(String, OsString), String> {
+    let (name, inline) = match s.split_once('=') {
+        Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+        None => (s.to_string(), None),
+    };
+    if !allowed.contains(&name.as_str()) {
+        return Err(format!("`{sub}` does not take option `{name}`"));
+    }
+    let v = inline
+        .or_else(|| it.next().cloned())
+        .ok_or_else(|| format!("{name} needs a value"))?;
+    Ok((name, v))
+}
+
 /// `runner push ...` (after the command word).
 fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
     let mut it = args.iter();
@@ -195,25 +216,19 @@ fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
             );
             continue;
         }
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
-            None => (s.clone(), None),
-        };
-        if ![
-            "--tty",
-            "--image",
-            "--kernel",
-            "--tag",
-            "--timeout",
-            "--smp",
-        ]
-        .contains(&name.as_str())
-        {
-            return Err(format!("`push` does not take option `{name}`"));
-        }
-        let v = inline
-            .or_else(|| it.next().cloned())
-            .ok_or_else(|| format!("{name} needs a value"))?;
+        let (name, v) = option_value(
+            "push",
+            &s,
+            &[
+                "--tty",
+                "--image",
+                "--kernel",
+                "--tag",
+                "--timeout",
+                "--smp",
+            ],
+            &mut it,
+        )?;
         match name.as_str() {
             "--tty" => tty = Some(PathBuf::from(v)),
             "--image" => opts.image = Some(PathBuf::from(v)),
@@ -571,21 +586,12 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
             }
             return Err(format!("unexpected argument `{s}`"));
         }
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
-            None => (s.clone(), None),
-        };
         let allowed: &[&str] = if sub == "bench" {
             &["--kernel", "--out", "--timeout"]
         } else {
             &["--baseline", "--current"]
         };
-        if !allowed.contains(&name.as_str()) {
-            return Err(format!("`{sub}` does not take option `{name}`"));
-        }
-        let v = inline
-            .or_else(|| it.next().cloned())
-            .ok_or_else(|| format!("{name} needs a value"))?;
+        let (name, v) = option_value(sub, &s, allowed, &mut it)?;
         match name.as_str() {
             "--kernel" => kernel = Some(PathBuf::from(v)),
             "--out" => out = Some(PathBuf::from(v)),
