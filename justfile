@@ -138,6 +138,14 @@ check *args: setup
 image board="rpi4" *args:
     @{{ runner }} image "$@"
 
+# README: Reloading the kernel over the serial line. Extra args: --tty DEV, --image PATH,
+# --tag TEXT, --check, --timeout SECS, --kernel PATH (QEMU boots it first; default the fresh build).
+[doc("Send a fresh kernel to the shell's `reload` (QEMU, or a real Pi 4 with --tty /dev/ttyUSB0).")]
+[no-cd]
+[no-exit-message]
+push board="rpi4" *args: setup
+    @{{ runner }} push "$@"
+
 # The benchmarks are deterministic under -icount: a row >5% slower than bench/baseline.json fails.
 [doc("Everything CI checks: host tests, lints, images, QEMU tests and the script suite on both boards, loom, benchmarks.")]
 test: setup

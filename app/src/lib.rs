@@ -63,6 +63,18 @@ impl shell::System for System {
         bsp::console::wait_input(Some(IDLE));
     }
 
+    fn reload_target(&self) -> Option<shell::ReloadTarget> {
+        bsp::reload::target().map(|t| shell::ReloadTarget {
+            board: t.board,
+            load_addr: t.load_addr as u64,
+            max_size: t.max_size,
+        })
+    }
+
+    fn reload(&mut self, image: &[u8]) -> alloc::string::String {
+        bsp::reload::boot(image)
+    }
+
     fn uart(&self) -> Option<shell::UartInfo> {
         let s = bsp::console::uart_stats();
         Some(shell::UartInfo {

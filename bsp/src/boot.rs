@@ -13,6 +13,43 @@ use rtos::time::{Duration, Instant};
 /// Kernel version shown in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// What starts the build-tag slot in the image ([`BUILD_TAG`]).
+pub const BUILD_TAG_MARKER: &[u8; 16] = b"RTOS-BUILD-TAG:\0";
+/// Bytes of the build-tag slot, marker included.
+pub const BUILD_TAG_SLOT: usize = 64;
+
+/// The build tag: [`BUILD_TAG_MARKER`], then up to 47 bytes of UTF-8, NUL-padded; the banner
+/// shows a nonempty tag as `  build: <tag>`. Set at build time from `RTOS_BUILD_TAG`, or in a
+/// built image by `runner push --tag` (which finds the marker and writes the tag after it), so
+/// that a reloaded kernel can be told from the one before.
+#[used]
+static BUILD_TAG: [u8; BUILD_TAG_SLOT] = {
+    let mut slot = [0; BUILD_TAG_SLOT];
+    let mut i = 0;
+    while i < BUILD_TAG_MARKER.len() {
+        slot[i] = BUILD_TAG_MARKER[i];
+        i += 1;
+    }
+    if let Some(tag) = option_env!("RTOS_BUILD_TAG") {
+        let tag = tag.as_bytes();
+        let mut j = 0;
+        while j < tag.len() && BUILD_TAG_MARKER.len() + j < BUILD_TAG_SLOT - 1 {
+            slot[BUILD_TAG_MARKER.len() + j] = tag[j];
+            j += 1;
+        }
+    }
+    slot
+};
+
+/// The build tag, if one was set (read from memory: a tool may have written it after the
+/// build).
+fn build_tag() -> Option<&'static str> {
+    let slot: &'static [u8; BUILD_TAG_SLOT] = core::hint::black_box(&BUILD_TAG);
+    let tag = &slot[BUILD_TAG_MARKER.len()..];
+    let tag = &tag[..tag.iter().position(|&b| b == 0).unwrap_or(tag.len())];
+    core::str::from_utf8(tag).ok().filter(|t| !t.is_empty())
+}
+
 /// The application: the main thread the bsp starts once the machine is up (boot step 5).
 #[derive(Debug)]
 pub struct App {
@@ -166,6 +203,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         ram: info.ram.unwrap_or(board.early_ram),
         cpus,
         boot,
+        dtb: info.span,
     });
     let k = kernel();
 
@@ -193,6 +231,9 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     let starts = start_secondaries(k);
 
     kprintln!("rtos {} on {}", VERSION, board.name);
+    if let Some(tag) = build_tag() {
+        kprintln!("  build: {tag}");
+    }
     kprintln!("  entry: EL{} (running at EL1)", entry_el);
     report_cpus(k.cpus, &starts);
     kprintln!("  gic: GICv2, {} interrupt lines", k.gic.lines());
@@ -398,6 +439,8 @@ pub(crate) fn cpu_off() -> ! {
     PARKED[cpu].store(true, Ordering::Release);
     OFF[cpu].store(true, Ordering::Release);
     while !RELEASE[cpu].swap(false, Ordering::AcqRel) {
+        // A kernel reload parks every CPU outside the kernel's memory (it wakes us with SEV).
+        crate::reload::park_if_reloading();
         arch::wfe();
     }
     PARKED[cpu].store(false, Ordering::Release);

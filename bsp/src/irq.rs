@@ -2,7 +2,7 @@
 //! ([`rtos::entry`]) or to its driver, end it; then the kernel's way back into the thread.
 //!
 //! The SGIs are [`rtos::port::Sgi`]'s: the kernel's own go to [`rtos::entry::sgi`];
-//! [`Sgi::Halt`] (another CPU panicked) stops this CPU here.
+//! [`Sgi::Halt`] (another CPU panicked, or a kernel reload parks the CPUs) stops this CPU here.
 
 use crate::drivers::timer::TIMER_INTID;
 use rtos::cpu::{self, IrqKind};
@@ -55,6 +55,8 @@ fn handle<const TRACE: bool>() {
             0..=15 => match Sgi::from_id(intid) {
                 Some(Sgi::Halt) => {
                     k.gic.eoi(acked);
+                    // A kernel reload parks the CPU outside the kernel instead.
+                    crate::reload::park_if_reloading();
                     crate::arch::halt();
                 }
                 Some(sgi) => rtos::entry::sgi(sgi),

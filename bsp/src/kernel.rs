@@ -18,6 +18,8 @@ pub(crate) struct Kernel {
     pub cpus: usize,
     /// Kernel entry (the counter `_start` read on the boot CPU).
     pub boot: rtos::time::Instant,
+    /// The device tree blob `(base, size)` the kernel found, if any.
+    pub dtb: Option<(usize, usize)>,
 }
 
 pub(crate) static KERNEL: spin::Once<Kernel> = spin::Once::new();

@@ -8,7 +8,8 @@
 //!   and the UART's receive statistics;
 //! - [`power_off`] and [`reboot`];
 //! - [`cpus`] and [`uptime`];
-//! - [`deliberate_fault`], to test the fault report.
+//! - [`deliberate_fault`], to test the fault report;
+//! - [`reload`]: starting a new kernel image in place of the running one.
 //!
 //! # Layout
 //! - [`arch`]: AArch64 boot code (EL2 to EL1, BSS, boot stacks), the identity map and MMU enable,
@@ -65,6 +66,7 @@ mod irq;
 mod kernel;
 mod panic;
 pub mod port;
+pub mod reload;
 pub mod stacks;
 
 pub use board::{Board, PowerMethod, SmpMethod};

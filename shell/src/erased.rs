@@ -10,7 +10,8 @@ use core::time::Duration;
 use embedded_io::{Error as _, ErrorKind, ErrorType, Read, ReadReady, Write};
 
 use crate::session::Shell;
-use crate::system::{CpuInfo, CrashKind, Exit, System, UartInfo};
+use crate::system::{CpuInfo, CrashKind, Exit, ReloadTarget, System, UartInfo};
+use alloc::string::String;
 
 /// The byte stream a shell runs on, as a trait object. Every `Read + Write + ReadReady` is one;
 /// errors are reduced to their [`ErrorKind`] (the shell only tells "failed" from "worked").
@@ -102,6 +103,14 @@ impl System for DynSys<'_> {
 
     fn console_up(&mut self) {
         self.0.console_up();
+    }
+
+    fn reload_target(&self) -> Option<ReloadTarget> {
+        self.0.reload_target()
+    }
+
+    fn reload(&mut self, image: &[u8]) -> String {
+        self.0.reload(image)
     }
 }
 

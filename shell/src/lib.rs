@@ -104,6 +104,15 @@
 //! context: it writes into a fixed ring under an `IrqSpinLock` (drops are counted), printed by a
 //! `klogd` kthread the shell starts on first use.
 //!
+//! # Kernel reload
+//!
+//! `reload` (in `reload/`) receives a new kernel image over the console line from `runner push`
+//! and hands it to [`System::reload`], which starts it in place of the running kernel. The
+//! protocol (a checksummed header, 4 KiB chunks each acknowledged, a CRC-32 over the image, a
+//! size limit and timeouts on the kernel clock) is a pure state machine fed byte by byte
+//! (`reload::proto`); the bytes are read raw, past the line reader and the terminal filter. A
+//! refused image is one `error: reload: ...` line and changes nothing.
+//!
 //! All output uses `\r\n` line endings. No input can make the shell panic, and nothing it
 //! allocates grows with the input beyond [`MAX_LINE`]-sized buffers.
 //!
@@ -129,6 +138,7 @@ mod out;
 mod parse;
 mod reader;
 mod registry;
+mod reload;
 mod script;
 mod session;
 mod stress;
@@ -146,4 +156,4 @@ pub use detect::DETECT_TIMEOUT;
 pub use erased::Console;
 pub use script::CONT_PROMPT;
 pub use session::Shell;
-pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, System, UartInfo};
+pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, ReloadTarget, System, UartInfo};

@@ -56,6 +56,7 @@ const TABLES: &[&[Command]] = &[
     crate::watchdog::COMMANDS,
     crate::stress::COMMANDS,
     crate::expect::COMMANDS,
+    crate::reload::COMMANDS,
     crate::machine::COMMANDS,
 ];
 

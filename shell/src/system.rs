@@ -27,7 +27,19 @@ pub struct UartInfo {
     pub rx_capacity: usize,
 }
 
+use alloc::string::String;
 use core::time::Duration;
+
+/// Where `reload` may put a new kernel image, from [`System::reload_target`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadTarget {
+    /// The board name an image must be built for (`rpi4`, `qemu-virt`).
+    pub board: &'static str,
+    /// The address the running kernel was loaded at, which an image must be linked for.
+    pub load_addr: u64,
+    /// The largest image accepted, in bytes.
+    pub max_size: usize,
+}
 
 /// What the shell needs from the kernel.
 pub trait System {
@@ -49,6 +61,17 @@ pub trait System {
     /// wait until then (the kernel's watchdog), so that boot, measured to the first prompt,
     /// does not include it. Called once.
     fn console_up(&mut self) {}
+    /// Whether and where `reload` can start a new kernel image; `None`: it cannot.
+    fn reload_target(&self) -> Option<ReloadTarget> {
+        None
+    }
+    /// Replaces the running kernel with `image` (`reload`, once the whole image arrived and its
+    /// CRC matched): stops the other CPUs and starts it. Returns only if it could not, with why
+    /// (then nothing has changed).
+    fn reload(&mut self, image: &[u8]) -> String {
+        let _ = image;
+        String::from("this system cannot start another kernel")
+    }
 }
 
 /// Which deliberate crash `crash` asks for.

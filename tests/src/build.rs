@@ -100,6 +100,20 @@ pub fn build(root: &Path, board: Board, quiet: bool) -> Result<PathBuf, StartErr
     }
 }
 
+/// Builds `board`'s kernel and returns its flat binary ([`Board::flat_rel_path`]): what
+/// `runner push` sends.
+pub fn build_flat(root: &Path, board: Board, quiet: bool) -> Result<PathBuf, StartError> {
+    let built = build(root, board, quiet)?;
+    match board {
+        Board::Rpi4 => Ok(built),
+        Board::Virt => {
+            let flat = target_dir(root).join(board.flat_rel_path());
+            objcopy_binary(root, &built, &flat)?;
+            Ok(flat)
+        }
+    }
+}
+
 /// `llvm-objcopy -O binary elf out`.
 pub fn objcopy_binary(root: &Path, elf: &Path, out: &Path) -> Result<(), StartError> {
     let tool = find_objcopy(root)?;

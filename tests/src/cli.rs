@@ -38,6 +38,17 @@ usage:
       the same export from a saved transcript (or dump) FILE, beside it unless --out
   runner image [rpi4] [--out DIR] [--kernel PATH]
       write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
+  runner push [rpi4|virt] [--tty DEV] [--image PATH] [--tag TEXT] [--check] [--timeout SECS]
+              [--kernel PATH] [--smp N] [-- QEMU-ARGS...]
+      send a kernel image to the shell's `reload` and watch the new kernel come up. With --tty,
+      to a real board on serial device DEV (set to 115200 8N1 with stty); else to QEMU, which
+      first boots --kernel (default: the fresh build), then `exit`s once the new kernel's prompt
+      appears. The image is --image (a flat binary) or the board's fresh build (kernel8.img,
+      qemu-virt.bin); --tag TEXT writes a build tag into a copy of it, which the new banner
+      shows (`  build: TEXT`); --check only has the kernel verify it. Exits 0 when the new
+      kernel came up (with --check: the image was accepted), 1 when the kernel refused the
+      image, 101 on a kernel panic, 124 on a timeout (default 120 s), 125 when a build or QEMU
+      failed to start
   runner build [virt|rpi4|all]
       build the kernel image(s) and print their paths
   runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [--allow-missing-cpus]
@@ -55,7 +66,7 @@ usage:
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       above the baseline's (default bench/baseline.json), or a baseline row is missing
 
-The board defaults to virt (image: rpi4). --smp (virt only, 1..=8) defaults to 4.
+The board defaults to virt (image and push: rpi4). --smp (virt only, 1..=8) defaults to 4.
 --kernel skips the build and boots the given image (an ELF for virt, kernel8.img for rpi4).
 Environment: RUNNER_QEMU replaces qemu-system-aarch64.
 ";
@@ -139,8 +150,103 @@ pub enum Cmd {
         /// Output folder (`None`: beside the file).
         out: Option<PathBuf>,
     },
+    /// `runner push`.
+    Push {
+        /// Board.
+        board: Board,
+        /// A serial device instead of QEMU.
+        tty: Option<PathBuf>,
+        /// Options.
+        opts: crate::push::PushOpts,
+    },
     /// `runner help`, `--help`, `-h`.
     Help,
+}
+
+/// An option `s` of `sub` that takes a value (`--name value` or `--name=value`): its name and
+/// value, or why not (not in `allowed`, no value).
+fn option_value(
+    sub: &str,
+    s: &str,
+    allowed: &[&str],
+    it: &mut std::slice::Iter<'_, OsString>,
+) -> Result<(String, OsString), String> {
+    let (name, inline) = match s.split_once('=') {
+        Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+        None => (s.to_string(), None),
+    };
+    if !allowed.contains(&name.as_str()) {
+        return Err(format!("`{sub}` does not take option `{name}`"));
+    }
+    let v = inline
+        .or_else(|| it.next().cloned())
+        .ok_or_else(|| format!("{name} needs a value"))?;
+    Ok((name, v))
+}
+
+/// `runner push ...` (after the command word).
+fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let mut board = None;
+    let mut tty = None;
+    let mut opts = crate::push::PushOpts {
+        echo: true,
+        quiet_build: false,
+        ..crate::push::PushOpts::default()
+    };
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "--" {
+            opts.extra_args.extend(it.by_ref().cloned());
+            break;
+        }
+        if s == "-h" || s == "--help" {
+            return Ok(Cmd::Help);
+        }
+        if s == "--check" {
+            opts.check = true;
+            continue;
+        }
+        if !s.starts_with('-') {
+            if board.is_some() {
+                return Err(format!("unexpected argument `{s}`"));
+            }
+            board = Some(
+                Board::parse(&s).ok_or_else(|| format!("unknown board `{s}` (virt or rpi4)"))?,
+            );
+            continue;
+        }
+        let (name, v) = option_value(
+            "push",
+            &s,
+            &[
+                "--tty",
+                "--image",
+                "--kernel",
+                "--tag",
+                "--timeout",
+                "--smp",
+            ],
+            &mut it,
+        )?;
+        match name.as_str() {
+            "--tty" => tty = Some(PathBuf::from(v)),
+            "--image" => opts.image = Some(PathBuf::from(v)),
+            "--kernel" => opts.kernel = Some(PathBuf::from(v)),
+            "--tag" => opts.tag = Some(v.to_string_lossy().into_owned()),
+            "--timeout" => opts.timeout = parse_timeout(&v.to_string_lossy())?,
+            _ => opts.smp = Some(parse_smp(&v.to_string_lossy())?),
+        }
+    }
+    let board = board.unwrap_or(Board::Rpi4);
+    if tty.is_some() && (opts.kernel.is_some() || opts.smp.is_some() || !opts.extra_args.is_empty())
+    {
+        return Err("--kernel, --smp and QEMU arguments are for QEMU, not with --tty".into());
+    }
+    if board == Board::Rpi4 && opts.smp.is_some() {
+        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
+    }
+    Ok(Cmd::Push { board, tty, opts })
 }
 
 /// `runner trace-export FILE [--out DIR]` (after the command word).
@@ -203,6 +309,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     }
     if sub == "trace-export" {
         return parse_trace_export(it.as_slice());
+    }
+    if sub == "push" {
+        return parse_push(it.as_slice());
     }
     if !matches!(sub.as_str(), "run" | "script" | "trace" | "image" | "build") {
         return Err(format!("unknown command `{sub}`"));
@@ -477,21 +586,12 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
             }
             return Err(format!("unexpected argument `{s}`"));
         }
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
-            None => (s.clone(), None),
-        };
         let allowed: &[&str] = if sub == "bench" {
             &["--kernel", "--out", "--timeout"]
         } else {
             &["--baseline", "--current"]
         };
-        if !allowed.contains(&name.as_str()) {
-            return Err(format!("`{sub}` does not take option `{name}`"));
-        }
-        let v = inline
-            .or_else(|| it.next().cloned())
-            .ok_or_else(|| format!("{name} needs a value"))?;
+        let (name, v) = option_value(sub, &s, allowed, &mut it)?;
         match name.as_str() {
             "--kernel" => kernel = Some(PathBuf::from(v)),
             "--out" => out = Some(PathBuf::from(v)),
@@ -749,6 +849,49 @@ mod tests {
             ("bench-check virt", "unexpected argument"),
             ("bench-check --out x", "does not take option"),
             ("bench --out", "needs a value"),
+        ] {
+            let e = p(line).expect_err(line);
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn push_command_lines() {
+        let Ok(Cmd::Push { board, tty, opts }) = p("push") else {
+            panic!()
+        };
+        assert_eq!((board, tty), (Board::Rpi4, None));
+        assert!(opts.echo && !opts.check);
+        assert_eq!(opts.timeout, Duration::from_secs(120));
+        let Ok(Cmd::Push { board, tty, opts }) =
+            p("push rpi4 --tty /dev/ttyUSB0 --image k.img --tag try1 --check --timeout 300")
+        else {
+            panic!()
+        };
+        assert_eq!(board, Board::Rpi4);
+        assert_eq!(tty, Some(PathBuf::from("/dev/ttyUSB0")));
+        assert_eq!(opts.image, Some(PathBuf::from("k.img")));
+        assert_eq!(opts.tag.as_deref(), Some("try1"));
+        assert!(opts.check);
+        assert_eq!(opts.timeout, Duration::from_secs(300));
+        let Ok(Cmd::Push { board, opts, .. }) = p("push virt --smp 2 --kernel /k -- -d int") else {
+            panic!()
+        };
+        assert_eq!(board, Board::Virt);
+        assert_eq!(
+            (opts.smp, opts.kernel),
+            (Some(2), Some(PathBuf::from("/k")))
+        );
+        assert_eq!(opts.extra_args, ["-d", "int"]);
+        for (line, why) in [
+            ("push pi5", "unknown board"),
+            ("push rpi4 virt", "unexpected argument"),
+            ("push --tty", "needs a value"),
+            ("push --out x", "does not take option"),
+            ("push --tty /dev/x --kernel k", "not with --tty"),
+            ("push --tty /dev/x -- -d int", "not with --tty"),
+            ("push rpi4 --smp 2", "only for virt"),
+            ("push --timeout 0", "positive number"),
         ] {
             let e = p(line).expect_err(line);
             assert!(e.contains(why), "{line}: {e}");

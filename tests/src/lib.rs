@@ -11,6 +11,8 @@
 //!   output copied live and scanned for `KERNEL PANIC`, a deadline for the whole run. The result
 //!   is an [`Outcome`] whose `status` is what `runner script` exits with.
 //! - [`image`] writes the SD-card folder for a real Raspberry Pi 4.
+//! - [`push`] sends a kernel image to the shell's `reload` over a serial line (a QEMU guest's
+//!   or a real Pi's) and watches the new kernel come up.
 //! - [`cli`] parses the `runner` command line.
 //!
 //! # Exit statuses of `runner script`
@@ -31,6 +33,7 @@ pub mod check;
 pub mod cli;
 pub mod export;
 pub mod image;
+pub mod push;
 pub mod qemu;
 pub mod script;
 pub mod symbolize;
@@ -101,6 +104,43 @@ impl Board {
         match self {
             Board::Virt => "qemu-virt",
             Board::Rpi4 => "rpi4",
+        }
+    }
+
+    /// The board's name as its kernel knows it (the banner's `on <name>`, the reload header's
+    /// board field).
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            Board::Virt => "qemu-virt",
+            Board::Rpi4 => "rpi4",
+        }
+    }
+
+    /// The address the board's kernel is linked for and loaded at (`KERNEL_BASE` in
+    /// `boards/<board>/build.rs`).
+    pub fn load_address(self) -> u64 {
+        match self {
+            Board::Virt => 0x4020_0000,
+            Board::Rpi4 => 0x8_0000,
+        }
+    }
+
+    /// The arm64 Image header's `text_offset` in the board's kernel: its load address minus the
+    /// start of RAM (`TEXT_OFFSET` in `boards/<board>/build.rs`).
+    pub fn text_offset(self) -> u64 {
+        match self {
+            Board::Virt => 0x20_0000,
+            Board::Rpi4 => 0x8_0000,
+        }
+    }
+
+    /// The board's kernel as a flat binary (what `runner push` sends), relative to the target
+    /// dir: `kernel8.img` for the Pi, `qemu-virt.bin` (from the ELF) for `virt`.
+    pub fn flat_rel_path(self) -> PathBuf {
+        let dir = PathBuf::from(KERNEL_TARGET).join("release");
+        match self {
+            Board::Virt => dir.join("qemu-virt.bin"),
+            Board::Rpi4 => dir.join("kernel8.img"),
         }
     }
 

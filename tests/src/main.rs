@@ -142,6 +142,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Push { board, tty, opts } => {
+            let o = match &tty {
+                Some(dev) => runner::push::push_tty(board, dev, &opts),
+                None => runner::push::push_qemu(board, &opts),
+            };
+            if let Some(m) = &o.message {
+                eprintln!("\n{m}");
+            }
+            code(o.status)
+        }
         Cmd::Run { board, opts } => match script::run_interactive(board, &opts) {
             Ok(st) => code(st),
             Err(e) => fail(e),

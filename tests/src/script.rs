@@ -19,7 +19,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -283,7 +283,7 @@ pub fn resolve_kernel(board: Board, opts: &ScriptOpts) -> Result<PathBuf, StartE
     Ok(kernel)
 }
 
-fn exit_code(st: ExitStatus) -> RawEnd {
+pub(crate) fn exit_code(st: ExitStatus) -> RawEnd {
     if let Some(c) = st.code() {
         return RawEnd::Exited(c);
     }
@@ -297,7 +297,7 @@ fn exit_code(st: ExitStatus) -> RawEnd {
     RawEnd::Exited(STATUS_START_FAILED)
 }
 
-fn kill_and_reap(child: &mut Child) {
+pub(crate) fn kill_and_reap(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -307,6 +307,22 @@ enum Event {
     Eof,
 }
 
+/// The QEMU command that boots `kernel` on `board` in script mode (piped serial, `-no-reboot`),
+/// as `opts` say (emulator, `-smp`, extra arguments, environment).
+pub(crate) fn script_command(board: Board, kernel: &Path, opts: &ScriptOpts) -> Command {
+    let program = opts.qemu.clone().unwrap_or_else(qemu::program);
+    let args = qemu::args(
+        board,
+        opts.smp,
+        kernel,
+        qemu::Mode::Script,
+        &opts.extra_args,
+    );
+    let mut cmd = Command::new(&program);
+    cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
 /// Runs `script` on `board` (see the module docs). Never panics on guest behaviour; failures to
 /// start come back as status 125 with a message.
 pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> Outcome {
@@ -314,16 +330,7 @@ pub fn run_script(board: Board, script: impl AsRef<[u8]>, opts: &ScriptOpts) -> 
         Ok(k) => k,
         Err(e) => return Outcome::start_failed(format!("runner: {e}")),
     };
-    let program = opts.qemu.clone().unwrap_or_else(qemu::program);
-    let args = qemu::args(
-        board,
-        opts.smp,
-        &kernel,
-        qemu::Mode::Script,
-        &opts.extra_args,
-    );
-    let mut cmd = Command::new(&program);
-    cmd.args(&args).envs(opts.env.iter().map(|(k, v)| (k, v)));
+    let cmd = script_command(board, &kernel, opts);
     let scanner = if opts.raw {
         Scanner::raw()
     } else {
@@ -393,6 +400,25 @@ pub fn count_watchdog(transcript: &str) -> usize {
     transcript.matches(crate::WATCHDOG_MARKER).count()
 }
 
+/// Starts `cmd` (QEMU) with piped stdin, stdout and stderr; the error is a message for stderr.
+pub(crate) fn spawn_piped(cmd: &mut Command) -> Result<Child, String> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                " (is QEMU installed? `just setup` installs it)"
+            } else {
+                ""
+            };
+            format!(
+                "runner: could not start {}: {e}{hint}",
+                cmd.get_program().to_string_lossy()
+            )
+        })
+}
+
 /// Runs `cmd` as the guest: feeds `input` after the first prompt, scans (into `scanner`) and
 /// (with `echo`) copies its output, enforces `timeout`. `cmd`'s stdio is replaced by pipes.
 pub fn run_guest(
@@ -406,23 +432,10 @@ pub fn run_guest(
     let args: Vec<OsString> = cmd.get_args().map(|a| a.to_owned()).collect();
     let command = qemu::display(&program, &args);
     let start = Instant::now();
-    let mut child = match cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+    let mut child = match spawn_piped(&mut cmd) {
         Ok(c) => c,
         Err(e) => {
-            let hint = if e.kind() == std::io::ErrorKind::NotFound {
-                " (is QEMU installed? `just setup` installs it)"
-            } else {
-                ""
-            };
-            let mut o = Outcome::start_failed(format!(
-                "runner: could not start {}: {e}{hint}",
-                program.to_string_lossy()
-            ));
+            let mut o = Outcome::start_failed(e);
             o.command = command;
             return o;
         }

@@ -1889,3 +1889,261 @@ mod top {
         assert!(tkw["max_latency_us"].is_u64(), "{json}");
     }
 }
+
+// ---- Kernel reload over the serial line ----
+// Issue 13 item 8: `runner push` boots the current kernel, sends a copy of its flat image with a
+// build tag written in (so its banner can be told from the first one) to the shell's `reload`,
+// and the new kernel comes up; a corrupt image is refused and the old kernel answers.
+
+mod reload {
+    use super::image;
+    use runner::push::{PushError, PushOpts, PushOutcome, push_qemu};
+    use runner::{Board, build};
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    both_boards!(
+        a_pushed_kernel_comes_up_and_runs_commands,
+        a_corrupt_image_is_refused_and_the_old_kernel_answers,
+        busy_and_offline_cpus_are_parked_and_the_new_kernel_reloads_again,
+    );
+
+    const TAG: &str = "reload-test";
+
+    /// The board's flat image (`kernel8.img`, `qemu-virt.bin`), made once.
+    fn flat(board: Board) -> PathBuf {
+        static FLAT: [OnceLock<Result<PathBuf, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+        FLAT[board as usize]
+            .get_or_init(|| {
+                image(board); // the one build of this board, shared with the other tests
+                build::build_flat(&build::workspace_root(), board, true).map_err(|e| e.0)
+            })
+            .clone()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn opts(board: Board) -> PushOpts {
+        PushOpts {
+            kernel: Some(image(board)),
+            image: Some(flat(board)),
+            tag: Some(TAG.into()),
+            timeout: Duration::from_secs(60),
+            ..PushOpts::default()
+        }
+    }
+
+    fn show(o: &PushOutcome) -> String {
+        format!(
+            "status {} ({:?}) after {:?}; {}\n--- transcript ---\n{}",
+            o.status,
+            o.result,
+            o.elapsed,
+            o.message.as_deref().unwrap_or("no message"),
+            o.transcript
+        )
+    }
+
+    /// The banners' first lines (`rtos <version> on <board>`).
+    fn banners(o: &PushOutcome) -> usize {
+        o.lines()
+            .filter(|l| l.starts_with("rtos ") && l.contains(" on "))
+            .count()
+    }
+
+    fn count(o: &PushOutcome, line: &str) -> usize {
+        o.lines().filter(|l| l.trim_end() == line).count()
+    }
+
+    fn count_starting(o: &PushOutcome, prefix: &str) -> usize {
+        o.lines().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    /// The transcript's lines after the last `reload: starting the new kernel`.
+    fn after_last_start(o: &PushOutcome) -> Vec<&str> {
+        let lines: Vec<&str> = o.lines().collect();
+        let at = lines
+            .iter()
+            .rposition(|l| *l == "reload: starting the new kernel")
+            .unwrap_or_else(|| panic!("no start line\n{}", show(o)));
+        lines[at + 1..].to_vec()
+    }
+
+    fn a_pushed_kernel_comes_up_and_runs_commands(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                then: b"echo on-the-new-kernel\nuptime\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(o.guest_status, Some(0), "{}", show(&o));
+        let ok = o.result.clone().unwrap();
+        assert!(
+            ok.starts_with("reload: received ") && ok.ends_with(" ok"),
+            "{ok}"
+        );
+        assert_eq!(banners(&o), 2, "{}", show(&o));
+        let new = after_last_start(&o);
+        let name = board_name(board);
+        assert!(
+            new[0].starts_with("rtos ") && new[0].ends_with(&format!(" on {name}")),
+            "{}",
+            show(&o)
+        );
+        assert_eq!(new[1], format!("  build: {TAG}"), "{}", show(&o));
+        // Entered at EL1, every CPU started again by the new kernel.
+        assert_eq!(new[2], "  entry: EL1 (running at EL1)", "{}", show(&o));
+        assert_eq!(count_starting(&o, "  cpus: 4/4 online"), 2, "{}", show(&o));
+        assert!(new.contains(&"on-the-new-kernel"), "{}", show(&o));
+        assert_eq!(count(&o, &format!("  build: {TAG}")), 1, "{}", show(&o));
+    }
+
+    fn board_name(board: Board) -> &'static str {
+        board.kernel_name()
+    }
+
+    fn a_corrupt_image_is_refused_and_the_old_kernel_answers(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                corrupt_at: Some(5000),
+                then: b"echo old=$?\nuptime\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 1, "{}", show(&o));
+        let Err(PushError::Refused(line)) = &o.result else {
+            panic!("{}", show(&o))
+        };
+        assert!(
+            line.starts_with("error: reload: CRC mismatch: the image's CRC-32 is 0x"),
+            "{line}"
+        );
+        // The old kernel goes on: one banner, no tag, and it answers.
+        assert_eq!(banners(&o), 1, "{}", show(&o));
+        assert_eq!(count(&o, &format!("  build: {TAG}")), 0, "{}", show(&o));
+        assert_eq!(count(&o, "old=1"), 1, "{}", show(&o));
+        assert_eq!(o.guest_status, Some(0), "{}", show(&o));
+    }
+
+    /// The kernel checks the image's own arm64 header too: `virt`'s image, sent to the Pi with a
+    /// correct protocol header (the runner's check skipped), arrives whole and is refused.
+    #[test]
+    fn an_image_for_another_board_is_refused_by_the_kernel_rpi4() {
+        let o = push_qemu(
+            Board::Rpi4,
+            &PushOpts {
+                image: Some(flat(Board::Virt)),
+                unchecked: true,
+                then: b"echo old=$?\n".to_vec(),
+                ..opts(Board::Rpi4)
+            },
+        );
+        assert_eq!(o.status, 1, "{}", show(&o));
+        assert_eq!(
+            o.result,
+            Err(PushError::Refused(
+                "error: reload: the image is linked for text_offset 0x200000, this board's kernel \
+                 for 0x80000 (an image for another board?)"
+                    .into()
+            )),
+            "{}",
+            show(&o)
+        );
+        assert_eq!(banners(&o), 1, "{}", show(&o));
+        assert_eq!(count(&o, "old=1"), 1, "{}", show(&o));
+    }
+
+    fn busy_and_offline_cpus_are_parked_and_the_new_kernel_reloads_again(board: Board) {
+        let o = push_qemu(
+            board,
+            &PushOpts {
+                // A CPU offline (powered off on virt, in a WFE loop on the Pi), a thread that
+                // never yields on another, a busy one on a third, one printing all the time.
+                before: b"cpu offline 2\nspawn hog h1 --cpu 1\nspawn spin s3 --cpu 3\n\
+                          spawn ticker t1 --period 20ms\n"
+                    .to_vec(),
+                times: 2,
+                then: b"echo twice\n".to_vec(),
+                ..opts(board)
+            },
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        assert_eq!(banners(&o), 3, "{}", show(&o));
+        assert_eq!(count_starting(&o, "  cpus: 4/4 online"), 3, "{}", show(&o));
+        assert!(o.lines().any(|l| l.starts_with("t1: tick")), "{}", show(&o));
+        assert!(after_last_start(&o).contains(&"twice"), "{}", show(&o));
+    }
+}
+
+/// `runner push --tty`: QEMU raspi4b with its serial line on a pseudo-terminal stands in for a
+/// Pi on a USB serial adapter (stty sets the line up; the boot banner went out before anyone
+/// listened, as when the Pi was powered on first).
+#[test]
+fn reload_push_tty_over_a_pseudo_terminal_rpi4() {
+    use runner::push::{PushOpts, push_tty};
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let board = Board::Rpi4;
+    let mut args = runner::qemu::args(board, None, &image(board), runner::qemu::Mode::Script, &[]);
+    let at = args.iter().position(|a| a == "-serial").unwrap() + 1;
+    args[at] = "pty".into();
+    let mut qemu = Command::new(runner::qemu::program())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "char device redirected to /dev/pts/N (label serial0)", on stdout.
+    let mut out = qemu.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut said = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            said.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&said).into_owned();
+            if let Some(p) = text.split_whitespace().find(|w| w.starts_with("/dev/pts/")) {
+                let _ = tx.send(PathBuf::from(p));
+                break;
+            }
+        }
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    let Ok(pts) = rx.recv_timeout(Duration::from_secs(10)) else {
+        let _ = qemu.kill();
+        let _ = qemu.wait();
+        panic!("QEMU named no pseudo-terminal");
+    };
+    // Let the kernel boot to its prompt.
+    std::thread::sleep(Duration::from_secs(2));
+    let o = push_tty(
+        board,
+        &pts,
+        &PushOpts {
+            image: Some(build::build_flat(&build::workspace_root(), board, true).unwrap()),
+            tag: Some("over-a-tty".into()),
+            timeout: Duration::from_secs(60),
+            ..PushOpts::default()
+        },
+    );
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    assert_eq!(o.status, 0, "{:?}\n{}", o.result, o.transcript);
+    assert!(
+        o.lines().any(|l| l == "  build: over-a-tty"),
+        "{}",
+        o.transcript
+    );
+    assert!(
+        o.message
+            .as_deref()
+            .is_some_and(|m| m.contains("the new kernel is up on /dev/pts/")),
+        "{:?}",
+        o.message
+    );
+}

@@ -22,6 +22,14 @@ use rtos::sync::IrqSpinLock;
 const GICD_ITARGETSR: usize = 0x800;
 /// Offset of GICD_SGIR (software-generated interrupt) in the distributor.
 const GICD_SGIR: usize = 0xf00;
+/// Offset of GICD_ICENABLER0 (interrupt clear-enable, one bit per interrupt).
+const GICD_ICENABLER: usize = 0x180;
+/// Offset of GICD_ICPENDR0 (interrupt clear-pending).
+const GICD_ICPENDR: usize = 0x280;
+/// Offset of GICD_ICACTIVER0 (interrupt clear-active).
+const GICD_ICACTIVER: usize = 0x380;
+/// Offset of GICD_CPENDSGIR0 (SGI clear-pending, four registers, banked per CPU).
+const GICD_CPENDSGIR: usize = 0xf10;
 /// Offset of GICC_IAR (interrupt acknowledge) in the CPU interface.
 const GICC_IAR: usize = 0x0c;
 /// Offset of GICC_EOIR (end of interrupt) in the CPU interface.
@@ -115,6 +123,36 @@ impl Gic {
         // SAFETY: GICC_CTLR (offset 0) of the CPU interface, banked per CPU (`new`'s contract);
         // clearing it only stops interrupts reaching this CPU.
         unsafe { core::ptr::write_volatile(self.gicc as *mut u32, 0) };
+    }
+
+    /// Kernel reload, on each CPU before it leaves the kernel: its CPU interface off, and its
+    /// banked SGIs and PPIs neither pending nor active, so the next kernel starts with none.
+    pub fn quiesce_cpu(&self) {
+        self.disable_cpu();
+        for i in 0..4 {
+            self.dist_write(GICD_CPENDSGIR + 4 * i, u32::MAX);
+        }
+        self.dist_write(GICD_ICPENDR, u32::MAX);
+        self.dist_write(GICD_ICACTIVER, u32::MAX);
+    }
+
+    /// Kernel reload, last, on the boot CPU: every shared interrupt (SPI) disabled, not pending,
+    /// not active, and the distributor off, as after a reset; the next kernel sets it up again.
+    pub fn quiesce_distributor(&self) {
+        for reg in 1..self.lines.div_ceil(32) as usize {
+            self.dist_write(GICD_ICENABLER + 4 * reg, u32::MAX);
+            self.dist_write(GICD_ICPENDR + 4 * reg, u32::MAX);
+            self.dist_write(GICD_ICACTIVER + 4 * reg, u32::MAX);
+        }
+        self.dist_write(0, 0); // GICD_CTLR
+    }
+
+    /// Writes the distributor register at `offset`.
+    fn dist_write(&self, offset: usize, value: u32) {
+        // SAFETY: callers pass offsets of 32-bit distributor registers inside the block
+        // (`new`'s contract: mapped Device memory); these writes only clear enable, pending and
+        // active bits or the control register, which the reload sequence wants.
+        unsafe { core::ptr::write_volatile((self.gicd + offset) as *mut u32, value) };
     }
 
     /// What the first-boot self-check prints about the GIC, read back from the hardware:

@@ -172,6 +172,13 @@ impl Pl011 {
         }
     }
 
+    /// Kernel reload: receive interrupts off (the next kernel turns them on again), and
+    /// everything written sent.
+    pub fn quiesce(&self) {
+        self.regs().imsc.set(0);
+        self.flush();
+    }
+
     /// Interrupt handler: moves received bytes into the ring. Masks receive interrupts when the
     /// ring is full (back-pressure) rather than dropping bytes.
     pub fn handle_irq(&self) {

@@ -195,6 +195,12 @@ pub(crate) struct FakeSystem {
     pub real_sleep: bool,
     /// How many times the shell said its console is up ([`System::console_up`]).
     pub console_up: u32,
+    /// What [`System::reload_target`] says.
+    pub reload_target: Option<crate::ReloadTarget>,
+    /// Images given to [`System::reload`] (which "fails" after recording one).
+    pub reloaded: Vec<Vec<u8>>,
+    /// From this virtual time on, the UART reports one more receive error.
+    pub uart_error_at: Option<u64>,
 }
 
 impl FakeSystem {
@@ -221,6 +227,13 @@ impl FakeSystem {
             idles: 0,
             real_sleep: false,
             console_up: 0,
+            reload_target: Some(crate::ReloadTarget {
+                board: "rpi4",
+                load_addr: 0x8_0000,
+                max_size: 64 * 1024,
+            }),
+            reloaded: Vec::new(),
+            uart_error_at: None,
         }
     }
 }
@@ -272,11 +285,20 @@ impl System for FakeSystem {
         self.crashes.push(kind);
     }
 
+    fn reload_target(&self) -> Option<crate::ReloadTarget> {
+        self.reload_target
+    }
+
+    fn reload(&mut self, image: &[u8]) -> String {
+        self.reloaded.push(image.to_vec());
+        String::from("fake system: recorded the image, did not start it")
+    }
+
     fn uart(&self) -> Option<crate::UartInfo> {
         Some(crate::UartInfo {
             driver: "pl011",
             baud: 115_200,
-            rx_errors: 3,
+            rx_errors: 3 + u32::from(self.uart_error_at.is_some_and(|t| self.clock.get() >= t)),
             rx_buffered: 7,
             rx_capacity: 16_384,
         })

@@ -7,6 +7,7 @@ mod hostile;
 mod interrupt;
 mod json;
 mod kthread;
+mod reload;
 mod session;
 mod startup;
 mod stress;

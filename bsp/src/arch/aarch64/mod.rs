@@ -7,6 +7,7 @@ pub mod exceptions;
 pub(crate) mod mmu;
 pub mod pmu;
 pub mod psci;
+pub(crate) mod reload;
 pub mod semihosting;
 pub mod trap;
 

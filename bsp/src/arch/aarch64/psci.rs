@@ -49,3 +49,13 @@ pub fn system_reset(conduit: Conduit) {
         Conduit::Smc => psci::system_reset::<Smc>(),
     };
 }
+
+/// Whether CPU `mpidr` is off (`AFFINITY_INFO`); `false` if PSCI cannot tell.
+pub fn is_off(conduit: Conduit, mpidr: usize) -> bool {
+    use psci::{AffinityState, LowestAffinityLevel};
+    let state = match conduit {
+        Conduit::Hvc => psci::affinity_info::<Hvc>(mpidr as u64, LowestAffinityLevel::All),
+        Conduit::Smc => psci::affinity_info::<Smc>(mpidr as u64, LowestAffinityLevel::All),
+    };
+    matches!(state, Ok(AffinityState::Off))
+}
