@@ -590,10 +590,13 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
     fn move_to(&mut self, index: usize) -> Result<(), ErrorKind> {
         let cols = usize::from(self.cols);
         let row = self.top + i32::try_from(index / cols).unwrap_or(0);
-        let (row, col) = (
-            u16::try_from(row.clamp(0, i32::from(self.rows) - 1)).unwrap_or(0),
-            (index % cols) as u16,
-        );
+        let row = u16::try_from(row.clamp(0, i32::from(self.rows) - 1)).unwrap_or(0);
+        self.go(row, (index % cols) as u16)
+    }
+
+    /// Moves the cursor to `row`, `col` (noline's frame) with relative moves, which land on the
+    /// right cell wherever the prompt really is; tracked.
+    fn go(&mut self, row: u16, col: u16) -> Result<(), ErrorKind> {
         if row < self.row {
             self.emit_num_seq(self.row - row, b'A')?;
         } else if row > self.row {
@@ -951,19 +954,7 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                 self.at_corner = true;
             }
             b'H' | b'f' if plain => {
-                let target_row = p[0].clamp(1, self.rows) - 1;
-                let target_col = p[1].clamp(1, self.cols) - 1;
-                if target_row < self.row {
-                    self.emit_num_seq(self.row - target_row, b'A')?;
-                } else if target_row > self.row {
-                    self.emit_num_seq(target_row - self.row, b'B')?;
-                }
-                self.emit(b"\r")?;
-                if target_col > 0 {
-                    self.emit_num_seq(target_col, b'C')?;
-                }
-                self.row = target_row;
-                self.col = target_col;
+                self.go(p[0].clamp(1, self.rows) - 1, p[1].clamp(1, self.cols) - 1)?;
             }
             _ => {
                 let mut buf = [0u8; 19];
