@@ -7,9 +7,11 @@
 spawn hog h0 --cpu 0 --prio 30
 sleep 3s
 echo alive-hog
-spawn spin s1 --prio 30
-spawn spin s2 --prio 30
-spawn spin s3 --prio 30
+# One spinner bound to each other CPU (so at least one keeps a CPU alone, which is what the
+# watchdog calls a soft lockup: two sharing a CPU each get half), and one placed by the scheduler.
+spawn spin s1 --cpu 1 --prio 30
+spawn spin s2 --cpu 2 --prio 30
+spawn spin s3 --cpu 3 --prio 30
 spawn spin s4 --prio 30
 sleep 3s
 echo alive-spins

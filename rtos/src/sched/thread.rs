@@ -214,6 +214,18 @@ impl Thread {
     pub fn is_exiting(&self) -> bool {
         self.has_flag(flags::EXITING)
     }
+    /// Its run time in ticks up to `now`, given the state just read: what it has banked, plus
+    /// the current stint if it is running. Several threads sampled against one `now` compare
+    /// exactly (the watchdog), however long the sampling itself took.
+    pub fn runtime_ticks_at(&self, state: State, now: Instant) -> u64 {
+        let banked = self.runtime.load(Ordering::Relaxed);
+        if state != State::Running {
+            return banked;
+        }
+        let since = Instant::from_ticks(self.ran_since.load(Ordering::Relaxed));
+        banked + now.ticks_since(since)
+    }
+
     /// A snapshot for `ps`.
     pub fn info(&self) -> ThreadInfo {
         let state = self.state();
@@ -223,11 +235,10 @@ impl Thread {
             _ => self.stack_peak.load(Ordering::Relaxed),
         };
         let allowed = self.allowed.load(Ordering::Relaxed);
-        let mut runtime = self.runtime.load(Ordering::Relaxed);
-        if let (State::Running, Some(p)) = (state, port) {
-            let since = Instant::from_ticks(self.ran_since.load(Ordering::Relaxed));
-            runtime += Instant::from_ticks(p.now()).ticks_since(since);
-        }
+        let runtime = match port {
+            Some(p) => self.runtime_ticks_at(state, Instant::from_ticks(p.now())),
+            None => self.runtime.load(Ordering::Relaxed),
+        };
         let hz = port.map_or(0, |p| p.ticks_per_second());
         ThreadInfo {
             tid: self.tid,

@@ -234,6 +234,21 @@ fn reported(before: u64, count: impl Fn() -> u64) -> bool {
     wait_for(5000, || count() > before)
 }
 
+/// A running thread named `spinner` that never sleeps, bound to CPU 1, until the flag is set.
+fn spinner_on_cpu1() -> (crate::kthread::KThread, Arc<AtomicBool>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let spinner = crate::kthread::create_on_cpu("spinner", 1, move || {
+        while !st.load(Ordering::Relaxed) {
+            crate::fake::spin_for(std::time::Duration::from_millis(1));
+        }
+        0
+    })
+    .unwrap();
+    crate::kthread::wake_up_process(&spinner);
+    (spinner, stop)
+}
+
 #[test]
 fn on_the_fake_port_a_spinner_a_long_work_and_a_long_irq_work_are_reported() {
     use crate::time::Duration;
@@ -245,16 +260,7 @@ fn on_the_fake_port_a_spinner_a_long_work_and_a_long_irq_work_are_reported() {
         let s0 = watchdog::settings();
         assert!(s0.started && s0.on);
         // A thread that never sleeps, bound to CPU 1.
-        let stop = Arc::new(AtomicBool::new(false));
-        let st = stop.clone();
-        let spinner = crate::kthread::create_on_cpu("spinner", 1, move || {
-            while !st.load(Ordering::Relaxed) {
-                crate::fake::spin_for(std::time::Duration::from_millis(1));
-            }
-            0
-        })
-        .unwrap();
-        crate::kthread::wake_up_process(&spinner);
+        let (spinner, stop) = spinner_on_cpu1();
         assert!(
             reported(s0.soft_reports, || watchdog::settings().soft_reports),
             "the spinner is a soft lockup"
@@ -290,6 +296,43 @@ fn on_the_fake_port_a_spinner_a_long_work_and_a_long_irq_work_are_reported() {
         assert!(reported(h1, || watchdog::settings().hung_reports));
         assert!(reported(k1, || watchdog::settings().hard_reports));
         crate::work::irq_work::sync(iw).unwrap();
+        0
+    });
+}
+
+/// Bug (a CI run under host load): the watchdog read the clock for the round after sampling the
+/// threads, so a watchdog CPU held up in between (a host descheduling a virtual CPU) made the
+/// round look longer than what every thread was seen to run, and every streak broke at once;
+/// the spinners of `console-safety.rsh` went unreported. The sample is now taken as of one
+/// instant: sampled again later against the same instant, a running thread has not run more.
+#[test]
+fn a_sample_gives_run_times_as_of_its_instant_however_long_it_takes() {
+    run(2, || {
+        let (spinner, stop) = spinner_on_cpu1();
+        let runtime = |now| {
+            let (threads, _) = watchdog::sample(now);
+            threads
+                .iter()
+                .find(|t| t.name == "spinner")
+                .map(|t| (t.runnable, t.runtime_ns))
+                .unwrap()
+        };
+        assert!(wait_for(5000, || runtime(crate::time::Instant::now()).1 > 20 * MS));
+        let now = crate::time::Instant::now();
+        let first = runtime(now);
+        crate::fake::spin_for(std::time::Duration::from_millis(50));
+        let later = runtime(now);
+        assert!(first.0 && later.0, "the spinner is runnable");
+        // It may have been switched out and back in between (its banked time then includes
+        // up to the switch), but never by the 50 ms that passed.
+        assert!(
+            later.1 < first.1 + 5 * MS,
+            "sampled as of one instant: {} ns, then {} ns",
+            first.1,
+            later.1
+        );
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(super::util::join(&spinner), 0);
         0
     });
 }

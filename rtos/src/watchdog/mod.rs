@@ -217,9 +217,13 @@ fn watch() {
         if others != 0 {
             sched::send_sgi(Sgi::Resched, others);
         }
-        let (threads, cpus) = sample();
-        let now = ns(p.now());
-        for r in det.round(now, thresholds(), &threads, &cpus) {
+        // One instant for the round and every thread's run time: a sampling CPU held up
+        // between the two (a host descheduling a virtual CPU, a long interrupt) would
+        // otherwise stretch the round past what the threads were seen to run, and every
+        // thread's streak would break at once.
+        let now = crate::time::Instant::from_ticks(p.now());
+        let (threads, cpus) = sample(now);
+        for r in det.round(ns(now.ticks()), thresholds(), &threads, &cpus) {
             let i = match r {
                 Report::SoftLockup { .. } => 0,
                 Report::HungWork { .. } => 1,
@@ -239,20 +243,21 @@ fn ns(ticks: u64) -> u64 {
     crate::time::ticks_to_duration(ticks, hz).as_nanos() as u64
 }
 
-/// Every thread (but the CPUs' idle threads, which are not kthreads) and every CPU, now.
-fn sample() -> (Vec<ThreadSample>, Vec<CpuSample>) {
+/// Every thread (but the CPUs' idle threads, which are not kthreads) and every CPU, with run
+/// times as of `now`.
+pub(crate) fn sample(now: crate::time::Instant) -> (Vec<ThreadSample>, Vec<CpuSample>) {
     let threads = kthread::list()
         .iter()
         .map(|k| {
             let t = k.thread();
-            let i = t.info();
+            let state = t.state();
             ThreadSample {
-                tid: i.tid,
-                name: i.name,
-                cpu: i.cpu,
-                prio: i.prio,
-                runnable: matches!(i.state, State::Running | State::Ready),
-                runtime_ns: i.runtime.as_nanos() as u64,
+                tid: t.tid(),
+                name: String::from(t.name()),
+                cpu: t.cpu(),
+                prio: t.prio(),
+                runnable: matches!(state, State::Running | State::Ready),
+                runtime_ns: ns(t.runtime_ticks_at(state, now)),
                 callback: t.callback().get(),
             }
         })
