@@ -133,7 +133,8 @@ trace file board="virt" *args: setup
 check *args: setup
     @{{ runner }} check "$@"
 
-# Write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default target/rpi4-sd; --out DIR).
+# README: Raspberry Pi 4. Extra args: --out DIR (default target/rpi4-sd), --kernel PATH.
+[doc("Write the Pi 4 SD-card folder: kernel8.img, config.txt; --firmware adds start4.elf, fixup4.dat, the dtb.")]
 [no-cd]
 image board="rpi4" *args:
     @{{ runner }} image "$@"

@@ -108,13 +108,13 @@ enum Start {
 #[derive(Default)]
 struct DtbInfo {
     ram: Option<(usize, usize)>,
+    /// How many RAM regions it lists, and their total size.
+    ram_regions: (usize, u64),
     cpus: Option<usize>,
     psci: Option<Conduit>,
     /// Where the blob itself lives, `(base, size)`, so the heap keeps clear of it.
     span: Option<(usize, usize)>,
 }
-
-const FDT_MAGIC: u32 = 0xd00d_feed;
 
 fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
     let (ram_base, ram_size) = board.early_ram;
@@ -125,40 +125,38 @@ fn parse_dtb(board: &Board, ptr: usize) -> DtbInfo {
         // In boot-mapped RAM and clear of the stack arena (whose guard pages are unmapped).
         let inside = |a: usize, len: usize| {
             a >= ram_base
-                && a + len <= ram_base + ram_size
+                && a.saturating_add(len) <= ram_base + ram_size
                 && (a + len <= arena || a >= arena + arena_size)
         };
         if addr % 8 != 0 || !inside(addr, 8) {
             continue;
         }
-        // SAFETY: `addr..addr+8` lies in mapped RAM (checked above).
-        let header = unsafe { core::ptr::read_volatile(addr as *const [u32; 2]) };
-        let total = u32::from_be(header[1]) as usize;
-        if u32::from_be(header[0]) != FDT_MAGIC || !inside(addr, total) {
-            continue;
-        }
-        // SAFETY: a blob with a valid magic whose whole extent lies in mapped RAM.
-        let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(addr as *const u8) }) else {
+        // SAFETY: `addr..addr+8` lies in mapped RAM (checked above) that nothing writes yet.
+        let header = unsafe { core::slice::from_raw_parts(addr as *const u8, 8) };
+        let Ok(total) = rtos::fdt::total_size(header) else {
             continue;
         };
-        let ram = fdt
-            .memory()
-            .regions()
-            .next()
-            .and_then(|r| Some((r.starting_address as usize, r.size?)));
-        let cpus = Some(fdt.cpus().count()).filter(|&n| n > 0);
-        let psci = fdt
-            .find_node("/psci")
-            .and_then(|n| n.property("method"))
-            .and_then(|p| p.as_str())
-            .and_then(|m| match m.trim_end_matches('\0') {
-                "hvc" => Some(Conduit::Hvc),
-                "smc" => Some(Conduit::Smc),
-                _ => None,
-            });
+        if !inside(addr, total) {
+            continue;
+        }
+        // SAFETY: the whole extent the header claims lies in mapped RAM, and the heap is set
+        // up to stop short of it.
+        let blob = unsafe { core::slice::from_raw_parts(addr as *const u8, total) };
+        let Ok(m) = rtos::fdt::read(blob) else {
+            continue;
+        };
+        let psci = match m.psci_method {
+            Some("hvc") => Some(Conduit::Hvc),
+            Some("smc") => Some(Conduit::Smc),
+            _ => None,
+        };
+        let ram = m
+            .ram
+            .and_then(|(b, s)| Some((usize::try_from(b).ok()?, usize::try_from(s).ok()?)));
         return DtbInfo {
             ram,
-            cpus,
+            ram_regions: (m.ram_regions, m.ram_total),
+            cpus: Some(m.cpus).filter(|&n| n > 0),
             psci,
             span: Some((addr, total)),
         };
@@ -176,7 +174,8 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     unsafe { arch::mmu::enable_boot_cpu(board) };
     arch::exceptions::install();
 
-    let info = parse_dtb(board, dtb);
+    // The console first, so that anything that goes wrong from here on (a device tree the
+    // kernel does not expect, the heap) is reported on it.
     if let Some(gpio) = board.uart_pinmux_gpio {
         // SAFETY: the board names its GPIO block; nothing else uses it.
         unsafe { bcm2711::uart0_pins(gpio) };
@@ -190,11 +189,12 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
         )
     };
     uart.init(board.uart_clock_hz);
+    crate::kernel::set_early_uart(board.uart_base);
+    let info = parse_dtb(board, dtb);
     let cpus = info
         .cpus
         .unwrap_or(board.max_cpus)
         .clamp(1, board.max_cpus.min(MAX_CPUS));
-    let ram_from_dt = info.ram.is_some();
     KERNEL.call_once(|| Kernel {
         board,
         uart,
@@ -208,13 +208,20 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     let k = kernel();
 
     // Heap: from the end of the image to the end of boot-mapped RAM (or of real RAM if the device
-    // tree reports less), stopping short of the device tree blob if it lies in between.
-    let heap_start = core::ptr::addr_of!(__kernel_end) as usize;
+    // tree reports less). A device tree blob in between stays (a reloaded kernel gets it): the
+    // heap takes the larger side of it.
+    let mut heap_start = core::ptr::addr_of!(__kernel_end) as usize;
     let mut heap_end = (board.early_ram.0 + board.early_ram.1).min(k.ram.0 + k.ram.1);
-    if let Some((dtb_base, _)) = info.span.filter(|&(b, _)| b > heap_start) {
-        heap_end = heap_end.min(dtb_base);
+    if let Some((dtb_base, dtb_size)) = info.span.filter(|&(b, _)| b > heap_start && b < heap_end) {
+        let after = (dtb_base + dtb_size).next_multiple_of(4096);
+        if heap_end.saturating_sub(after) > dtb_base - heap_start {
+            heap_start = after;
+        } else {
+            heap_end = dtb_base;
+        }
     }
-    // SAFETY: RAM past the image, mapped normal by the early map, owned by nothing else.
+    // SAFETY: RAM past the image and clear of the device tree, mapped normal by the early map,
+    // owned by nothing else.
     unsafe { crate::heap::init(heap_start, heap_end.saturating_sub(heap_start)) };
 
     rtos::boot::set_entry(boot);
@@ -240,7 +247,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
     kprintln!("  timer: {} Hz", timer::frequency());
     kprintln!("  ram: {} MiB at {:#x}", k.ram.1 >> 20, k.ram.0);
     if board.self_check {
-        self_check(k, ram_from_dt);
+        self_check(k, &info);
     }
     kprintln!(
         "  heap: {} KiB, boot took {} ms",
@@ -257,7 +264,7 @@ pub(crate) extern "C" fn primary_main(dtb: usize, entry_el: u64, entry_ticks: u6
 /// The first-boot self-check (real hardware; `Board::self_check`): what a hobbyist's first
 /// transcript should tell us about how the board differs from QEMU. The entry level and each
 /// CPU's start time are on the banner's lines already.
-fn self_check(k: &Kernel, ram_from_dt: bool) {
+fn self_check(k: &Kernel, dt: &DtbInfo) {
     let (ctlr, typer, group0, cctlr) = k.gic.readback();
     kprintln!(
         "  self-check: GICD_CTLR {ctlr:#x}, GICD_TYPER {typer:#x} (security extensions {}), \
@@ -270,15 +277,27 @@ fn self_check(k: &Kernel, ram_from_dt: bool) {
         }
     );
     kprintln!(
-        "  self-check: UART clock {} Hz assumed (config.txt init_uart_clock), 115200 baud; \
-         RAM {}",
+        "  self-check: UART clock {} Hz assumed (config.txt init_uart_clock), 115200 baud",
         k.board.uart_clock_hz,
-        if ram_from_dt {
-            "from the device tree"
-        } else {
-            "from the board's default (no device tree memory node)"
-        }
     );
+    match (dt.span, dt.ram) {
+        (None, _) => kprintln!(
+            "  self-check: no device tree found (none passed, or not one the kernel could \
+             read); RAM from the board's default"
+        ),
+        (Some((at, size)), None) => kprintln!(
+            "  self-check: device tree at {at:#x} ({size} bytes), {} CPUs, no RAM size in it; \
+             RAM from the board's default",
+            dt.cpus.unwrap_or(0)
+        ),
+        (Some((at, size)), Some(_)) => kprintln!(
+            "  self-check: device tree at {at:#x} ({size} bytes), {} CPUs, RAM {} MiB in {} \
+             region(s) (the kernel uses the first)",
+            dt.cpus.unwrap_or(0),
+            dt.ram_regions.1 >> 20,
+            dt.ram_regions.0
+        ),
+    }
 }
 
 /// Creates the application's main thread, starts `kthreadd`, then wakes the main thread (tid 1,

@@ -46,3 +46,16 @@ pub fn cpus() -> usize {
 pub fn uptime() -> rtos::time::Duration {
     rtos::time::Instant::now().saturating_duration_since(kernel().boot)
 }
+
+/// The boot CPU's UART base once it is programmed, for a panic before the kernel is set up.
+static EARLY_UART: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Lets a panic before the kernel is set up report on the boot UART at `base` (programmed).
+pub(crate) fn set_early_uart(base: usize) {
+    EARLY_UART.store(base, core::sync::atomic::Ordering::Release);
+}
+
+/// The boot UART's base, once [`set_early_uart`] was called.
+pub(crate) fn early_uart() -> Option<usize> {
+    Some(EARLY_UART.load(core::sync::atomic::Ordering::Acquire)).filter(|&b| b != 0)
+}

@@ -19,18 +19,29 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub const PANIC_EXIT_CODE: u32 = 101;
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
-
 struct RawWriter;
 
 impl Write for RawWriter {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        if let Some(k) = crate::kernel::try_kernel() {
-            for b in s.bytes() {
-                if b == b'\n' {
-                    k.uart.put(b'\r');
+        let early;
+        let uart = match crate::kernel::try_kernel() {
+            Some(k) => &k.uart,
+            None => match crate::kernel::early_uart() {
+                None => return Ok(()),
+                Some(base) => {
+                    // SAFETY: `base` is the board's PL011, mapped and programmed by the boot
+                    // CPU before it was stored; the panicking CPU owns the output from here
+                    // (`begin` claimed the report).
+                    early = unsafe { crate::drivers::pl011::Pl011::new(base) };
+                    &early
                 }
-                k.uart.put(b);
+            },
+        };
+        for b in s.bytes() {
+            if b == b'\n' {
+                uart.put(b'\r');
             }
+            uart.put(b);
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ wq queue demo ww --cpu 1 --fn count
 wait work ww runs >= 1
 wq delay demo dw 20ms --cpu 1 --fn count
 wait work dw runs >= 1
-wq queue demo ws --cpu 1 --fn sleep:2
+wq queue demo ws --cpu 1 --fn sleep:20
 wait work ws runs >= 1
 kworker create kw
 kworker queue kw kw1 --fn count

@@ -36,8 +36,12 @@ usage:
       overlap without nesting, arrows that end outside a slice; it is written all the same)
   runner trace-export <FILE> [--out DIR]
       the same export from a saved transcript (or dump) FILE, beside it unless --out
-  runner image [rpi4] [--out DIR] [--kernel PATH]
-      write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd)
+  runner image [rpi4] [--out DIR] [--kernel PATH] [--firmware]
+      write kernel8.img and config.txt for a Raspberry Pi 4 SD card (default DIR target/rpi4-sd);
+      --firmware adds start4.elf and fixup4.dat (Debian raspi-firmware) and bcm2711-rpi-4-b.dtb
+      (Debian's arm64 kernel package), fetched once into target/firmware through a private apt
+      state (no root, the system unchanged), lists every file with its size and SHA-256 and
+      writes DIR/SHA256SUMS
   runner push [rpi4|virt] [--tty DEV] [--image PATH] [--tag TEXT] [--check] [--timeout SECS]
               [--kernel PATH] [--smp N] [-- QEMU-ARGS...]
       send a kernel image to the shell's `reload` and watch the new kernel come up. With --tty,
@@ -105,6 +109,8 @@ pub enum Cmd {
         out: Option<PathBuf>,
         /// A prebuilt `kernel8.img` to copy instead of building.
         kernel: Option<PathBuf>,
+        /// Add the firmware files and the device tree from Debian's packages.
+        firmware: bool,
     },
     /// `runner build`.
     Build {
@@ -323,6 +329,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     let mut kernel: Option<PathBuf> = None;
     let mut fail_on_watchdog = false;
     let mut raw = false;
+    let mut firmware = false;
     let mut allow_missing_cpus = false;
     let mut out: Option<PathBuf> = None;
     let mut extra: Vec<OsString> = Vec::new();
@@ -359,6 +366,13 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
                 return Err(format!("`{sub}` does not take option `{s}`"));
             }
             raw = true;
+            continue;
+        }
+        if s == "--firmware" {
+            if sub != "image" {
+                return Err(format!("`{sub}` does not take option `{s}`"));
+            }
+            firmware = true;
             continue;
         }
         let (name, inline) = match s.split_once('=') {
@@ -431,7 +445,11 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
                     .into(),
             );
         }
-        return Ok(Cmd::Image { out, kernel });
+        return Ok(Cmd::Image {
+            out,
+            kernel,
+            firmware,
+        });
     }
     let board = match board_arg.as_deref() {
         None => Board::Virt,
@@ -770,9 +788,15 @@ mod tests {
             p("image"),
             Ok(Cmd::Image {
                 out: None,
-                kernel: None
+                kernel: None,
+                firmware: false
             })
         ));
+        assert!(matches!(
+            p("image rpi4 --firmware"),
+            Ok(Cmd::Image { firmware: true, .. })
+        ));
+        assert!(p("script x --firmware").is_err());
         let Ok(Cmd::Image { out, .. }) = p("image rpi4 --out /tmp/sd") else {
             panic!()
         };

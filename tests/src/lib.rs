@@ -32,6 +32,7 @@ pub mod build;
 pub mod check;
 pub mod cli;
 pub mod export;
+pub mod firmware;
 pub mod image;
 pub mod push;
 pub mod qemu;

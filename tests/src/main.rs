@@ -42,7 +42,11 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Image { out, kernel } => {
+        Cmd::Image {
+            out,
+            kernel,
+            firmware,
+        } => {
             let img = match kernel {
                 Some(k) => k,
                 None => match build::build(&root, Board::Rpi4, false) {
@@ -51,9 +55,27 @@ fn main() -> ExitCode {
                 },
             };
             let out = out.unwrap_or_else(|| image::default_out(&root));
-            match image::write_sd_folder(&img, &out) {
-                Ok(_) => {
-                    println!("{}", image::instructions(&out));
+            let fetched = if firmware {
+                let cache = runner::firmware::default_cache(&root);
+                eprintln!(
+                    "runner: firmware and device tree from Debian ({}), cached in {}",
+                    runner::firmware::SOURCE,
+                    cache.display()
+                );
+                match runner::firmware::fetch(&cache) {
+                    Ok(f) => Some(f),
+                    Err(e) => return fail(e),
+                }
+            } else {
+                None
+            };
+            let extra = fetched.as_ref().map_or(&[][..], |f| &f.files[..]);
+            let listed = image::write_sd_folder(&img, &out, extra)
+                .and_then(|files| image::list(&files, &out));
+            match listed {
+                Ok(listed) => {
+                    let versions = fetched.as_ref().map(|f| f.versions.as_str());
+                    println!("{}", image::instructions(&out, &listed, versions));
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),

@@ -191,7 +191,13 @@ fn kernel8_img_has_an_arm64_image_header() {
 fn the_pi_banner_has_the_self_check() {
     let o = run(Board::Rpi4, "echo up\n");
     let checks = lines_starting(&o, "self-check: ");
-    assert_eq!(checks.len(), 2, "{}", show(&o));
+    assert_eq!(checks.len(), 3, "{}", show(&o));
+    // QEMU passes no device tree for a raw image unless asked (`-dtb`): said so.
+    assert!(
+        checks[2].starts_with("self-check: no device tree found"),
+        "{}",
+        show(&o)
+    );
     assert!(
         checks[0].contains("GICD_CTLR 0x1,") && checks[0].contains("GICD_IGROUPR0 0x"),
         "{}",
@@ -208,6 +214,92 @@ fn the_pi_banner_has_the_self_check() {
         "{}",
         show(&o)
     );
+}
+
+/// Issue 14 item 1: the firmware's default load address for a 64-bit kernel is 0x200000; the
+/// same `kernel8.img`, loaded there (its header's text_offset patched, which QEMU honours),
+/// copies itself down to 0x80000 and comes up with every CPU.
+#[test]
+fn kernel8_img_loaded_at_0x200000_moves_itself_and_boots() {
+    let root = runner::build::workspace_root();
+    let img = runner::build::build(&root, Board::Rpi4, true).expect("rpi4 builds");
+    let mut bytes = std::fs::read(&img).unwrap();
+    bytes[8..16].copy_from_slice(&0x20_0000u64.to_le_bytes());
+    let moved = std::env::temp_dir().join(format!("kernel8-0x200000-{}.img", std::process::id()));
+    std::fs::write(&moved, &bytes).unwrap();
+    let opts = ScriptOpts {
+        kernel: Some(moved.clone()),
+        timeout: TIMEOUT,
+        // Where the CPU first ran: the instruction log's first block at 0x200000.
+        extra_args: vec![
+            "-d".into(),
+            "in_asm".into(),
+            "-D".into(),
+            moved.with_extension("asm").into(),
+        ],
+        ..ScriptOpts::default()
+    };
+    let o = run_script(Board::Rpi4, "echo moved-up\n", &opts);
+    let log = std::fs::read_to_string(moved.with_extension("asm")).unwrap_or_default();
+    let _ = std::fs::remove_file(&moved);
+    let _ = std::fs::remove_file(moved.with_extension("asm"));
+    assert_eq!(o.status, 0, "{}", show(&o));
+    assert!(o.has_line("moved-up"), "{}", show(&o));
+    assert_eq!(
+        lines_starting(&o, "cpus: 4/4 online").len(),
+        1,
+        "{}",
+        show(&o)
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("0x00200000:")),
+        "QEMU did not load it at 0x200000"
+    );
+}
+
+/// Issue 14 items 2 and 3: the SD-card folder's device tree (Debian's bcm2711-rpi-4-b.dtb,
+/// fetched by `runner image --firmware`'s code into target/firmware) as the firmware would pass
+/// it: QEMU fills in the RAM size and `NOP`s out what it does not model (libfdt tokens a reader
+/// must skip anywhere); the kernel reads RAM and CPUs from it and keeps its heap clear of it.
+#[test]
+fn rpi4_boots_with_the_sd_folders_device_tree() {
+    let root = runner::build::workspace_root();
+    let fw = runner::firmware::fetch(&runner::firmware::default_cache(&root))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dtb = fw
+        .files
+        .iter()
+        .find(|f| f.ends_with("bcm2711-rpi-4-b.dtb"))
+        .unwrap();
+    let opts = ScriptOpts {
+        kernel: Some(image(Board::Rpi4)),
+        timeout: TIMEOUT,
+        extra_args: vec!["-dtb".into(), dtb.into()],
+        ..ScriptOpts::default()
+    };
+    let o = run_script(Board::Rpi4, "echo with-dt\n", &opts);
+    assert_eq!(o.status, 0, "{}", show(&o));
+    assert!(o.has_line("with-dt"), "{}", show(&o));
+    let checks = lines_starting(&o, "self-check: device tree at 0x");
+    assert_eq!(checks.len(), 1, "{}", show(&o));
+    assert!(
+        checks[0].contains(", 4 CPUs, RAM 960 MiB in 1 region(s)"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        lines_starting(&o, "ram: "),
+        ["ram: 960 MiB at 0x0"],
+        "{}",
+        show(&o)
+    );
+    // QEMU puts the blob at 128 MiB: the heap takes the larger side, above it.
+    let heap_kib: u64 = lines_starting(&o, "heap: ")
+        .first()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no heap line\n{}", show(&o)));
+    assert!(heap_kib > 800 * 1024, "heap {heap_kib} KiB\n{}", show(&o));
 }
 
 /// Issue 14 item 5: the transcript from the first prompt on is plain text (LF line ends, no
@@ -1669,7 +1761,9 @@ mod trace {
         flow_into(&slice(2, demo1, "work ww"), "work queue -> run");
         flow_into(&slice(2, demo1, "work dw"), "work queue -> run");
         // The work that slept: a part before and one after, each in a stretch on CPU 1 (the
-        // export checks they nest there), apart; the callback, 2 ms sleep in it, spans more.
+        // export checks they nest there), apart; the callback, 20 ms sleep in it, spans more.
+        // (20 ms, not 2: a loaded host that holds the virtual CPU up between arming the
+        // sleep's timer and blocking makes a short sleep end before it blocks, in one part.)
         let parts: Vec<(f64, f64)> = evs
             .iter()
             .filter(|e| e["ph"] == "X" && e["tid"] == demo1 && e["name"] == "work ws")
@@ -1678,7 +1772,7 @@ mod trace {
         assert!(parts.len() >= 2, "{parts:?}");
         let (first, last) = (parts[0], parts[parts.len() - 1]);
         assert!(last.0 > first.0 + first.1, "{parts:?}");
-        assert!(last.0 + last.1 - first.0 >= 2000.0, "{parts:?}");
+        assert!(last.0 + last.1 - first.0 >= 20_000.0, "{parts:?}");
         flow_into(&slice(2, demo1, "work ws"), "work queue -> run");
         flow_into(&slice(2, tid(d, "kw"), "work kw1"), "work queue -> run");
         flow_into(

@@ -4,6 +4,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod cpu;
+mod fdt;
 mod hotplug;
 mod irq_work;
 mod kthread;

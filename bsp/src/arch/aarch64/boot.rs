@@ -92,7 +92,36 @@ _start_kernel:
     mrs     x19, mpidr_el1
     and     x19, x19, #0xff
     cbnz    x19, 9f                 // only CPU 0 boots through here
-    DROP_TO_EL1
+    // Loaded higher than linked (the Pi firmware puts a 64-bit kernel at 0x200000 unless
+    // config.txt's kernel_address says otherwise): copy the loaded part of the image down to
+    // where it is linked and go on there. Nothing before this point depends on where it runs.
+    // The copy runs forward from below, so it never overwrites what it has still to read nor
+    // (the image being no larger than the distance) this loop. Loaded lower, or too large for
+    // that: stop here, since the kernel cannot run anywhere but where it is linked.
+    adr     x1, _start              // where the image is
+    ldr     x2, =_start             // where it is linked
+    cmp     x1, x2
+    b.eq    5f
+    b.lo    8f
+    ldr     x3, =__bss_start        // the end of what the loader loaded
+    sub     x3, x3, x2              // its size
+    sub     x4, x1, x2              // how far too high
+    cmp     x3, x4
+    b.hi    8f
+    mov     x5, x2
+4:  ldp     x6, x7, [x1], #16
+    stp     x6, x7, [x5], #16
+    subs    x3, x3, #16
+    b.gt    4b
+    dsb     sy
+    ic      iallu                   // the instruction cache may hold the old location's lines
+    dsb     sy
+    isb
+    ldr     x9, =5f                 // on at the linked address
+    br      x9
+8:  wfe                             // loaded where it cannot run: see above
+    b       8b
+5:  DROP_TO_EL1
     isb
     mrs     x22, cntpct_el0         // entry time, the counter `timer::now` reads (bench boot)
     adrp    x0, __bss_start
