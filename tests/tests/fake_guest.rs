@@ -446,11 +446,19 @@ fn cli_image_writes_the_sd_folder() {
         "arm_64bit=1",
         "enable_gic=1",
         "enable_uart=1",
-        "dtoverlay=disable-bt",
+        "kernel_address=0x80000",
+        "init_uart_clock=48000000",
         "kernel=kernel8.img",
     ] {
         assert!(cfg.lines().any(|x| x == l), "{l}");
     }
+    // The kernel routes the UART itself; Debian packages no overlay to put on the card.
+    assert!(!cfg.lines().any(|x| x.starts_with("dtoverlay")), "{cfg}");
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    assert!(
+        sums.lines().any(|l| l.ends_with("  kernel8.img")) && sums.lines().count() == 2,
+        "{sums}"
+    );
     let msg = text(&o.stdout);
     assert!(
         msg.contains("start4.elf") && msg.contains(out.to_str().unwrap()),
