@@ -980,6 +980,9 @@ pub fn set_priority(t: &Arc<Thread>, prio: u8) {
         break;
     }
     p.irq_restore(saved);
+    // A thread that lowered itself below a ready one (or raised one above itself) on this CPU
+    // gives way now, not at the next interrupt.
+    preempt_point();
 }
 
 /// Restricts `t` to the CPUs in `mask`. Only legal while `t` is not running or runnable (the

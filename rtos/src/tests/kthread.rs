@@ -679,3 +679,49 @@ fn a_creator_stopped_while_waiting_for_kthreadd_gets_eintr() {
         0
     });
 }
+
+/// Bug (issue 15): a running thread that lowered its own priority below a ready thread on its
+/// CPU kept running until the next interrupt. It gives way at once now: the thread it lowered
+/// itself under has run before `set_priority` returns.
+#[test]
+fn lowering_its_own_priority_gives_way_at_once() {
+    use crate::kthread::Options;
+    let r = run(1, || {
+        let lowerer = kthread::create_with(
+            "lowerer",
+            Options {
+                prio: Some(20),
+                cpu: Some(0),
+            },
+            || {
+                let ran = Arc::new(AtomicBool::new(false));
+                let r2 = ran.clone();
+                let low = kthread::create_with(
+                    "low",
+                    Options {
+                        prio: Some(5),
+                        cpu: Some(0),
+                    },
+                    move || {
+                        r2.store(true, Ordering::SeqCst);
+                        0
+                    },
+                )
+                .unwrap();
+                kthread::wake_up_process(&low);
+                crate::fake::spin_for(std::time::Duration::from_millis(5));
+                let before = ran.load(Ordering::SeqCst);
+                let me = kthread::find("lowerer").unwrap();
+                kthread::set_priority(&me, 1).unwrap();
+                let after = ran.load(Ordering::SeqCst);
+                kthread::stop(&low);
+                i32::from(!before) * 2 + i32::from(after)
+            },
+        )
+        .unwrap();
+        kthread::wake_up_process(&lowerer);
+        kthread::stop(&lowerer)
+    });
+    // 2: `low` had not run while `lowerer` outranked it; 1: it ran as soon as it did not.
+    assert_eq!(r, 3);
+}
