@@ -285,6 +285,12 @@ pub fn bind(t: &KThread, cpu: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `t` refuses [`park`] and [`stop`] by itself (`kthreadd`, which every thread
+/// creation depends on).
+pub fn refuses_park_stop(t: &KThread) -> bool {
+    t.0.has_flag(flags::NO_PARK_STOP)
+}
+
 /// Changes `t`'s priority.
 pub fn set_priority(t: &KThread, prio: u8) -> Result<(), Error> {
     if prio as usize >= PRIORITIES {

@@ -38,13 +38,39 @@ impl FromArg for WaitState {
 
 /// The `[--timeout D] <t>` arguments of `park` and `stop`: the thread, and when to give up (default
 /// timeout [`DEFAULT_TIMEOUT`]).
-fn target_and_deadline(args: &mut Args<'_>) -> Result<(KThread, Instant), CmdError> {
+fn target_and_deadline(args: &mut Args<'_>, verb: &str) -> Result<(KThread, Instant), CmdError> {
     let timeout: Duration = args.option("--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let key = args.word("<t>")?;
     args.finish()?;
+    let t = controlled(key, verb)?;
+    Ok((t, Instant::after(timeout)))
+}
+
+/// The thread `key` names, if a user may `verb` it: not a workqueue's or kthread worker's
+/// thread (its owner stops, parks and binds it; behind the owner's back its queue would take
+/// works nobody runs), nor a system thread at the system priority (the shell, klogd, the
+/// watchdog; kthreadd refuses by itself).
+fn controlled(key: &str, verb: &str) -> Result<KThread, CmdError> {
     let t = lookup(key)?;
     scheduler()?;
-    Ok((t, Instant::after(timeout)))
+    if let Some((what, name)) = rtos::work::pool::owner_of(t.tid()) {
+        let how = match what {
+            "workqueue" => format!("`wq destroy {name}`"),
+            _ => format!("`kworker destroy {name}`"),
+        };
+        return Err(CmdError::runtime(format!(
+            "{} is the thread of {what} '{name}' and cannot be {verb} on its own (EPERM): {how} \
+             stops it",
+            t.name()
+        )));
+    }
+    if t.info().prio == rtos::config::SYSTEM_PRIORITY && !kthread::refuses_park_stop(&t) {
+        return Err(CmdError::runtime(format!(
+            "{} is a system thread and cannot be {verb} (EPERM)",
+            t.name()
+        )));
+    }
+    Ok(t)
 }
 
 /// The commands on one thread, in `help` order.
@@ -76,7 +102,10 @@ pub(crate) const COMMANDS: &[Command] = &[
                     not run and gives -4 (EINTR). After --timeout (default 5s) it fails with\n\
                     `error: stop: timeout`; the stop request stays (ps shows `stopping`).\n\
                     A thread that already exited by itself is an error that shows its result\n\
-                    (unless an earlier stop of it timed out); it is forgotten too.",
+                    (unless an earlier stop of it timed out); it is forgotten too.\n\
+                    Refused (EPERM), like park, unpark and bind: a workqueue's or kthread\n\
+                    worker's thread (`wq destroy`, `kworker destroy` stop it) and the system\n\
+                    threads (shell, kthreadd, klogd, watchdog).",
         run: cmd_stop,
     },
     Command {
@@ -120,7 +149,7 @@ pub(crate) const COMMANDS: &[Command] = &[
 ];
 
 fn cmd_park(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let (t, deadline) = target_and_deadline(args)?;
+    let (t, deadline) = target_and_deadline(args, "parked")?;
     match kthread::park_until(&t, Some(deadline)) {
         Ok(()) => Ok(0),
         Err(Error::TimedOut) => Err(CmdError::runtime("timeout")),
@@ -151,14 +180,13 @@ fn not_permitted(t: &KThread, what: &str, e: Error) -> CmdError {
 fn cmd_unpark(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     args.finish()?;
-    let t = lookup(key)?;
-    scheduler()?;
+    let t = controlled(key, "unparked")?;
     kthread::unpark(&t);
     Ok(0)
 }
 
 fn cmd_stop(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
-    let (t, deadline) = target_and_deadline(args)?;
+    let (t, deadline) = target_and_deadline(args, "stopped")?;
     let info = t.info();
     if info.state == State::Exited {
         // Collect it. If an earlier `stop` timed out, this one completes that stop; otherwise
@@ -247,8 +275,7 @@ fn cmd_bind(_ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     let key = args.word("<t>")?;
     let cpu: usize = args.next("<cpu>")?;
     args.finish()?;
-    let t = lookup(key)?;
-    scheduler()?;
+    let t = controlled(key, "bound")?;
     kthread::bind(&t, cpu).map_err(|e| match e {
         Error::Invalid => bad_cpu(cpu, e),
         Error::Exited => CmdError::runtime(format!("{} has exited ({})", t.name(), e.name())),

@@ -203,6 +203,16 @@ pub fn stats() -> Vec<PoolStats> {
         .collect()
 }
 
+/// What owns the thread `tid`, if it is a pool's (a workqueue's worker, or a kthread worker):
+/// `("workqueue" | "kthread worker", its name)`. Its owner alone stops, parks or binds it.
+pub fn owner_of(tid: sched::Tid) -> Option<(&'static str, String)> {
+    let pools: Vec<Arc<Pool>> = POOLS.lock().iter().filter_map(Weak::upgrade).collect();
+    pools
+        .iter()
+        .find(|p| p.thread().is_some_and(|t| t.tid() == tid))
+        .map(|p| (p.owner.what, p.owner.name.clone()))
+}
+
 /// Forgets the pools of an earlier fake system.
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub(crate) fn reset_for_fake() {
