@@ -12,6 +12,7 @@ use embedded_io::{ErrorType, Read, ReadReady, Write};
 use crate::detect::Pending;
 use crate::out::{Key, write_all};
 use crate::system::MAX_LINE;
+use crate::util::ctlstr;
 
 /// What [`LineReader::read_line`] produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ enum Esc {
     Csi,
     /// After `ESC O` (one final byte follows).
     Ss3,
+    /// Inside a control string (`ESC ]`, `ESC P`, ...: [`crate::util::ctlstr`]).
+    Str { after_esc: bool },
 }
 
 /// Plain line reader; keeps its read-ahead between lines so no byte is lost.
@@ -251,6 +254,17 @@ impl LineReader {
         loop {
             if self.esc != Esc::None {
                 match (self.esc, b) {
+                    (Esc::Str { after_esc }, _) => match ctlstr::step(after_esc, b) {
+                        ctlstr::Step::Inside { after_esc } => self.esc = Esc::Str { after_esc },
+                        ctlstr::Step::Ended => self.esc = Esc::None,
+                        ctlstr::Step::EndedBefore => {
+                            self.esc = Esc::None;
+                            continue;
+                        }
+                    },
+                    (Esc::Start, b) if ctlstr::starts(b) => {
+                        self.esc = Esc::Str { after_esc: false }
+                    }
                     (Esc::Start, b'[') => self.esc = Esc::Csi,
                     (Esc::Start, b'O') => self.esc = Esc::Ss3,
                     (Esc::Start, 0x1b) => {}

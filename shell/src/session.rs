@@ -178,6 +178,7 @@ impl Shell {
             };
             term.set_prompt(prompt);
             term.set_history(self.state.lang.history.iter().cloned().collect());
+            term.overflowed = false;
             let read = editor.readline(prompt, &mut term);
             term::view_off();
             match read {
@@ -192,9 +193,12 @@ impl Shell {
                 Err(NolineError::ParserError) => continue,
                 Err(_) => return Exit::Poweroff(self.state.last_status),
             }
+            // Typed past the buffer (noline dropped what did not fit), however much was
+            // edited back since: too long, as in plain mode, not run cut off.
+            let too_long = line.len() > MAX_LINE || term.overflowed;
             let mut raw = term::Raw(&mut term);
             let mut sink = IoSink::new(&mut raw);
-            let exit = if line.len() > MAX_LINE {
+            let exit = if too_long {
                 out::line_too_long(&mut sink);
                 self.state.complete(2, true)
             } else {

@@ -165,6 +165,10 @@ enum InState {
         odd: bool,
     },
     Ss3,
+    /// Inside a control string (`ESC ]`, `ESC P`, ...: [`crate::util::ctlstr`]).
+    Str {
+        after_esc: bool,
+    },
     Utf8 {
         buf: [u8; 4],
         have: u8,
@@ -231,6 +235,11 @@ pub(crate) struct TermIo<'a, IO> {
     history: Vec<String>,
     /// A Ctrl-R search going on.
     search: Option<Search>,
+    /// The last byte handed to noline would insert a character.
+    fed_char: bool,
+    /// noline refused a character this line (its buffer was full, it rang the bell): the line
+    /// is too long, whatever is edited back; the session refuses to run it.
+    pub overflowed: bool,
 }
 
 /// A Ctrl-R reverse search: what was typed, the entry found, the line it started from.
@@ -286,6 +295,8 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
             prompt: "",
             completer: None,
             last_tab: false,
+            fed_char: false,
+            overflowed: false,
             at_corner: false,
             new_size: None,
             history: Vec::new(),
@@ -354,7 +365,24 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
                     self.ground_in(b);
                     return;
                 }
+                InState::Str { after_esc } => {
+                    match crate::util::ctlstr::step(after_esc, b) {
+                        crate::util::ctlstr::Step::Inside { after_esc } => {
+                            self.in_state = InState::Str { after_esc };
+                        }
+                        crate::util::ctlstr::Step::Ended => self.in_state = InState::Ground,
+                        crate::util::ctlstr::Step::EndedBefore => {
+                            self.in_state = InState::Ground;
+                            continue;
+                        }
+                    }
+                    return;
+                }
                 InState::Esc => match b {
+                    b if crate::util::ctlstr::starts(b) => {
+                        self.in_state = InState::Str { after_esc: false };
+                        return;
+                    }
                     b'[' => {
                         self.in_state = InState::Csi {
                             p: [0; 2],
@@ -784,6 +812,13 @@ impl<'a, IO: Read + Write> TermIo<'a, IO> {
     fn out_byte(&mut self, b: u8) -> Result<(), ErrorKind> {
         match self.out_state {
             OutState::Ground => match b {
+                0x07 => {
+                    // The bell right after a character: noline's buffer was full.
+                    if core::mem::take(&mut self.fed_char) {
+                        self.overflowed = true;
+                    }
+                    self.emit(&[b])?;
+                }
                 0x1b => self.out_state = OutState::Esc,
                 b'\r' => {
                     self.col = 0;
@@ -1112,6 +1147,7 @@ impl<IO: Read + Write> Read for TermIo<'_, IO> {
         loop {
             if let Some(b) = self.replies.pop().or_else(|| self.input.pop()) {
                 *first = b;
+                self.fed_char = b >= 0x20 && b != 0x7f;
                 return Ok(1);
             }
             if self.eof || self.failed {

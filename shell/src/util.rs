@@ -14,6 +14,7 @@ use rtos::time::Duration;
 
 use crate::args::CmdError;
 
+pub(crate) mod ctlstr;
 pub(crate) mod json;
 pub(crate) mod regex;
 mod vec_map;

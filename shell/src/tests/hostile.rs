@@ -342,3 +342,66 @@ fn slow_reply_within_the_timeout_is_a_terminal() {
 fn detect_ns() -> u64 {
     DETECT_TIMEOUT.as_nanos() as u64
 }
+
+/// Bug (issue 15): in terminal mode a line typed past the buffer and edited back ran cut off
+/// (308 of 600 `x`); plain mode rejected it. Both reject it now: noline drops what does not fit
+/// and rings the bell, and that line is not run, however much is deleted before Enter.
+#[test]
+fn a_line_typed_too_long_and_edited_back_is_not_run() {
+    let mut typed = b"echo ".to_vec();
+    typed.extend(std::iter::repeat_n(b'x', 600));
+    typed.extend(std::iter::repeat_n(0x7f, 205)); // Backspace
+    typed.extend(b"\recho status=$?\r");
+    let s = terminal(b"\x1b[24;80R", &typed);
+    let text = s.io.text();
+    assert_eq!(
+        text.matches("error: line too long (max 512 bytes)").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("\n\rstatus=2\r\n"), "{text}");
+    // A line that filled the buffer exactly (no bell) still runs.
+    let mut typed = b"echo ".to_vec();
+    typed.extend(std::iter::repeat_n(b'y', 507));
+    typed.extend(b"\r");
+    let text = terminal(b"\x1b[24;80R", &typed).io.text();
+    assert!(
+        text.contains(&std::format!("\n\r{}\r\n", "y".repeat(507))),
+        "{text}"
+    );
+}
+
+/// Bug (issue 15): terminal control strings were run as commands: `ESC ] poweroff 3 ESC \`
+/// powered the machine off with 3 in both modes, and an unterminated one became command text.
+/// A control string (OSC, DCS, SOS, PM, APC) is consumed whole, in both modes.
+#[test]
+fn control_strings_never_become_command_text() {
+    let strings: [&[u8]; 5] = [
+        b"\x1b]poweroff 3\x1b\\",
+        b"\x1bPpoweroff 3\x1b\\",
+        b"\x1b]0;poweroff 3\x07",
+        b"\x1b_poweroff 3\x18",
+        b"\x1b]poweroff 3", // never terminated: the line end ends it
+    ];
+    for s in strings {
+        let mut input = b"echo a".to_vec();
+        input.extend_from_slice(s);
+        input.extend(b"b\necho after\n");
+        let p = script(&input);
+        let out = p.output_lines();
+        assert_eq!(p.exit, Exit::Poweroff(0), "{s:?}: {out:?}");
+        assert!(out.iter().any(|l| l == "after"), "{s:?}: {out:?}");
+        assert!(
+            !out.iter().any(|l| l.contains("poweroff")),
+            "{s:?}: {out:?}"
+        );
+        let mut typed = b"echo a".to_vec();
+        typed.extend_from_slice(s);
+        typed.extend(b"b\recho after\r");
+        let t = terminal(b"\x1b[24;80R", &typed);
+        let text = t.io.text();
+        assert_eq!(t.exit, Exit::Poweroff(0), "{s:?}: {text}");
+        assert!(text.contains("\n\rafter\r\n"), "{s:?}: {text}");
+        assert!(!text.contains("poweroff 3"), "{s:?}: {text}");
+    }
+}
