@@ -16,6 +16,7 @@ use crate::args::CmdError;
 
 pub(crate) mod ctlstr;
 pub(crate) mod json;
+pub(crate) mod names;
 pub(crate) mod regex;
 mod vec_map;
 pub(crate) use vec_map::VecMap;

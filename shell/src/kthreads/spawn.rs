@@ -53,7 +53,9 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                     \x20 hog      spins and never polls: park and stop on it time out\n\
                     \x20 exit     returns --result (default 0) at once\n\
                     [name] defaults to <kind><n>, the first one free; it must be unique, at most\n\
-                    63 bytes and not all digits (it would read as a tid). Options:\n\
+                    63 bytes of printable characters but '/', not all digits (it would read as\n\
+                    a tid), and not a system name (shell, kthreadd, klogd, watchdog, idle,\n\
+                    events); kworker, wq and work names follow the same rules. Options:\n\
                     \x20 --cpu N      a per-CPU thread bound to CPU N (EINVAL if N is not online)\n\
                     \x20 --prio P     priority 0..=30, higher is more urgent (default 10);\n\
                     \x20              31 is the shell's, kthreadd's and klogd's, so that nothing\n\
@@ -91,20 +93,7 @@ fn cmd_spawn(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         return Err(CmdError::usage("--result is for exit threads only"));
     }
     if let Some(name) = &name {
-        if name.is_empty() {
-            return Err(CmdError::usage("empty thread name"));
-        }
-        if name.len() > kthread::MAX_NAME {
-            return Err(CmdError::usage(format!(
-                "thread name too long (max {} bytes)",
-                kthread::MAX_NAME
-            )));
-        }
-        if name.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CmdError::usage(format!(
-                "thread name '{name}' is a number (it would read as a tid)"
-            )));
-        }
+        crate::util::names::check_new("thread", name)?;
     }
     scheduler()?;
 

@@ -689,3 +689,54 @@ fn nmi_current_from_a_hard_irq_and_lazy_on_another_cpu() {
         "{console:?}"
     );
 }
+
+/// Bug (issue 15): the system's names were the user's too: a user thread `klogd` swallowed the
+/// hard-IRQ log lines, `wq create events` shadowed the kernel's queue name, `kworker create 77`
+/// took a name `spawn` refuses and `stop 77` then meant tid 77. One grammar now, for every
+/// command that names something new; what it refuses changes nothing.
+#[test]
+fn every_new_name_follows_one_grammar_and_system_names_are_reserved() {
+    let s = run(&[
+        "spawn sleeper klogd",
+        "wq create events",
+        "kworker create 77",
+        "kworker create kthreadd",
+        "wq create a/b",
+        "irqwork queue watchdog --fn count",
+        "wq create q",
+        "wq queue q 12 --fn count",
+        "kworker create k",
+        "wq list --json",
+        "wq destroy q",
+        "kworker destroy k",
+    ]);
+    s[0].fails(
+        1,
+        "error: spawn: thread name 'klogd' is reserved for the system (shell, kthreadd, klogd, \
+         watchdog, idle, events) (EPERM)",
+    );
+    s[1].fails(
+        1,
+        "error: wq: workqueue name 'events' is reserved for the system (shell, kthreadd, klogd, \
+         watchdog, idle, events) (EPERM)",
+    );
+    s[2].fails(
+        2,
+        "error: kworker: kworker name '77' is a number (it would read as a tid)",
+    );
+    assert!(s[3].out[0].contains("'kthreadd' is reserved"), "{:?}", s[3]);
+    s[4].fails(
+        2,
+        "error: wq: workqueue name 'a/b' has '/': a name is printable characters other than '/'",
+    );
+    assert!(s[5].out[0].contains("'watchdog' is reserved"), "{:?}", s[5]);
+    all_ok(&s[6..7]);
+    s[7].fails(
+        2,
+        "error: wq: work name '12' is a number (it would read as a tid)",
+    );
+    all_ok(&s[8..12]);
+    // The refused ones made nothing: one workqueue, q.
+    assert!(s[9].ok().line().contains("\"q\""), "{:?}", s[9]);
+    assert!(!s[9].ok().line().contains("events"), "{:?}", s[9]);
+}

@@ -67,6 +67,7 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
     args.finish()?;
     util::scheduler()?;
     check_cpu(cpu)?;
+    crate::util::names::check_new("kworker", name)?;
     if WORKERS.lock().contains_key(name) {
         return Err(CmdError::runtime(format!(
             "a kworker named '{name}' already exists (EEXIST)"

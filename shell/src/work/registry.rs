@@ -364,9 +364,7 @@ pub(crate) fn get_or_create(
             "no such work '{name}' (create it with --fn)"
         )));
     };
-    if name.is_empty() {
-        return Err(CmdError::usage("empty work name"));
-    }
+    crate::util::names::check_new("work", name)?;
     if func == Func::Log {
         // Every `log` line goes through klogd's ring (see `klogd`), whatever runs the work.
         super::klogd::ensure_klogd()?;

@@ -72,9 +72,7 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
     let name = args.word("<wq>")?;
     args.finish()?;
     util::scheduler()?;
-    if name.is_empty() {
-        return Err(CmdError::usage("empty workqueue name"));
-    }
+    crate::util::names::check_new("workqueue", name)?;
     if WQS.lock().contains_key(name) {
         return Err(CmdError::runtime(format!(
             "a workqueue named '{name}' already exists (EEXIST)"
