@@ -79,6 +79,10 @@ pub(crate) trait FromArg: Sized {
     const HINT: Option<&'static str> = None;
     /// Parses `s`, `None` if invalid.
     fn from_arg(s: &str) -> Option<Self>;
+    /// Why `s` is invalid when [`FromArg::HINT`] would not say (appended the same way).
+    fn why_invalid(_s: &str) -> Option<&'static str> {
+        None
+    }
 }
 
 impl FromArg for String {
@@ -121,10 +125,21 @@ impl FromArg for ExitCode {
 }
 
 /// A duration argument (see [`parse_duration`]).
+/// The longest duration any command takes (a sleep, a delay, a period, a timeout): one day.
+/// Longer would be a typo or a hang nobody could wait out (a `sleep` of 584 years was taken).
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(86_400);
+
 impl FromArg for Duration {
     const WHAT: &'static str = "duration";
     fn from_arg(s: &str) -> Option<Self> {
-        parse_duration(s).map(Duration::from_nanos)
+        parse_duration(s)
+            .map(Duration::from_nanos)
+            .filter(|&d| d <= MAX_DURATION)
+    }
+    fn why_invalid(s: &str) -> Option<&'static str> {
+        parse_duration(s)
+            .is_some()
+            .then_some("at most 86400s, one day")
     }
 }
 
@@ -143,7 +158,7 @@ impl FromArg for CrashKind {
 }
 
 fn parse_as<T: FromArg>(s: &str) -> Result<T, CmdError> {
-    T::from_arg(s).ok_or_else(|| invalid(T::WHAT, T::HINT, s))
+    T::from_arg(s).ok_or_else(|| invalid(T::WHAT, T::why_invalid(s).or(T::HINT), s))
 }
 
 /// The error for an argument `s` that is not a valid `what` (one copy for every [`FromArg`]).

@@ -26,7 +26,8 @@ pub(crate) const COMMANDS: &[Command] = &[
         usage: "sleep <duration>",
         help: "wait for a while",
         long_help: "Blocks the shell for <duration>: a number with an optional fraction and a\n\
-                    unit of ns, us, ms or s (no unit means seconds), e.g. 500us, 20ms, 2s, 1.5s.\n\
+                    unit of ns, us, ms or s (no unit means seconds), e.g. 500us, 20ms, 2s, 1.5s,\n\
+                    at most 86400s (one day, like every duration a command takes).\n\
                     Ctrl-C ends it early: it prints ^C and the status is 130.",
         run: cmd_sleep,
     },

@@ -152,6 +152,21 @@ fn sleep_errors() {
         out("sleep 99999999999999999999s\n"),
         ["error: sleep: invalid duration '99999999999999999999s'"]
     );
+    // Bug (issue 15): a sleep of 584 years was taken, with no way out but Ctrl-C. Durations
+    // have a bound, one day, said in the error; the day itself is fine.
+    assert_eq!(
+        out("sleep 18446744073s\necho $?\n"),
+        [
+            "error: sleep: invalid duration '18446744073s' (expected at most 86400s, one day)",
+            "2"
+        ]
+    );
+    assert_eq!(
+        out("wq delay q w 86400.001s --fn count\n"),
+        ["error: wq: invalid duration '86400.001s' (expected at most 86400s, one day)"]
+    );
+    let day: Option<rtos::time::Duration> = crate::args::FromArg::from_arg("86400s");
+    assert_eq!(day, Some(crate::args::MAX_DURATION));
     assert_eq!(
         out("sleep\n"),
         ["error: sleep: missing <duration> (usage: sleep <duration>)"]
