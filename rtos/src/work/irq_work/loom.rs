@@ -1,6 +1,6 @@
 //! The irq_work claim and per-CPU lists under loom: [`Core`]'s own functions, with loom threads
 //! as the queueing CPUs and the target CPU's interrupt.
-use super::lockfree::{CLAIMED, Core};
+use super::lockfree::{BUSY, CLAIMED, Core, PENDING};
 use crate::sync::atomic::Ordering;
 use ::loom::sync::Arc;
 
@@ -161,5 +161,61 @@ fn loom_queue_vs_cpu_dying() {
             );
         }
         assert!(!core.has_pending(1), "nothing left on the offline CPU");
+    });
+}
+
+/// A callback that queues its own work again while it runs (Linux allows it: BUSY without
+/// PENDING is claimable), racing another CPU queueing the same work: each successful claim runs
+/// exactly once more, the run that was going on does not clear the new claim's BUSY, and once
+/// everything is drained the work is idle.
+#[test]
+fn loom_requeue_while_running_vs_remote_queue() {
+    ::loom::model(|| {
+        let core = Arc::new(Core::<1, 1>::new());
+        assert!(core.claim(0, 0));
+        core.push(0, 0, false);
+        let runs = Arc::new(::loom::sync::atomic::AtomicUsize::new(0));
+        let requeued = Arc::new(::loom::sync::atomic::AtomicUsize::new(0));
+        let (c, r, q) = (core.clone(), runs.clone(), requeued.clone());
+        let irq = ::loom::thread::spawn(move || {
+            c.run(0, false, |_| {
+                // Only the first run re-queues (a bounded storm).
+                if r.fetch_add(1, Ordering::Relaxed) == 0 && c.claim(0, 0) {
+                    c.push(0, 0, false);
+                    q.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        });
+        let c = core.clone();
+        let remote = ::loom::thread::spawn(move || {
+            if c.claim(0, 0) {
+                c.push(0, 0, false);
+                1
+            } else {
+                0
+            }
+        });
+        irq.join().unwrap();
+        let remote_claims: usize = remote.join().unwrap();
+        // A work queued again is BUSY until that run ends (what irq_work_sync waits on): the
+        // run that was going on did not clear the new claim's BUSY.
+        let f = core.flags(0);
+        assert!(
+            f & PENDING == 0 || f & BUSY != 0,
+            "queued but not BUSY: {f:#x}"
+        );
+        // Later interrupts drain what is left (at most the two re-claims).
+        for _ in 0..3 {
+            core.run(0, false, |_| {
+                runs.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        let claims = 1 + remote_claims + requeued.load(Ordering::Relaxed);
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            claims,
+            "every successful claim runs exactly once"
+        );
+        assert_eq!(core.flags(0) & CLAIMED, 0, "idle at the end");
     });
 }
