@@ -75,6 +75,17 @@ impl shell::System for System {
         bsp::reload::boot(image)
     }
 
+    fn memory(&self) -> Option<shell::MemInfo> {
+        let (heap_used, heap_free) = bsp::heap_usage();
+        Some(shell::MemInfo {
+            heap_used,
+            heap_free,
+            stacks_used: bsp::stacks::in_use(),
+            stacks_total: bsp::stacks::SLOTS,
+            stack_size: bsp::stacks::STACK_SIZE,
+        })
+    }
+
     fn uart(&self) -> Option<shell::UartInfo> {
         let s = bsp::console::uart_stats();
         Some(shell::UartInfo {

@@ -72,6 +72,11 @@ pub mod stacks;
 pub use board::{Board, PowerMethod, SmpMethod};
 pub use boot::{App, VERSION, power_off, reboot};
 pub use kernel::{cpus, uptime};
+
+/// The kernel heap: `(bytes handed out, bytes left)` (block headers count as left).
+pub fn heap_usage() -> (usize, usize) {
+    heap::usage()
+}
 pub use panic::{PANIC_EXIT_CODE, deliberate_fault};
 
 /// Names the board description the kernel boots with and the application it runs. Use once, in

@@ -29,6 +29,7 @@ pub fn init_cpu() {
     WIRED.call_once(|| {
         sched::set_resume_hook(task_work::run_notified);
         sched::set_dying_hook(cpu_dying);
+        sched::set_exit_hook(crate::kthread::exit_hook);
         crate::trace::set_start_hook(sched::note_current_for_trace);
     });
     sched::init_cpu();

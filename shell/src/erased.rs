@@ -10,7 +10,7 @@ use core::time::Duration;
 use embedded_io::{Error as _, ErrorKind, ErrorType, Read, ReadReady, Write};
 
 use crate::session::Shell;
-use crate::system::{CpuInfo, CrashKind, Exit, ReloadTarget, System, UartInfo};
+use crate::system::{CpuInfo, CrashKind, Exit, MemInfo, ReloadTarget, System, UartInfo};
 use alloc::string::String;
 
 /// The byte stream a shell runs on, as a trait object. Every `Read + Write + ReadReady` is one;
@@ -99,6 +99,10 @@ impl System for DynSys<'_> {
 
     fn uart(&self) -> Option<UartInfo> {
         self.0.uart()
+    }
+
+    fn memory(&self) -> Option<MemInfo> {
+        self.0.memory()
     }
 
     fn console_up(&mut self) {

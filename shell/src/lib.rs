@@ -134,6 +134,7 @@ mod erased;
 mod expect;
 mod kthreads;
 mod machine;
+mod mem;
 mod out;
 mod parse;
 mod reader;
@@ -156,4 +157,6 @@ pub use detect::DETECT_TIMEOUT;
 pub use erased::Console;
 pub use script::CONT_PROMPT;
 pub use session::Shell;
-pub use system::{CpuInfo, CrashKind, Exit, MAX_LINE, PROMPT, ReloadTarget, System, UartInfo};
+pub use system::{
+    CpuInfo, CrashKind, Exit, MAX_LINE, MemInfo, PROMPT, ReloadTarget, System, UartInfo,
+};

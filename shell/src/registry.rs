@@ -54,6 +54,7 @@ const TABLES: &[&[Command]] = &[
     crate::work::list::TIMERS,
     crate::trace::COMMANDS,
     crate::watchdog::COMMANDS,
+    crate::mem::COMMANDS,
     crate::stress::COMMANDS,
     crate::expect::COMMANDS,
     crate::reload::COMMANDS,

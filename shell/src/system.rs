@@ -57,6 +57,10 @@ pub trait System {
     fn uart(&self) -> Option<UartInfo> {
         None
     }
+    /// The memory the board manages (heap and thread stacks), if it can tell.
+    fn memory(&self) -> Option<MemInfo> {
+        None
+    }
     /// The shell printed its first prompt: the console is up. The system starts here what can
     /// wait until then (the kernel's watchdog), so that boot, measured to the first prompt,
     /// does not include it. Called once.
@@ -72,6 +76,21 @@ pub trait System {
         let _ = image;
         String::from("this system cannot start another kernel")
     }
+}
+
+/// The board's memory, for `mem`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemInfo {
+    /// Heap bytes handed out.
+    pub heap_used: usize,
+    /// Heap bytes left (an upper bound: block headers count as left).
+    pub heap_free: usize,
+    /// Thread stacks handed out.
+    pub stacks_used: usize,
+    /// Thread stacks there are.
+    pub stacks_total: usize,
+    /// Bytes per thread stack.
+    pub stack_size: usize,
 }
 
 /// Which deliberate crash `crash` asks for.

@@ -164,8 +164,8 @@ fn set_creator(c: Option<Creator>) {
 /// A thread's entry running `f`: the start gate, then `f`, then the exit. The only generic part
 /// of a creation; the rest is one copy for every caller.
 fn boxed_body(f: impl FnOnce() -> i32 + Send + 'static) -> Entry {
-    Box::new(move |me: &Arc<Thread>| -> i32 {
-        let result = match start_gate(me) {
+    Box::new(move |me: Arc<Thread>| -> i32 {
+        let result = match start_gate(&me) {
             // Stopped before it started: its function never runs, but what it holds is
             // released now (`do_exit` does not return, so nothing would drop it later).
             Some(r) => {
@@ -174,7 +174,10 @@ fn boxed_body(f: impl FnOnce() -> i32 + Send + 'static) -> Entry {
             }
             None => f(),
         };
-        do_exit(me.clone(), result)
+        // Returns, so that what this closure's box holds is freed; the scheduler then ends
+        // the thread through `exit_hook`.
+        drop(me);
+        result
     })
 }
 
@@ -361,6 +364,12 @@ pub fn exit(result: i32) -> ! {
 /// from here on, and runs its task works' final pass; then it is marked exited, whoever waits
 /// for that is woken, and it leaves the CPU for good.
 fn do_exit(me: Arc<Thread>, result: i32) -> ! {
+    exit_hook(me, result)
+}
+
+/// The end of every thread whose entry returned ([`sched::set_exit_hook`], wired by
+/// [`crate::entry`]) and of [`exit`].
+pub(crate) fn exit_hook(me: Arc<Thread>, result: i32) -> ! {
     me.result.store(result, Ordering::Release);
     trace_event!(
         Kind::KthreadExit,

@@ -49,8 +49,8 @@ pub(crate) use scheduler::reset_for_fake;
 pub use scheduler::{
     ALL_CPUS, CpuTimes, cpu_dead, cpu_times, current, idle_loop, init_cpu, is_current, is_dead,
     online_mask, peek_current, possible_mask, preempt_irq, resume_boundary, schedule, send_sgi,
-    set_dying_hook, set_need_resched, set_priority, set_resume_hook, take_broken, take_down,
-    wake_up_process, yield_now,
+    set_dying_hook, set_exit_hook, set_need_resched, set_priority, set_resume_hook, take_broken,
+    take_down, wake_up_process, yield_now,
 };
 #[cfg(all(feature = "bench", not(loom)))]
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};

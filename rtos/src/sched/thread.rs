@@ -85,8 +85,10 @@ pub(crate) mod flags {
     pub const STOP_OR_PARK: u32 = SHOULD_STOP | SHOULD_PARK;
 }
 
-/// A thread's function: called once with the thread itself, returns the thread's result.
-pub(crate) type Entry = Box<dyn FnOnce(&Arc<Thread>) -> i32 + Send>;
+/// A thread's function: called once with the thread itself, returns the thread's result. It
+/// gets the reference to the thread by value: an entry that ends in an exit that never returns
+/// (a kthread's) drops it there, so nothing is left holding an exited thread.
+pub(crate) type Entry = Box<dyn FnOnce(Arc<Thread>) -> i32 + Send>;
 
 /// A thread. Shared through `Arc`; the scheduler, the registry and handles hold references.
 pub struct Thread {

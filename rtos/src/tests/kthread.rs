@@ -725,3 +725,32 @@ fn lowering_its_own_priority_gives_way_at_once() {
     // 2: `low` had not run while `lowerer` outranked it; 1: it ran as soon as it did not.
     assert_eq!(r, 3);
 }
+
+#[test]
+fn a_stopped_thread_is_freed() {
+    run(2, || {
+        let t = kthread::create("freed", || {
+            while !kthread::should_stop() {
+                sched::sleep(Duration::from_millis(1));
+            }
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&t);
+        sched::sleep(Duration::from_millis(10));
+        assert_eq!(kthread::stop(&t), 0);
+        let w = alloc::sync::Arc::downgrade(t.thread());
+        drop(t);
+        sched::sleep(Duration::from_millis(20));
+        let after_stop = w.strong_count();
+        for i in 0..4 {
+            let o = kthread::create_on_cpu("other", i % 2, || 0).unwrap();
+            kthread::wake_up_process(&o);
+            sched::sleep(Duration::from_millis(5));
+            kthread::reap(&o);
+        }
+        sched::sleep(Duration::from_millis(20));
+        assert_eq!((after_stop, w.strong_count()), (0, 0), "still referenced");
+        0
+    });
+}

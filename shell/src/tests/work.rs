@@ -740,3 +740,53 @@ fn every_new_name_follows_one_grammar_and_system_names_are_reserved() {
     assert!(s[9].ok().line().contains("\"q\""), "{:?}", s[9]);
     assert!(!s[9].ok().line().contains("events"), "{:?}", s[9]);
 }
+
+/// `mem`: every resource with its use and limit; `--json` one object; a work made shows up and
+/// goes when deleted. (The fake system has no heap or stacks to report: `-`, null.)
+#[test]
+fn mem_shows_each_resource_and_its_limit() {
+    let s = run(&[
+        "mem",
+        "irqwork queue m1 --fn count",
+        "wait work m1 runs >= 1",
+        "mem --json",
+        "work delete m1",
+        "mem --json",
+        "mem --bogus",
+    ]);
+    let rows = &s[0].ok().out;
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["RESOURCE", "USED", "LIMIT", "NOTE"]
+    );
+    let row = |name: &str| {
+        rows.iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row: {rows:?}"))
+            .clone()
+    };
+    assert!(row("heap").contains(" - "), "{rows:?}");
+    assert!(row("irq_work slots").contains("16384"), "{rows:?}");
+    assert!(row("threads").contains(" 256"), "{rows:?}");
+    assert!(row("klogd ring").ends_with("0 dropped"), "{rows:?}");
+    let with = s[3].ok().line();
+    assert!(
+        with.contains("\"irq_work_slots\":{\"used\":1,\"limit\":16384}"),
+        "{with}"
+    );
+    assert!(with.contains("\"named_works\":{\"used\":1,"), "{with}");
+    assert!(
+        with.contains("\"heap\":{\"used\":null,\"limit\":null}"),
+        "{with}"
+    );
+    let without = s[5].ok().line();
+    assert!(
+        without.contains("\"irq_work_slots\":{\"used\":0,"),
+        "{without}"
+    );
+    assert!(
+        without.contains("\"named_works\":{\"used\":0,"),
+        "{without}"
+    );
+    assert!(s[6].status == 2, "{:?}", s[6]);
+}

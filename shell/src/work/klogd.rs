@@ -56,6 +56,12 @@ static LOG: IrqSpinLock<LogRing> = IrqSpinLock::new(LogRing {
 
 static LOG_WAIT: WaitQueue = WaitQueue::new();
 
+/// The ring's use: `(lines queued, lines dropped since boot)`; it holds [`LOG_SLOTS`].
+pub(crate) fn ring_use() -> (usize, u64) {
+    let g = LOG.lock();
+    (g.len, g.dropped)
+}
+
 /// Whether a command's output is in progress (`klogd` then keeps its lines in the ring). `klogd`
 /// holds the mutex while it prints.
 static GATE: Mutex<bool> = Mutex::new(false);

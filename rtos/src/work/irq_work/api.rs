@@ -45,6 +45,13 @@ static STORM_SLOT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPU
 static RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// Where [`IrqWork::new`] starts looking for a free slot (a hint).
 static NEXT_FREE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
+/// Slots holding a work (made by [`IrqWork::new`], not freed yet).
+static IN_USE: crate::sync::atomic::AtomicUsize = crate::sync::atomic::AtomicUsize::new(0);
+
+/// How many of the [`IRQ_WORK_SLOTS`](crate::config::IRQ_WORK_SLOTS) hold a work.
+pub fn slots_in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
 
 /// A handle to an irq_work: a pool slot and the slot's generation. Dropping the last handle does
 /// not free the slot: call [`IrqWork::free`] once it is idle. After the free, every copy of the
@@ -73,6 +80,7 @@ impl IrqWork {
                 LAST_CPU[i].store(0, Ordering::Relaxed);
                 CORE.set_lazy(i, lazy);
                 NEXT_FREE.store((i + 1) % POOL, Ordering::Relaxed);
+                IN_USE.fetch_add(1, Ordering::Relaxed);
                 return Ok(IrqWork::of(i));
             }
         }
@@ -114,6 +122,7 @@ impl IrqWork {
         }
         *f = None;
         CORE.release(self.slot());
+        IN_USE.fetch_sub(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -464,6 +473,7 @@ pub fn list() -> alloc::vec::Vec<(IrqWork, String)> {
 #[cfg(not(target_os = "none"))]
 pub(crate) fn reset_for_fake() {
     NEXT_FREE.store(0, Ordering::Relaxed);
+    IN_USE.store(0, Ordering::Relaxed);
     for f in &FUNCS {
         *f.lock() = None;
     }

@@ -1,0 +1,144 @@
+//! `mem`: what the system's resources hold and how much there is of each (Linux's `free` and
+//! `/proc/slabinfo` in one table): the heap, thread stacks and slots, irq_work slots, armed
+//! timers, named works and the klogd ring. Fixed pools show their limit; a pool that is full
+//! refuses with a clear error (ENOMEM for stacks, threads and irq_work slots; klogd drops and
+//! counts), and `mem` is how to see it coming. The leak tests compare two `mem --json`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::args::{Args, CmdError};
+use crate::ctx::{Command, Ctx};
+use crate::util::json::Obj;
+
+pub(crate) static COMMANDS: &[Command] = &[Command {
+    name: "mem",
+    usage: "mem [--json]",
+    help: "resources in use and their limits (heap, stacks, threads, slots, timers)",
+    long_help: "One row per resource: what is in use and the limit (- where there is none).\n\
+                \x20 heap            bytes handed out; the limit is all the heap (free = limit - used)\n\
+                \x20 thread stacks   stacks handed out (STACK bytes each)\n\
+                \x20 threads         kthreads alive (the thread table)\n\
+                \x20 irq_work slots  irq_works made and not freed\n\
+                \x20 timers          timers armed on every CPU (sleeps, delayed works, slices)\n\
+                \x20 named works     works the shell made by name (irqwork, taskwork, wq, kworker)\n\
+                \x20 klogd ring      log lines waiting for klogd; when full a line is dropped\n\
+                --json: one object, each resource {\"used\":N,\"limit\":N|null} (heap and stacks\n\
+                null where the system cannot tell), klogd with \"dropped\".",
+    run: cmd_mem,
+}];
+
+/// One row: name, in use, limit, a note.
+struct Row {
+    key: &'static str,
+    name: &'static str,
+    used: Option<u64>,
+    limit: Option<u64>,
+    note: String,
+}
+
+fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
+    let mem = ctx.sys.memory();
+    let timers: usize = (0..rtos::config::MAX_CPUS)
+        .map(|c| rtos::timer::pending(c).len())
+        .sum();
+    let (klogd, dropped) = crate::work::klogd::ring_use();
+    let n = |v: usize| Some(v as u64);
+    alloc::vec![
+        Row {
+            key: "heap",
+            name: "heap",
+            used: mem.map(|m| m.heap_used as u64),
+            limit: mem.map(|m| (m.heap_used + m.heap_free) as u64),
+            note: String::from("bytes"),
+        },
+        Row {
+            key: "stacks",
+            name: "thread stacks",
+            used: mem.map(|m| m.stacks_used as u64),
+            limit: mem.map(|m| m.stacks_total as u64),
+            note: mem.map_or_else(String::new, |m| alloc::format!(
+                "{} bytes each",
+                m.stack_size
+            )),
+        },
+        Row {
+            key: "threads",
+            name: "threads",
+            used: n(rtos::kthread::list().len()),
+            limit: n(rtos::config::MAX_THREADS),
+            note: String::new(),
+        },
+        Row {
+            key: "irq_work_slots",
+            name: "irq_work slots",
+            used: n(rtos::work::irq_work::slots_in_use()),
+            limit: n(rtos::config::IRQ_WORK_SLOTS),
+            note: String::new(),
+        },
+        Row {
+            key: "timers",
+            name: "timers",
+            used: n(timers),
+            limit: None,
+            note: String::from("armed, all CPUs"),
+        },
+        Row {
+            key: "named_works",
+            name: "named works",
+            used: n(crate::work::registry::WORKS.lock().values().count()),
+            limit: None,
+            note: String::new(),
+        },
+        Row {
+            key: "klogd",
+            name: "klogd ring",
+            used: n(klogd),
+            limit: n(crate::work::klogd::LOG_SLOTS),
+            note: alloc::format!("{dropped} dropped"),
+        },
+    ]
+}
+
+fn cmd_mem(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
+    let json = args.flag("--json")?;
+    args.finish()?;
+    crate::util::scheduler()?;
+    let rows = rows(ctx);
+    if json {
+        let mut o = Obj::new();
+        for r in &rows {
+            let mut v = Obj::new().opt("used", r.used).opt("limit", r.limit);
+            if r.key == "klogd" {
+                let (_, dropped) = crate::work::klogd::ring_use();
+                v = v.num("dropped", dropped);
+            }
+            if r.key == "stacks"
+                && let Some(m) = ctx.sys.memory()
+            {
+                v = v.num("size", m.stack_size);
+            }
+            o = o.raw(r.key, &v.done());
+        }
+        let text = o.done();
+        writeln!(ctx, "{text}");
+        return Ok(0);
+    }
+    let show = |v: Option<u64>| v.map_or_else(|| String::from("-"), |v| alloc::format!("{v}"));
+    writeln!(
+        ctx,
+        "{:<16} {:>12} {:>12}  NOTE",
+        "RESOURCE", "USED", "LIMIT"
+    );
+    for r in &rows {
+        writeln!(
+            ctx,
+            "{:<16} {:>12} {:>12}  {}",
+            r.name,
+            show(r.used),
+            show(r.limit),
+            r.note
+        );
+    }
+    Ok(0)
+}
