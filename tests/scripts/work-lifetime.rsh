@@ -3,7 +3,7 @@
 #   nothing: the first worker still runs the work, and both destroys succeed;
 # - `wq destroy` with an armed delayed work cancels it and says so; the work is idle and usable;
 # - destroy drains a work that queues itself again (requeue:1000 runs 1001 times);
-# - `stop` on a worker's thread ends it (no `stopping` thread) and the worker refuses more;
+# - `stop` on a worker's thread is refused (EPERM, naming `kworker destroy`), no `stopping` thread;
 # - `wq cancel`, `wq flush-work`, `wq mod` print pending=true|false as Linux returns.
 #   just script tests/scripts/work-lifetime.rsh        -> exits 0 (no `set -e`: errors expected)
 kworker create k1
