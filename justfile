@@ -175,6 +175,22 @@ bench-baseline:
     cp target/bench/virt.json bench/baseline.json
     @echo "bench/baseline.json updated from target/bench/virt.json"
 
+# README: Fuzzing. New random cases every round until the time is up; proptest keeps a failing
+# case in its regressions folder under shell/ (replayed first by every later run, `just test` too).
+[doc("Fuzz the shell's input path (proptest: plain and terminal mode) for N minutes: just fuzz 30.")]
+fuzz minutes="1":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo test -q -p shell --no-run
+    end=$((SECONDS + {{ minutes }} * 60)); rounds=0; log=$(mktemp)
+    while [ "$SECONDS" -lt "$end" ]; do
+        if ! PROPTEST_CASES=20000 cargo test -q -p shell tests::fuzz >"$log" 2>&1; then
+            cat "$log"; echo "fuzz: failed after $((rounds * 40000)) inputs (the case is kept under shell/)"; exit 1
+        fi
+        rounds=$((rounds + 1))
+    done
+    echo "fuzz: $((rounds * 40000)) inputs in {{ minutes }} min (2 targets x 20000 a round), none failed"
+
 # The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work
 # pool cancel/mod vs timer vs run.
 [doc("Run the loom models (in their own target dir).")]

@@ -3,6 +3,7 @@
 mod bench;
 mod expect;
 pub(crate) mod fakes;
+mod fuzz;
 mod hostile;
 mod interrupt;
 mod json;
