@@ -28,13 +28,14 @@ pub(crate) static COMMANDS: &[Command] = &[Command {
     run: cmd_mem,
 }];
 
-/// One row: name, in use, limit, a note.
+/// One row: name, in use, limit, a note, and a number more for `--json`.
 struct Row {
     key: &'static str,
     name: &'static str,
     used: Option<u64>,
     limit: Option<u64>,
     note: String,
+    extra: Option<(&'static str, u64)>,
 }
 
 fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
@@ -51,6 +52,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: mem.map(|m| m.heap_used as u64),
             limit: mem.map(|m| (m.heap_used + m.heap_free) as u64),
             note: String::from("bytes"),
+            extra: None,
         },
         Row {
             key: "stacks",
@@ -61,6 +63,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
                 "{} bytes each",
                 m.stack_size
             )),
+            extra: mem.map(|m| ("size", m.stack_size as u64)),
         },
         Row {
             key: "threads",
@@ -68,6 +71,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: n(rtos::kthread::list().len()),
             limit: n(rtos::config::MAX_THREADS),
             note: String::new(),
+            extra: None,
         },
         Row {
             key: "irq_work_slots",
@@ -75,6 +79,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: n(rtos::work::irq_work::slots_in_use()),
             limit: n(rtos::config::IRQ_WORK_SLOTS),
             note: String::new(),
+            extra: None,
         },
         Row {
             key: "timers",
@@ -82,6 +87,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: n(timers),
             limit: None,
             note: String::from("armed, all CPUs"),
+            extra: None,
         },
         Row {
             key: "named_works",
@@ -89,6 +95,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: n(crate::work::registry::WORKS.lock().values().count()),
             limit: None,
             note: String::new(),
+            extra: None,
         },
         Row {
             key: "klogd",
@@ -96,6 +103,7 @@ fn rows(ctx: &Ctx<'_>) -> Vec<Row> {
             used: n(klogd),
             limit: n(crate::work::klogd::LOG_SLOTS),
             note: alloc::format!("{dropped} dropped"),
+            extra: Some(("dropped", dropped)),
         },
     ]
 }
@@ -109,14 +117,8 @@ fn cmd_mem(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
         let mut o = Obj::new();
         for r in &rows {
             let mut v = Obj::new().opt("used", r.used).opt("limit", r.limit);
-            if r.key == "klogd" {
-                let (_, dropped) = crate::work::klogd::ring_use();
-                v = v.num("dropped", dropped);
-            }
-            if r.key == "stacks"
-                && let Some(m) = ctx.sys.memory()
-            {
-                v = v.num("size", m.stack_size);
+            if let Some((k, n)) = r.extra {
+                v = v.num(k, n);
             }
             o = o.raw(r.key, &v.done());
         }

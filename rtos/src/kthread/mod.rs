@@ -165,13 +165,10 @@ fn set_creator(c: Option<Creator>) {
 /// of a creation; the rest is one copy for every caller.
 fn boxed_body(f: impl FnOnce() -> i32 + Send + 'static) -> Entry {
     Box::new(move |me: Arc<Thread>| -> i32 {
+        // Stopped before it started: its function never runs (what it holds is dropped when
+        // this closure returns).
         let result = match start_gate(&me) {
-            // Stopped before it started: its function never runs, but what it holds is
-            // released now (`do_exit` does not return, so nothing would drop it later).
-            Some(r) => {
-                drop(f);
-                r
-            }
+            Some(r) => r,
             None => f(),
         };
         // Returns, so that what this closure's box holds is freed; the scheduler then ends
@@ -356,19 +353,15 @@ pub fn parkme() {
 /// Ends the calling thread with `result` (what [`stop`] returns).
 #[doc(alias = "kthread_exit")]
 pub fn exit(result: i32) -> ! {
-    do_exit(sched::current().expect("exit from a thread"), result)
+    exit_hook(sched::current().expect("exit from a thread"), result)
 }
 
 /// The exit of kthread `me` (the calling thread), as Linux's `do_exit` for a kthread: the result
 /// is kept for [`stop`]; the thread is marked exiting, so task_work adds from other threads fail
 /// from here on, and runs its task works' final pass; then it is marked exited, whoever waits
-/// for that is woken, and it leaves the CPU for good.
-fn do_exit(me: Arc<Thread>, result: i32) -> ! {
-    exit_hook(me, result)
-}
-
-/// The end of every thread whose entry returned ([`sched::set_exit_hook`], wired by
-/// [`crate::entry`]) and of [`exit`].
+/// for that is woken, and it leaves the CPU for good. The end of every thread whose entry
+/// returned ([`sched::set_exit_hook`], wired by [`crate::entry`]) and of [`exit`] (which, not
+/// returning, leaves what its caller's frames hold behind: prefer returning from the function).
 pub(crate) fn exit_hook(me: Arc<Thread>, result: i32) -> ! {
     me.result.store(result, Ordering::Release);
     trace_event!(
