@@ -1,9 +1,9 @@
 //! Kernel console output for threads (e.g. a `ticker` kthread's lines). The bsp installs the
 //! sink at boot; before that, and on the host without a sink, output is dropped.
 //!
-//! Every line also goes into the kernel log, a ring of the last [`LOG_BYTES`] bytes of lines with
-//! their time and a sequence number (`dmesg` prints it; `expect --timeout` watches it). Older
-//! lines fall out first and are counted.
+//! Every line also goes into the kernel log, a ring of the last [`LOG_BYTES`] bytes of lines
+//! (at most [`LOG_LINES`] lines) with their time and a sequence number (`dmesg` prints it;
+//! `expect --timeout` watches it). Older lines fall out first and are counted.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -13,6 +13,9 @@ use crate::sync::IrqSpinLock;
 
 /// Bytes of line text the kernel log keeps.
 pub const LOG_BYTES: usize = 8192;
+/// Lines the kernel log keeps at most, however short (empty lines cost no text bytes: without
+/// this bound a flood of them grew the ring without limit).
+pub const LOG_LINES: usize = 512;
 
 /// One line of the kernel log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +58,7 @@ pub fn record(text: &str) {
     let mut evicted = VecDeque::new();
     {
         let mut log = LOG.lock();
-        while log.bytes + text.len() > LOG_BYTES {
+        while log.bytes + text.len() > LOG_BYTES || log.lines.len() >= LOG_LINES {
             let Some(old) = log.lines.pop_front() else {
                 break;
             };
@@ -165,6 +168,25 @@ mod tests {
 
     /// The log is global: the tests in this module run one at a time.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// The log is bounded in lines as in bytes: 10,000 empty lines keep at most [`LOG_LINES`],
+    /// the rest counted as dropped, the newest kept. (Without the line bound they all stayed.)
+    #[test]
+    fn empty_lines_cannot_grow_the_log_without_bound() {
+        let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        log_clear();
+        let first = log_next();
+        for _ in 0..10_000 {
+            record("");
+        }
+        record("last");
+        let (kept, next, dropped) = all_from(first);
+        assert_eq!(next - first, 10_001);
+        assert_eq!(kept.len(), LOG_LINES);
+        assert_eq!(dropped as usize, 10_001 - LOG_LINES);
+        assert_eq!(kept.last().map(|l| l.text.as_str()), Some("last"));
+        log_clear();
+    }
 
     fn all_from(seq: u64) -> (alloc::vec::Vec<LogLine>, u64, u64) {
         let mut v = alloc::vec::Vec::new();

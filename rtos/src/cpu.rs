@@ -16,6 +16,8 @@ pub struct CpuStats {
     sgis: AtomicU64,
     irq_work_sgis: AtomicU64,
     irq_work_runs: AtomicU64,
+    /// irq_works queued by this CPU (on its list or another's).
+    irq_work_queued: AtomicU64,
     irq_work_deferred: AtomicU64,
     /// Hard-IRQ nesting depth: above 0 while the CPU handles an interrupt.
     hardirq: AtomicU32,
@@ -82,6 +84,7 @@ impl CpuStats {
             sgis: AtomicU64::new(0),
             irq_work_sgis: AtomicU64::new(0),
             irq_work_runs: AtomicU64::new(0),
+            irq_work_queued: AtomicU64::new(0),
             irq_work_deferred: AtomicU64::new(0),
             hardirq: AtomicU32::new(0),
             quiesced: AtomicU64::new(0),
@@ -136,6 +139,22 @@ impl CpuStats {
         add(&self.irq_work_runs, n);
     }
 
+    /// Counts one irq_work queued by this CPU (called by it, interrupts masked).
+    #[inline(always)]
+    pub fn count_irq_work_queued(&self) {
+        bump(&self.irq_work_queued);
+    }
+
+    /// irq_work callbacks run on this CPU.
+    pub fn irq_work_runs(&self) -> u64 {
+        self.irq_work_runs.load(Ordering::Relaxed)
+    }
+
+    /// irq_works this CPU queued.
+    pub fn irq_work_queued(&self) -> u64 {
+        self.irq_work_queued.load(Ordering::Relaxed)
+    }
+
     /// Counts one irq_work pass put off to the timer interrupt (a re-queue storm).
     pub fn count_irq_work_deferred(&self) {
         bump(&self.irq_work_deferred);
@@ -180,6 +199,24 @@ impl CpuStats {
 
 #[cfg(not(loom))]
 static CPUS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
+
+/// The statistics of `id`, a CPU index the caller got from the port (so below [`MAX_CPUS`]; the
+/// mask, one instruction, spares hot paths a bounds check and its branch).
+#[cfg(not(loom))]
+#[inline(always)]
+pub fn stats_of(id: usize) -> &'static CpuStats {
+    const _: () = assert!(MAX_CPUS.is_power_of_two(), "stats_of masks with MAX_CPUS");
+    &CPUS[id & (MAX_CPUS - 1)]
+}
+
+/// Zeroes the irq_work counts (the fake port's fresh start: the accounting reads them).
+#[cfg(all(not(target_os = "none"), not(loom)))]
+pub(crate) fn reset_for_fake() {
+    for c in &CPUS {
+        c.irq_work_queued.store(0, Ordering::Relaxed);
+        c.irq_work_runs.store(0, Ordering::Relaxed);
+    }
+}
 
 /// The statistics of CPU `id`, or `None` past [`MAX_CPUS`].
 #[cfg(not(loom))]

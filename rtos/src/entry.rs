@@ -71,6 +71,7 @@ pub fn idle_loop() -> ! {
 /// This CPU's timer interrupt (interrupts masked): the due timers fire, a time slice that ended
 /// asks for a reschedule, and lazy irq_works run.
 pub fn timer_irq() {
+    crate::fault::delay(crate::fault::Site::Timer);
     if timer::handle_irq() {
         sched::set_need_resched(port::port().cpu_id());
     }

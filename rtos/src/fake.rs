@@ -319,6 +319,13 @@ impl Port for FakePort {
     }
 }
 
+/// Whether the calling host thread is one of the fake system's CPUs or kthreads (of the run in
+/// progress), not a plain host thread such as a test's own.
+pub fn on_kernel_cpu() -> bool {
+    let mine = GENERATION.with(|g| g.get());
+    mine != 0 && FAKE.generation.load(Ordering::Acquire) == mine
+}
+
 /// Installs the fake port (if no port is installed yet) and returns the installed one.
 pub fn install() -> &'static dyn Port {
     crate::port::install(&FAKE);
@@ -355,6 +362,9 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
     crate::work::workqueue::reset_for_fake();
     crate::work::irq_work::reset_for_fake();
     crate::work::task_work::reset_for_fake();
+    crate::work::account::reset_for_fake();
+    crate::cpu::reset_for_fake();
+    crate::fault::reset_for_fake();
     crate::watchdog::reset_for_fake();
 
     let (tx, rx) = std::sync::mpsc::channel();

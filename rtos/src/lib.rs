@@ -61,6 +61,7 @@ pub mod entry;
 pub mod error;
 #[cfg(all(not(target_os = "none"), not(loom)))]
 pub mod fake;
+pub mod fault;
 pub mod fdt;
 #[cfg(not(loom))]
 pub mod hotplug;

@@ -132,6 +132,7 @@ mod ctx;
 mod detect;
 mod erased;
 mod expect;
+mod inject;
 mod kthreads;
 mod machine;
 mod mem;

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use crate::args::{Args, CmdError};
 use crate::ctx::{Command, Ctx};
 use crate::util::json::Obj;
+use rtos::work::account::WorkKind;
 
 pub(crate) static COMMANDS: &[Command] = &[Command {
     name: "mem",
@@ -23,8 +24,16 @@ pub(crate) static COMMANDS: &[Command] = &[Command {
                 \x20 timers          timers armed on every CPU (sleeps, delayed works, slices)\n\
                 \x20 named works     works the shell made by name (irqwork, taskwork, wq, kworker)\n\
                 \x20 klogd ring      log lines waiting for klogd; when full a line is dropped\n\
+                Then one row per kind of deferred work, counted by the kernel since boot:\n\
+                \x20 SUBMITTED  queueings that made a work pending (queued, or armed on a timer)\n\
+                \x20 MERGED     queueings that found it pending already (it runs once for both)\n\
+                \x20 EXECUTED   runs started;  CANCELLED  pending works taken off unrun\n\
+                \x20 IN FLIGHT  submitted - executed - cancelled: 0 when nothing is queued,\n\
+                \x20            armed or running (negative: something ran twice)\n\
                 --json: one object, each resource {\"used\":N,\"limit\":N|null} (heap and stacks\n\
-                null where the system cannot tell), klogd with \"dropped\".",
+                null where the system cannot tell), klogd with \"dropped\", and \"works\":\n\
+                {\"irq_work\"|\"task_work\"|\"workqueue\"|\"kthread_worker\": {\"submitted\",\n\
+                \"merged\",\"executed\",\"cancelled\",\"in_flight\"}}.",
     run: cmd_mem,
 }];
 
@@ -122,7 +131,17 @@ fn cmd_mem(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             }
             o = o.raw(r.key, &v.done());
         }
-        let text = o.done();
+        let mut works = Obj::new();
+        for (kind, c) in work_counts() {
+            let v = Obj::new()
+                .num("submitted", c.submitted)
+                .num("merged", c.merged)
+                .num("executed", c.executed)
+                .num("cancelled", c.cancelled)
+                .num("in_flight", c.in_flight());
+            works = works.raw(kind.name(), &v.done());
+        }
+        let text = o.raw("works", &works.done()).done();
         writeln!(ctx, "{text}");
         return Ok(0);
     }
@@ -142,5 +161,29 @@ fn cmd_mem(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
             r.note
         );
     }
+    writeln!(
+        ctx,
+        "\n{:<16} {:>12} {:>12} {:>12} {:>12} {:>10}",
+        "WORKS", "SUBMITTED", "MERGED", "EXECUTED", "CANCELLED", "IN FLIGHT"
+    );
+    for (kind, c) in work_counts() {
+        writeln!(
+            ctx,
+            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>10}",
+            kind.name(),
+            c.submitted,
+            c.merged,
+            c.executed,
+            c.cancelled,
+            c.in_flight()
+        );
+    }
     Ok(0)
+}
+
+/// The kernel's deferred-work counters, every kind.
+fn work_counts() -> impl Iterator<Item = (WorkKind, rtos::work::account::WorkCounts)> {
+    WorkKind::ALL
+        .into_iter()
+        .map(|k| (k, rtos::work::tally::counts(k)))
 }

@@ -55,6 +55,7 @@ const TABLES: &[&[Command]] = &[
     crate::trace::COMMANDS,
     crate::watchdog::COMMANDS,
     crate::mem::COMMANDS,
+    crate::inject::COMMANDS,
     crate::stress::COMMANDS,
     crate::expect::COMMANDS,
     crate::reload::COMMANDS,

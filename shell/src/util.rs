@@ -27,8 +27,18 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The port, once the scheduler runs on at least one CPU.
 pub(crate) fn scheduler() -> Result<&'static dyn Port, CmdError> {
     rtos::port::try_port()
-        .filter(|_| sched::online_mask() != 0)
+        .filter(|_| sched::online_mask() != 0 && on_kernel_cpu())
         .ok_or_else(|| CmdError::runtime("the scheduler is not running"))
+}
+
+/// Whether the shell runs on one of the kernel's CPUs: on bare metal always; on the host, a
+/// session on a test's own thread (no kernel of its own) must not call into the fake kernel that
+/// another test runs at the same moment.
+fn on_kernel_cpu() -> bool {
+    #[cfg(target_os = "none")]
+    return true;
+    #[cfg(not(target_os = "none"))]
+    rtos::fake::on_kernel_cpu()
 }
 
 /// The kthread `key` names (tid or name).

@@ -208,7 +208,7 @@ fn create_boxed(name: &str, opts: Options, body: Entry) -> Result<KThread, Error
     if reg.iter().any(|t| t.name() == name) {
         return Err(Error::Exists);
     }
-    if reg.len() >= MAX_THREADS {
+    if reg.len() >= MAX_THREADS || crate::fault::fail_alloc() {
         return Err(Error::NoMemory);
     }
     let prio = opts.prio.unwrap_or(DEFAULT_PRIORITY);

@@ -566,6 +566,7 @@ pub fn send_sgi(sgi: Sgi, cpus: u32) {
         u64::from(sgi.id()),
         u64::from(cpus)
     );
+    crate::fault::delay(crate::fault::Site::Sgi);
     port::port().send_sgi(sgi, cpus);
 }
 

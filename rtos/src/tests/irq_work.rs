@@ -279,6 +279,20 @@ fn a_full_pool_is_enomem_until_a_work_is_freed() {
         for w in all.into_iter().chain([again]) {
             w.free().unwrap();
         }
+        // Not exhausted for good: every slot can be taken again, and the next is refused again.
+        assert_eq!(irq_work::slots_in_use(), 0);
+        let refill: Vec<IrqWork> = (0..crate::config::IRQ_WORK_SLOTS)
+            .map(|_| IrqWork::new("refill", false, f.clone()).expect("a free slot"))
+            .collect();
+        assert_eq!(irq_work::slots_in_use(), crate::config::IRQ_WORK_SLOTS);
+        assert_eq!(
+            IrqWork::new("one more", false, f.clone()).err(),
+            Some(crate::Error::NoMemory)
+        );
+        for w in refill {
+            w.free().unwrap();
+        }
+        assert_eq!(irq_work::slots_in_use(), 0);
         0
     });
 }

@@ -1,9 +1,11 @@
 //! Host tests of the kernel's contracts, one file per mechanism, on the fake port (real host
 //! threads, the real scheduler). The loom models are next to the code they model (`loom`
 //! modules), run by `just loom`.
+mod account;
 #[cfg(feature = "bench")]
 mod bench;
 mod cpu;
+mod fault;
 mod fdt;
 mod hotplug;
 mod irq_work;

@@ -58,6 +58,7 @@
 //! });
 //! ```
 
+use super::account::WorkKind;
 use super::item::Work;
 pub use super::pool::Leftovers;
 use super::pool::{self, Owner, Pool};
@@ -107,7 +108,7 @@ fn spawn(name: &str, cpu: Option<usize>) -> Result<Arc<Worker>, Error> {
     }) {
         return Err(Error::Invalid);
     }
-    let pool = Pool::spawn(&Owner::new("kthread worker", name), name, cpu)?;
+    let pool = Pool::spawn(&Owner::new(WorkKind::KthreadWorker, name), name, cpu)?;
     pool.start();
     Ok(Arc::new(Worker { pool }))
 }

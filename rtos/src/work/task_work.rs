@@ -93,6 +93,7 @@ use crate::sched::task_works::TaskWorks;
 use crate::sched::{self, State, Thread};
 pub use crate::sched::{TaskWork, TaskWorkFn};
 use crate::sync::atomic::Ordering;
+use crate::work::account::{self, Event, WorkKind};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -137,6 +138,7 @@ pub fn add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), E
         }
         refuse
     })?;
+    account::count(WorkKind::TaskWork, Event::Submitted);
     match notify {
         Notify::None => {}
         Notify::Resume => t.notify_resume.store(true, Ordering::Release),
@@ -164,15 +166,33 @@ static NMI_WORKS: [crate::sync::IrqSpinLock<Option<crate::work::irq_work::IrqWor
 /// context (the interrupt is taken as soon as the caller has interrupts enabled).
 #[cfg(not(loom))]
 fn raise_nmi_notify(_current: &Thread) -> Result<(), Error> {
-    use crate::work::irq_work::{self, IrqWork};
+    use crate::work::irq_work;
     let p = port::port();
     let saved = p.irq_save();
     let cpu = p.cpu_id();
-    let work = {
-        let mut slot = NMI_WORKS[cpu].lock();
-        match *slot {
-            Some(w) => Ok(w),
-            None => IrqWork::new(
+    let cached = *NMI_WORKS[cpu].lock();
+    let work = match cached {
+        Some(w) => Ok(w),
+        None => make_nmi_works(cpu),
+    };
+    let result = work.map(|w| {
+        irq_work::queue(w);
+    });
+    p.irq_restore(saved);
+    result
+}
+
+/// Makes every CPU's [`NMI_WORKS`] entry at once, the first time one is needed (a cache of one
+/// slot per CPU, so that the irq_work slots in use do not creep up as CPUs first need theirs);
+/// returns `cpu`'s.
+#[cfg(not(loom))]
+#[cold]
+fn make_nmi_works(cpu: usize) -> Result<crate::work::irq_work::IrqWork, Error> {
+    use crate::work::irq_work::IrqWork;
+    for slot in &NMI_WORKS {
+        let mut slot = slot.lock();
+        if slot.is_none() {
+            *slot = Some(IrqWork::new(
                 "task_work-nmi",
                 false,
                 alloc::sync::Arc::new(|_: &IrqWork| {
@@ -180,15 +200,10 @@ fn raise_nmi_notify(_current: &Thread) -> Result<(), Error> {
                         t.notify_resume.store(true, Ordering::Release);
                     }
                 }),
-            )
-            .inspect(|w| *slot = Some(*w)),
+            )?);
         }
-    };
-    let result = work.map(|w| {
-        irq_work::queue(w);
-    });
-    p.irq_restore(saved);
-    result
+    }
+    NMI_WORKS[cpu].lock().ok_or(Error::NoMemory)
 }
 
 /// Under loom (which models only the lock-free cores, never this path) the flag is set directly.
@@ -223,7 +238,9 @@ fn kick_if_running_elsewhere(t: &Thread) {
 /// returned work will not run (unless queued again).
 #[doc(alias = "task_work_cancel_match")]
 pub fn cancel_match(t: &Thread, pred: impl FnMut(&TaskWork) -> bool) -> Option<Arc<TaskWork>> {
-    TaskWorks::cancel_match(&t.task_works, pred)
+    let w = TaskWorks::cancel_match(&t.task_works, pred)?;
+    account::count(WorkKind::TaskWork, Event::Cancelled);
+    Some(w)
 }
 
 /// Removes and returns the most recently queued work of `t` called `name` (the name stands for
@@ -275,8 +292,11 @@ pub(crate) fn run_at_exit(me: &Thread) {
 fn run(me: &Thread, close: bool) {
     loop {
         me.notify_resume.store(false, Ordering::Release);
-        if TaskWorks::run_pass(&me.task_works, close, &me.callback) == 0 {
+        let n = TaskWorks::run_pass(&me.task_works, close, &me.callback);
+        if n == 0 {
             return;
         }
+        // (Counted once the pass ran: in flight until then.)
+        account::add(WorkKind::TaskWork, Event::Executed, n as u64);
     }
 }

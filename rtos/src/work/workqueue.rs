@@ -65,6 +65,7 @@
 //! });
 //! ```
 
+use super::account::WorkKind;
 pub use super::item::{Work, WorkState};
 pub use super::pool::Leftovers;
 use super::pool::{self, Owner, Pool};
@@ -148,7 +149,7 @@ fn spawn(name: &str, single: bool) -> Result<Arc<Workqueue>, Error> {
             .map(Some)
             .collect()
     };
-    let owner = Owner::new("workqueue", name);
+    let owner = Owner::new(WorkKind::Workqueue, name);
     let mut by_cpu = [None; MAX_CPUS];
     let mut pools = Vec::with_capacity(cpus.len());
     for (i, cpu) in cpus.iter().enumerate() {

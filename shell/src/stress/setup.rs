@@ -121,6 +121,8 @@ pub(super) fn setup(o: &Opts, cpus: Vec<usize>) -> Result<(Arc<Tally>, usize, Wo
     } else {
         0
     };
+    // (An allocation site for `inject alloc-fail`, as the kernel's are: the tables below.)
+    rtos::fault::check_alloc().map_err(|_| enomem(n))?;
     let current = counters(per * k)?;
     let mut free = Vec::new();
     free.try_reserve_exact(per * k).map_err(|_| enomem(n))?;
@@ -196,34 +198,38 @@ impl Run {
                         run.dest = Some(Dest::Workers(ws));
                         run.teardown(true);
                         return Err(CmdError::runtime(format!(
-                            "cannot create stresskw/{c}: {e} ({})",
-                            e.name()
+                            "cannot create stresskw/{c}: {e}"
                         )));
                     }
                 }
             }
             Dest::Workers(ws)
         } else if o.fresh {
-            let q = wqm::create("stresswq").map_err(|e| {
-                CmdError::runtime(format!("cannot create stresswq: {e} ({})", e.name()))
-            })?;
+            let q = wqm::create("stresswq")
+                .map_err(|e| CmdError::runtime(format!("cannot create stresswq: {e}")))?;
             run.own_wq = true;
             Dest::Wq(q)
         } else {
-            Dest::Wq(wqm::events().map_err(|e| {
-                CmdError::runtime(format!("cannot create events: {e} ({})", e.name()))
-            })?)
+            Dest::Wq(
+                wqm::events()
+                    .map_err(|e| CmdError::runtime(format!("cannot create events: {e}")))?,
+            )
         });
         Ok(run)
     }
 
-    /// Frees what can be freed without waiting forever: idle irq_work slots, and our queue or
-    /// workers if every work is idle (their destruction flushes, with no time limit). Returns a
+    /// Frees what can be freed without waiting forever: irq_work slots (waiting for a callback
+    /// still returning only if every work ran), and our queue or workers if every work is idle (their destruction flushes, with no time limit). Returns a
     /// note on what had to be left behind.
     pub(super) fn teardown(self, all_idle: bool) -> Option<String> {
         let mut stuck = 0;
         for w in self.pool {
-            if w.free().is_err() {
+            // When every work ran, a slot still BUSY is a callback that counted its run and has
+            // not returned yet: wait for it rather than leave the slot taken for good. Otherwise
+            // a work may never run: leave it, and say so.
+            let freed =
+                w.free().is_ok() || (all_idle && irq_work::sync(w).is_ok() && w.free().is_ok());
+            if !freed {
                 stuck += 1;
             }
         }
@@ -334,10 +340,7 @@ impl Queuers {
                     for t in &threads {
                         kthread::stop(t);
                     }
-                    return Err(CmdError::runtime(format!(
-                        "cannot create stress/{c}: {e} ({})",
-                        e.name()
-                    )));
+                    return Err(CmdError::runtime(format!("cannot create stress/{c}: {e}")));
                 }
             }
         }

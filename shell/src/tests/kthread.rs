@@ -961,3 +961,28 @@ fn ps_columns_line_up_with_long_and_wide_names() {
         "{rows:#?}"
     );
 }
+
+/// A session outside the kernel (a test's own thread, on the fake system with no kernel) never
+/// calls into a fake kernel that another test runs at the same moment: `cargo test` runs tests
+/// in parallel, and a fuzz case typing `wq create q` used to create a workqueue in whatever
+/// kernel was running, from a thread that is none of its CPUs, and hang the whole suite.
+#[test]
+fn a_session_outside_the_kernel_leaves_a_running_kernel_alone() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    in_kernel(move || {
+        std::thread::spawn(move || {
+            let s = script(b"wq create q\nirqwork queue w --fn count\nspawn sleeper z\n");
+            let _ = tx.send(s.transcript());
+        });
+        rtos::sched::sleep(rtos::time::Duration::from_millis(50));
+        assert!(rtos::kthread::find("z").is_none() && rtos::kthread::find("q/0").is_none());
+    });
+    let t = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the outside session ended");
+    assert_eq!(
+        t.matches(": the scheduler is not running").count(),
+        3,
+        "{t}"
+    );
+}

@@ -789,4 +789,94 @@ fn mem_shows_each_resource_and_its_limit() {
         "{without}"
     );
     assert!(s[6].status == 2, "{:?}", s[6]);
+    // The kernel's counters: the queueing of m1 and its run, balanced.
+    let works = rows
+        .iter()
+        .skip_while(|l| !l.starts_with("WORKS"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .collect::<Vec<_>>();
+    assert_eq!(works[0][..3], ["WORKS", "SUBMITTED", "MERGED"], "{rows:?}");
+    assert_eq!(
+        works[1..].iter().map(|w| w[0]).collect::<Vec<_>>(),
+        ["irq_work", "task_work", "workqueue", "kthread_worker"]
+    );
+    assert!(
+        with.contains("\"works\":{\"irq_work\":{\"submitted\":1,\"merged\":0,\"executed\":1,\"cancelled\":0,\"in_flight\":0}"),
+        "{with}"
+    );
+}
+
+/// `inject`: each setting reports itself; wrong arguments are usage errors that change nothing;
+/// a named work made while allocations fail is refused with ENOMEM and not made; `inject off`.
+#[test]
+fn inject_sets_reports_refuses_and_turns_off() {
+    let s = run(&[
+        "inject",
+        "inject alloc-fail --next 1",
+        "irqwork queue f1 --fn count",
+        "work list",
+        "inject alloc-fail",
+        "inject alloc-fail --every 0",
+        "inject alloc-fail --every 2 --next 1",
+        "inject alloc-fail --every 2 --cpu 9",
+        "inject delay sgi 6ms",
+        "inject delay nmi 1ms",
+        "inject bogus",
+        "inject",
+        "inject delay timer 100us",
+        "inject off",
+    ]);
+    assert!(
+        s[0].ok().out[0].starts_with("alloc-fail: off (all CPUs)"),
+        "{:?}",
+        s[0]
+    );
+    assert_eq!(s[0].ok().out.len(), 4, "{:?}", s[0]);
+    assert!(
+        s[1].ok().out[0].starts_with("alloc-fail: next 1 (all CPUs)"),
+        "{:?}",
+        s[1]
+    );
+    s[2].fails(
+        1,
+        "error: irqwork: cannot make work 'f1': out of memory (ENOMEM)",
+    );
+    assert!(
+        !s[3].ok().out.iter().any(|l| l.contains("f1")),
+        "{:?}",
+        s[3]
+    );
+    for step in &s[4..11] {
+        assert_eq!(step.status, 2, "{step:?}");
+    }
+    assert!(s[8].out[0].contains("at most 5ms"), "{:?}", s[8]);
+    assert!(s[9].out[0].contains("unknown site 'nmi'"), "{:?}", s[9]);
+    // The refusals changed nothing: the --next 1 was used by f1, nothing else was set.
+    let now = &s[11].ok().out;
+    assert!(
+        now[0].starts_with("alloc-fail: off (all CPUs), 1 injected"),
+        "{now:?}"
+    );
+    assert!(
+        now.iter().any(|l| l == "delay sgi: off, applied 0 times"),
+        "{now:?}"
+    );
+    assert!(
+        s[12]
+            .ok()
+            .out
+            .iter()
+            .any(|l| l.starts_with("delay timer: 100us")),
+        "{:?}",
+        s[12]
+    );
+    assert!(
+        s[13]
+            .ok()
+            .out
+            .iter()
+            .any(|l| l.starts_with("delay timer: off")),
+        "{:?}",
+        s[13]
+    );
 }

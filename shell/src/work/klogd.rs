@@ -38,28 +38,64 @@ const LOG_LINE: usize = 96;
 /// `klogd`'s backstop poll.
 const KLOGD_POLL: Duration = Duration::from_millis(100);
 
+/// The ring: [`LOG_SLOTS`] lines; a line that finds it full is dropped and counted (`dropped`
+/// until klogd reports it, `dropped_total` for `mem`).
 struct LogRing {
     lines: [[u8; LOG_LINE]; LOG_SLOTS],
     lens: [u8; LOG_SLOTS],
     head: usize,
     len: usize,
     dropped: u64,
+    dropped_total: u64,
 }
 
-static LOG: IrqSpinLock<LogRing> = IrqSpinLock::new(LogRing {
-    lines: [[0; LOG_LINE]; LOG_SLOTS],
-    lens: [0; LOG_SLOTS],
-    head: 0,
-    len: 0,
-    dropped: 0,
-});
+impl LogRing {
+    const fn new() -> Self {
+        LogRing {
+            lines: [[0; LOG_LINE]; LOG_SLOTS],
+            lens: [0; LOG_SLOTS],
+            head: 0,
+            len: 0,
+            dropped: 0,
+            dropped_total: 0,
+        }
+    }
+
+    /// Appends `line`; false (and counted) if the ring is full.
+    fn push(&mut self, line: &LineBuf) -> bool {
+        if self.len == LOG_SLOTS {
+            self.dropped += 1;
+            self.dropped_total += 1;
+            return false;
+        }
+        let i = (self.head + self.len) % LOG_SLOTS;
+        self.lines[i] = line.b;
+        self.lens[i] = line.n as u8;
+        self.len += 1;
+        true
+    }
+
+    /// The oldest line (its bytes and length), and the drops not reported yet.
+    fn pop(&mut self) -> (Option<([u8; LOG_LINE], usize)>, u64) {
+        let dropped = core::mem::take(&mut self.dropped);
+        if self.len == 0 {
+            return (None, dropped);
+        }
+        let i = self.head;
+        self.head = (self.head + 1) % LOG_SLOTS;
+        self.len -= 1;
+        (Some((self.lines[i], self.lens[i] as usize)), dropped)
+    }
+}
+
+static LOG: IrqSpinLock<LogRing> = IrqSpinLock::new(LogRing::new());
 
 static LOG_WAIT: WaitQueue = WaitQueue::new();
 
 /// The ring's use: `(lines queued, lines dropped since boot)`; it holds [`LOG_SLOTS`].
 pub(crate) fn ring_use() -> (usize, u64) {
     let g = LOG.lock();
-    (g.len, g.dropped)
+    (g.len, g.dropped_total)
 }
 
 /// Whether a command's output is in progress (`klogd` then keeps its lines in the ring). `klogd`
@@ -154,35 +190,14 @@ pub(crate) fn log_line(text: core::fmt::Arguments<'_>) {
         n: 0,
     };
     let _ = line.write_fmt(text);
-    {
-        let mut r = LOG.lock();
-        if r.len == LOG_SLOTS {
-            r.dropped += 1;
-        } else {
-            let i = (r.head + r.len) % LOG_SLOTS;
-            r.lines[i] = line.b;
-            r.lens[i] = line.n as u8;
-            r.len += 1;
-        }
-    }
+    LOG.lock().push(&line);
     LOG_WAIT.wake_all();
 }
 
 /// Prints what the ring holds (thread context).
 fn drain_log() {
     loop {
-        let (line, dropped) = {
-            let mut r = LOG.lock();
-            let dropped = core::mem::take(&mut r.dropped);
-            if r.len == 0 {
-                (None, dropped)
-            } else {
-                let i = r.head;
-                r.head = (r.head + 1) % LOG_SLOTS;
-                r.len -= 1;
-                (Some((r.lines[i], r.lens[i] as usize)), dropped)
-            }
-        };
+        let (line, dropped) = LOG.lock().pop();
         if dropped > 0 {
             rtos::kprintln!("klogd: {dropped} lines dropped");
         }
@@ -264,4 +279,43 @@ pub(crate) fn reset() {
     RELEASED.reset_for_fake();
     *GATE.lock() = false;
     HELD.store(false, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: usize) -> LineBuf {
+        let mut l = LineBuf {
+            b: [0; LOG_LINE],
+            n: 0,
+        };
+        let _ = write!(l, "line {n}");
+        l
+    }
+
+    /// The ring is a fixed pool: full, it drops and counts; emptied, it takes as many again.
+    #[test]
+    fn a_full_ring_drops_and_counts_and_takes_as_many_once_emptied() {
+        let mut r = LogRing::new();
+        for round in 0..2 {
+            for i in 0..LOG_SLOTS + 5 {
+                assert_eq!(r.push(&line(i)), i < LOG_SLOTS, "round {round}, line {i}");
+            }
+            assert_eq!(
+                (r.len, r.dropped_total),
+                (LOG_SLOTS, 5 * (round + 1) as u64)
+            );
+            let (first, dropped) = r.pop();
+            assert_eq!(dropped, 5, "the drops since the last report");
+            let (b, n) = first.expect("a line");
+            assert_eq!(&b[..n], b"line 0");
+            let mut left = 0;
+            while let (Some(_), d) = r.pop() {
+                assert_eq!(d, 0);
+                left += 1;
+            }
+            assert_eq!(left, LOG_SLOTS - 1, "in order, none lost");
+        }
+    }
 }

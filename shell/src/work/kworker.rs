@@ -82,7 +82,7 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
             "a thread named '{name}' already exists ({})",
             e.name()
         )),
-        e => CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())),
+        e => CmdError::runtime(format!("cannot create '{name}': {e}")),
     })?;
     WORKERS.lock().insert(String::from(name), w);
     Ok(0)

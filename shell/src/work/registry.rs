@@ -369,6 +369,9 @@ pub(crate) fn get_or_create(
         // Every `log` line goes through klogd's ring (see `klogd`), whatever runs the work.
         super::klogd::ensure_klogd()?;
     }
+    // (An allocation site for `inject alloc-fail`, as the kernel's are.)
+    rtos::fault::check_alloc()
+        .map_err(|e| CmdError::runtime(format!("cannot make work '{name}': {e}")))?;
     let e = Arc::new(Entry {
         name: String::from(name),
         func,

@@ -169,21 +169,28 @@ fn nmi(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> Result<u8, CmdError> {
     Ok(0)
 }
 
-/// `cpu`'s irq_work for `taskwork nmi`.
+/// `cpu`'s irq_work for `taskwork nmi`. The first call makes every CPU's (a cache of one slot
+/// per CPU: the slots in use do not creep up as CPUs first need theirs).
 fn nmi_irq_work(cpu: usize) -> Result<IrqWork, CmdError> {
-    let mut slot = NMI_IRQ[cpu].lock();
-    if let Some(w) = *slot {
+    if let Some(w) = *NMI_IRQ[cpu].lock() {
         return Ok(w);
     }
-    let f: irq_work::Func = Arc::new(move |_: &IrqWork| nmi_add(cpu));
-    let w = IrqWork::new(&format!("taskwork-nmi/{cpu}"), false, f).map_err(|err| {
-        CmdError::runtime(format!(
-            "no irq_work slot left ({}); `work delete` frees one",
-            err.name()
-        ))
-    })?;
-    *slot = Some(w);
-    Ok(w)
+    for (c, slot) in NMI_IRQ.iter().enumerate() {
+        let mut slot = slot.lock();
+        if slot.is_none() {
+            let f: irq_work::Func = Arc::new(move |_: &IrqWork| nmi_add(c));
+            let w = IrqWork::new(&format!("taskwork-nmi/{c}"), false, f).map_err(|err| {
+                CmdError::runtime(format!(
+                    "no irq_work slot left ({}); `work delete` frees one",
+                    err.name()
+                ))
+            })?;
+            *slot = Some(w);
+        }
+    }
+    NMI_IRQ[cpu]
+        .lock()
+        .ok_or_else(|| CmdError::runtime("no irq_work slot left"))
 }
 
 /// Hard IRQ on `cpu`: adds the work in flight to the interrupted thread with nmi-current.

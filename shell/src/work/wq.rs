@@ -83,8 +83,7 @@ fn create(args: &mut Args<'_>) -> Result<u8, CmdError> {
     } else {
         wqm::create(name)
     };
-    let q =
-        made.map_err(|e| CmdError::runtime(format!("cannot create '{name}': {e} ({})", e.name())))?;
+    let q = made.map_err(|e| CmdError::runtime(format!("cannot create '{name}': {e}")))?;
     WQS.lock().insert(String::from(name), q);
     Ok(0)
 }

@@ -10,6 +10,7 @@ use crate::sync::IrqSpinLock;
 use crate::sync::atomic::AtomicU64;
 use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::trace::Kind;
+use crate::work::account::{self, Event, WorkKind};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -74,6 +75,9 @@ impl IrqWork {
             let i = (from + k) % POOL;
             let mut g = FUNCS[i].lock();
             if g.is_none() {
+                if crate::fault::fail_alloc() {
+                    break;
+                }
                 *g = Some(Box::new((String::from(name), func)));
                 NAME_ID[i].store(crate::trace::intern(name), Ordering::Relaxed);
                 RUNS[i].store(0, Ordering::Relaxed);
@@ -195,16 +199,36 @@ fn lazy(w: IrqWork) -> bool {
 pub fn queue(w: IrqWork) -> bool {
     let p = crate::port::port();
     if !CORE.claim(w.slot(), w.generation) {
+        not_claimed(w);
         return false;
     }
     let saved = p.irq_save();
+    let cpu = p.cpu_id();
+    count_queued(cpu);
     if crate::trace::on() {
-        queue_local_traced(w, p.cpu_id());
+        queue_local_traced(w, cpu);
     } else {
-        queue_local_plain(w, p.cpu_id());
+        queue_local_plain(w, cpu);
     }
     p.irq_restore(saved);
     true
+}
+
+/// A queueing found `w` pending already (merged: it runs once for both), or freed (a stale
+/// handle: refused, counted nowhere).
+#[cold]
+#[inline(never)]
+fn not_claimed(w: IrqWork) {
+    if w.is_live() {
+        account::count(WorkKind::IrqWork, Event::Merged);
+    }
+}
+
+/// Counts a work queued by this CPU, `here` (interrupts masked: the CPU is its counter's only
+/// writer), for the accounting's submitted count.
+#[inline(always)]
+fn count_queued(here: usize) {
+    crate::cpu::stats_of(here).count_irq_work_queued();
 }
 
 /// Pushes claimed `w` on `cpu` (normally this CPU): a lazy work waits for the timer interrupt if
@@ -263,6 +287,7 @@ fn raise<const TRACE: bool>(cpu: usize) {
     if TRACE {
         crate::trace::emit(Kind::SgiSend, u64::from(Sgi::IrqWork.id()), 1 << cpu);
     }
+    crate::fault::delay(crate::fault::Site::Sgi);
     crate::port::port().send_sgi(Sgi::IrqWork, 1 << cpu);
 }
 
@@ -296,9 +321,12 @@ fn queue_on_masked<const TRACE: bool>(
         return Err(Error::Invalid);
     }
     if !CORE.claim(w.slot(), w.generation) {
+        not_claimed(w);
         return Ok(false);
     }
-    if cpu == p.cpu_id() {
+    let here = p.cpu_id();
+    count_queued(here);
+    if cpu == here {
         if TRACE {
             queue_local::<true>(w, cpu);
         } else {
@@ -437,7 +465,7 @@ fn rare(f: impl Fn(usize)) -> impl FnMut(usize) {
     move |i| f(i)
 }
 
-/// Counts `n` callbacks run on `cpu`.
+/// Counts `n` callbacks run on `cpu` (also the accounting's executed count).
 fn count_runs(cpu: usize, n: usize) {
     if let Some(stats) = crate::cpu::stats(cpu) {
         stats.count_irq_work_runs(n as u64);

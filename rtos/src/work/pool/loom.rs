@@ -10,6 +10,7 @@ use super::state::{
 };
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::timer::TimerId;
+use crate::work::account::Event;
 use crate::work::item::{DELAYED, IDLE, QUEUED, Work};
 use ::loom::sync::Mutex;
 use alloc::sync::Arc;
@@ -117,12 +118,21 @@ impl Model {
         );
     }
 
-    /// Nothing pending, running or cancelling any more.
+    /// Nothing pending, running or cancelling any more, and the accounting balances: every
+    /// submission executed or cancelled exactly once, and the executions are the runs.
     fn check_settled(&self) {
         self.check();
         assert_eq!(self.work.pending.load(Ordering::Acquire), IDLE);
         assert_eq!(self.work.running.load(Ordering::Acquire), 0);
         assert_eq!(self.work.canceling.load(Ordering::Acquire), 0);
+        let counts = self.lock.lock().unwrap().counts;
+        let n = |ev: Event| counts[ev as usize];
+        assert_eq!(
+            n(Event::Submitted),
+            n(Event::Executed) + n(Event::Cancelled),
+            "submitted != executed + cancelled"
+        );
+        assert_eq!(n(Event::Executed), self.runs.load(Ordering::Acquire) as u64);
     }
 }
 

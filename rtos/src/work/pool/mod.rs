@@ -49,6 +49,7 @@ use crate::timer::{self, TimerId};
 use crate::trace::{self, Kind};
 use crate::trace_event;
 use crate::wait::WaitQueue;
+use crate::work::account::{self, Event, WorkKind};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -69,6 +70,8 @@ pub const DRAIN_LIMIT: u64 = 10_000;
 pub(crate) struct Owner {
     /// `workqueue` or `kthread worker`.
     pub(crate) what: &'static str,
+    /// The same, for the accounting.
+    kind: WorkKind,
     /// The workqueue's or worker's name.
     pub(crate) name: String,
     /// The threads of its pools: while it is destroyed, only they may queue (chained work).
@@ -84,9 +87,13 @@ impl core::fmt::Debug for Owner {
 }
 
 impl Owner {
-    pub(crate) fn new(what: &'static str, name: &str) -> Arc<Owner> {
+    pub(crate) fn new(kind: WorkKind, name: &str) -> Arc<Owner> {
         Arc::new(Owner {
-            what,
+            what: match kind {
+                WorkKind::KthreadWorker => "kthread worker",
+                _ => "workqueue",
+            },
+            kind,
             name: String::from(name),
             threads: IrqSpinLock::new(Vec::new()),
             name_id: trace::intern(name),
@@ -211,6 +218,27 @@ pub fn owner_of(tid: sched::Tid) -> Option<(&'static str, String)> {
         .iter()
         .find(|p| p.thread().is_some_and(|t| t.tid() == tid))
         .map(|p| (p.owner.what, p.owner.name.clone()))
+}
+
+/// The counts of the live pools of `kind` ([`crate::work::account`]; a pool that goes away
+/// hands its counts to the account first).
+#[cfg(not(loom))]
+pub(crate) fn live_counts(kind: WorkKind) -> [u64; 4] {
+    let pools: Vec<Arc<Pool>> = POOLS.lock().iter().filter_map(Weak::upgrade).collect();
+    let mut sum = [0; 4];
+    for p in pools.iter().filter(|p| p.owner.kind == kind) {
+        let g = p.inner.lock();
+        for (s, c) in sum.iter_mut().zip(g.counts) {
+            *s += c;
+        }
+    }
+    sum
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        account::retire(self.owner.kind, self.inner.lock().counts);
+    }
 }
 
 /// Forgets the pools of an earlier fake system.
@@ -486,6 +514,7 @@ impl Pool {
                 Queued::No => return Ok(false),
                 Queued::Armed => return Ok(true),
                 Queued::Listed => {
+                    crate::fault::delay(crate::fault::Site::Wake);
                     target.more.wake_all();
                     return Ok(true);
                 }
@@ -705,6 +734,7 @@ impl Pool {
             let mut chained = Vec::new();
             while let Some((_, w)) = g.list.pop_front() {
                 w.pending.store(IDLE, Ordering::Release);
+                g.count(Event::Cancelled);
                 chained.push(w);
             }
             self.settled.store(g.min_outstanding(), Ordering::Release);
@@ -733,6 +763,7 @@ fn disarm_all(g: &mut Inner, env: &KernelEnv<'_>) -> Vec<Arc<Work>> {
     for w in &delayed {
         g.disarm(env, w);
         w.pending.store(IDLE, Ordering::Release);
+        g.count(Event::Cancelled);
     }
     delayed
 }

@@ -7,6 +7,7 @@
 
 use crate::sync::Lock;
 use crate::timer::TimerId;
+use crate::work::account::Event;
 use crate::work::item::{DELAYED, IDLE, QUEUED, Work};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -32,6 +33,10 @@ pub(crate) struct Inner {
     pub(crate) draining: bool,
     pub(crate) frozen: bool,
     pub(crate) dead: bool,
+    /// What happened to its works, by [`Event`] ([`crate::work::account`]): plain counts, since
+    /// every step that counts holds the lock (a global atomic would cost every queueing a
+    /// read-modify-write).
+    pub(crate) counts: [u64; 4],
 }
 
 /// A running work: its flush sequence number and its address (only compared, never followed).
@@ -54,7 +59,14 @@ impl Inner {
             draining: false,
             frozen: false,
             dead: false,
+            counts: [0; 4],
         }
+    }
+
+    /// Counts one `ev` of its works.
+    #[inline(always)]
+    pub(crate) fn count(&mut self, ev: Event) {
+        self.counts[ev as usize] += 1;
     }
 
     /// The lowest sequence number queued or running, `next_seq` if none.
@@ -196,8 +208,13 @@ pub(crate) fn queue(
         return Queued::Elsewhere;
     }
     if g.blocked(work) {
+        // Pending: it runs once for both. (Being cancelled: refused, counted nowhere.)
+        if work.pending.load(Ordering::Acquire) != IDLE {
+            g.count(Event::Merged);
+        }
         return Queued::No;
     }
+    g.count(Event::Submitted);
     if delayed {
         g.arm(env, work);
         Queued::Armed
@@ -228,6 +245,9 @@ pub(crate) fn mod_delayed(
         return (true, Queued::No);
     }
     let was = g.unqueue(env, work);
+    if !was {
+        g.count(Event::Submitted);
+    }
     if delayed {
         g.arm(env, work);
         (was, Queued::Armed)
@@ -258,6 +278,7 @@ pub(crate) fn fire(
         // (Armed by one of its own works while the pool was destroyed, after the destroy's last
         // look: it cannot run here any more, and is left idle rather than stranded.)
         work.pending.store(IDLE, Ordering::Release);
+        g.count(Event::Cancelled);
         return None;
     }
     Some(g.insert(env, work))
@@ -272,6 +293,7 @@ pub(crate) fn take_next(lock: &impl Lock<Inner>) -> Option<Arc<Work>> {
         return None;
     }
     let (seq, w) = g.list.pop_front()?;
+    g.count(Event::Executed);
     w.running.fetch_add(1, Ordering::AcqRel);
     w.pending.store(IDLE, Ordering::Release);
     g.current = Some((seq, addr(&w)));
@@ -302,6 +324,9 @@ pub(crate) fn cancel_begin(
     }
     work.canceling.fetch_add(1, Ordering::AcqRel);
     let was = g.unqueue(env, work);
+    if was {
+        g.count(Event::Cancelled);
+    }
     Some((was, g.running(work)))
 }
 
