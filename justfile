@@ -147,8 +147,14 @@ image board="rpi4" *args:
 push board="rpi4" *args: setup
     @{{ runner }} push "$@"
 
+# A soak ends with one summary line; the transcript is in target/soak/BOARD-SEED.log.
+[doc("Soak: a seeded random workload over every mechanism, checked from the kernel's counters: just soak rpi4 --minutes 60 --seed 7.")]
+[no-exit-message]
+soak board="virt" *args: setup
+    @{{ runner }} soak "$@"
+
 # The benchmarks are deterministic under -icount: a row >5% slower than bench/baseline.json fails.
-[doc("Everything CI checks: host tests, lints, images, QEMU tests and the script suite on both boards, loom, benchmarks.")]
+[doc("Everything CI checks: host tests, lints, images, QEMU tests, the script suite and a 1-minute soak on both boards, loom, benchmarks.")]
 test: setup
     cargo test
     {{ just_executable() }} lint
@@ -156,6 +162,8 @@ test: setup
     {{ runner }} build all
     cargo test -p tests --features qemu --test qemu
     {{ runner }} check tests/scripts --board all --junit target/junit.xml
+    {{ runner }} soak virt --minutes 1 --seed 1
+    {{ runner }} soak rpi4 --minutes 1 --seed 2
     python3 -c "import junitparser; x = junitparser.JUnitXml.fromfile('target/junit.xml'); print('junit: read back', sum(1 for s in x for c in s), 'test cases')"
     {{ just_executable() }} loom
     {{ just_executable() }} bench
@@ -185,11 +193,11 @@ fuzz minutes="1":
     end=$((SECONDS + {{ minutes }} * 60)); rounds=0; log=$(mktemp)
     while [ "$SECONDS" -lt "$end" ]; do
         if ! PROPTEST_CASES=20000 cargo test -q -p shell tests::fuzz >"$log" 2>&1; then
-            cat "$log"; echo "fuzz: failed after $((rounds * 40000)) inputs (the case is kept under shell/)"; exit 1
+            cat "$log"; echo "fuzz: failed after $((rounds * 60000)) inputs (the case is kept under shell/)"; exit 1
         fi
         rounds=$((rounds + 1))
     done
-    echo "fuzz: $((rounds * 40000)) inputs in {{ minutes }} min (2 targets x 20000 a round), none failed"
+    echo "fuzz: $((rounds * 60000)) inputs in {{ minutes }} min (3 targets x 20000 a round), none failed"
 
 # The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work
 # pool cancel/mod vs timer vs run.

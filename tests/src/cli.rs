@@ -53,6 +53,16 @@ usage:
       kernel came up (with --check: the image was accepted), 1 when the kernel refused the
       image, 101 on a kernel panic, 124 on a timeout (default 120 s), 125 when a build or QEMU
       failed to start
+  runner soak [virt|rpi4] [--minutes N] [--seed S] [--smp N] [--kernel PATH] [--log FILE]
+              [--echo] [-- QEMU-ARGS...]
+      boot, then drive a reproducible random workload (seed S, default 1) through the shell for
+      N minutes (default 1, fractions allowed): every deferred-work mechanism, thread controls,
+      stress rounds, CPUs 1-3 offline and online; then tear it all down and check from the
+      kernel's counters that every work submitted was executed or cancelled exactly once, every
+      thread was in its expected state, nothing panicked, hung or made the watchdog report, and
+      heap and pools are back at their level after a warm-up round. Prints one summary line;
+      writes the transcript to FILE (default target/soak/BOARD-S.log). Exits 0 if all held, 1
+      on a mismatch, 101 on a panic, 124 on a hang, 125 if QEMU failed to start
   runner build [virt|rpi4|all]
       build the kernel image(s) and print their paths
   runner bench [virt|rpi4] [--kernel PATH] [--out FILE] [--timeout SECS] [--allow-missing-cpus]
@@ -156,6 +166,13 @@ pub enum Cmd {
         /// Output folder (`None`: beside the file).
         out: Option<PathBuf>,
     },
+    /// `runner soak`.
+    Soak {
+        /// Board.
+        board: Board,
+        /// Options.
+        opts: crate::soak::SoakOpts,
+    },
     /// `runner push`.
     Push {
         /// Board.
@@ -190,60 +207,91 @@ fn option_value(
     Ok((name, v))
 }
 
+/// A board named as a positional argument (at most one).
+fn board_positional(board: &mut Option<Board>, s: &str) -> Result<(), String> {
+    if board.is_some() {
+        return Err(format!("unexpected argument `{s}`"));
+    }
+    *board = Some(Board::parse(s).ok_or_else(|| format!("unknown board `{s}` (virt or rpi4)"))?);
+    Ok(())
+}
+
+/// Walks the arguments of a command that takes a board, flags, options with a value and
+/// `--` QEMU arguments (`push`, `soak`): the board goes to `board`, what follows `--` to
+/// `extra`, each flag to `on(flag, None)` and each option to `on(name, Some(value))`.
+/// `Ok(true)` for `-h`/`--help`.
+fn walk_args(
+    sub: &str,
+    args: &[OsString],
+    (flags, options): (&[&str], &[&str]),
+    board: &mut Option<Board>,
+    extra: &mut Vec<OsString>,
+    mut on: impl FnMut(&str, Option<String>) -> Result<(), String>,
+) -> Result<bool, String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "--" {
+            extra.extend(it.by_ref().cloned());
+            break;
+        }
+        if s == "-h" || s == "--help" {
+            return Ok(true);
+        }
+        if flags.contains(&s.as_str()) {
+            on(&s, None)?;
+        } else if !s.starts_with('-') {
+            board_positional(board, &s)?;
+        } else {
+            let (name, v) = option_value(sub, &s, options, &mut it)?;
+            on(&name, Some(v.to_string_lossy().into_owned()))?;
+        }
+    }
+    Ok(false)
+}
+
 /// `runner push ...` (after the command word).
 fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
-    let mut it = args.iter();
     let mut board = None;
     let mut tty = None;
+    let mut extra = Vec::new();
     let mut opts = crate::push::PushOpts {
         echo: true,
         quiet_build: false,
         ..crate::push::PushOpts::default()
     };
-    while let Some(a) = it.next() {
-        let s = a.to_string_lossy().into_owned();
-        if s == "--" {
-            opts.extra_args.extend(it.by_ref().cloned());
-            break;
-        }
-        if s == "-h" || s == "--help" {
-            return Ok(Cmd::Help);
-        }
-        if s == "--check" {
-            opts.check = true;
-            continue;
-        }
-        if !s.starts_with('-') {
-            if board.is_some() {
-                return Err(format!("unexpected argument `{s}`"));
+    let options = [
+        "--tty",
+        "--image",
+        "--kernel",
+        "--tag",
+        "--timeout",
+        "--smp",
+    ];
+    let help = walk_args(
+        "push",
+        args,
+        (&["--check"], &options),
+        &mut board,
+        &mut extra,
+        |name, v| {
+            let v = v.unwrap_or_default();
+            match name {
+                "--check" => opts.check = true,
+                "--tty" => tty = Some(PathBuf::from(v)),
+                "--image" => opts.image = Some(PathBuf::from(v)),
+                "--kernel" => opts.kernel = Some(PathBuf::from(v)),
+                "--tag" => opts.tag = Some(v),
+                "--timeout" => opts.timeout = parse_timeout(&v)?,
+                _ => opts.smp = Some(parse_smp(&v)?),
             }
-            board = Some(
-                Board::parse(&s).ok_or_else(|| format!("unknown board `{s}` (virt or rpi4)"))?,
-            );
-            continue;
-        }
-        let (name, v) = option_value(
-            "push",
-            &s,
-            &[
-                "--tty",
-                "--image",
-                "--kernel",
-                "--tag",
-                "--timeout",
-                "--smp",
-            ],
-            &mut it,
-        )?;
-        match name.as_str() {
-            "--tty" => tty = Some(PathBuf::from(v)),
-            "--image" => opts.image = Some(PathBuf::from(v)),
-            "--kernel" => opts.kernel = Some(PathBuf::from(v)),
-            "--tag" => opts.tag = Some(v.to_string_lossy().into_owned()),
-            "--timeout" => opts.timeout = parse_timeout(&v.to_string_lossy())?,
-            _ => opts.smp = Some(parse_smp(&v.to_string_lossy())?),
-        }
+            Ok(())
+        },
+    )?;
+    if help {
+        return Ok(Cmd::Help);
     }
+    opts.extra_args = extra;
     let board = board.unwrap_or(Board::Rpi4);
     if tty.is_some() && (opts.kernel.is_some() || opts.smp.is_some() || !opts.extra_args.is_empty())
     {
@@ -253,6 +301,58 @@ fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
         return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
     }
     Ok(Cmd::Push { board, tty, opts })
+}
+
+/// `runner soak ...` (after the command word).
+fn parse_soak(args: &[OsString]) -> Result<Cmd, String> {
+    let mut board = None;
+    let mut extra = Vec::new();
+    let mut opts = crate::soak::SoakOpts::default();
+    let options = ["--minutes", "--seed", "--smp", "--kernel", "--log"];
+    let help = walk_args(
+        "soak",
+        args,
+        (&["--echo"], &options),
+        &mut board,
+        &mut extra,
+        |name, v| {
+            let v = v.unwrap_or_default();
+            match name {
+                "--echo" => opts.echo = true,
+                "--minutes" => match v.parse::<f64>() {
+                    Ok(m) if m.is_finite() && m > 0.0 && m <= 7.0 * 24.0 * 60.0 => {
+                        opts.duration = Duration::from_secs_f64(m * 60.0);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "--minutes wants a number of minutes above 0 (at most a week), not `{v}`"
+                        ));
+                    }
+                },
+                "--seed" => {
+                    let parsed = match v.strip_prefix("0x") {
+                        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                        None => v.parse::<u64>().ok(),
+                    };
+                    opts.seed =
+                        parsed.ok_or_else(|| format!("--seed wants a number, not `{v}`"))?;
+                }
+                "--smp" => opts.smp = Some(parse_smp(&v)?),
+                "--kernel" => opts.kernel = Some(PathBuf::from(v)),
+                _ => opts.log = Some(PathBuf::from(v)),
+            }
+            Ok(())
+        },
+    )?;
+    if help {
+        return Ok(Cmd::Help);
+    }
+    opts.extra_args = extra;
+    let board = board.unwrap_or(Board::Virt);
+    if board == Board::Rpi4 && opts.smp.is_some() {
+        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
+    }
+    Ok(Cmd::Soak { board, opts })
 }
 
 /// `runner trace-export FILE [--out DIR]` (after the command word).
@@ -318,6 +418,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     }
     if sub == "push" {
         return parse_push(it.as_slice());
+    }
+    if sub == "soak" {
+        return parse_soak(it.as_slice());
     }
     if !matches!(sub.as_str(), "run" | "script" | "trace" | "image" | "build") {
         return Err(format!("unknown command `{sub}`"));
@@ -929,6 +1032,35 @@ mod tests {
         assert_eq!(parse_timeout("0.25").unwrap(), Duration::from_millis(250));
         for bad in ["", "s", "0", "-3", "nan", "inf", "1e99"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn soak_takes_board_minutes_seed_and_refuses_nonsense() {
+        let Ok(Cmd::Soak { board, opts }) = p("soak rpi4 --minutes 0.5 --seed 0x10 --echo") else {
+            panic!("soak did not parse")
+        };
+        assert_eq!(board, Board::Rpi4);
+        assert_eq!(opts.duration, Duration::from_secs(30));
+        assert_eq!((opts.seed, opts.echo), (16, true));
+        let Ok(Cmd::Soak { board, opts }) = p("soak") else {
+            panic!("bare soak did not parse")
+        };
+        assert_eq!(
+            (board, opts.duration, opts.seed),
+            (Board::Virt, Duration::from_secs(60), 1)
+        );
+        for bad in [
+            "soak --minutes 0",
+            "soak --minutes -1",
+            "soak --minutes nan",
+            "soak --minutes 20000",
+            "soak --seed x",
+            "soak rpi4 --smp 2",
+            "soak virt rpi4",
+            "soak --bogus 1",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
         }
     }
 }

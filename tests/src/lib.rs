@@ -37,6 +37,7 @@ pub mod image;
 pub mod push;
 pub mod qemu;
 pub mod script;
+pub mod soak;
 pub mod symbolize;
 pub mod transcript;
 

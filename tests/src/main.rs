@@ -164,6 +164,30 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Soak { board, opts } => {
+            let o = runner::soak::run_soak(board, &opts);
+            let log = opts.log.clone().unwrap_or_else(|| {
+                root.join("target")
+                    .join("soak")
+                    .join(format!("{board}-{}.log", opts.seed))
+            });
+            let written = log
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&log, &o.transcript));
+            if let Err(e) = written {
+                eprintln!("runner: {}: {e}", log.display());
+            }
+            println!("{}", o.summary);
+            if o.status != 0 {
+                eprintln!(
+                    "runner: soak failed; transcript in {}; rerun with --seed {}",
+                    log.display(),
+                    opts.seed
+                );
+            }
+            code(o.status)
+        }
         Cmd::Push { board, tty, opts } => {
             let o = match &tty {
                 Some(dev) => runner::push::push_tty(board, dev, &opts),

@@ -514,7 +514,7 @@ impl PushOutcome {
 }
 
 /// Copies what `from` yields to a channel, chunk by chunk, until it ends.
-fn reader(mut from: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+pub(crate) fn reader(mut from: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
