@@ -199,6 +199,16 @@ fuzz minutes="1":
     done
     echo "fuzz: $((rounds * 60000)) inputs in {{ minutes }} min (3 targets x 20000 a round), none failed"
 
+# Scope and settings in .cargo/mutants.toml; the equivalent mutants are argued in
+# rtos/MUTANTS.md. A hung fake kernel fails its test after RTOS_FAKE_RUN_LIMIT seconds.
+# Extra arguments go to cargo mutants (e.g. --iterate to retest only what was not caught, -f FILE).
+[doc("Mutation testing of the seed mechanisms (cargo-mutants, installed if missing): just mutants --iterate.")]
+mutants *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants@27.1.0
+    RTOS_FAKE_RUN_LIMIT=10 cargo mutants -j2 {{ args }}
+
 # The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work
 # pool cancel/mod vs timer vs run.
 [doc("Run the loom models (in their own target dir).")]

@@ -339,7 +339,23 @@ pub fn set_stack_limit(n: usize) {
 
 /// Boots a fake system with `cpus` CPUs, runs `main` as a kthread named `main` and returns its
 /// result. Serialised: one fake system per process at a time.
+///
+/// A kernel that hangs fails its test rather than hanging the test binary (or a mutation run
+/// until its timeout): `main` must return within `RTOS_FAKE_RUN_LIMIT` seconds, 120 by default.
 pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
+    let limit = std::env::var("RTOS_FAKE_RUN_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120);
+    run_within(cpus, std::time::Duration::from_secs(limit), main)
+}
+
+/// [`run`], failing (a panic naming the hang) if `main` has not returned within `limit`.
+pub fn run_within(
+    cpus: usize,
+    limit: std::time::Duration,
+    main: impl FnOnce() -> i32 + Send + 'static,
+) -> i32 {
     let _one_at_a_time = RUN.lock().unwrap_or_else(|e| e.into_inner());
     let cpus = cpus.clamp(1, MAX_CPUS);
     crate::port::install(&FAKE);
@@ -414,15 +430,21 @@ pub fn run(cpus: usize, main: impl FnOnce() -> i32 + Send + 'static) -> i32 {
             .expect("spawn a fake CPU");
     }
     drop(tx);
-    let result = rx.recv().expect("main ran");
+    let result = rx.recv_timeout(limit);
     // Freeze everything left from this run.
     FAKE.generation.fetch_add(1, Ordering::AcqRel);
     for c in 0..MAX_CPUS {
         FAKE.wake_cpu(c);
     }
     match result {
-        Ok(r) => r,
-        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(Ok(r)) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!(
+                "the kernel's main did not return within {limit:?} (RTOS_FAKE_RUN_LIMIT): a hang"
+            )
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("main never ran"),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
     }
 }
 

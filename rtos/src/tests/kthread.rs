@@ -601,6 +601,10 @@ fn sleeping_mutex_excludes_and_waiters_sleep() {
 fn kthreadd_is_listed_and_cannot_be_parked_or_stopped() {
     run(2, || {
         let k = kthread::find(kthread::kthreadd::NAME).expect("kthreadd runs");
+        assert!(kthread::refuses_park_stop(&k));
+        let other = kthread::create("other", || 0).unwrap();
+        assert!(!kthread::refuses_park_stop(&other), "only kthreadd refuses");
+        kthread::stop(&other);
         assert!(
             wait_for(5000, || k.state() == State::Sleeping),
             "waiting for requests"
@@ -753,4 +757,83 @@ fn a_stopped_thread_is_freed() {
         assert_eq!((after_stop, w.strong_count()), (0, 0), "still referenced");
         0
     });
+}
+
+/// A per-CPU thread is created only on a CPU that exists and is online; nothing is created
+/// otherwise.
+#[test]
+fn create_on_cpu_refuses_an_offline_or_absent_cpu() {
+    run(2, || {
+        let before = kthread::list().len();
+        for cpu in [2, 3, crate::config::MAX_CPUS, crate::config::MAX_CPUS + 7] {
+            assert_eq!(
+                kthread::create_on_cpu("nowhere", cpu, || 0).err(),
+                Some(Error::Invalid),
+                "cpu {cpu}"
+            );
+        }
+        assert_eq!(kthread::list().len(), before, "nothing half-built");
+        let t = kthread::create_on_cpu("here", 1, || 0).unwrap();
+        assert_eq!(t.info().bound, Some(1));
+        // Stopped before it ever ran: -EINTR, as in Linux.
+        assert_eq!(kthread::stop(&t), Error::Interrupted.errno());
+        0
+    });
+}
+
+/// kthread_should_stop_or_park: false until either request, true after each.
+#[test]
+fn should_stop_or_park_sees_either_request() {
+    run(2, || {
+        let seen = Arc::new(AtomicU64::new(0));
+        let s2 = seen.clone();
+        let t = kthread::create("either", move || {
+            // 1: nothing requested yet; 2: a park was requested; 3: a stop was requested.
+            let mut phase = 1;
+            s2.store(
+                u64::from(kthread::should_stop_or_park()) * 100 + phase,
+                Ordering::SeqCst,
+            );
+            loop {
+                if kthread::should_stop_or_park() {
+                    if kthread::should_stop() {
+                        s2.store(3, Ordering::SeqCst);
+                        return 0;
+                    }
+                    phase = 2;
+                    s2.store(phase, Ordering::SeqCst);
+                    kthread::parkme();
+                }
+                sched::sleep(Duration::from_micros(200));
+            }
+        })
+        .unwrap();
+        kthread::wake_up_process(&t);
+        assert!(wait_for(1000, || seen.load(Ordering::SeqCst) != 0));
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "nothing requested yet");
+        assert_eq!(kthread::park(&t), Ok(()));
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "the park was seen");
+        assert_eq!(kthread::stop(&t), 0);
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "the stop was seen");
+        0
+    });
+}
+
+/// The fake harness fails a kernel that hangs (here: main waits for ever) instead of hanging
+/// the test binary; the next run starts clean.
+#[test]
+fn a_hung_fake_kernel_fails_its_test_and_the_next_run_is_clean() {
+    let hung = std::panic::catch_unwind(|| {
+        crate::fake::run_within(2, std::time::Duration::from_millis(300), || {
+            loop {
+                sched::sleep(Duration::from_millis(5));
+            }
+        })
+    });
+    let msg = hung
+        .expect_err("a hang fails")
+        .downcast::<String>()
+        .unwrap();
+    assert!(msg.contains("a hang"), "{msg}");
+    assert_eq!(run(2, || 7), 7);
 }
