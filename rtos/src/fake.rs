@@ -69,6 +69,8 @@ pub struct FakePort {
     sgis: [AtomicU32; MAX_CPUS],
     signals: [CpuSignal; MAX_CPUS],
     stacks_left: AtomicUsize,
+    /// Microseconds a context switch takes before the previous thread is off its CPU.
+    switch_delay_us: AtomicU64,
     next_stack: AtomicUsize,
     generation: AtomicU64,
     /// CPU hotplug: the CPU is in `cpu_off`, and whether `cpu_on` released it.
@@ -91,6 +93,7 @@ static FAKE: FakePort = FakePort {
         }
     }; MAX_CPUS],
     stacks_left: AtomicUsize::new(usize::MAX),
+    switch_delay_us: AtomicU64::new(0),
     next_stack: AtomicUsize::new(0x1000_0000),
     generation: AtomicU64::new(0),
     off: [const { AtomicBool::new(false) }; MAX_CPUS],
@@ -310,6 +313,10 @@ impl Port for FakePort {
             from.set(new_baton());
         }
         let mine = baton(from.get());
+        let delay = self.switch_delay_us.load(Ordering::Relaxed);
+        if delay != 0 {
+            std::thread::sleep(Duration::from_micros(delay));
+        }
         // This host thread's "registers" are its own: saved as soon as it stops here.
         from.set_on_cpu(false);
         baton(to.get()).give(CPU.with(|c| c.get()));
@@ -335,6 +342,13 @@ pub fn install() -> &'static dyn Port {
 /// Limits how many more stacks the fake hands out (to test out-of-memory paths).
 pub fn set_stack_limit(n: usize) {
     FAKE.stacks_left.store(n, Ordering::Release);
+}
+
+/// Makes every context switch take `d` (real time) before the previous thread is off its CPU,
+/// to widen the windows where another CPU sees a thread still switching away. Reset by [`run`].
+pub fn set_switch_delay(d: Duration) {
+    FAKE.switch_delay_us
+        .store(d.as_micros() as u64, Ordering::Relaxed);
 }
 
 /// Boots a fake system with `cpus` CPUs, runs `main` as a kthread named `main` and returns its
@@ -381,6 +395,7 @@ fn run_or_hang(
     let generation = FAKE.generation.fetch_add(1, Ordering::AcqRel) + 1;
     FAKE.cpus.store(cpus, Ordering::Release);
     FAKE.stacks_left.store(usize::MAX, Ordering::Release);
+    FAKE.switch_delay_us.store(0, Ordering::Relaxed);
     for c in 0..MAX_CPUS {
         FAKE.off[c].store(false, Ordering::Release);
         FAKE.released[c].store(false, Ordering::Release);

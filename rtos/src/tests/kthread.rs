@@ -837,3 +837,29 @@ fn a_hung_fake_kernel_fails_its_test_and_the_next_run_is_clean() {
     assert!(msg.contains("a hang"), "{msg}");
     assert_eq!(run(2, || 7), 7);
 }
+
+/// Linux's wait_task_inactive: park returns only once the thread is off its CPU and off the run
+/// queue, not merely marked parked (it may still be switching away on its CPU).
+#[test]
+fn park_returns_once_the_thread_is_off_its_cpu_and_run_queue() {
+    run(2, || {
+        let t =
+            kthread::create_on_cpu("inactive", 1, poller(Arc::new(AtomicU64::new(0)), 0)).unwrap();
+        kthread::wake_up_process(&t);
+        // Each switch away lingers, so the parker, woken first, sees it still on its CPU.
+        crate::fake::set_switch_delay(std::time::Duration::from_micros(300));
+        for round in 0..100 {
+            kthread::park(&t).unwrap();
+            let k = t.thread();
+            assert!(
+                !k.on_cpu() && !k.on_rq.load(Ordering::Acquire),
+                "round {round}: parked but still on CPU {} / queued {}",
+                k.on_cpu(),
+                k.on_rq.load(Ordering::Acquire)
+            );
+            kthread::unpark(&t);
+        }
+        kthread::stop(&t);
+        0
+    });
+}
