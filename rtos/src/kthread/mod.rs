@@ -448,7 +448,9 @@ fn stays_parked(k: &sched::Thread) -> bool {
         return false;
     }
     let cpu = k.bound_cpu.load(Ordering::Acquire);
-    if sched::online_mask() & (1 << cpu) != 0 || k.state() != State::Parked {
+    // Parked, or never woken (woken later, it parks before its function: `start_gate`).
+    let parked = matches!(k.state(), State::Parked | State::Created);
+    if sched::online_mask() & (1 << cpu) != 0 || !parked {
         return false;
     }
     k.set_flag(flags::HOTPLUG_PARKED);

@@ -334,3 +334,33 @@ fn a_bound_thread_runs_elsewhere_while_its_cpu_is_offline() {
         0
     });
 }
+
+/// The same for a per-CPU kthread created but never woken when its CPU went offline: a user's
+/// unpark while the CPU is offline leaves it parked, so that, woken, it does not run its
+/// function until the CPU is back, and then on that CPU.
+#[test]
+fn a_never_woken_per_cpu_thread_unparked_while_its_cpu_is_offline_waits_for_it() {
+    run(3, || {
+        let ran_on = Arc::new(AtomicUsize::new(usize::MAX));
+        let r2 = ran_on.clone();
+        let t = kthread::create_on_cpu("late", 1, move || {
+            r2.store(crate::port::port().cpu_id(), Ordering::SeqCst);
+            5
+        })
+        .unwrap();
+        hotplug::offline(1).unwrap();
+        kthread::unpark(&t);
+        kthread::wake_up_process(&t);
+        sched::sleep(Duration::from_millis(20));
+        assert_eq!(
+            ran_on.load(Ordering::SeqCst),
+            usize::MAX,
+            "not while cpu1 is offline"
+        );
+        hotplug::online(1).unwrap();
+        assert!(wait_for(1000, || ran_on.load(Ordering::SeqCst) != usize::MAX));
+        assert_eq!(ran_on.load(Ordering::SeqCst), 1, "on its own CPU");
+        assert_eq!(kthread::stop(&t), 5);
+        0
+    });
+}
