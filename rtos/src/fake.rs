@@ -388,7 +388,7 @@ fn run_or_hang(
     cpus: usize,
     limit: std::time::Duration,
     main: impl FnOnce() -> i32 + Send + 'static,
-) -> Result<i32, String> {
+) -> Result<i32, std::string::String> {
     let _one_at_a_time = RUN.lock().unwrap_or_else(|e| e.into_inner());
     let cpus = cpus.clamp(1, MAX_CPUS);
     crate::port::install(&FAKE);
