@@ -364,3 +364,70 @@ fn a_never_woken_per_cpu_thread_unparked_while_its_cpu_is_offline_waits_for_it()
         0
     });
 }
+
+/// The worker thread a workqueue has for `cpu` (its threads are named after their CPU).
+fn worker_of(q: &wq::Workqueue, cpu: usize) -> kthread::KThread {
+    q.threads()
+        .into_iter()
+        .find(|t| t.name().ends_with(&alloc::format!("/{cpu}")))
+        .unwrap_or_else(|| panic!("no worker for cpu{cpu}"))
+}
+
+/// An offline parks only its own CPU's per-CPU threads; a workqueue made while a CPU is offline
+/// has that CPU's worker unbound until it is back; an offline refused half-way (a per-CPU thread
+/// that does not park in time) binds the CPU's workers back to it and unparks what it parked.
+#[test]
+fn an_offline_touches_only_its_cpu_and_a_refused_one_is_undone() {
+    run(4, || {
+        let (other, on, at) = counter("on-cpu1", Some(1));
+        let q = wq::create("undo").unwrap();
+        assert_eq!(worker_of(&q, 3).info().bound, Some(3));
+        hotplug::offline(2).unwrap();
+        assert!(grows(&on), "cpu1's per-CPU thread runs on");
+        assert_ne!(other.state(), State::Parked);
+        assert_eq!(at.load(Ordering::Relaxed), 1);
+        let late = wq::create("late").unwrap();
+        assert_eq!(
+            worker_of(&late, 2).info().bound,
+            None,
+            "unbound while cpu2 is offline"
+        );
+        assert_eq!(worker_of(&late, 1).info().bound, Some(1));
+        hotplug::online(2).unwrap();
+        assert_eq!(
+            worker_of(&late, 2).info().bound,
+            Some(2),
+            "bound once it is back"
+        );
+        // A per-CPU thread on cpu3 that parks, and then one that does not look at should-park.
+        let (polite, pn, _) = counter("polite3", Some(3));
+        let quit = Arc::new(AtomicBool::new(false));
+        let q2 = quit.clone();
+        let hog = kthread::create_on_cpu("no-park3", 3, move || {
+            while !q2.load(Ordering::Relaxed) {
+                sched::sleep(Duration::from_millis(1));
+            }
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&hog);
+        assert!(grows(&pn));
+        let refused =
+            kthread::hotplug::prepare_offline(3, Instant::after(Duration::from_millis(50)));
+        assert!(matches!(refused, Err((crate::Error::Busy, ref t)) if t.name() == "no-park3"));
+        assert_eq!(
+            worker_of(&q, 3).info().bound,
+            Some(3),
+            "the worker is bound to cpu3 again"
+        );
+        assert!(grows(&pn), "what it parked runs again");
+        assert_ne!(polite.state(), State::Parked);
+        quit.store(true, Ordering::Relaxed);
+        for t in [hog, polite, other] {
+            kthread::stop(&t);
+        }
+        wq::destroy(q).unwrap();
+        wq::destroy(late).unwrap();
+        0
+    });
+}

@@ -863,3 +863,57 @@ fn park_returns_once_the_thread_is_off_its_cpu_and_run_queue() {
         0
     });
 }
+
+/// A creation with interrupts masked (an interrupt handler, an irq_work) cannot wait for
+/// kthreadd: it is made directly, by the caller.
+#[test]
+fn a_creation_with_interrupts_masked_is_made_directly() {
+    run(2, || {
+        let me = sched::current().unwrap().tid();
+        let p = crate::port::port();
+        let saved = p.irq_save();
+        let t = kthread::create("masked-child", || 3);
+        p.irq_restore(saved);
+        let t = t.unwrap();
+        assert_eq!(t.info().parent, me, "made by its caller, not kthreadd");
+        kthread::wake_up_process(&t);
+        assert_eq!(join(&t), 3);
+        0
+    });
+}
+
+/// A woken thread goes to an idle CPU rather than queueing behind its waker; the run queue's
+/// load counts only what is queued now (threads that ran and left do not weigh).
+#[test]
+fn a_woken_thread_goes_to_an_idle_cpu() {
+    run(2, || {
+        // Threads come and go on cpu1, and go round its queue (each yield queues it again).
+        for i in 0..4 {
+            let t = kthread::create_on_cpu(&alloc::format!("passing{i}"), 1, || {
+                for _ in 0..50 {
+                    sched::yield_now();
+                }
+                0
+            })
+            .unwrap();
+            kthread::wake_up_process(&t);
+            join(&t);
+        }
+        let at = Arc::new(AtomicU64::new(u64::MAX));
+        let a2 = at.clone();
+        let t = kthread::create("placed", move || {
+            a2.store(crate::port::port().cpu_id() as u64, Ordering::SeqCst);
+            0
+        })
+        .unwrap();
+        // The waker keeps cpu0 busy until the woken thread has run.
+        kthread::wake_up_process(&t);
+        let end = deadline_in(1000);
+        while at.load(Ordering::SeqCst) == u64::MAX && Instant::now() < end {
+            core::hint::spin_loop();
+        }
+        assert_eq!(at.load(Ordering::SeqCst), 1, "placed on the idle cpu1");
+        join(&t);
+        0
+    });
+}
