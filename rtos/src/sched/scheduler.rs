@@ -426,9 +426,6 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         if !from.contains(&s) || !cond(t) {
             break false;
         }
-        if s == State::Created {
-            t.set_flag(flags::STARTED);
-        }
         t.set_state(State::Ready);
         if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t))
             || t.on_rq.load(Ordering::Acquire)

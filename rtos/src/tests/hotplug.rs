@@ -431,3 +431,28 @@ fn an_offline_touches_only_its_cpu_and_a_refused_one_is_undone() {
         0
     });
 }
+
+/// A thread bound to CPUs that are all offline when it is woken runs on an online one (Linux's
+/// select_fallback_rq) instead of never.
+#[test]
+fn a_thread_whose_cpus_are_all_offline_runs_on_an_online_one() {
+    run(3, || {
+        let at = Arc::new(AtomicUsize::new(usize::MAX));
+        let a2 = at.clone();
+        let t = kthread::create("stranded", move || {
+            a2.store(crate::port::port().cpu_id(), Ordering::SeqCst);
+            0
+        })
+        .unwrap();
+        kthread::bind(&t, 2).unwrap();
+        hotplug::offline(1).unwrap();
+        hotplug::offline(2).unwrap();
+        kthread::wake_up_process(&t);
+        assert!(wait_for(1000, || at.load(Ordering::SeqCst) != usize::MAX));
+        assert_eq!(at.load(Ordering::SeqCst), 0, "the only online CPU");
+        assert_eq!(kthread::stop(&t), 0);
+        hotplug::online(1).unwrap();
+        hotplug::online(2).unwrap();
+        0
+    });
+}

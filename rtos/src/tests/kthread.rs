@@ -899,6 +899,33 @@ fn a_woken_thread_goes_to_an_idle_cpu() {
             kthread::wake_up_process(&t);
             join(&t);
         }
+        // A thread waits behind a busier one on cpu1 and is reprioritised there (moved within
+        // the queue), then both leave.
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let busy = kthread::create_with(
+            "busy1",
+            Options {
+                prio: Some(20),
+                cpu: Some(1),
+            },
+            move || {
+                while !s2.load(Ordering::Relaxed) {
+                    spin_for(std::time::Duration::from_micros(50));
+                }
+                0
+            },
+        )
+        .unwrap();
+        kthread::wake_up_process(&busy);
+        let waiting = kthread::create_on_cpu("waiting1", 1, || 0).unwrap();
+        kthread::wake_up_process(&waiting);
+        for prio in [5, 6, 7] {
+            kthread::set_priority(&waiting, prio).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        join(&busy);
+        join(&waiting);
         let at = Arc::new(AtomicU64::new(u64::MAX));
         let a2 = at.clone();
         let t = kthread::create("placed", move || {
@@ -914,6 +941,86 @@ fn a_woken_thread_goes_to_an_idle_cpu() {
         }
         assert_eq!(at.load(Ordering::SeqCst), 1, "placed on the idle cpu1");
         join(&t);
+        0
+    });
+}
+
+/// Changing the priority of a thread waiting for the CPU moves it in the run queue: raised, it
+/// runs before those it now outranks; the queue it left (emptied) no longer counts as ready.
+#[test]
+fn reprioritising_a_ready_thread_moves_it_in_the_run_queue() {
+    run(1, || {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mk = |name: &'static str, prio: u8| {
+            let o = order.clone();
+            let opts = Options {
+                prio: Some(prio),
+                cpu: None,
+            };
+            kthread::create_with(name, opts, move || {
+                o.lock().unwrap().push(name);
+                0
+            })
+            .unwrap()
+        };
+        // Below main (10), all waiting on the one CPU: a alone at 2, b then c at 3.
+        let (a, b, c) = (mk("a", 2), mk("b", 3), mk("c", 3));
+        for t in [&a, &b, &c] {
+            kthread::wake_up_process(t);
+        }
+        kthread::set_priority(&a, 4).unwrap(); // level 2 emptied
+        kthread::set_priority(&c, 5).unwrap(); // ahead of b, past a
+        for t in [&a, &b, &c] {
+            join(t);
+        }
+        assert_eq!(*order.lock().unwrap(), ["c", "a", "b"]);
+        // The emptied level does not hide a lower one.
+        let d = mk("d", 1);
+        kthread::wake_up_process(&d);
+        join(&d);
+        assert_eq!(order.lock().unwrap().last(), Some(&"d"));
+        0
+    });
+}
+
+/// A wake-up that reaches a thread still running on its CPU, between marking itself asleep and
+/// calling schedule, only makes it runnable again: it is not queued a second time (it goes on
+/// running, and its CPU goes on running others after it has left).
+#[test]
+fn a_wake_up_of_a_thread_about_to_sleep_does_not_queue_it_twice() {
+    run(2, || {
+        let armed = Arc::new(AtomicBool::new(false));
+        let a2 = armed.clone();
+        let t = kthread::create_on_cpu("about-to-sleep", 1, move || {
+            let mut rounds = 0;
+            for _ in 0..20 {
+                sched::set_current_state(State::Sleeping);
+                a2.store(true, Ordering::SeqCst);
+                // Still on the CPU while the waker acts.
+                while a2.load(Ordering::SeqCst) {
+                    core::hint::spin_loop();
+                }
+                sched::schedule();
+                rounds += 1;
+            }
+            rounds
+        })
+        .unwrap();
+        kthread::wake_up_process(&t);
+        for _ in 0..20 {
+            assert!(wait_for(1000, || armed.load(Ordering::SeqCst)));
+            assert!(kthread::wake_up_process(&t), "woken from asleep");
+            assert!(
+                !t.thread().on_rq.load(Ordering::SeqCst),
+                "running: in no run queue"
+            );
+            armed.store(false, Ordering::SeqCst);
+        }
+        assert_eq!(join(&t), 20);
+        // Its CPU runs the next thread normally.
+        let next = kthread::create_on_cpu("next1", 1, || 9).unwrap();
+        kthread::wake_up_process(&next);
+        assert_eq!(join(&next), 9);
         0
     });
 }
