@@ -1024,3 +1024,127 @@ fn a_wake_up_of_a_thread_about_to_sleep_does_not_queue_it_twice() {
         0
     });
 }
+
+/// A woken thread stays on its last CPU when no other is less loaded (its cache is there), and
+/// moves only to a strictly less loaded one.
+#[test]
+fn a_woken_thread_stays_on_its_last_cpu_unless_another_is_less_loaded() {
+    run(2, || {
+        let at = Arc::new(AtomicU64::new(u64::MAX));
+        let a2 = at.clone();
+        let opts = Options {
+            prio: Some(12),
+            cpu: None,
+        };
+        let t = kthread::create_with("returning", opts, move || {
+            while !kthread::should_stop() {
+                a2.store(crate::port::port().cpu_id() as u64, Ordering::SeqCst);
+                sched::set_current_state(State::Sleeping);
+                if !kthread::should_stop() {
+                    sched::schedule();
+                }
+                sched::set_current_state(State::Running);
+            }
+            0
+        })
+        .unwrap();
+        // First run on cpu1, then free to go anywhere.
+        sched::set_allowed(t.thread(), 1 << 1);
+        kthread::wake_up_process(&t);
+        assert!(wait_for(1000, || at.load(Ordering::SeqCst) == 1
+            && t.state() == State::Sleeping));
+        sched::set_allowed(t.thread(), sched::ALL_CPUS);
+        // cpu1 runs a spinner, cpu0 runs this thread: equally loaded.
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let spinner = kthread::create_on_cpu("spin1", 1, move || {
+            while !s2.load(Ordering::Relaxed) {
+                spin_for(std::time::Duration::from_micros(50));
+            }
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&spinner);
+        assert!(wait_for(1000, || spinner.state() == State::Running));
+        at.store(u64::MAX, Ordering::SeqCst);
+        assert!(kthread::wake_up_process(&t));
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while at.load(Ordering::SeqCst) == u64::MAX && std::time::Instant::now() < end {
+            core::hint::spin_loop(); // (no preemption point: this CPU stays busy)
+        }
+        assert!(wait_for(1000, || at.load(Ordering::SeqCst) != u64::MAX));
+        assert_eq!(
+            at.load(Ordering::SeqCst),
+            1,
+            "a tie keeps it on its last CPU"
+        );
+        stop.store(true, Ordering::Relaxed);
+        join(&spinner);
+        kthread::stop(&t);
+        0
+    });
+}
+
+/// Round robin: a thread woken at the priority of the running one, while that one's time slice
+/// runs, waits for the slice to end (it is queued behind the others) instead of preempting.
+#[test]
+fn an_equal_priority_wake_up_waits_for_the_running_slice() {
+    run(2, || {
+        let opts = Options {
+            prio: Some(5),
+            cpu: Some(1),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<KThread> = (0..2)
+            .map(|i| {
+                let s = stop.clone();
+                let t = kthread::create_with(&alloc::format!("rr{i}"), opts, move || {
+                    while !s.load(Ordering::Relaxed) {
+                        spin_for(std::time::Duration::from_micros(50));
+                    }
+                    0
+                })
+                .unwrap();
+                kthread::wake_up_process(&t);
+                t
+            })
+            .collect();
+        let runs = Arc::new(AtomicU64::new(0));
+        let r2 = runs.clone();
+        let waker = kthread::create_with("rr-woken", opts, move || {
+            while !kthread::should_stop() {
+                r2.fetch_add(1, Ordering::SeqCst);
+                sched::set_current_state(State::Sleeping);
+                if !kthread::should_stop() {
+                    sched::schedule();
+                }
+                sched::set_current_state(State::Running);
+            }
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&waker);
+        let t0 = std::time::Instant::now();
+        let before = runs.load(Ordering::SeqCst);
+        let switches = || sched::cpu_times(1).unwrap().switches;
+        let s0 = switches();
+        let wakes = 60;
+        for _ in 0..wakes {
+            kthread::wake_up_process(&waker);
+            sched::sleep(Duration::from_millis(1));
+        }
+        let ran = runs.load(Ordering::SeqCst) - before;
+        // Once per round of the three threads at most: about one slice in two.
+        let slices = t0.elapsed().as_nanos() as u64 / crate::config::SLICE_NS;
+        assert!(
+            ran <= slices + 2,
+            "{ran} runs in {slices} slices: the wake-ups preempted"
+        );
+        stop.store(true, Ordering::Relaxed);
+        for t in &spinners {
+            join(t);
+        }
+        kthread::stop(&waker);
+        0
+    });
+}
