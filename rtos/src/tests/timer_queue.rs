@@ -137,6 +137,7 @@ fn visits_per_arm_cancel(n: usize) -> (u64, f64) {
         let h = q.arm(d, 1);
         assert_eq!(q.cancel(h), Some(1));
         let v = q.visits - before;
+        assert!(v >= 2, "an arm and a cancel each visit a node at least");
         max = max.max(v);
         total += v;
     }
@@ -290,4 +291,23 @@ fn bench_arm_cancel() {
             );
         }
     }
+}
+
+/// Arming a deadline equal to (or sharing all but the last digit with) the one armed before
+/// starts from the leaf the last arm reached: one node visited, not a walk from the root.
+#[test]
+fn an_equal_or_nearby_deadline_arms_from_the_last_leaf() {
+    let mut q: TimerQueue<u32> = TimerQueue::new();
+    let d = (1u64 << 40) + 12_345_678;
+    q.arm(d, 0);
+    for (i, next) in [d, d, d + 1, d - 1].into_iter().enumerate() {
+        let before = q.visits;
+        q.arm(next, i as u32 + 1);
+        assert_eq!(q.visits - before, 1, "arm {i}: from the last leaf");
+    }
+    // A deadline far away walks from high up, but never more than the trie's depth.
+    let before = q.visits;
+    q.arm(d << 8, 9);
+    assert!(q.visits - before > 1 && q.visits - before <= LEVELS as u64 + 1);
+    assert_eq!(q.len(), 6);
 }
