@@ -207,6 +207,10 @@ mutants *args:
     #!/usr/bin/env bash
     set -euo pipefail
     command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants@27.1.0
+    # Resume from what earlier runs caught (kept in the repository) unless a run left its own.
+    mkdir -p mutants.out
+    [ -e mutants.out/caught.txt ] || [ -e mutants.out/previously_caught.txt ] \
+        || cp rtos/mutants-caught.txt mutants.out/previously_caught.txt
     RTOS_FAKE_RUN_LIMIT=10 cargo mutants -j2 {{ args }}
 
 # The models: UART ring, irq_work claim, lists and free, task_work add/cancel/run vs exit, work

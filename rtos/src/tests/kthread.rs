@@ -1148,3 +1148,44 @@ fn an_equal_priority_wake_up_waits_for_the_running_slice() {
         0
     });
 }
+
+/// A thread preempted after marking itself asleep, before it blocked, stays queued: it resumes
+/// after the preemption and can still see its condition and not block at all (the lost-wake-up
+/// rule of every wait loop).
+#[test]
+fn a_thread_preempted_while_going_to_sleep_resumes() {
+    run(2, || {
+        let go = Arc::new(AtomicBool::new(false));
+        let g2 = go.clone();
+        let marked = Arc::new(AtomicBool::new(false));
+        let m2 = marked.clone();
+        let t = kthread::create_on_cpu("going-to-sleep", 1, move || {
+            sched::set_current_state(State::Sleeping);
+            m2.store(true, Ordering::SeqCst);
+            // Not blocked yet: preemption points only, until the condition holds.
+            while !g2.load(Ordering::SeqCst) {
+                spin_for(std::time::Duration::from_micros(20));
+            }
+            sched::set_current_state(State::Running);
+            7
+        })
+        .unwrap();
+        kthread::wake_up_process(&t);
+        assert!(wait_for(1000, || marked.load(Ordering::SeqCst)));
+        // A more urgent thread on the same CPU preempts it and makes its condition true.
+        let g3 = go.clone();
+        let opts = Options {
+            prio: Some(20),
+            cpu: Some(1),
+        };
+        let urgent = kthread::create_with("urgent1", opts, move || {
+            g3.store(true, Ordering::SeqCst);
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&urgent);
+        join(&urgent);
+        assert_eq!(join(&t), 7, "resumed after the preemption");
+        0
+    });
+}
