@@ -120,10 +120,12 @@ fn a_kthread_workers_counts_balance_after_cancels_and_runs() {
         assert_eq!(c, counts(3, 0, 2, 1));
         assert_eq!(c.in_flight(), 0);
         kw::destroy(w).unwrap();
+        // The worker is gone once its last work lets go of it: its counts stay.
+        drop((a, late));
         assert_eq!(
             since(WorkKind::KthreadWorker, before),
             c,
-            "nothing left to cancel"
+            "nothing left to cancel, and the counts of the gone worker kept"
         );
         0
     });
@@ -184,6 +186,54 @@ fn task_works_count_adds_cancels_and_runs_and_not_a_refused_add() {
         let c = since(WorkKind::TaskWork, before);
         assert_eq!(c, counts(3, 0, 2, 1));
         assert_eq!(c.in_flight(), 0);
+        0
+    });
+}
+
+/// The kinds' names as reports print them; a pending work is in flight until it runs.
+#[test]
+fn kinds_are_named_and_a_pending_work_is_in_flight() {
+    let names: alloc::vec::Vec<&str> = WorkKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(
+        names,
+        ["irq_work", "task_work", "workqueue", "kthread_worker"]
+    );
+    assert_eq!(counts(3, 1, 1, 1).in_flight(), 1);
+    assert_eq!(
+        counts(1, 0, 2, 0).in_flight(),
+        -1,
+        "a double run shows as negative"
+    );
+    run(2, || {
+        for k in [
+            WorkKind::TaskWork,
+            WorkKind::Workqueue,
+            WorkKind::KthreadWorker,
+        ] {
+            assert_eq!(
+                account::counts(k),
+                WorkCounts::default(),
+                "{}: a fresh system",
+                k.name()
+            );
+        }
+        let q = wq::create("acct-pending").unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let b = blocker(&release);
+        let w = wq::Work::new("queued", |_| {});
+        assert_eq!(w.name(), "queued");
+        let before = account::counts(WorkKind::Workqueue);
+        assert!(wq::queue_on(&q, 1, &b).unwrap());
+        assert!(wait_for(500, || b.state() == wq::WorkState::Running));
+        assert_eq!(b.state().as_str(), "running");
+        assert!(wq::queue_on(&q, 1, &w).unwrap());
+        assert_eq!(w.state().as_str(), "pending");
+        assert_eq!(since(WorkKind::Workqueue, before).in_flight(), 1, "w waits");
+        release.store(true, Ordering::Release);
+        wq::flush(&q);
+        assert_eq!(w.state().as_str(), "idle");
+        assert_eq!(since(WorkKind::Workqueue, before).in_flight(), 0);
+        wq::destroy(q).unwrap();
         0
     });
 }
