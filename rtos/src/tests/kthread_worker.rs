@@ -269,3 +269,87 @@ fn kw_thousand_works_from_four_cpus_run_exactly_once() {
         0
     });
 }
+
+/// What a worker says about itself: its name, what it holds, whether it is gone; it is made only
+/// on a CPU that exists and is online.
+#[test]
+fn a_worker_reports_its_name_counts_and_end_and_needs_an_online_cpu() {
+    run(2, || {
+        for cpu in [3, crate::config::MAX_CPUS] {
+            assert_eq!(
+                create_on_cpu("kw-nowhere", cpu).err(),
+                Some(Error::Invalid),
+                "cpu {cpu}"
+            );
+        }
+        let w = create_on_cpu("kw-acc", 1).unwrap();
+        assert_eq!(w.name(), "kw-acc");
+        assert!(alloc::format!("{w:?}").contains("kw-acc"));
+        assert!(!w.is_dead());
+        let release = Arc::new(AtomicBool::new(false));
+        let r2 = release.clone();
+        let b = Work::new("kw-block", move |_| {
+            while !r2.load(Ordering::Acquire) {
+                sched::sleep(Duration::from_millis(1));
+            }
+        });
+        let (later, _) = stamped("kw-later");
+        let (timed, _) = stamped("kw-timed");
+        assert_eq!(queue(&w, &b), Ok(true));
+        assert!(wait_for(500, || b.state() == WorkState::Running));
+        let queued_at = crate::time::Instant::now();
+        assert_eq!(queue(&w, &later), Ok(true));
+        assert_eq!(queue_delayed(&w, &timed, Duration::from_secs(10)), Ok(true));
+        assert_eq!(w.counts(), (1, 1), "one queued, one waiting for its timer");
+        let shown = alloc::format!("{later:?}");
+        assert!(
+            shown.contains("kw-later") && shown.contains("Pending"),
+            "{shown}"
+        );
+        assert_eq!(later.name_id(), crate::trace::intern("kw-later"));
+        release.store(true, Ordering::Release);
+        flush(&w);
+        assert!(
+            later.last_latency() <= queued_at.elapsed(),
+            "queued to started: measured from its queueing"
+        );
+        assert!(cancel_delayed_work_sync(&timed));
+        let again = w.clone();
+        destroy(w).unwrap();
+        assert!(again.is_dead());
+        0
+    });
+}
+
+/// A work that flushes its own worker runs the queued works in place, nested in itself: the
+/// pool's statistics count both as running meanwhile, and the flush returns once they ran.
+#[test]
+fn a_flush_from_the_workers_own_work_runs_the_queue_in_place() {
+    run(2, || {
+        let w = create("kw-nest").unwrap();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s2 = seen.clone();
+        let inner = Work::new("kw-inner", move |_| {
+            let running = crate::work::pool::stats()
+                .into_iter()
+                .find(|p| p.name == "kw-nest")
+                .map_or(0, |p| p.running);
+            s2.store(running, Ordering::SeqCst);
+        });
+        let (w2, i2) = (w.clone(), inner.clone());
+        let outer = Work::new("kw-outer", move |_| {
+            assert_eq!(queue(&w2, &i2), Ok(true));
+            flush(&w2);
+        });
+        assert_eq!(queue(&w, &outer), Ok(true));
+        flush(&w);
+        assert_eq!(inner.runs(), 1);
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            2,
+            "the outer and the inner work"
+        );
+        destroy(w).unwrap();
+        0
+    });
+}

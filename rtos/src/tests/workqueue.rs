@@ -270,3 +270,41 @@ fn wq_stats_count_runs_and_take_the_worst_latency() {
         0
     });
 }
+
+/// While a workqueue is being destroyed (draining), only its own works may queue on it (a work
+/// that queues its follow-up, Linux's chained work); a queueing from anywhere else is refused
+/// with `Shutdown`.
+#[test]
+fn a_draining_queue_takes_chained_works_only() {
+    run(2, || {
+        let q = create_singlethread("wq-drain").unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let follow = Work::new("wq-follow", |_| {});
+        let (r2, q2, f2) = (release.clone(), q.clone(), follow.clone());
+        let chained = Arc::new(AtomicBool::new(false));
+        let c2 = chained.clone();
+        let first = Work::new("wq-first", move |_| {
+            while !r2.load(Ordering::Acquire) {
+                sched::sleep(Duration::from_millis(1));
+            }
+            c2.store(queue(&q2, &f2) == Ok(true), Ordering::Release);
+        });
+        assert_eq!(queue(&q, &first), Ok(true));
+        assert!(wait_for(500, || first.state() == WorkState::Running));
+        let q3 = q.clone();
+        let destroyer =
+            kthread::run("wq-destroyer", move || i32::from(destroy(q3).is_ok())).unwrap();
+        assert!(wait_for(500, || q.is_dead()), "draining");
+        let outsider = Work::new("wq-outsider", |_| {});
+        assert_eq!(queue(&q, &outsider), Err(Error::Shutdown));
+        release.store(true, Ordering::Release);
+        assert_eq!(join(&destroyer), 1, "drained: nothing left over");
+        assert!(
+            chained.load(Ordering::Acquire),
+            "its own work's follow-up was taken"
+        );
+        assert_eq!(follow.runs(), 1, "and run before the end");
+        assert_eq!(outsider.runs(), 0);
+        0
+    });
+}
