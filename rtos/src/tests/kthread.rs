@@ -1140,6 +1140,13 @@ fn an_equal_priority_wake_up_waits_for_the_running_slice() {
             ran <= slices + 2,
             "{ran} runs in {slices} slices: the wake-ups preempted"
         );
+        // The spinners switch at slice ends (and around the woken thread's runs), not at each
+        // wake-up.
+        let switched = switches() - s0;
+        assert!(
+            switched <= 2 * (slices + ran) + 4,
+            "{switched} switches in {slices} slices: the wake-ups preempted"
+        );
         stop.store(true, Ordering::Relaxed);
         for t in &spinners {
             join(t);
