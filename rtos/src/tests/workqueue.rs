@@ -308,3 +308,38 @@ fn a_draining_queue_takes_chained_works_only() {
         0
     });
 }
+
+/// Who owns what: a worker thread names its workqueue or kthread worker (`owner_of`, what the
+/// shell's stop/park refusal quotes), any other thread none; a busy work names the queue it is
+/// on (a per-CPU workqueue with the CPU), an idle one none.
+#[test]
+fn worker_threads_and_busy_works_name_their_owner() {
+    run(2, || {
+        use crate::work::kthread_worker as kw;
+        use crate::work::pool::owner_of;
+        let q = create("wq-owner").unwrap();
+        let k = kw::create_on_cpu("kw-owner", 1).unwrap();
+        let wq_thread = q.threads()[1].tid();
+        let kw_thread = k.thread().unwrap().tid();
+        assert_eq!(owner_of(wq_thread), Some(("workqueue", "wq-owner".into())));
+        assert_eq!(
+            owner_of(kw_thread),
+            Some(("kthread worker", "kw-owner".into()))
+        );
+        assert_eq!(owner_of(sched::current().unwrap().tid()), None);
+        let w = Work::new("wq-owned", |_| {});
+        assert_eq!(w.owner(), None, "idle");
+        assert_eq!(
+            queue_delayed_on(&q, 1, &w, Duration::from_secs(10)),
+            Ok(true)
+        );
+        assert_eq!(w.owner().as_deref(), Some("workqueue wq-owner (cpu1)"));
+        assert!(wq::cancel_delayed_work_sync(&w));
+        assert_eq!(kw::queue_delayed(&k, &w, Duration::from_secs(10)), Ok(true));
+        assert_eq!(w.owner().as_deref(), Some("kthread worker kw-owner"));
+        assert!(kw::cancel_delayed_work_sync(&w));
+        destroy(q).unwrap();
+        kw::destroy(k).unwrap();
+        0
+    });
+}
