@@ -1196,3 +1196,31 @@ fn a_thread_preempted_while_going_to_sleep_resumes() {
         0
     });
 }
+
+/// A fault address is traced to the thread whose stack, or the guard below it, holds it (how a
+/// stack overflow is reported by name); an address just past the top, or below the guard, is
+/// nobody's.
+#[test]
+fn a_stack_address_names_its_thread() {
+    run(2, || {
+        let t = kthread::create("stack-owner", || 0).unwrap();
+        let s = (*t.thread().stack.lock()).expect("a stack");
+        let guard = 4096;
+        let owner_of = |addr: usize| {
+            let mut found = None;
+            let named = kthread::with_owner_of_stack(addr, guard, |tid, name| {
+                found = Some((tid, alloc::string::String::from(name)));
+            });
+            assert_eq!(named, found.is_some());
+            found.map(|(tid, _)| tid)
+        };
+        let me = Some(t.tid());
+        assert_eq!(owner_of(s.base), me, "lowest usable byte");
+        assert_eq!(owner_of(s.top() - 1), me, "highest usable byte");
+        assert_eq!(owner_of(s.base - guard), me, "in the guard: an overflow");
+        assert_ne!(owner_of(s.top()), me, "one past the top");
+        assert_ne!(owner_of(s.base - guard - 1), me, "below the guard");
+        assert_eq!(kthread::stop(&t), Error::Interrupted.errno());
+        0
+    });
+}
