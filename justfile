@@ -200,7 +200,7 @@ fuzz minutes="1":
     echo "fuzz: $((rounds * 60000)) inputs in {{ minutes }} min (3 targets x 20000 a round), none failed"
 
 # Scope and settings in .cargo/mutants.toml; the equivalent mutants are argued in
-# rtos/MUTANTS.md. A hung fake kernel fails its test after RTOS_FAKE_RUN_LIMIT seconds.
+# MUTANTS.md. A hung fake kernel fails its test after RTOS_FAKE_RUN_LIMIT seconds.
 # Extra arguments go to cargo mutants (e.g. --iterate to retest only what was not caught, -f FILE).
 [doc("Mutation testing of the seed mechanisms (cargo-mutants, installed if missing): just mutants --iterate.")]
 mutants *args:

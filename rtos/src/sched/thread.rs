@@ -70,7 +70,7 @@ pub(crate) mod flags {
     pub const IS_PER_CPU: u32 = 1 << 2;
     /// The thread is exiting or has exited (task_work adds fail, park returns ENOSYS).
     pub const EXITING: u32 = 1 << 3;
-    // (1 << 4 is free: it marked a thread woken once, which nothing read.)
+    // (1 << 4 is free.)
     /// In `sleep_interruptible_until`: a signalling task_work add may wake it.
     pub const INTERRUPTIBLE: u32 = 1 << 5;
     /// `kthreadd`: park and stop are refused (every thread creation depends on it).
