@@ -1100,8 +1100,8 @@ mod work {
     /// workqueue whose third worker fails, single-threaded and kthread workers, named works of
     /// every kind, an irq_work whose slot fails after its named work was made, `stress` whose
     /// second kthread worker fails, failures on one CPU only); nothing is left half-built (every
-    /// pool reads as before, the heap within 8 KiB); with injection off, the same commands all
-    /// work.
+    /// pool reads as before; 20 more walks, 300 more failures, leave the heap within 2 KiB);
+    /// with injection off, the same commands all work.
     fn allocating_commands_survive_injected_failures(board: Board) {
         let o = run_with(
             board,
@@ -1132,11 +1132,15 @@ mod work {
         let again = section("== again", "== done");
         assert!(!again.is_empty(), "{}", show(&o));
         assert!(again.iter().all(|l| !l.starts_with("error:")), "{again:#?}");
+        // After the warm-up, after one walk, after 20 more, after a round with injection off.
         let mems = mem_readings(&o);
-        assert_eq!(mems.len(), 3, "{}", show(&o));
-        for m in &mems[1..] {
-            same_pools(&o, &mems[0], m);
-        }
+        assert_eq!(mems.len(), 4, "{}", show(&o));
+        same_pools(&o, &mems[0], &mems[1], 8 * 1024);
+        // 300 more failed allocations: one site leaking 128 bytes a walk would show here.
+        same_pools(&o, &mems[1], &mems[2], 2 * 1024);
+        // A full round again: tables may grow to a new high-water mark (CI once saw 8,208 bytes
+        // over the warm-up when its warm-up ran with less at once), never a pool.
+        same_pools(&o, &mems[0], &mems[3], 16 * 1024);
     }
 
     /// Issue 15: `mem --json` before and after 1,250 rounds that each create, use and destroy
@@ -1155,7 +1159,7 @@ mod work {
         assert!(o.has_line("cycles=1250"), "{}", show(&o));
         let mems = mem_readings(&o);
         assert_eq!(mems.len(), 2, "{}", show(&o));
-        same_pools(&o, &mems[0], &mems[1]);
+        same_pools(&o, &mems[0], &mems[1], 8 * 1024);
     }
 
     /// Every `mem --json` line of the transcript, parsed.
@@ -1166,9 +1170,9 @@ mod work {
             .collect()
     }
 
-    /// Two `mem --json` readings: every pool the same, the heap within 8 KiB (tables finding
-    /// their size; a leaked object a round would be far more).
-    fn same_pools(o: &Outcome, before: &serde_json::Value, after: &serde_json::Value) {
+    /// Two `mem --json` readings: every pool the same, the heap grown by less than `slack` bytes
+    /// (tables finding their size, the shell's history; a leaked object a round would be more).
+    fn same_pools(o: &Outcome, before: &serde_json::Value, after: &serde_json::Value, slack: i64) {
         for pool in [
             "stacks",
             "threads",
@@ -1180,7 +1184,11 @@ mod work {
         }
         let used = |m: &serde_json::Value| m["heap"]["used"].as_i64().unwrap();
         let grew = used(after) - used(before);
-        assert!(grew < 8 * 1024, "heap grew {grew} bytes\n{}", show(o));
+        assert!(
+            grew < slack,
+            "heap grew {grew} bytes (limit {slack})\n{}",
+            show(o)
+        );
     }
 
     fn hard_irq_log_lines_never_land_inside_a_commands_output(board: Board) {
