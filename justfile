@@ -173,6 +173,12 @@ test: setup
 bench board="virt" *args:
     @{{ runner }} bench "$@"
 
+# Where one iteration of a bench row spends its instructions, by function: two runs (--iters
+# A,B, default 200,400) with every instruction logged, the difference per iteration.
+[doc("Profile a bench row by function: just profile yield [--iters A,B] [--top N] [--inlined].")]
+profile bench *args:
+    @{{ runner }} profile {{ bench }} {{ args }}
+
 # Fail if any row's median in target/bench/virt.json is >5% above bench/baseline.json.
 bench-check *args:
     @{{ runner }} bench-check "$@"
@@ -185,19 +191,57 @@ bench-baseline:
 
 # README: Fuzzing. New random cases every round until the time is up; proptest keeps a failing
 # case in its regressions folder under shell/ (replayed first by every later run, `just test` too).
-[doc("Fuzz the shell's input path (proptest: plain and terminal mode) for N minutes: just fuzz 30.")]
-fuzz minutes="1":
+# Targets: corpus (the test scripts mutated), plain, terminal (bytes as a serial line brings them),
+# or all. --coverage runs under cargo-llvm-cov (installed if missing; about 3x slower) and prints
+# the line and region coverage of the shell's input path at the end.
+[doc("Fuzz the shell's input path (proptest): just fuzz [corpus|plain|terminal|all] [--minutes N] [--coverage].")]
+fuzz *args:
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo test -q -p shell --no-run
-    end=$((SECONDS + {{ minutes }} * 60)); rounds=0; log=$(mktemp)
+    target=all; minutes=1; coverage=
+    set -- {{ args }}
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            corpus|plain|terminal|all) target=$1 ;;
+            --minutes) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] \
+                || { echo "fuzz: --minutes needs a whole number of minutes (1 or more)" >&2; exit 2; }
+                minutes=$2; shift ;;
+            [1-9]*) [[ "$1" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: not a number of minutes: $1" >&2; exit 2; }
+                minutes=$1 ;;
+            --coverage) coverage=1 ;;
+            *) echo "fuzz: unknown argument '$1' (targets: corpus plain terminal all; --minutes N, --coverage)" >&2; exit 2 ;;
+        esac
+        shift
+    done
+    case "$target" in
+        corpus) filter=tests::fuzz::the_corpus_mutated_is_taken_in_plain_mode; n=1 ;;
+        plain) filter=tests::fuzz::plain_mode_takes_any_bytes; n=1 ;;
+        terminal) filter=tests::fuzz::terminal_mode_takes_any_bytes; n=1 ;;
+        all) filter=tests::fuzz::; n=3 ;;
+    esac
+    cases=20000
+    if [ -n "$coverage" ]; then
+        command -v cargo-llvm-cov >/dev/null || cargo install --locked cargo-llvm-cov
+        cargo llvm-cov clean --workspace
+        run() { cargo llvm-cov --no-report -q -p shell -- "$filter"; }
+    else
+        cargo test -q -p shell --no-run
+        run() { cargo test -q -p shell -- "$filter"; }
+    fi
+    end=$((SECONDS + minutes * 60)); rounds=0; log=$(mktemp)
     while [ "$SECONDS" -lt "$end" ]; do
-        if ! PROPTEST_CASES=20000 cargo test -q -p shell tests::fuzz >"$log" 2>&1; then
-            cat "$log"; echo "fuzz: failed after $((rounds * 60000)) inputs (the case is kept under shell/)"; exit 1
+        if ! PROPTEST_CASES=$cases run >"$log" 2>&1; then
+            cat "$log"; echo "fuzz: failed after $((rounds * cases * n)) inputs (the case is kept under shell/)"; exit 1
         fi
         rounds=$((rounds + 1))
     done
-    echo "fuzz: $((rounds * 60000)) inputs in {{ minutes }} min (3 targets x 20000 a round), none failed"
+    echo "fuzz: $((rounds * cases * n)) inputs in $minutes min ($target: $n target(s) x $cases a round, $rounds rounds), none failed"
+    if [ -n "$coverage" ]; then
+        # The input path: line reader, terminal detection and filter, tokenizer, arguments, language.
+        cargo llvm-cov report -p shell --summary-only \
+            | grep -E '^(Filename|shell/src/(reader|term|detect|parse|args|session)\.rs|shell/src/script/)|^TOTAL' \
+            | sed 's|^.*/shell/src/|shell/src/|'
+    fi
 
 # Scope and settings in .cargo/mutants.toml; the equivalent mutants are argued in
 # MUTANTS.md. A hung fake kernel fails its test after RTOS_FAKE_RUN_LIMIT seconds.

@@ -76,6 +76,12 @@ usage:
       script and board, then `N passed, N failed, N skipped`; transcripts in target/check/BOARD/;
       --junit writes JUnit XML. A script's `# check:` front matter sets boards=, status=,
       timeout=, smp= or skip=<reason> (README: Test suites). Exits 1 if any failed
+  runner profile BENCH [virt|rpi4] [--iters A,B] [--top N] [--inlined] [--smp N] [--kernel PATH]
+                 [--timeout SECS] [-- QEMU-ARGS...]
+      where one iteration of the shell's `bench BENCH` spends its instructions: two runs under
+      the bench's -icount with every instruction logged (one-insn-per-tb), --iters A and B
+      (default 200,400); the difference per iteration, by function (ELF symbol; --inlined: the
+      innermost inlined source function), the --top (default 25) largest
   runner bench-check [--baseline FILE] [--current FILE]
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       above the baseline's (default bench/baseline.json), or a baseline row is missing
@@ -166,6 +172,15 @@ pub enum Cmd {
         /// Output folder (`None`: beside the file).
         out: Option<PathBuf>,
     },
+    /// `runner profile`.
+    Profile {
+        /// Board.
+        board: Board,
+        /// Options (`kernel`, `smp`, `timeout`, `extra_args`).
+        opts: ScriptOpts,
+        /// What to profile.
+        profile: crate::profile::ProfileOpts,
+    },
     /// `runner soak`.
     Soak {
         /// Board.
@@ -205,6 +220,14 @@ fn option_value(
         .or_else(|| it.next().cloned())
         .ok_or_else(|| format!("{name} needs a value"))?;
     Ok((name, v))
+}
+
+/// `--smp` is for `virt` only: the Pi 4 always has 4 CPUs.
+fn smp_on_virt_only(board: Board, smp: Option<u32>) -> Result<(), String> {
+    if board == Board::Rpi4 && smp.is_some() {
+        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
+    }
+    Ok(())
 }
 
 /// A board named as a positional argument (at most one).
@@ -297,10 +320,84 @@ fn parse_push(args: &[OsString]) -> Result<Cmd, String> {
     {
         return Err("--kernel, --smp and QEMU arguments are for QEMU, not with --tty".into());
     }
-    if board == Board::Rpi4 && opts.smp.is_some() {
-        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
-    }
+    smp_on_virt_only(board, opts.smp)?;
     Ok(Cmd::Push { board, tty, opts })
+}
+
+/// `runner profile BENCH ...` (after the command word).
+fn parse_profile(args: &[OsString]) -> Result<Cmd, String> {
+    let (first, rest) = args
+        .split_first()
+        .ok_or("profile needs a benchmark row's name (e.g. `runner profile yield`)")?;
+    let bench = first.to_string_lossy().into_owned();
+    if bench == "-h" || bench == "--help" {
+        return Ok(Cmd::Help);
+    }
+    if bench.starts_with('-') || bench.contains(char::is_whitespace) {
+        return Err(format!(
+            "profile needs a benchmark row's name first (e.g. `runner profile yield`), not `{bench}`"
+        ));
+    }
+    let mut board = None;
+    let mut extra = Vec::new();
+    let mut profile = crate::profile::ProfileOpts {
+        bench,
+        ..Default::default()
+    };
+    let mut opts = ScriptOpts {
+        timeout: crate::bench::BENCH_TIMEOUT,
+        echo: false,
+        ..ScriptOpts::default()
+    };
+    let options = ["--iters", "--top", "--smp", "--kernel", "--timeout"];
+    let help = walk_args(
+        "profile",
+        rest,
+        (&["--inlined"], &options),
+        &mut board,
+        &mut extra,
+        |name, v| {
+            let v = v.unwrap_or_default();
+            match name {
+                "--inlined" => profile.inlined = true,
+                "--iters" => {
+                    let pair = v.split_once(',').and_then(|(a, b)| {
+                        Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+                    });
+                    profile.iters = match pair {
+                        Some((a, b)) if a >= 1 && a < b && b <= 100_000 => (a, b),
+                        _ => {
+                            return Err(format!(
+                                "--iters wants two counts A,B with 1 <= A < B <= 100000, not `{v}`"
+                            ));
+                        }
+                    }
+                }
+                "--top" => {
+                    profile.top = v
+                        .parse()
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| format!("--top wants a count of 1 or more, not `{v}`"))?
+                }
+                "--smp" => opts.smp = Some(parse_smp(&v)?),
+                "--kernel" => opts.kernel = Some(PathBuf::from(v)),
+                _ => opts.timeout = parse_timeout(&v)?,
+            }
+            Ok(())
+        },
+    )?;
+    if help {
+        return Ok(Cmd::Help);
+    }
+    opts.extra_args = extra;
+    let board = board.unwrap_or(Board::Virt);
+    smp_on_virt_only(board, opts.smp)?;
+    Ok(Cmd::Profile {
+        board,
+        opts,
+        profile,
+    })
 }
 
 /// `runner soak ...` (after the command word).
@@ -349,9 +446,7 @@ fn parse_soak(args: &[OsString]) -> Result<Cmd, String> {
     }
     opts.extra_args = extra;
     let board = board.unwrap_or(Board::Virt);
-    if board == Board::Rpi4 && opts.smp.is_some() {
-        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
-    }
+    smp_on_virt_only(board, opts.smp)?;
     Ok(Cmd::Soak { board, opts })
 }
 
@@ -418,6 +513,9 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
     }
     if sub == "push" {
         return parse_push(it.as_slice());
+    }
+    if sub == "profile" {
+        return parse_profile(it.as_slice());
     }
     if sub == "soak" {
         return parse_soak(it.as_slice());
@@ -558,9 +656,7 @@ pub fn parse(args: &[OsString]) -> Result<Cmd, String> {
         None => Board::Virt,
         Some(b) => board_of(b)?,
     };
-    if board == Board::Rpi4 && smp.is_some() {
-        return Err("--smp is only for virt (the Pi 4 always has 4 CPUs)".into());
-    }
+    smp_on_virt_only(board, smp)?;
     let opts = ScriptOpts {
         timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
         smp,
@@ -938,6 +1034,48 @@ mod tests {
         ] {
             let e = p(line).expect_err(line);
             assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn profile_command_lines() {
+        let Ok(Cmd::Profile {
+            board,
+            opts,
+            profile,
+        }) = p("profile park rpi4 --iters 10,30 --top 5 --inlined --timeout 60")
+        else {
+            panic!("profile parsed");
+        };
+        assert_eq!(board, Board::Rpi4);
+        assert_eq!(opts.timeout, Duration::from_secs(60));
+        assert_eq!(
+            profile,
+            crate::profile::ProfileOpts {
+                bench: "park".into(),
+                iters: (10, 30),
+                top: 5,
+                inlined: true,
+            }
+        );
+        let Ok(Cmd::Profile { board, profile, .. }) = p("profile yield") else {
+            panic!("profile parsed");
+        };
+        assert_eq!(
+            (board, profile.iters, profile.top),
+            (Board::Virt, (200, 400), 25)
+        );
+        for bad in [
+            "profile",
+            "profile --top 3",
+            "profile yield --iters 30,10",
+            "profile yield --iters 0,10",
+            "profile yield --iters 10",
+            "profile yield --top 0",
+            "profile yield rpi4 --smp 2",
+            "profile yield --bogus 1",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
         }
     }
 

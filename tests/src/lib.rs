@@ -34,6 +34,7 @@ pub mod cli;
 pub mod export;
 pub mod firmware;
 pub mod image;
+pub mod profile;
 pub mod push;
 pub mod qemu;
 pub mod script;

@@ -82,6 +82,11 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Bench { board, opts, out } => code(runner::bench::run_bench(board, &opts, out)),
+        Cmd::Profile {
+            board,
+            opts,
+            profile,
+        } => code(runner::profile::run_profile(board, &opts, &profile)),
         Cmd::Check { opts } => code(runner::check::run_check(&opts)),
         Cmd::BenchCheck { baseline, current } => {
             code(runner::bench::run_check(&baseline, &current))

@@ -61,7 +61,7 @@ pub fn parse_report(transcript: &str) -> Option<Report> {
 }
 
 /// A function name without its hash suffix (`::h0123456789abcdef`).
-fn tidy_name(name: &str) -> &str {
+pub(crate) fn tidy_name(name: &str) -> &str {
     match name.rsplit_once("::h") {
         Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
             head

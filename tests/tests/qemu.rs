@@ -1597,6 +1597,45 @@ mod bench {
             }
         }
     }
+    /// `runner profile` (issue 16): the `yield` row's iteration, attributed to functions. The
+    /// switch's own code (`schedule_inner`, the assembly `bsp_context_switch` named by its
+    /// label) is in it, nothing is left unnamed, and the total is what the row's two switches
+    /// and the harness's bookkeeping cost (about 500 instructions today; the bounds leave room
+    /// to make the switch faster).
+    #[test]
+    fn profile_attributes_a_rows_iteration_to_functions_virt() {
+        let opts = ScriptOpts {
+            kernel: Some(image(Board::Virt)),
+            timeout: Duration::from_secs(120),
+            ..ScriptOpts::default()
+        };
+        let p = runner::profile::ProfileOpts {
+            bench: "yield".into(),
+            iters: (20, 60),
+            ..Default::default()
+        };
+        let prof = runner::profile::profile(Board::Virt, &opts, &p).unwrap();
+        let names: Vec<&str> = prof.shares.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names[0], "rtos::sched::scheduler::schedule_inner",
+            "{names:?}"
+        );
+        assert!(names.contains(&"bsp_context_switch"), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("??")), "{names:?}");
+        assert!((100.0..2000.0).contains(&prof.total), "{}", prof.total);
+        assert!(prof.per_cpu[0] > 0.99 * prof.total, "{:?}", prof.per_cpu);
+        assert!(prof.rows[0].starts_with("yield"), "{:?}", prof.rows);
+        let err = runner::profile::profile(
+            Board::Virt,
+            &opts,
+            &runner::profile::ProfileOpts {
+                bench: "no-such-row".into(),
+                ..p
+            },
+        )
+        .unwrap_err();
+        assert!(err.contains("no-such-row"), "{err}");
+    }
 }
 
 // ---- CPU hotplug ----
