@@ -46,6 +46,21 @@ impl RunQueue {
 
     #[inline(always)]
     fn enqueue(&mut self, t: Arc<Thread>) {
+        // A thread is in one run queue at most, once: a copy left behind (a move between
+        // levels or CPUs that did not take it out first) would run it twice.
+        debug_assert!(
+            !t.on_rq.load(Ordering::Relaxed),
+            "thread {} ({}) queued twice",
+            t.tid,
+            t.name()
+        );
+        self.enqueue_moved(t);
+    }
+
+    /// [`RunQueue::enqueue`] of a thread already marked queued: one a dying CPU took off its
+    /// queue and marked so that wakers leave it alone while it moves ([`die`]).
+    #[inline(always)]
+    fn enqueue_moved(&mut self, t: Arc<Thread>) {
         let p = (t.prio() as usize).min(PRIORITIES - 1);
         t.on_rq.store(true, Ordering::Release);
         self.queues[p].push_back(t);
@@ -446,7 +461,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
-            enqueue_remote(t, target, p.cpu_id());
+            enqueue_remote(t, target, p.cpu_id(), false);
         } else {
             rq.enqueue(t.clone());
             kick(&rq, target, t, p.cpu_id());
@@ -460,7 +475,8 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
 
 /// Queues `t` (ready, on no queue, its `cpu` already `target`) on `target`, or on an online CPU if
 /// `target` went offline meanwhile (a wake-up that read the online mask just before it changed).
-fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize) {
+/// `moving`: it comes from a dying CPU, already marked queued ([`die`]).
+fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize, moving: bool) {
     loop {
         let mut trq = CPUS[target].rq.lock_masked();
         if trq.dead {
@@ -469,7 +485,11 @@ fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize) {
             t.cpu.store(target, Ordering::Release);
             continue;
         }
-        trq.enqueue(t.clone());
+        if moving {
+            trq.enqueue_moved(t.clone());
+        } else {
+            trq.enqueue(t.clone());
+        }
         kick(&trq, target, t, this_cpu);
         return;
     }
@@ -961,7 +981,7 @@ fn die(cpu: usize) -> ! {
             }
         };
         let Some((t, target)) = moved else { break };
-        enqueue_remote(&t, target, cpu);
+        enqueue_remote(&t, target, cpu, true);
     }
     timer::set_slice(cpu, None);
     match DYING_HOOK.get() {

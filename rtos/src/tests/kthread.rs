@@ -946,7 +946,8 @@ fn a_woken_thread_goes_to_an_idle_cpu() {
 }
 
 /// Changing the priority of a thread waiting for the CPU moves it in the run queue: raised, it
-/// runs before those it now outranks; the queue it left (emptied) no longer counts as ready.
+/// runs before those it now outranks; the queue it left (emptied) no longer counts as ready,
+/// and keeps no copy of it (the run queue's debug assertion: a thread is queued once at most).
 #[test]
 fn reprioritising_a_ready_thread_moves_it_in_the_run_queue() {
     run(1, || {

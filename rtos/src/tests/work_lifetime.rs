@@ -507,6 +507,85 @@ fn kw_destroy_drains_a_chain_and_gives_up_on_an_endless_one() {
     });
 }
 
+/// A workqueue whose two per-CPU pools have each made `n` queueings (a noop queued and flushed
+/// on CPU 0, then CPU 1).
+fn used_queue(name: &str, n: usize) -> Arc<wq::Workqueue> {
+    let q = wq::create(name).unwrap();
+    let w = noop("warm");
+    for i in 0..2 * n {
+        assert!(wq::queue_on(&q, i % 2, &w).unwrap());
+        wq::flush_work(&w);
+    }
+    q
+}
+
+/// A work that queues itself on `q`'s CPU 1 in each of its first `n` runs and sleeps `slow` in
+/// each run once it has run `slow_from` times more than `base` says (`base` is set by the test
+/// when its destroy begins), so that the destroyer, on CPU 0, sees those runs end one by one.
+fn slow_chain(
+    q: &Arc<wq::Workqueue>,
+    n: u64,
+    base: &Arc<AtomicU64>,
+    slow_from: u64,
+    slow: Duration,
+) -> Arc<Work> {
+    let slot: Arc<spin::Once<Arc<Work>>> = Arc::new(spin::Once::new());
+    let (q2, s2, base) = (q.clone(), slot.clone(), base.clone());
+    let w = Work::new("slow-chain", move |me| {
+        if me.runs() >= base.load(Ordering::Acquire).saturating_add(slow_from) {
+            sched::sleep(slow);
+        }
+        if me.runs() < n {
+            let _ = wq::queue_on(&q2, 1, s2.get().unwrap());
+        }
+    });
+    slot.call_once(|| w.clone());
+    w
+}
+
+/// The drain's limit counts the queueings made since the destroy began, not the pools'
+/// sequence numbers: a queue whose pools made 3,000 queueings each before still drains a chain
+/// of 21 slow runs round by round (each round waits for the run queued before it), and still
+/// stops an endless chain about `DRAIN_LIMIT` runs into the destroy. The destroy returns only
+/// once the run in progress when it gave up has ended: the work is idle and ownerless at once,
+/// and never runs again. (Mutants of the count, and of the wait for the last run, fail here.)
+#[test]
+fn a_drain_counts_from_the_destroy_and_waits_for_the_last_run() {
+    run(2, || {
+        let q = used_queue("wq-used", 3_000);
+        let from_start = Arc::new(AtomicU64::new(0));
+        let w = slow_chain(&q, 20, &from_start, 0, Duration::from_millis(2));
+        assert!(wq::queue_on(&q, 1, &w).unwrap());
+        wq::destroy(q).unwrap();
+        assert_eq!(w.runs(), 21, "the whole chain ran");
+        assert_eq!((w.state(), w.owner()), (WorkState::Idle, None));
+
+        let q = used_queue("wq-used-endless", 3_000);
+        let base = Arc::new(AtomicU64::new(u64::MAX));
+        let w = slow_chain(
+            &q,
+            u64::MAX,
+            &base,
+            DRAIN_LIMIT - 10,
+            Duration::from_millis(5),
+        );
+        assert!(wq::queue_on(&q, 1, &w).unwrap());
+        base.store(w.runs(), Ordering::Release);
+        let left = wq::destroy(q).unwrap_err();
+        assert!(Arc::ptr_eq(&left.chained[0], &w), "the chain was given up");
+        assert_eq!(
+            (w.state(), w.owner()),
+            (WorkState::Idle, None),
+            "its last run had ended"
+        );
+        let runs = w.runs();
+        assert!(runs >= DRAIN_LIMIT, "drained {runs} runs");
+        sched::sleep(Duration::from_millis(20));
+        assert_eq!(w.runs(), runs, "nothing ran after the destroy");
+        0
+    });
+}
+
 /// After a destroy, no work shows an owner that no longer exists (`work list`).
 #[test]
 fn destroy_leaves_no_work_attached_to_a_dead_queue() {
