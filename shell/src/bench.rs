@@ -35,12 +35,13 @@ pub(crate) const COMMANDS: &[Command] = &[Command {
                 benchmark and sub-case (`timers/4096`): N, MIN, MEDIAN, P99, MAX in counter\n\
                 ticks, then the same in cycles (- without a cycle counter). Each warms up,\n\
                 then measures N iterations (--iters, default 10,000; delayed 100, create\n\
-                1,000), each starting on a tick edge. --json: one JSON line instead.\n\
-                Benchmarks: yield, pingpong, park, irqwork, irqwork-remote (sender,\n\
-                latency), queue-work (callback, waiter), kworker, taskwork, delayed (1ms,\n\
-                10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64, 1024\n\
-                ready), create, boot (kernel entry to first prompt). Ctrl-C stops it after\n\
-                the benchmark running (status 130).",
+                1,000, hotplug 20), each starting on a tick edge. --json: one JSON line\n\
+                instead. Benchmarks: yield, pingpong, park, irqwork, irqwork-remote\n\
+                (sender, latency), queue-work (callback, waiter), kworker, taskwork, delayed\n\
+                (1ms, 10ms lateness), timers (16, 256, 4096 pending), sched-scale (1, 64,\n\
+                1024 ready), create, cancel-work (idle, pending), hotplug (cpu offline +\n\
+                online), trace (record, irqwork), boot (kernel entry to first prompt).\n\
+                Ctrl-C stops it after the benchmark running (status 130).",
     run: cmd_bench,
 }];
 

@@ -463,6 +463,55 @@ pub(super) fn create(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     Ok(vec![rec.row()])
 }
 
+/// `cancel_work_sync` of a work of this CPU's worker: idle (it ran before and is still known to
+/// the pool), and pending (queued, not started: the measuring thread outranks the worker).
+pub(super) fn cancel_work(ctx: &Ctx) -> Result<Vec<Row>, Error> {
+    let wq = workqueue::create("bench-cancel")?;
+    let (work, st) = stamping_work("bench-cancel", None);
+    workqueue::queue_on(&wq, ctx.cpu, &work)?;
+    workqueue::flush(&wq);
+    let _ = st.wait();
+    let mut idle = Recorder::new("cancel-work/idle", ctx);
+    let mut pending = Recorder::new("cancel-work/pending", ctx);
+    let mut result = Ok(());
+    for _ in 0..ctx.total() {
+        align();
+        let t0 = stamp();
+        let was = workqueue::cancel_work_sync(&work);
+        idle.add(t0, stamp());
+        workqueue::queue_on(&wq, ctx.cpu, &work)?;
+        align();
+        let t0 = stamp();
+        let was_pending = workqueue::cancel_work_sync(&work);
+        pending.add(t0, stamp());
+        if was || !was_pending {
+            // (The worker ran it before the cancel: the measuring thread did not outrank it.)
+            result = Err(Error::Busy);
+            break;
+        }
+    }
+    workqueue::destroy(wq).map_err(|_| Error::Busy)?;
+    result.map(|()| vec![idle.row(), pending.row()])
+}
+
+/// `cpu offline` + `cpu online` of another online CPU than CPU 0 and this one, a round trip.
+pub(super) fn hotplug(ctx: &Ctx) -> Result<Vec<Row>, Error> {
+    // (CPU 0 never goes offline, nor does the measuring thread's.)
+    let online = sched::online_mask();
+    let remote = (1..crate::config::MAX_CPUS)
+        .find(|&c| c != ctx.cpu && online & (1 << c) != 0)
+        .ok_or(Error::Invalid)?;
+    let mut rec = Recorder::new("hotplug", ctx);
+    for _ in 0..ctx.total() {
+        align();
+        let t0 = stamp();
+        crate::hotplug::offline(remote).map_err(|_| Error::Busy)?;
+        crate::hotplug::online(remote).map_err(|_| Error::Busy)?;
+        rec.add(t0, stamp());
+    }
+    Ok(vec![rec.row()])
+}
+
 pub(super) fn boot(_ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let row = |name: &str, ticks: u64| Row {
         name: name.into(),

@@ -136,6 +136,18 @@ pub static BENCHES: &[Bench] = &[
         run: cases::create,
     },
     Bench {
+        name: "cancel-work",
+        iters: 10_000,
+        help: "cancel_work_sync of a work of this CPU's worker: idle (it ran before) and pending (queued, not started)",
+        run: cases::cancel_work,
+    },
+    Bench {
+        name: "hotplug",
+        iters: 20,
+        help: "cpu offline + cpu online round trip of another online CPU (not CPU 0, not this one)",
+        run: cases::hotplug,
+    },
+    Bench {
         name: "trace",
         iters: 10_000,
         help: "tracing on (every class): trace/record = one event recorded (trace::record); trace/irqwork = the irqwork row traced (6 events: queue, SGI sent, IRQ entry, callback start and end, IRQ exit)",
