@@ -410,3 +410,300 @@ fn a_work_requeueing_itself_forever_leaves_its_cpu_to_its_threads() {
         0
     });
 }
+
+/// A work reads back the name it was created with (through its handle, through its slot for
+/// reports that only know the slot, and in the list of live works), and has no last CPU until
+/// it ran. Once freed, every copy of its handle reads as a work with no name, no runs and no
+/// last CPU, even after the slot was taken by another work (which the slot's name then shows),
+/// and the freed work is not listed.
+#[test]
+fn names_and_last_cpu_read_back_until_the_free_and_never_through_a_stale_handle() {
+    run(2, || {
+        let (w, _) = counter_work("named", false);
+        assert_eq!(w.name(), "named");
+        assert_eq!(irq_work::slot_name(w.slot()), "named");
+        assert!(
+            irq_work::list().contains(&(w, alloc::string::String::from("named"))),
+            "listed"
+        );
+        assert_eq!(w.last_cpu(), None, "never ran");
+        assert_eq!(irq_work::queue_on(w, 1), Ok(true));
+        assert!(wait_runs(w, 1));
+        irq_work::sync(w).unwrap();
+        assert_eq!(w.last_cpu(), Some(1));
+        w.free().unwrap();
+        assert_eq!((w.name().as_str(), w.runs(), w.last_cpu()), ("", 0, None));
+        assert_eq!(irq_work::slot_name(w.slot()), "", "a free slot has no name");
+        assert!(irq_work::list().iter().all(|(x, _)| x.slot() != w.slot()));
+        // Take slots until the freed one is reused.
+        let f: irq_work::Func = Arc::new(|_| {});
+        let mut taken = Vec::new();
+        let reuser = loop {
+            let x = IrqWork::new("reuser", false, f.clone()).expect("a free slot");
+            taken.push(x);
+            if x.slot() == w.slot() {
+                break x;
+            }
+        };
+        assert_eq!(reuser.name(), "reuser");
+        assert_eq!(
+            (w.name().as_str(), w.runs(), w.last_cpu()),
+            ("", 0, None),
+            "the stale handle does not read the slot's new work"
+        );
+        assert_eq!(irq_work::slot_name(w.slot()), "reuser");
+        assert_eq!(irq_work::slot_name(crate::config::IRQ_WORK_SLOTS), "");
+        for x in taken {
+            x.free().unwrap();
+        }
+        0
+    });
+}
+
+/// What the watchdog sees (`running_on`): while a callback runs, its CPU reports an irq_work
+/// running with the work's slot as the name and the work's run count so far as the sequence
+/// (each work's own count, not another's); a CPU running none, or no such CPU, reports nothing.
+#[test]
+fn running_on_names_the_running_work_and_its_own_run_count() {
+    use crate::running::{Callback, CallbackKind};
+    use std::sync::Mutex;
+    run(2, || {
+        // Another work with more runs, created first.
+        let (other, _) = counter_work("other", false);
+        for k in 1..=3 {
+            assert_eq!(irq_work::queue_on(other, 1), Ok(true));
+            assert!(wait_runs(other, k));
+        }
+        let seen: Arc<Mutex<Vec<Option<Callback>>>> = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let w = IrqWork::new(
+            "watched",
+            false,
+            Arc::new(move |_| {
+                let cpu = crate::port::port().cpu_id();
+                s2.lock().unwrap().push(irq_work::running_on(cpu));
+            }),
+        )
+        .unwrap();
+        for k in 1..=2 {
+            assert_eq!(irq_work::queue_on(w, 1), Ok(true));
+            assert!(wait_runs(w, k));
+        }
+        irq_work::sync(w).unwrap();
+        let me = |seq| {
+            Some(Callback {
+                kind: CallbackKind::IrqWork,
+                name: w.slot() as u16,
+                seq,
+            })
+        };
+        assert_eq!(*seen.lock().unwrap(), [me(0), me(1)]);
+        assert_eq!(irq_work::running_on(1), None, "nothing running now");
+        assert_eq!(irq_work::running_on(crate::config::MAX_CPUS), None);
+        0
+    });
+}
+
+/// Only lazy works wait for the timer interrupt: a work created not lazy raises its interrupt
+/// at once even while a timer is pending on its CPU. And a lazy work run by the timer
+/// interrupt's pass counts as one irq_work run of that CPU, like one run by the interrupt.
+#[test]
+fn a_work_not_lazy_runs_at_once_with_a_timer_pending_and_lazy_runs_are_counted() {
+    run(1, || {
+        use crate::time::Instant;
+        use crate::timer::{self, Action};
+        let p = crate::port::port();
+        let far = timer::arm(
+            Instant::from_ticks(p.now() + 10_000 * MS),
+            Action::Call(alloc::boxed::Box::new(|| {})),
+        );
+        let runs = || crate::cpu::snapshot(0).unwrap().irq_work_runs;
+        let r0 = runs();
+        let (eager, n) = counter_work("eager", false);
+        assert!(irq_work::queue(eager));
+        crate::fake::spin_for(std::time::Duration::from_millis(5));
+        assert_eq!(n.load(Ordering::Relaxed), 1, "ran without the timer");
+        assert_eq!(runs(), r0 + 1);
+        let (lazy, m) = counter_work("lazy-counted", true);
+        assert!(irq_work::queue(lazy));
+        let near = timer::arm(
+            Instant::from_ticks(p.now() + 2 * MS),
+            Action::Call(alloc::boxed::Box::new(|| {})),
+        );
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while m.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < end {
+            crate::fake::spin_for(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(m.load(Ordering::Relaxed), 1, "ran at the timer interrupt");
+        assert_eq!(runs(), r0 + 2, "the timer's pass counted its lazy run");
+        timer::cancel(near);
+        timer::cancel(far);
+        0
+    });
+}
+
+/// The storm bound counts passes *in a row*: a work that re-queues itself a few times (fewer
+/// than `IRQ_WORK_CHAIN`) in bursts well apart never has a pass put off, however many bursts
+/// there are, and its CPU reports no storm; a work that re-queues itself forever has passes put
+/// off, and its CPU names it as the storm's culprit (`storm_on`, for the watchdog).
+#[test]
+fn short_requeue_bursts_are_never_put_off_and_a_storm_names_its_work() {
+    run(2, || {
+        let chain = u64::from(crate::config::IRQ_WORK_CHAIN);
+        let left = Arc::new(AtomicU64::new(0));
+        let l = left.clone();
+        let burst = IrqWork::new(
+            "burst",
+            false,
+            Arc::new(move |me| {
+                if l.load(Ordering::Relaxed) > 0 {
+                    l.fetch_sub(1, Ordering::Relaxed);
+                    assert!(irq_work::queue(*me));
+                }
+            }),
+        )
+        .unwrap();
+        let deferred = || crate::cpu::snapshot(1).unwrap().irq_work_deferred;
+        let before = deferred();
+        assert_eq!(irq_work::storm_on(1), None, "no storm yet");
+        let per_burst = chain * 2 / 3;
+        for k in 1..=4 {
+            left.store(per_burst, Ordering::Relaxed);
+            assert_eq!(irq_work::queue_on(burst, 1), Ok(true));
+            assert!(wait_runs(burst, k * (per_burst + 1)));
+            irq_work::sync(burst).unwrap();
+            // Well past twice the storm delay: the next burst is a new chain.
+            sched::sleep(Duration::from_micros(
+                5 * crate::config::IRQ_WORK_STORM_DELAY_US,
+            ));
+        }
+        assert_eq!(burst.runs(), 4 * (per_burst + 1));
+        assert_eq!(deferred(), before, "no pass put off");
+        assert_eq!(irq_work::storm_on(1), None, "no storm");
+
+        use core::sync::atomic::AtomicBool;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let storm = IrqWork::new(
+            "storm",
+            false,
+            Arc::new(move |me| {
+                if !s.load(Ordering::Relaxed) {
+                    irq_work::queue(*me);
+                }
+            }),
+        )
+        .unwrap();
+        assert_eq!(irq_work::queue_on(storm, 1), Ok(true));
+        let found = super::util::wait_for(5000, || irq_work::storm_on(1).is_some());
+        stop.store(true, Ordering::Relaxed);
+        assert!(found, "a storm was reported");
+        assert!(deferred() > before);
+        assert_eq!(irq_work::storm_on(1), Some(storm.slot()));
+        assert_eq!(irq_work::slot_name(storm.slot()), "storm");
+        let idle = || storm.flags() & (PENDING | BUSY) == 0;
+        assert!(super::util::wait_for(5000, idle), "the storm ended");
+        0
+    });
+}
+
+/// With tracing on, `queue_on` behaves as without (queued on the CPU named, refused for a CPU
+/// that does not exist) and records the queueing and the irq_work SGI it sends, with the target
+/// CPU's bit as the SGI's target mask.
+#[test]
+fn a_traced_queue_on_queues_and_records_its_sgi_to_the_target_cpu() {
+    use crate::trace::{self, Class, Kind};
+    run(2, || {
+        let (w, n) = counter_work("traced-on", false);
+        trace::start(&[Class::IrqWork, Class::Irq], 4096).unwrap();
+        assert_eq!(irq_work::queue_on(w, 1), Ok(true));
+        assert_eq!(irq_work::queue_on(w, 9), Err(crate::Error::Invalid));
+        assert!(wait_runs(w, 1));
+        trace::stop();
+        irq_work::sync(w).unwrap();
+        assert_eq!(n.load(Ordering::Relaxed), 1);
+        assert_eq!(w.last_cpu(), Some(1));
+        let all: Vec<trace::Event> = trace::snapshot()
+            .into_iter()
+            .flat_map(|c| c.events)
+            .collect();
+        let named = trace::tag(trace::intern("traced-on"), w.slot() as u64);
+        assert!(
+            all.iter()
+                .any(|e| e.kind == Kind::IrqWorkQueue && e.a == named && e.b == 1),
+            "{all:?}"
+        );
+        let sgi = u64::from(crate::port::Sgi::IrqWork.id());
+        let sent: Vec<u64> = all
+            .iter()
+            .filter(|e| e.kind == Kind::SgiSend && e.a == sgi)
+            .map(|e| e.b)
+            .collect();
+        assert_eq!(sent, [1 << 1], "one irq_work SGI, to CPU 1: {all:?}");
+        0
+    });
+}
+
+/// CPU hotplug (seed 003's `CPU_DYING`): a work left pending on a CPU going offline runs there,
+/// in the CPU's last run; one queued there again by that run (after it, so the CPU never runs
+/// it) is run by the CPU that took it offline, once the CPU is gone. Neither run records trace
+/// events while tracing is stopped.
+#[test]
+fn works_left_on_a_dying_cpu_run_there_and_its_last_leftovers_run_on_the_offliner() {
+    use crate::trace::{self, Class, Kind};
+    use std::sync::Mutex;
+    run(2, || {
+        // Recording stopped, the irq_work class still selected.
+        trace::start(&[Class::IrqWork], 4096).unwrap();
+        trace::stop();
+        let cpus: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
+        let c2 = cpus.clone();
+        let w = IrqWork::new(
+            "dying",
+            true,
+            Arc::new(move |me| {
+                let mut c = c2.lock().unwrap();
+                c.push(crate::port::port().cpu_id());
+                if c.len() == 1 {
+                    assert!(irq_work::queue(*me));
+                }
+            }),
+        )
+        .unwrap();
+        // Lazy, with a far timer pending on CPU 1: it waits there.
+        let timer = Arc::new(Mutex::new(None));
+        let t2 = timer.clone();
+        let q = crate::kthread::create_on_cpu("dying-q", 1, move || {
+            let p = crate::port::port();
+            let id = crate::timer::arm(
+                crate::time::Instant::from_ticks(p.now() + 10_000 * MS),
+                crate::timer::Action::Call(alloc::boxed::Box::new(|| {})),
+            );
+            *t2.lock().unwrap() = Some(id);
+            i32::from(irq_work::queue(w))
+        })
+        .unwrap();
+        crate::kthread::wake_up_process(&q);
+        assert_eq!(super::util::join(&q), 1);
+        assert_eq!(w.runs(), 0, "waits for CPU 1's timer");
+        crate::hotplug::offline(1).unwrap();
+        assert!(super::util::wait_for(1000, || w.runs() == 2));
+        irq_work::sync(w).unwrap();
+        assert_eq!(
+            *cpus.lock().unwrap(),
+            [1, 0],
+            "the dying CPU ran it, then the offlining one ran what that run queued"
+        );
+        assert_eq!(w.flags() & (PENDING | BUSY), 0);
+        let traced: Vec<trace::Event> = trace::snapshot()
+            .into_iter()
+            .flat_map(|c| c.events)
+            .filter(|e| matches!(e.kind, Kind::IrqWorkStart | Kind::IrqWorkEnd))
+            .collect();
+        assert_eq!(traced, [], "recorded while tracing was stopped");
+        // (The timer moved to CPU 0 with its id.)
+        assert!(crate::timer::cancel(timer.lock().unwrap().take().unwrap()));
+        crate::hotplug::online(1).unwrap();
+        0
+    });
+}

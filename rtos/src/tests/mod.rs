@@ -9,6 +9,7 @@ mod fault;
 mod fdt;
 mod hotplug;
 mod irq_work;
+mod irq_work_core;
 mod kthread;
 mod kthread_worker;
 mod port;

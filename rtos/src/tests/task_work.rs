@@ -470,3 +470,122 @@ fn cancel_racing_run_never_both_take_a_work() {
 fn irq_work_runs(cpu: usize) -> u64 {
     crate::cpu::snapshot(cpu).map_or(0, |s| s.irq_work_runs)
 }
+
+/// A boundary crossed inside a callback does not start a nested run: a work that queues another
+/// (notifying) on its own thread and then sleeps finishes before the new work starts, which the
+/// run loop picks up after it.
+#[test]
+fn a_sleep_inside_a_callback_starts_no_nested_run() {
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-nested");
+        kthread::park(&t).unwrap();
+        let child = log.work("child");
+        let (l2, c2) = (log.clone(), child.clone());
+        let parent = TaskWork::new("parent", move |_| {
+            l2.push("parent-start");
+            let me = sched::current().unwrap();
+            add(&me, c2.clone(), Notify::Resume).unwrap();
+            // A kernel boundary, with the notify flag set.
+            sched::sleep(Duration::from_millis(2));
+            l2.push("parent-end");
+        });
+        add(t.thread(), parent, Notify::Resume).unwrap();
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 3));
+        assert_eq!(log.names(), ["parent-start", "parent-end", "child"]);
+        assert_eq!(log.tids(), [t.tid(); 3]);
+        kthread::stop(&t);
+        0
+    });
+}
+
+/// Only `Signal` interrupts the target with a reschedule SGI, and only when the target is
+/// running on another CPU: `SignalNoIpi` to a running thread and `Signal` to a parked one send
+/// none (the SGIs the adding thread sends, read from the trace, outside interrupt handlers).
+#[test]
+fn only_signal_to_a_thread_running_elsewhere_sends_an_sgi() {
+    use crate::trace::{self, Class, Kind};
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let go = Arc::new(AtomicBool::new(true));
+        let g2 = go.clone();
+        // Spins on CPU 1 without crossing a boundary while `go` is set, then sleeps or parks.
+        let t = kthread::create_on_cpu("tw-sgi-target", 1, move || {
+            while g2.load(Ordering::SeqCst) {
+                spin_for(Duration::from_micros(100));
+            }
+            while !kthread::should_stop() {
+                if kthread::should_park() {
+                    kthread::parkme();
+                    continue;
+                }
+                sched::sleep(Duration::from_millis(1));
+            }
+            0
+        })
+        .unwrap();
+        kthread::wake_up_process(&t);
+        assert!(wait_for(500, || t.state() == State::Running));
+        trace::start(&[Class::Irq, Class::Mark], 4096).unwrap();
+        // The adds, from a thread on CPU 0; the test's thread waits without a timer meanwhile.
+        let done = Arc::new(crate::wait::Completion::new());
+        let (d2, l2, g3, target) = (done.clone(), log.clone(), go.clone(), t.clone());
+        let adder = kthread::create_on_cpu("tw-sgi-adder", 0, move || {
+            let mut bad = 0;
+            trace::record(Kind::Mark, 1, 0);
+            bad += i32::from(add(target.thread(), l2.work("signal"), Notify::Signal).is_err());
+            trace::record(Kind::Mark, 2, 0);
+            bad += i32::from(add(target.thread(), l2.work("no-ipi"), Notify::SignalNoIpi).is_err());
+            trace::record(Kind::Mark, 3, 0);
+            g3.store(false, Ordering::SeqCst);
+            bad += i32::from(kthread::park(&target).is_err());
+            trace::record(Kind::Mark, 4, 0);
+            bad += i32::from(add(target.thread(), l2.work("parked"), Notify::Signal).is_err());
+            trace::record(Kind::Mark, 5, 0);
+            d2.complete();
+            bad
+        })
+        .unwrap();
+        kthread::wake_up_process(&adder);
+        done.wait();
+        assert_eq!(join(&adder), 0, "every add accepted");
+        trace::stop();
+        // The adder's events, outside interrupts: SGIs sent between each pair of marks.
+        let mut sent: Vec<(u64, u64)> = Vec::new();
+        for cpu in trace::snapshot() {
+            let (mut depth, mut window) = (0u32, 0);
+            for e in cpu.events {
+                match e.kind {
+                    Kind::IrqEnter => depth += 1,
+                    Kind::IrqExit => depth = depth.saturating_sub(1),
+                    Kind::Mark if e.tid == adder.tid() => window = e.a,
+                    Kind::SgiSend
+                        if e.tid == adder.tid()
+                            && depth == 0
+                            && e.a == u64::from(crate::port::Sgi::Resched.id()) =>
+                    {
+                        sent.push((window, e.b));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            sent.contains(&(1, 1 << 1)),
+            "Signal interrupted CPU 1: {sent:?}"
+        );
+        assert!(
+            sent.iter().all(|&(w, _)| w != 2),
+            "SignalNoIpi sent an SGI: {sent:?}"
+        );
+        assert!(
+            sent.iter().all(|&(w, _)| w != 4),
+            "Signal to a parked thread sent an SGI: {sent:?}"
+        );
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 3));
+        kthread::stop(&t);
+        0
+    });
+}

@@ -343,3 +343,51 @@ fn worker_threads_and_busy_works_name_their_owner() {
         0
     });
 }
+
+/// A workqueue's counts: works queued and not started (`queued`) and works waiting for their
+/// timer (`delayed`), over its workers, back to zero once they ran or were cancelled; and its
+/// debug form names it and its number of workers.
+#[test]
+fn queued_and_delayed_count_waiting_works_and_debug_names_the_queue() {
+    run(2, || {
+        let q = create_singlethread("wq-counts").unwrap();
+        assert_eq!(
+            alloc::format!("{q:?}"),
+            "Workqueue { name: \"wq-counts\", workers: 1 }"
+        );
+        let per_cpu = create("wq-counts-percpu").unwrap();
+        assert_eq!(
+            alloc::format!("{per_cpu:?}"),
+            "Workqueue { name: \"wq-counts-percpu\", workers: 2 }"
+        );
+        destroy(per_cpu).unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let r = release.clone();
+        let blocker = Work::new("blocker", move |_| {
+            while !r.load(Ordering::Acquire) {
+                sched::sleep(Duration::from_millis(1));
+            }
+        });
+        assert!(queue(&q, &blocker).unwrap());
+        assert!(wait_for(500, || blocker.state() == WorkState::Running));
+        assert_eq!(
+            (q.queued(), q.delayed()),
+            (0, 0),
+            "the running work is neither"
+        );
+        let (a, b) = (Work::new("a", |_| {}), Work::new("b", |_| {}));
+        assert!(queue(&q, &a).unwrap());
+        assert!(queue(&q, &b).unwrap());
+        let late = Work::new("late", |_| {});
+        assert!(queue_delayed(&q, &late, Duration::from_secs(10)).unwrap());
+        assert_eq!((q.queued(), q.delayed()), (2, 1));
+        assert!(wq::cancel_delayed_work_sync(&late));
+        assert_eq!(q.delayed(), 0, "cancelled");
+        release.store(true, Ordering::Release);
+        flush(&q);
+        assert_eq!((a.runs(), b.runs()), (1, 1));
+        assert_eq!((q.queued(), q.delayed()), (0, 0));
+        destroy(q).unwrap();
+        0
+    });
+}

@@ -5,22 +5,28 @@ use crate::sync::atomic::Ordering;
 use ::loom::sync::Arc;
 
 /// Two CPUs queue the same work while the target CPU's interrupt runs the list: the work is
-/// claimed at most once per run, its callback never runs twice for one claim, and once
-/// everything settles it is neither PENDING nor BUSY.
+/// claimed at most once per run, its callback never runs twice for one claim, a queueing that
+/// fails (the work was pending) is followed by a run that starts after it (nothing is lost when
+/// the claim races the end of a run), and once everything settles it is neither PENDING nor BUSY.
 #[test]
 fn loom_claim_vs_run() {
     ::loom::model(|| {
         let core = Arc::new(Core::<1, 1>::new());
-        let runs = Arc::new(::loom::sync::atomic::AtomicUsize::new(0));
+        // Runs started, counted outside loom's view: loom runs one thread at a time, so this
+        // reads in execution order without adding states to explore.
+        let runs = alloc::sync::Arc::new(core::sync::atomic::AtomicUsize::new(0));
         let queuers: alloc::vec::Vec<_> = (0..2)
             .map(|_| {
-                let c = core.clone();
+                let (c, r) = (core.clone(), runs.clone());
                 ::loom::thread::spawn(move || {
+                    // Runs started before this queueing: a failed claim means a run is still to
+                    // start.
+                    let before = r.load(Ordering::SeqCst);
                     if c.claim(0, 0) {
                         c.push(0, 0, false);
-                        1
+                        (1, None)
                     } else {
-                        0
+                        (0, Some(before))
                     }
                 })
             })
@@ -30,15 +36,23 @@ fn loom_claim_vs_run() {
         let c = core.clone();
         let irq = ::loom::thread::spawn(move || {
             c.run(0, false, |_| {
-                r.fetch_add(1, Ordering::Relaxed);
+                r.fetch_add(1, Ordering::SeqCst);
             })
         });
-        let claims: usize = queuers.into_iter().map(|t| t.join().unwrap()).sum();
+        let outcomes: alloc::vec::Vec<(usize, Option<usize>)> =
+            queuers.into_iter().map(|t| t.join().unwrap()).collect();
+        let claims: usize = outcomes.iter().map(|o| o.0).sum();
         let ran_in_irq = irq.join().unwrap();
         // Drain what is left, as the next interrupt would.
         let ran_after = core.run(0, false, |_| {
-            runs.fetch_add(1, Ordering::Relaxed);
+            runs.fetch_add(1, Ordering::SeqCst);
         });
+        for before in outcomes.iter().filter_map(|o| o.1) {
+            assert!(
+                runs.load(Ordering::SeqCst) > before,
+                "a queueing found the work pending, but no run started after it"
+            );
+        }
         assert_eq!(
             ran_in_irq + ran_after,
             claims,
