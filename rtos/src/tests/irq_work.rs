@@ -193,7 +193,13 @@ fn lazy_work_queued_on_another_cpu_runs_at_once_and_on_this_cpu_waits() {
         // timer interrupt on CPU 0 would run the lazy work.
         let done = Arc::new(crate::wait::Completion::new());
         let d = done.clone();
-        let t = crate::kthread::create_on_cpu("lazy-q", 0, move || {
+        // Above every other thread: no time slice (a timer interrupt) while it spins, even if
+        // kthreadd, which made it, has not gone back to sleep yet on a slow host.
+        let opts = crate::kthread::Options {
+            prio: Some(30),
+            cpu: Some(0),
+        };
+        let t = crate::kthread::create_with("lazy-q", opts, move || {
             let p = crate::port::port();
             let far = crate::time::Instant::from_ticks(p.now() + 10_000 * MS);
             let id = crate::timer::arm(

@@ -9,7 +9,7 @@ use crate::work::task_work::{Notify, TaskWork, add, cancel, cancel_func, list, p
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -176,29 +176,34 @@ fn notify_signal_wakes_an_interruptible_sleeper_promptly() {
 #[test]
 fn notify_signal_does_not_wake_an_uninterruptible_sleep() {
     run(2, || {
-        let log = Arc::new(Log::default());
-        let slept = Arc::new(AtomicBool::new(false));
-        let s2 = slept.clone();
+        // When the 150 ms sleep began and when the work ran (counter ticks; 0: not yet), so
+        // that a slow host, which may let the sleep end before this thread looks, cannot make
+        // a cut-short sleep and a full one look alike.
+        let began = Arc::new(AtomicU64::new(0));
+        let ran_at = Arc::new(AtomicU64::new(0));
+        let b2 = began.clone();
         let t = kthread::run("tw-signal-unint", move || {
+            b2.store(now(), Ordering::SeqCst);
             sched::sleep(Duration::from_millis(150));
-            s2.store(true, Ordering::SeqCst);
             while !kthread::should_stop() {
                 sched::sleep(Duration::from_millis(1));
             }
             0
         })
         .unwrap();
-        assert!(wait_for(100, || t.state() == State::Sleeping));
-        add(t.thread(), log.work("s"), Notify::Signal).unwrap();
-        sched::sleep(Duration::from_millis(40));
-        assert_eq!(log.len(), 0, "Signal cut an uninterruptible sleep short");
+        assert!(wait_for(1_000, || t.state() == State::Sleeping));
+        let r2 = ran_at.clone();
+        let w = TaskWork::new("s", move |_| r2.store(now(), Ordering::SeqCst));
+        add(t.thread(), w, Notify::Signal).unwrap();
         assert!(
-            wait_for(1_000, || log.len() == 1),
+            wait_for(5_000, || ran_at.load(Ordering::SeqCst) != 0),
             "ran when the sleep ended"
         );
+        let slept = ran_at.load(Ordering::SeqCst) - began.load(Ordering::SeqCst);
         assert!(
-            slept.load(Ordering::SeqCst),
-            "the full sleep happened first"
+            slept >= 150 * MS,
+            "Signal cut an uninterruptible sleep short: ran {} ms into it",
+            slept / MS
         );
         kthread::stop(&t);
         0
