@@ -239,8 +239,8 @@ fuzz *args:
     if [ -n "$coverage" ]; then
         # The input path: line reader, terminal detection and filter, tokenizer, arguments, language.
         cargo llvm-cov report -p shell --summary-only \
-            | grep -E '^(Filename|shell/src/(reader|term|detect|parse|args|session)\.rs|shell/src/script/)|^TOTAL' \
-            | sed 's|^.*/shell/src/|shell/src/|'
+            | grep -E '^((reader|term|detect|parse|args|session)\.rs|script/)' \
+            | awk 'BEGIN { print "input path file          regions  lines" } { printf "%-24s %7s %7s\n", $1, $4, $10 }'
     fi
 
 # Scope and settings in .cargo/mutants.toml; the equivalent mutants are argued in
