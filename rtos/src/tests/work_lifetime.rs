@@ -520,19 +520,24 @@ fn used_queue(name: &str, n: usize) -> Arc<wq::Workqueue> {
 }
 
 /// A work that queues itself on `q`'s CPU 1 in each of its first `n` runs and sleeps `slow` in
-/// each run once it has run `slow_from` times more than `base` says (`base` is set by the test
-/// when its destroy begins), so that the destroyer, on CPU 0, sees those runs end one by one.
+/// each run from its `slow_from`th run on, counted from the first run that sees `q` being
+/// destroyed if `from_destroy` (else from its first run), so that the destroyer, on CPU 0, sees
+/// those runs end one by one.
 fn slow_chain(
     q: &Arc<wq::Workqueue>,
     n: u64,
-    base: &Arc<AtomicU64>,
+    from_destroy: bool,
     slow_from: u64,
     slow: Duration,
 ) -> Arc<Work> {
     let slot: Arc<spin::Once<Arc<Work>>> = Arc::new(spin::Once::new());
-    let (q2, s2, base) = (q.clone(), slot.clone(), base.clone());
+    let (q2, s2) = (q.clone(), slot.clone());
+    let base = AtomicU64::new(if from_destroy { u64::MAX } else { 0 });
     let w = Work::new("slow-chain", move |me| {
-        if me.runs() >= base.load(Ordering::Acquire).saturating_add(slow_from) {
+        if base.load(Ordering::Relaxed) == u64::MAX && q2.is_dead() {
+            base.store(me.runs(), Ordering::Relaxed);
+        }
+        if me.runs() >= base.load(Ordering::Relaxed).saturating_add(slow_from) {
             sched::sleep(slow);
         }
         if me.runs() < n {
@@ -553,24 +558,21 @@ fn slow_chain(
 fn a_drain_counts_from_the_destroy_and_waits_for_the_last_run() {
     run(2, || {
         let q = used_queue("wq-used", 3_000);
-        let from_start = Arc::new(AtomicU64::new(0));
-        let w = slow_chain(&q, 20, &from_start, 0, Duration::from_millis(2));
+        let w = slow_chain(&q, 20, false, 0, Duration::from_millis(2));
         assert!(wq::queue_on(&q, 1, &w).unwrap());
         wq::destroy(q).unwrap();
         assert_eq!(w.runs(), 21, "the whole chain ran");
         assert_eq!((w.state(), w.owner()), (WorkState::Idle, None));
 
         let q = used_queue("wq-used-endless", 3_000);
-        let base = Arc::new(AtomicU64::new(u64::MAX));
         let w = slow_chain(
             &q,
             u64::MAX,
-            &base,
+            true,
             DRAIN_LIMIT - 10,
             Duration::from_millis(5),
         );
         assert!(wq::queue_on(&q, 1, &w).unwrap());
-        base.store(w.runs(), Ordering::Release);
         let left = wq::destroy(q).unwrap_err();
         assert!(Arc::ptr_eq(&left.chained[0], &w), "the chain was given up");
         assert_eq!(
