@@ -1172,16 +1172,20 @@ mod work {
 
     /// Two `mem --json` readings: every pool the same, the heap grown by less than `slack` bytes
     /// (tables finding their size, the shell's history; a leaked object a round would be more).
+    /// Timers within one: a sleeping thread of the script (`spawn sleeper`) re-arms its own
+    /// timer between naps, so a reading may fall between two of them (CI saw 1 and 2).
     fn same_pools(o: &Outcome, before: &serde_json::Value, after: &serde_json::Value, slack: i64) {
-        for pool in [
-            "stacks",
-            "threads",
-            "irq_work_slots",
-            "named_works",
-            "timers",
-        ] {
+        for pool in ["stacks", "threads", "irq_work_slots", "named_works"] {
             assert_eq!(before[pool], after[pool], "{pool}\n{}", show(o));
         }
+        let timers = |m: &serde_json::Value| m["timers"]["used"].as_i64().unwrap();
+        assert!(
+            (timers(after) - timers(before)).abs() <= 1,
+            "timers {} -> {}\n{}",
+            timers(before),
+            timers(after),
+            show(o)
+        );
         let used = |m: &serde_json::Value| m["heap"]["used"].as_i64().unwrap();
         let grew = used(after) - used(before);
         assert!(
@@ -1619,7 +1623,7 @@ mod bench {
         };
         let p = runner::profile::ProfileOpts {
             bench: "yield".into(),
-            iters: (20, 60),
+            iters: (50, 150),
             ..Default::default()
         };
         let prof = runner::profile::profile(Board::Virt, &opts, &p).unwrap();
@@ -1631,7 +1635,9 @@ mod bench {
         assert!(names.contains(&"bsp_context_switch"), "{names:?}");
         assert!(!names.iter().any(|n| n.starts_with("??")), "{names:?}");
         assert!((100.0..2000.0).contains(&prof.total), "{}", prof.total);
-        assert!(prof.per_cpu[0] > 0.99 * prof.total, "{:?}", prof.per_cpu);
+        // (The other CPUs: a few instructions an iteration of timer and idle work, which
+        // depends on real time while the shell waits.)
+        assert!(prof.per_cpu[0] > 0.8 * prof.total, "{:?}", prof.per_cpu);
         assert!(prof.rows[0].starts_with("yield"), "{:?}", prof.rows);
         let err = runner::profile::profile(
             Board::Virt,
