@@ -468,28 +468,30 @@ pub(super) fn create(ctx: &Ctx) -> Result<Vec<Row>, Error> {
 pub(super) fn cancel_work(ctx: &Ctx) -> Result<Vec<Row>, Error> {
     let wq = workqueue::create("bench-cancel")?;
     let (work, st) = stamping_work("bench-cancel", None);
-    workqueue::queue_on(&wq, ctx.cpu, &work)?;
-    workqueue::flush(&wq);
-    let _ = st.wait();
     let mut idle = Recorder::new("cancel-work/idle", ctx);
     let mut pending = Recorder::new("cancel-work/pending", ctx);
-    let mut result = Ok(());
-    for _ in 0..ctx.total() {
-        align();
-        let t0 = stamp();
-        let was = workqueue::cancel_work_sync(&work);
-        idle.add(t0, stamp());
+    // (In a closure so that the queue is destroyed whatever happens.)
+    let result = (|| -> Result<(), Error> {
         workqueue::queue_on(&wq, ctx.cpu, &work)?;
-        align();
-        let t0 = stamp();
-        let was_pending = workqueue::cancel_work_sync(&work);
-        pending.add(t0, stamp());
-        if was || !was_pending {
-            // (The worker ran it before the cancel: the measuring thread did not outrank it.)
-            result = Err(Error::Busy);
-            break;
+        workqueue::flush(&wq);
+        let _ = st.wait();
+        for _ in 0..ctx.total() {
+            align();
+            let t0 = stamp();
+            let was = workqueue::cancel_work_sync(&work);
+            idle.add(t0, stamp());
+            workqueue::queue_on(&wq, ctx.cpu, &work)?;
+            align();
+            let t0 = stamp();
+            let was_pending = workqueue::cancel_work_sync(&work);
+            pending.add(t0, stamp());
+            if was || !was_pending {
+                // (The worker ran it before the cancel: the measuring thread did not outrank it.)
+                return Err(Error::Busy);
+            }
         }
-    }
+        Ok(())
+    })();
     workqueue::destroy(wq).map_err(|_| Error::Busy)?;
     result.map(|()| vec![idle.row(), pending.row()])
 }
