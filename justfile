@@ -175,7 +175,7 @@ bench board="virt" *args:
 
 # Where one iteration of a bench row spends its instructions, by function: two runs (--iters
 # A,B, default 200,400) with every instruction logged, the difference per iteration.
-[doc("Profile a bench row by function: just profile yield [--iters A,B] [--top N] [--inlined].")]
+[doc("Profile a bench row by function: just profile yield [--iters A,B] [--top N] [--inlined] [--annotate FN].")]
 profile bench *args:
     @{{ runner }} profile {{ bench }} {{ args }}
 

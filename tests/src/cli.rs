@@ -76,12 +76,13 @@ usage:
       script and board, then `N passed, N failed, N skipped`; transcripts in target/check/BOARD/;
       --junit writes JUnit XML. A script's `# check:` front matter sets boards=, status=,
       timeout=, smp= or skip=<reason> (README: Test suites). Exits 1 if any failed
-  runner profile BENCH [virt|rpi4] [--iters A,B] [--top N] [--inlined] [--smp N] [--kernel PATH]
+  runner profile BENCH [virt|rpi4] [--iters A,B] [--top N] [--inlined] [--annotate FN] [--smp N] [--kernel PATH]
                  [--timeout SECS] [-- QEMU-ARGS...]
       where one iteration of the shell's `bench BENCH` spends its instructions: two runs under
       the bench's -icount with every instruction logged (one-insn-per-tb), --iters A and B
       (default 200,400); the difference per iteration, by function (ELF symbol; --inlined: the
-      innermost inlined source function), the --top (default 25) largest
+      innermost inlined source function), the --top (default 25) largest; --annotate FN also
+      lists FN's instructions (functions whose name contains FN) with their counts per iteration
   runner bench-check [--baseline FILE] [--current FILE]
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       above the baseline's (default bench/baseline.json), or a baseline row is missing
@@ -349,7 +350,14 @@ fn parse_profile(args: &[OsString]) -> Result<Cmd, String> {
         echo: false,
         ..ScriptOpts::default()
     };
-    let options = ["--iters", "--top", "--smp", "--kernel", "--timeout"];
+    let options = [
+        "--iters",
+        "--top",
+        "--annotate",
+        "--smp",
+        "--kernel",
+        "--timeout",
+    ];
     let help = walk_args(
         "profile",
         rest,
@@ -360,6 +368,12 @@ fn parse_profile(args: &[OsString]) -> Result<Cmd, String> {
             let v = v.unwrap_or_default();
             match name {
                 "--inlined" => profile.inlined = true,
+                "--annotate" => {
+                    if v.trim().is_empty() {
+                        return Err("--annotate wants (part of) a function's name".into());
+                    }
+                    profile.annotate = Some(v.trim().to_string());
+                }
                 "--iters" => {
                     let pair = v.split_once(',').and_then(|(a, b)| {
                         Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
@@ -1043,7 +1057,7 @@ mod tests {
             board,
             opts,
             profile,
-        }) = p("profile park rpi4 --iters 10,30 --top 5 --inlined --timeout 60")
+        }) = p("profile park rpi4 --iters 10,30 --top 5 --inlined --annotate park_me --timeout 60")
         else {
             panic!("profile parsed");
         };
@@ -1056,6 +1070,7 @@ mod tests {
                 iters: (10, 30),
                 top: 5,
                 inlined: true,
+                annotate: Some("park_me".into()),
             }
         );
         let Ok(Cmd::Profile { board, profile, .. }) = p("profile yield") else {
@@ -1070,6 +1085,7 @@ mod tests {
             "profile --top 3",
             "profile yield --iters 30,10",
             "profile yield --iters 0,10",
+            "profile yield --annotate",
             "profile yield --iters 10",
             "profile yield --top 0",
             "profile yield rpi4 --smp 2",

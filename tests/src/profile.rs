@@ -36,6 +36,10 @@ pub struct ProfileOpts {
     pub top: usize,
     /// Attribute to the innermost inlined function instead of the ELF symbol.
     pub inlined: bool,
+    /// Also list, address by address, the instructions of the functions whose name contains
+    /// this (`--annotate schedule_inner`): executions per iteration, source line and, when
+    /// `llvm-objdump` is installed, the instruction.
+    pub annotate: Option<String>,
 }
 
 impl Default for ProfileOpts {
@@ -45,6 +49,7 @@ impl Default for ProfileOpts {
             iters: (200, 400),
             top: 25,
             inlined: false,
+            annotate: None,
         }
     }
 }
@@ -158,6 +163,50 @@ pub fn attribute(
             .then_with(|| x.name.cmp(&y.name))
     });
     (v, total as f64 / it)
+}
+
+/// `(b - a) / iterations` at each address `keep` accepts, by address (addresses whose count
+/// did not change left out).
+pub fn per_address(
+    a: &Counts,
+    b: &Counts,
+    iterations: u32,
+    mut keep: impl FnMut(u64) -> bool,
+) -> Vec<(u64, f64)> {
+    let it = f64::from(iterations.max(1));
+    let mut pcs: Vec<u64> = a.at.keys().chain(b.at.keys()).copied().collect();
+    pcs.sort_unstable();
+    pcs.dedup();
+    pcs.into_iter()
+        .filter_map(|pc| {
+            let d = b.at.get(&pc).copied().unwrap_or(0) as i64
+                - a.at.get(&pc).copied().unwrap_or(0) as i64;
+            (d != 0 && keep(pc)).then(|| (pc, d as f64 / it))
+        })
+        .collect()
+}
+
+/// The instructions of `elf` from `start` to `end` (exclusive) as `llvm-objdump` prints them,
+/// by address; empty when it is not installed.
+fn disassembly(elf: &Path, start: u64, end: u64) -> HashMap<u64, String> {
+    let out = std::process::Command::new("llvm-objdump")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(format!("--start-address={start:#x}"))
+        .arg(format!("--stop-address={end:#x}"))
+        .arg(elf)
+        .output();
+    let Ok(out) = out else {
+        return HashMap::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (addr, insn) = l.trim_start().split_once(':')?;
+            let a = u64::from_str_radix(addr.trim(), 16).ok()?;
+            let insn = insn.trim();
+            (!insn.is_empty()).then(|| (a, insn.split_whitespace().collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
 }
 
 /// The table `runner profile` prints.
@@ -299,6 +348,8 @@ pub struct Profile {
     pub per_cpu: Vec<f64>,
     /// The row each run printed (`--iters A`, `--iters B`).
     pub rows: [String; 2],
+    /// With [`ProfileOpts::annotate`]: the listing of the functions it names.
+    pub annotated: Option<String>,
 }
 
 /// Profiles `p.bench` (see the module docs). `Err` says why it could not.
@@ -352,11 +403,56 @@ pub fn profile(board: Board, opts: &ScriptOpts, p: &ProfileOpts) -> Result<Profi
             (n as f64 - a.per_cpu.get(i).copied().unwrap_or(0) as f64) / f64::from(iterations)
         })
         .collect();
+    let annotated = p.annotate.as_deref().map(|want| {
+        let symbol_of = |pc: u64| match loader.find_symbol(pc) {
+            Some(s) => {
+                crate::symbolize::tidy_name(&addr2line::demangle_auto(s.into(), None)).to_string()
+            }
+            None => match labels.partition_point(|(a, _)| *a <= pc) {
+                0 => String::new(),
+                i => labels[i - 1].1.clone(),
+            },
+        };
+        let rows = per_address(&a, &b, iterations, |pc| symbol_of(pc).contains(want));
+        let insns = match (rows.first(), rows.last()) {
+            (Some(f), Some(l)) => disassembly(&elf, f.0, l.0 + 4),
+            _ => HashMap::new(),
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "\ninstructions of functions named `*{want}*`, per iteration:"
+        );
+        let mut func = String::new();
+        for (pc, n) in &rows {
+            let f = symbol_of(*pc);
+            if f != func {
+                let _ = writeln!(s, "  {f}:");
+                func = f;
+            }
+            let line = loader
+                .find_location(*pc)
+                .ok()
+                .flatten()
+                .map(|l| {
+                    let file = l.file.unwrap_or("?");
+                    let file = file.rsplit_once("/src/").map_or(file, |(_, f)| f);
+                    format!("{file}:{}", l.line.unwrap_or(0))
+                })
+                .unwrap_or_default();
+            let insn = insns.get(pc).map(String::as_str).unwrap_or("");
+            let _ = writeln!(s, "  {pc:#x} {n:>7.1}  {insn:<40} {line}");
+        }
+        let sum: f64 = rows.iter().map(|r| r.1).sum();
+        let _ = writeln!(s, "  {sum:.1} instructions per iteration in all");
+        s
+    });
     Ok(Profile {
         shares,
         total,
         per_cpu,
         rows: [row_a, row_b],
+        annotated,
     })
 }
 
@@ -394,6 +490,9 @@ pub fn run_profile(board: Board, opts: &ScriptOpts, p: &ProfileOpts) -> i32 {
         .collect();
     println!("  per CPU, per iteration: {}", cpus.join(", "));
     print!("{}", table(&prof.shares, prof.total, p.top));
+    if let Some(a) = &prof.annotated {
+        print!("{a}");
+    }
     0
 }
 
@@ -448,6 +547,10 @@ mod tests {
             ]
         );
         assert!((total - 3.9).abs() < 1e-9);
+        assert_eq!(
+            per_address(&a, &b, 100, |pc| pc != 0x24),
+            vec![(0x20, 1.5), (0x30, 1.0), (0x40, -0.1)]
+        );
         let t = table(&shares, total, 2);
         assert!(t.contains("       3.0   76.9%  f\n"), "{t}");
         assert!(t.contains("(1 more functions)"), "{t}");

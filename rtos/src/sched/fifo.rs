@@ -56,7 +56,12 @@ impl<T> Fifo<T> {
         }
         let i = (self.head + self.len) & self.mask();
         if let Some(slot) = self.slots.get_mut(i) {
-            *slot = Some(t);
+            // The slot is empty (entries are `head..head + len`, and `len` < capacity here):
+            // what `replace` returns is `None`, so nothing needs dropping (an assignment would
+            // test the old value for a drop on every push).
+            let old = slot.replace(t);
+            debug_assert!(old.is_none(), "fifo slot {i} in use");
+            core::mem::forget(old);
             self.len += 1;
         }
     }

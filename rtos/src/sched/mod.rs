@@ -56,7 +56,7 @@ pub use scheduler::{
 pub(crate) use scheduler::{bench_add_placeholders, bench_remove_placeholders};
 pub(crate) use scheduler::{
     create_thread, exit_current, prepare_to_sleep, resume_pending, set_allowed, set_current_state,
-    try_wake, wake_interruptible, with_current,
+    try_wake, wake_interruptible, wake_up_owned, with_current,
 };
 pub use sleep::{sleep, sleep_interruptible_until, sleep_until};
 pub use task_works::{TaskWork, TaskWorkFn};

@@ -150,6 +150,9 @@ static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 static ONLINE: AtomicU32 = AtomicU32::new(0);
 /// See [`possible_mask`].
 static POSSIBLE: AtomicU32 = AtomicU32::new(0);
+/// A time slice ([`SLICE_NS`]) in counter ticks, set by [`init_cpu`]: the switch path reads it
+/// instead of the counter frequency and a division.
+static SLICE_TICKS: AtomicU64 = AtomicU64::new(0);
 
 fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -> Thread {
     Thread {
@@ -198,6 +201,11 @@ fn new_thread(name: String, prio: u8, cpu: usize, allowed: u32, is_idle: bool) -
 pub fn init_cpu() {
     let p = port::port();
     let cpu = p.cpu_id();
+    // (A whole number of slices per second: one division, no 128-bit arithmetic.)
+    SLICE_TICKS.store(
+        p.ticks_per_second() / (crate::time::NS_PER_SEC / SLICE_NS),
+        Ordering::Relaxed,
+    );
     let idle = Arc::new(new_thread(format!("idle/{cpu}"), 0, cpu, 1 << cpu, true));
     idle.ran_since.store(p.now(), Ordering::Relaxed);
     {
@@ -418,27 +426,61 @@ pub(crate) fn exit_current() -> ! {
 
 /// Makes `t` runnable if its state is in `from`. Returns whether it did.
 pub(crate) fn try_wake(t: &Arc<Thread>, from: &[State]) -> bool {
-    try_wake_if(t, from, |_| true)
+    try_wake_if(Waking::Borrowed(t), states(from), |_| true)
 }
 
 /// Wakes `t` only from [`sleep_interruptible_until`] (not from [`sleep_until`], a completion or
 /// parked): what a signalling task_work add does. Returns whether it woke it.
 pub(crate) fn wake_interruptible(t: &Arc<Thread>) -> bool {
-    try_wake_if(t, &[State::Sleeping], |t| t.has_flag(flags::INTERRUPTIBLE))
+    try_wake_if(Waking::Borrowed(t), states(&[State::Sleeping]), |t| {
+        t.has_flag(flags::INTERRUPTIBLE)
+    })
 }
 
-/// [`try_wake`], when `cond` also holds (checked under `t`'s run-queue lock).
-fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) -> bool {
+/// A set of states, bit `s as u8` for each: one test where a slice would be a loop.
+fn states(from: &[State]) -> u8 {
+    from.iter().fold(0, |m, &s| m | 1 << s as u8)
+}
+
+/// The thread a wake-up is for: a reference (the run queue takes a clone if it queues it) or
+/// the caller's own reference (a wait queue's entry), which the run queue takes as it is: two
+/// atomic reference-count updates fewer on every completion and wait-queue wake-up.
+enum Waking<'a> {
+    Borrowed(&'a Arc<Thread>),
+    Owned(Arc<Thread>),
+}
+
+impl Waking<'_> {
+    #[inline(always)]
+    fn get(&self) -> &Arc<Thread> {
+        match self {
+            Waking::Borrowed(t) => t,
+            Waking::Owned(t) => t,
+        }
+    }
+    #[inline(always)]
+    fn into_arc(self) -> Arc<Thread> {
+        match self {
+            Waking::Borrowed(t) => t.clone(),
+            Waking::Owned(t) => t,
+        }
+    }
+}
+
+/// [`try_wake`], when `cond` also holds (checked under `t`'s run-queue lock); `from` is a set
+/// of states ([`states`]).
+fn try_wake_if(w: Waking<'_>, from: u8, cond: impl Fn(&Thread) -> bool) -> bool {
     let p = port::port();
     let saved = p.irq_save();
     let woke = loop {
+        let t = w.get();
         let c = t.cpu();
         let mut rq = CPUS[c].rq.lock_masked();
         if t.cpu() != c {
             continue;
         }
         let s = t.state();
-        if !from.contains(&s) || !cond(t) {
+        if from & (1 << s as u8) == 0 || !cond(t) {
             break false;
         }
         t.set_state(State::Ready);
@@ -461,10 +503,11 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
         if target != c {
             t.cpu.store(target, Ordering::Release);
             drop(rq);
-            enqueue_remote(t, target, p.cpu_id(), false);
+            enqueue_remote(w.into_arc(), target, p.cpu_id(), false);
         } else {
-            rq.enqueue(t.clone());
-            kick(&rq, target, t, p.cpu_id());
+            let prio = t.prio();
+            rq.enqueue(w.into_arc());
+            kick(&rq, target, prio, p.cpu_id());
         }
         break true;
     };
@@ -476,7 +519,7 @@ fn try_wake_if(t: &Arc<Thread>, from: &[State], cond: impl Fn(&Thread) -> bool) 
 /// Queues `t` (ready, on no queue, its `cpu` already `target`) on `target`, or on an online CPU if
 /// `target` went offline meanwhile (a wake-up that read the online mask just before it changed).
 /// `moving`: it comes from a dying CPU, already marked queued ([`die`]).
-fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize, moving: bool) {
+fn enqueue_remote(t: Arc<Thread>, mut target: usize, this_cpu: usize, moving: bool) {
     loop {
         let mut trq = CPUS[target].rq.lock_masked();
         if trq.dead {
@@ -485,12 +528,13 @@ fn enqueue_remote(t: &Arc<Thread>, mut target: usize, this_cpu: usize, moving: b
             t.cpu.store(target, Ordering::Release);
             continue;
         }
+        let prio = t.prio();
         if moving {
-            trq.enqueue_moved(t.clone());
+            trq.enqueue_moved(t);
         } else {
-            trq.enqueue(t.clone());
+            trq.enqueue(t);
         }
-        kick(&trq, target, t, this_cpu);
+        kick(&trq, target, prio, this_cpu);
         return;
     }
 }
@@ -563,10 +607,11 @@ fn select_cpu_unlocked(
 /// urgent and the running thread has no time slice yet (it started alone): rescheduling there
 /// puts the running thread at the back of its queue and arms the slice, so equal priorities
 /// share the CPU instead of the newcomer starving.
-fn kick(rq: &RunQueue, cpu: usize, t: &Thread, this_cpu: usize) {
-    let preempt = rq.current.as_ref().is_none_or(|cur| {
-        cur.is_idle || t.prio() > cur.prio() || (t.prio() == cur.prio() && !rq.slice)
-    });
+fn kick(rq: &RunQueue, cpu: usize, prio: u8, this_cpu: usize) {
+    let preempt = rq
+        .current
+        .as_ref()
+        .is_none_or(|cur| cur.is_idle || prio > cur.prio() || (prio == cur.prio() && !rq.slice));
     if preempt {
         CPUS[cpu].need_resched.store(true, Ordering::Release);
         if cpu != this_cpu {
@@ -617,8 +662,17 @@ pub(crate) fn note_current_for_trace() {
 
 /// Wakes a created (first start) or sleeping thread. Returns whether it changed its state.
 pub fn wake_up_process(t: &Arc<Thread>) -> bool {
-    try_wake(t, &[State::Created, State::Sleeping])
+    try_wake_if(Waking::Borrowed(t), WAKEABLE, |_| true)
 }
+
+/// [`wake_up_process`] of a reference the caller gives up (a wait queue's entry): the run
+/// queue keeps it instead of a clone.
+pub(crate) fn wake_up_owned(t: Arc<Thread>) -> bool {
+    try_wake_if(Waking::Owned(t), WAKEABLE, |_| true)
+}
+
+/// What [`wake_up_process`] wakes from.
+const WAKEABLE: u8 = 1 << State::Created as u8 | 1 << State::Sleeping as u8;
 
 /// Picks the next thread for this CPU and switches to it. Returns when the caller runs again.
 ///
@@ -685,10 +739,9 @@ fn schedule_inner(preempt: bool) -> bool {
     if slice || rq.slice {
         rq.slice = slice;
         // (A whole number of slices per second: one division, no 128-bit arithmetic.)
-        let per_sec = crate::time::NS_PER_SEC / SLICE_NS;
         timer::set_slice(
             cpu,
-            slice.then(|| Instant::from_ticks(now).add_ticks(p.ticks_per_second() / per_sec)),
+            slice.then(|| Instant::from_ticks(now).add_ticks(SLICE_TICKS.load(Ordering::Relaxed))),
         );
     }
     if Arc::ptr_eq(&next, &prev) {
@@ -981,7 +1034,7 @@ fn die(cpu: usize) -> ! {
             }
         };
         let Some((t, target)) = moved else { break };
-        enqueue_remote(&t, target, cpu, true);
+        enqueue_remote(t, target, cpu, true);
     }
     timer::set_slice(cpu, None);
     match DYING_HOOK.get() {
@@ -1007,7 +1060,7 @@ pub fn set_priority(t: &Arc<Thread>, prio: u8) {
             .store(prio.min(PRIORITIES as u8 - 1), Ordering::Relaxed);
         if t.on_rq.load(Ordering::Acquire) && rq.remove(t) {
             rq.enqueue(t.clone());
-            kick(&rq, c, t, p.cpu_id());
+            kick(&rq, c, t.prio(), p.cpu_id());
         } else if rq.current.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, t)) {
             // Lowered below a ready thread: let it go.
             if rq.highest_ready().is_some_and(|h| h > t.prio()) {

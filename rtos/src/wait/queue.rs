@@ -41,6 +41,8 @@ impl WaitQueue {
         deadline: Option<Instant>,
     ) -> Result<(), WaitError> {
         loop {
+            // The alarm's reference to this thread (a wait with a deadline); the queue keeps the
+            // one `prepare_to_sleep` returned.
             let me = {
                 let mut q = self.waiters.lock();
                 let done = if cond() {
@@ -63,13 +65,13 @@ impl WaitQueue {
                     drop(q);
                     return self.spin_wait(cond, deadline);
                 };
+                let alarm = deadline.map(|d| (d, me.clone()));
                 if !q.iter().any(|t| Arc::ptr_eq(t, &me)) {
-                    q.push_back(me.clone());
+                    q.push_back(me);
                 }
-                me
+                alarm
             };
-            let alarm = deadline.map(|d| timer::arm(d, timer::Action::Wake(me.clone())));
-            drop(me);
+            let alarm = me.map(|(d, me)| timer::arm(d, timer::Action::Wake(me)));
             sched::schedule();
             if let Some(id) = alarm {
                 timer::cancel(id);
@@ -99,7 +101,7 @@ impl WaitQueue {
         let t = self.waiters.lock().pop_front();
         match t {
             Some(t) => {
-                sched::wake_up_process(&t);
+                sched::wake_up_owned(t);
                 true
             }
             None => false,
@@ -126,7 +128,7 @@ impl WaitQueue {
                 }
             };
             let Some(t) = t else { return woke };
-            sched::wake_up_process(&t);
+            sched::wake_up_owned(t);
             woke += 1;
         }
     }
