@@ -179,6 +179,18 @@ bench board="virt" *args:
 profile bench *args:
     @{{ runner }} profile {{ bench }} {{ args }}
 
+# What the trace points cost while tracing is off: the suite on this image against the same
+# kernel with every trace point compiled out (feature trace-off); fails if a row is more than 2%
+# slower (the trace/ rows, which measure tracing itself, are left out).
+[doc("Trace points' cost with tracing off: the suite with and without them compiled in, each row within 2%.")]
+bench-trace-cost:
+    cargo build -q --release --target aarch64-unknown-none-softfloat -p qemu-virt --features trace-off
+    mkdir -p target/trace-off target/bench
+    cp target/aarch64-unknown-none-softfloat/release/qemu-virt target/trace-off/qemu-virt
+    @{{ runner }} bench --kernel target/trace-off/qemu-virt --out target/bench/virt-trace-off.json
+    @{{ runner }} bench --out target/bench/virt-trace-in.json
+    @{{ runner }} bench-check --baseline target/bench/virt-trace-off.json --current target/bench/virt-trace-in.json --tolerance 2 --ignore trace/
+
 # Fail if any row's median in target/bench/virt.json is >5% above bench/baseline.json.
 bench-check *args:
     @{{ runner }} bench-check "$@"

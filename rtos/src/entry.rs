@@ -69,7 +69,9 @@ pub fn idle_loop() -> ! {
 }
 
 /// This CPU's timer interrupt (interrupts masked): the due timers fire, a time slice that ended
-/// asks for a reschedule, and lazy irq_works run.
+/// asks for a reschedule, and lazy irq_works run. Inlined into the port's interrupt handler
+/// (its one caller there), with or without the trace points compiled in.
+#[inline(always)]
 pub fn timer_irq() {
     crate::fault::delay(crate::fault::Site::Timer);
     if timer::handle_irq() {

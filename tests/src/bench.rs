@@ -9,7 +9,10 @@
 //!
 //! `runner bench-check` compares a result with a baseline (`bench/baseline.json`, written on
 //! purpose by `just bench-baseline`): it fails (status 1) if any baseline row is missing or has a
-//! **median** more than [`TOLERANCE_PCT`]% above the baseline's.
+//! **median** more than [`TOLERANCE_PCT`]% (or `--tolerance PCT`) above the baseline's. Rows
+//! whose name starts with an `--ignore PREFIX` are left out (`just bench-trace-cost` compares
+//! the suite with the trace points compiled in against a build without them, 2%, leaving out
+//! the `trace/` rows, which measure tracing itself).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -339,9 +342,38 @@ impl std::fmt::Display for Regression {
     }
 }
 
+/// What `runner bench-check` compares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOpts {
+    /// The baseline result.
+    pub baseline: PathBuf,
+    /// The result to check.
+    pub current: PathBuf,
+    /// How much worse a median may be, in percent of the baseline's.
+    pub tolerance_pct: u64,
+    /// Rows whose name starts with one of these are not compared.
+    pub ignore: Vec<String>,
+}
+
+impl Default for CheckOpts {
+    fn default() -> Self {
+        Self {
+            baseline: PathBuf::from("bench/baseline.json"),
+            current: PathBuf::from("target/bench/virt.json"),
+            tolerance_pct: TOLERANCE_PCT,
+            ignore: Vec::new(),
+        }
+    }
+}
+
 /// Baseline rows whose median got more than [`TOLERANCE_PCT`]% worse in `current`, or that
 /// `current` lacks. Rows only in `current` are fine (new benchmarks).
 pub fn compare(baseline: &[Row], current: &[Row]) -> Vec<Regression> {
+    compare_within(baseline, current, TOLERANCE_PCT)
+}
+
+/// [`compare`] with a tolerance of `pct` percent.
+pub fn compare_within(baseline: &[Row], current: &[Row], pct: u64) -> Vec<Regression> {
     let now: BTreeMap<&str, &Row> = current.iter().map(|r| (r.name.as_str(), r)).collect();
     baseline
         .iter()
@@ -353,10 +385,10 @@ pub fn compare(baseline: &[Row], current: &[Row]) -> Vec<Regression> {
                     base,
                     now: None,
                 }),
-                // now > base * (1 + 5%), in integers.
+                // now > base * (1 + pct%), in integers.
                 Some(c)
                     if u128::from(c.ticks.median) * 100
-                        > u128::from(base) * u128::from(100 + TOLERANCE_PCT) =>
+                        > u128::from(base) * u128::from(100 + pct) =>
                 {
                     Some(Regression {
                         name: b.name.clone(),
@@ -550,28 +582,30 @@ fn load_rows(p: &Path) -> Result<Vec<Row>, String> {
 
 /// `runner bench-check`: 0 when no baseline row regressed, 1 otherwise, 2 when a file cannot be
 /// read.
-pub fn run_check(baseline: &Path, current: &Path) -> i32 {
-    let (base, now) = match (load_rows(baseline), load_rows(current)) {
+pub fn run_check(c: &CheckOpts) -> i32 {
+    let (mut base, now) = match (load_rows(&c.baseline), load_rows(&c.current)) {
         (Ok(b), Ok(c)) => (b, c),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("runner: bench-check: {e}");
             return crate::STATUS_USAGE;
         }
     };
-    let bad = compare(&base, &now);
+    base.retain(|r| !c.ignore.iter().any(|p| r.name.starts_with(p.as_str())));
+    let pct = c.tolerance_pct;
+    let bad = compare_within(&base, &now, pct);
     if bad.is_empty() {
         println!(
-            "bench-check: {} rows within {TOLERANCE_PCT}% of {} (median ticks)",
+            "bench-check: {} rows within {pct}% of {} (median ticks)",
             base.len(),
-            baseline.display()
+            c.baseline.display()
         );
         return 0;
     }
     eprintln!(
-        "bench-check: {} of {} rows more than {TOLERANCE_PCT}% worse than {} (median ticks):",
+        "bench-check: {} of {} rows more than {pct}% worse than {} (median ticks):",
         bad.len(),
         base.len(),
-        baseline.display()
+        c.baseline.display()
     );
     for r in &bad {
         eprintln!("  {r}");
@@ -682,6 +716,12 @@ mod tests {
         assert!(compare(&[base[0].clone(), base[2].clone()], &now).is_empty());
         // Faster is never a failure.
         assert!(compare(&[row("a", 100)], &[row("a", 1)]).is_empty());
+        // Another tolerance: +2% passes 2, +3% does not.
+        assert!(compare_within(&[row("a", 100)], &[row("a", 102)], 2).is_empty());
+        assert_eq!(
+            compare_within(&[row("a", 100)], &[row("a", 103)], 2)[0].now,
+            Some(103)
+        );
     }
 
     #[test]

@@ -83,9 +83,10 @@ usage:
       (default 200,400); the difference per iteration, by function (ELF symbol; --inlined: the
       innermost inlined source function), the --top (default 25) largest; --annotate FN also
       lists FN's instructions (functions whose name contains FN) with their counts per iteration
-  runner bench-check [--baseline FILE] [--current FILE]
+  runner bench-check [--baseline FILE] [--current FILE] [--tolerance PCT] [--ignore PREFIX]...
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
-      above the baseline's (default bench/baseline.json), or a baseline row is missing
+      (--tolerance) above the baseline's (default bench/baseline.json), or a baseline row is
+      missing; rows whose name starts with an --ignore PREFIX are not compared
 
 The board defaults to virt (image and push: rpi4). --smp (virt only, 1..=8) defaults to 4.
 --kernel skips the build and boots the given image (an ELF for virt, kernel8.img for rpi4).
@@ -150,10 +151,8 @@ pub enum Cmd {
     },
     /// `runner bench-check`.
     BenchCheck {
-        /// Baseline result.
-        baseline: PathBuf,
-        /// Result to check.
-        current: PathBuf,
+        /// What to compare, and how.
+        check: crate::bench::CheckOpts,
     },
     /// `runner trace`: a script run whose transcript's trace dump is exported.
     Trace {
@@ -790,8 +789,7 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut kernel = None;
     let mut out = None;
     let mut timeout = None;
-    let mut baseline = None;
-    let mut current = None;
+    let mut check = crate::bench::CheckOpts::default();
     let mut extra = Vec::new();
     let mut allow_missing_cpus = false;
     while let Some(a) = it.next() {
@@ -820,22 +818,27 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
         let allowed: &[&str] = if sub == "bench" {
             &["--kernel", "--out", "--timeout"]
         } else {
-            &["--baseline", "--current"]
+            &["--baseline", "--current", "--tolerance", "--ignore"]
         };
         let (name, v) = option_value(sub, &s, allowed, &mut it)?;
         match name.as_str() {
             "--kernel" => kernel = Some(PathBuf::from(v)),
             "--out" => out = Some(PathBuf::from(v)),
             "--timeout" => timeout = Some(parse_timeout(&v.to_string_lossy())?),
-            "--baseline" => baseline = Some(PathBuf::from(v)),
-            _ => current = Some(PathBuf::from(v)),
+            "--baseline" => check.baseline = PathBuf::from(v),
+            "--tolerance" => {
+                let v = v.to_string_lossy();
+                check.tolerance_pct =
+                    v.parse().ok().filter(|&n| n <= 100).ok_or_else(|| {
+                        format!("--tolerance wants a percentage 0..=100, not `{v}`")
+                    })?
+            }
+            "--ignore" => check.ignore.push(v.to_string_lossy().into_owned()),
+            _ => check.current = PathBuf::from(v),
         }
     }
     if sub == "bench-check" {
-        return Ok(Cmd::BenchCheck {
-            baseline: baseline.unwrap_or_else(|| PathBuf::from("bench/baseline.json")),
-            current: current.unwrap_or_else(|| PathBuf::from("target/bench/virt.json")),
-        });
+        return Ok(Cmd::BenchCheck { check });
     }
     let opts = ScriptOpts {
         timeout: timeout.unwrap_or(crate::bench::BENCH_TIMEOUT),
@@ -1112,23 +1115,35 @@ mod tests {
         assert_eq!(out, Some(PathBuf::from("o.json")));
         assert_eq!(opts.timeout, Duration::from_secs(9));
         assert_eq!(opts.extra_args, ["-d", "int"]);
-        let Ok(Cmd::BenchCheck { baseline, current }) = p("bench-check") else {
+        let Ok(Cmd::BenchCheck { check }) = p("bench-check") else {
             panic!()
         };
-        assert_eq!(baseline, PathBuf::from("bench/baseline.json"));
-        assert_eq!(current, PathBuf::from("target/bench/virt.json"));
-        let Ok(Cmd::BenchCheck { baseline, current }) =
-            p("bench-check --baseline=b.json --current c.json")
-        else {
+        assert_eq!(check, crate::bench::CheckOpts::default());
+        assert_eq!(check.baseline, PathBuf::from("bench/baseline.json"));
+        assert_eq!(check.current, PathBuf::from("target/bench/virt.json"));
+        assert_eq!(check.tolerance_pct, 5);
+        let Ok(Cmd::BenchCheck { check }) = p(
+            "bench-check --baseline=b.json --current c.json --tolerance 2 --ignore trace/ --ignore boot",
+        ) else {
             panic!()
         };
-        assert_eq!((baseline, current), ("b.json".into(), "c.json".into()));
+        assert_eq!(
+            check,
+            crate::bench::CheckOpts {
+                baseline: "b.json".into(),
+                current: "c.json".into(),
+                tolerance_pct: 2,
+                ignore: vec!["trace/".into(), "boot".into()],
+            }
+        );
         for (line, why) in [
             ("bench pi5", "unknown board"),
             ("bench virt extra", "unexpected argument"),
             ("bench --smp 2", "does not take option"),
             ("bench-check virt", "unexpected argument"),
             ("bench-check --out x", "does not take option"),
+            ("bench-check --tolerance x", "percentage"),
+            ("bench-check --tolerance 101", "percentage"),
             ("bench --out", "needs a value"),
         ] {
             let e = p(line).expect_err(line);

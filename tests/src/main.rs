@@ -88,9 +88,7 @@ fn main() -> ExitCode {
             profile,
         } => code(runner::profile::run_profile(board, &opts, &profile)),
         Cmd::Check { opts } => code(runner::check::run_check(&opts)),
-        Cmd::BenchCheck { baseline, current } => {
-            code(runner::bench::run_check(&baseline, &current))
-        }
+        Cmd::BenchCheck { check } => code(runner::bench::run_check(&check)),
         Cmd::Trace {
             source,
             board,

@@ -896,7 +896,8 @@ pub fn resume_boundary() {
 }
 
 /// The preemption point on the way out of an interrupt ([`crate::entry::irq_exit`], interrupts
-/// masked).
+/// masked). Inlined into the interrupt path ([`crate::entry::irq_exit`], its one caller).
+#[inline(always)]
 pub fn preempt_irq() {
     let p = port::port();
     let cpu = p.cpu_id();

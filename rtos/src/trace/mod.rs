@@ -357,10 +357,11 @@ pub fn set_start_hook(f: fn()) {
     START_HOOK.call_once(|| f);
 }
 
-/// Whether tracing is on: what every trace point checks first.
+/// Whether tracing is on: what every trace point checks first. Always false when the
+/// `trace-off` feature compiled the trace points out (to measure their cost).
 #[inline(always)]
 pub fn on() -> bool {
-    ON.load(Ordering::Relaxed)
+    !cfg!(feature = "trace-off") && ON.load(Ordering::Relaxed)
 }
 
 /// The largest ring size [`start`] takes, in events per CPU.
