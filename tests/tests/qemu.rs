@@ -1624,6 +1624,7 @@ mod bench {
         let p = runner::profile::ProfileOpts {
             bench: "yield".into(),
             iters: (50, 150),
+            annotate: Some("schedule_inner".into()),
             ..Default::default()
         };
         let prof = runner::profile::profile(Board::Virt, &opts, &p).unwrap();
@@ -1639,6 +1640,20 @@ mod bench {
         // depends on real time while the shell waits.)
         assert!(prof.per_cpu[0] > 0.8 * prof.total, "{:?}", prof.per_cpu);
         assert!(prof.rows[0].starts_with("yield"), "{:?}", prof.rows);
+        // --annotate: the function's instructions, which add up to its share.
+        let a = prof.annotated.as_deref().expect("asked to annotate");
+        assert!(
+            a.contains("  rtos::sched::scheduler::schedule_inner:\n"),
+            "{a}"
+        );
+        assert!(a.contains("sched/scheduler.rs:"), "{a}");
+        let sum: f64 = a
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("a total line");
+        assert!((sum - prof.shares[0].per_iter).abs() < 0.5, "{sum} vs {a}");
         let err = runner::profile::profile(
             Board::Virt,
             &opts,
