@@ -17,17 +17,23 @@ use core::ops::{Deref, DerefMut};
 ///
 /// Taking it from an interrupt handler while the same CPU holds it in thread context cannot
 /// happen: the holder runs with interrupts masked. Waiters spin with interrupts masked too,
-/// which keeps critical sections short by construction. Ticket-based, so waiters are served in
-/// FIFO order across CPUs. Before a port is installed (early boot, single CPU) it only locks.
+/// which keeps critical sections short by construction. Before a port is installed (early boot,
+/// single CPU) it only locks.
+///
+/// A test-and-set lock (`spin`'s `SpinMutex`), as Zephyr's `k_spinlock` and NuttX's spinlocks
+/// are by default: taking it free is one exclusive load and store, giving it back one release
+/// store. Waiters are not served in arrival order, which the kernel's short critical sections
+/// do not need (a ticket lock's order cost 10 more instructions per lock and unlock, on every
+/// switch, wake-up and wait).
 pub struct IrqSpinLock<T> {
-    inner: spin::mutex::TicketMutex<T>,
+    inner: spin::mutex::SpinMutex<T>,
 }
 
 impl<T> IrqSpinLock<T> {
     /// A new unlocked lock around `value`.
     pub const fn new(value: T) -> Self {
         Self {
-            inner: spin::mutex::TicketMutex::new(value),
+            inner: spin::mutex::SpinMutex::new(value),
         }
     }
 
@@ -35,13 +41,9 @@ impl<T> IrqSpinLock<T> {
     #[inline]
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
         let saved = try_port().map(|p| p.irq_save());
-        if self.inner.is_locked() {
-            Self::wait_while_locked(&self.inner);
-        }
         IrqSpinGuard {
-            // Free a moment ago: a ticket, and at most a short spin if another CPU came first.
-            guard: Some(self.inner.lock()),
-            saved,
+            guard: self.take(),
+            _saved: Restore(saved),
         }
     }
 
@@ -51,22 +53,34 @@ impl<T> IrqSpinLock<T> {
     /// handler on this CPU that takes the same lock.
     #[inline]
     pub(crate) fn lock_masked(&self) -> IrqSpinGuard<'_, T> {
-        if self.inner.is_locked() {
-            Self::wait_while_locked(&self.inner);
-        }
         IrqSpinGuard {
-            guard: Some(self.inner.lock()),
-            saved: None,
+            guard: self.take(),
+            _saved: Restore(None),
         }
     }
 
-    /// While another CPU holds the lock, wait through [`crate::port::relax`]. Out of line and
-    /// cold: the uncontended path pays two loads for it, not a call in its loop.
+    /// One attempt inline (free: an exclusive load and store); a held lock is waited for out
+    /// of line.
+    #[inline(always)]
+    fn take(&self) -> spin::mutex::SpinMutexGuard<'_, T> {
+        match self.inner.try_lock_weak() {
+            Some(g) => g,
+            None => Self::wait_and_take(&self.inner),
+        }
+    }
+
+    /// While another CPU holds the lock, wait through [`crate::port::relax`], then try again.
+    /// Out of line and cold: the uncontended path pays nothing for it.
     #[cold]
     #[inline(never)]
-    fn wait_while_locked(inner: &spin::mutex::TicketMutex<T>) {
-        while inner.is_locked() {
-            crate::port::relax();
+    fn wait_and_take(inner: &spin::mutex::SpinMutex<T>) -> spin::mutex::SpinMutexGuard<'_, T> {
+        loop {
+            while inner.is_locked() {
+                crate::port::relax();
+            }
+            if let Some(g) = inner.try_lock_weak() {
+                return g;
+            }
         }
     }
 
@@ -75,8 +89,8 @@ impl<T> IrqSpinLock<T> {
         let saved = try_port().map(|p| p.irq_save());
         match self.inner.try_lock() {
             Some(guard) => Some(IrqSpinGuard {
-                guard: Some(guard),
-                saved,
+                guard,
+                _saved: Restore(saved),
             }),
             None => {
                 restore(saved);
@@ -148,29 +162,36 @@ fn restore(saved: Option<IrqState>) {
     }
 }
 
-/// Holds an [`IrqSpinLock`]; unlocks, then restores the interrupt state, when dropped.
+/// Holds an [`IrqSpinLock`]; unlocks, then restores the interrupt state, when dropped (fields
+/// drop in order: the lock's guard first, so an interrupt taken right after the unmask finds the
+/// lock free).
 pub struct IrqSpinGuard<'a, T> {
-    guard: Option<spin::mutex::TicketMutexGuard<'a, T>>,
-    saved: Option<IrqState>,
+    guard: spin::mutex::SpinMutexGuard<'a, T>,
+    _saved: Restore,
+}
+
+/// The interrupt state an [`IrqSpinGuard`] restores when it drops (none for
+/// [`IrqSpinLock::lock_masked`]).
+struct Restore(Option<IrqState>);
+
+impl Drop for Restore {
+    #[inline]
+    fn drop(&mut self) {
+        restore(self.0);
+    }
 }
 
 impl<T> Deref for IrqSpinGuard<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
-        self.guard.as_ref().expect("guard present until drop")
+        &self.guard
     }
 }
 
 impl<T> DerefMut for IrqSpinGuard<'_, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().expect("guard present until drop")
-    }
-}
-
-impl<T> Drop for IrqSpinGuard<'_, T> {
-    fn drop(&mut self) {
-        // Unlock first, then unmask: an interrupt taken right after must find the lock free.
-        drop(self.guard.take());
-        restore(self.saved);
+        &mut self.guard
     }
 }

@@ -40,8 +40,8 @@ fn try_lock_fails_while_held_and_restores_state() {
 fn lock_excludes_across_threads() {
     fake::install();
     let counter = std::sync::Arc::new(IrqSpinLock::new(0u64));
-    // Yield between rounds: a ticket lock whose next holder the host OS has descheduled stalls
-    // everyone (a convoy), which on a loaded 2-core machine turns seconds into minutes.
+    // Yield between rounds: a holder the host OS has descheduled makes the others spin through
+    // their time slices, which on a loaded 2-core machine turns seconds into minutes.
     let threads: Vec<_> = (0..3)
         .map(|_| {
             let c = counter.clone();
