@@ -38,6 +38,8 @@ pub fn init_cpu() {
     // on its lists by an offline that timed out run now.)
     timer::take_back(cpu);
     irq_work::run_pending(true);
+    // (Online again: `hotplug::online` may be waiting for it.)
+    crate::hotplug::notify();
 }
 
 /// CPU hotplug, on the CPU going offline once the scheduler moved its threads away (interrupts
@@ -60,6 +62,8 @@ fn cpu_dying(cpu: usize) -> ! {
         s.set_offline();
     }
     sched::cpu_dead(cpu);
+    // (Dead: `hotplug::offline` may be waiting for it; the wake-up takes only other CPUs' locks.)
+    crate::hotplug::notify();
     p.cpu_off()
 }
 
@@ -107,6 +111,7 @@ pub fn sgi(sgi: Sgi) {
             if let Some(s) = stats {
                 s.quiesce();
             }
+            crate::hotplug::notify_quiesced();
         }
         Sgi::Halt => {}
     }

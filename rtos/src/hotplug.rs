@@ -26,6 +26,11 @@
 //! path with its GIC interface and timer, takes its timers back, and its per-CPU kthreads and
 //! workers are re-bound and unparked.
 //!
+//! The waits for the CPU to leave, for the grace period and for the CPU to come back sleep on
+//! one wait queue, woken by the CPU itself at each of those moments ([`crate::entry`] calls
+//! [`notify`] and [`notify_quiesced`]), as Linux's `cpuhp` waits on completions; they once
+//! looked every millisecond, which made a round trip about 2 ms, almost all of it waiting.
+//!
 //! One hotplug operation runs at a time. Queueing on an offline CPU is refused by the callers
 //! that name CPUs (`irq_work::queue_on` gives [`Error::Invalid`], as do `kthread` binding calls).
 
@@ -34,15 +39,41 @@ use crate::error::Error;
 use crate::kthread::{self, KThread};
 use crate::sched;
 use crate::time::{Duration, Instant};
-use crate::wait::Mutex;
+use crate::wait::{Mutex, WaitQueue};
 use crate::work::irq_work;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// How long [`offline`] waits for the per-CPU kthreads to park (one deadline for all of them).
 pub const PARK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long [`offline`] waits for the CPU to leave, and [`online`] for it to come back.
 pub const CPU_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often those waits look.
+/// How long [`online`] sleeps between attempts to start a CPU the port says is still powering
+/// off, after the first [`ON_SPINS`] attempts (which only yield).
 const POLL: Duration = Duration::from_millis(1);
+/// Attempts to start a CPU still powering off that only yield: it is a few hundred instructions
+/// from off when the thread that took it offline is woken.
+const ON_SPINS: u32 = 100;
+
+/// Where [`offline`] and [`online`] wait for a CPU to leave, to come back, or for the grace
+/// period's interrupts.
+static EVENTS: WaitQueue = WaitQueue::new();
+/// A grace period is being waited for: only then does each CPU's reschedule SGI wake [`EVENTS`].
+static IN_GRACE: AtomicBool = AtomicBool::new(false);
+
+/// A CPU left (it is dead, [`sched::is_dead`]) or came online: wakes a hotplug operation
+/// waiting for it. Called by [`crate::entry`] on that CPU, interrupts masked.
+pub(crate) fn notify() {
+    EVENTS.wake_all();
+}
+
+/// This CPU took a reschedule SGI (its quiescent count moved): wakes a grace period waiting for
+/// it. One load when none is. Called by [`crate::entry`], interrupts masked.
+#[inline]
+pub(crate) fn notify_quiesced() {
+    if IN_GRACE.load(Ordering::Acquire) {
+        EVENTS.wake_all();
+    }
+}
 
 /// One hotplug operation at a time.
 static LOCK: Mutex<()> = Mutex::new(());
@@ -137,14 +168,17 @@ fn grace_period() -> Result<(), HotplugError> {
             *b = s.quiesced();
         }
     }
+    IN_GRACE.store(true, Ordering::SeqCst);
     sched::send_sgi(crate::port::Sgi::Resched, online);
-    wait_until(|| {
+    let r = wait_until(|| {
         (0..MAX_CPUS).all(|c| {
             online & (1 << c) == 0
                 || !is_online(c)
                 || crate::cpu::stats(c).is_some_and(|s| s.quiesced() != before[c])
         })
-    })
+    });
+    IN_GRACE.store(false, Ordering::Release);
+    r
 }
 
 /// Brings `cpu` back online (see the module documentation). Returns once it runs threads again
@@ -159,11 +193,17 @@ pub fn online(cpu: usize) -> Result<(), HotplugError> {
     }
     let p = crate::port::port();
     let deadline = Instant::after(CPU_TIMEOUT);
-    loop {
+    for attempt in 0.. {
         match p.cpu_on(cpu) {
             Ok(()) => break,
             // (Still finishing its power-off.)
-            Err(Error::Busy) if !deadline.has_passed() => sched::sleep(POLL),
+            Err(Error::Busy) if !deadline.has_passed() => {
+                if attempt < ON_SPINS {
+                    sched::yield_now();
+                } else {
+                    sched::sleep(POLL);
+                }
+            }
             Err(e) => return Err(HotplugError::Port(e)),
         }
     }
@@ -176,14 +216,9 @@ pub fn online(cpu: usize) -> Result<(), HotplugError> {
     Ok(())
 }
 
-/// Polls `done` until it holds or [`CPU_TIMEOUT`] passes.
+/// Sleeps on [`EVENTS`] until `done` holds or [`CPU_TIMEOUT`] passes.
 fn wait_until(done: impl Fn() -> bool) -> Result<(), HotplugError> {
-    let deadline = Instant::after(CPU_TIMEOUT);
-    while !done() {
-        if deadline.has_passed() {
-            return Err(HotplugError::TimedOut);
-        }
-        sched::sleep(POLL);
-    }
-    Ok(())
+    EVENTS
+        .wait_event(done, Some(Instant::after(CPU_TIMEOUT)))
+        .map_err(|_| HotplugError::TimedOut)
 }
