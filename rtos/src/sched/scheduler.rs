@@ -890,7 +890,7 @@ fn run_resume_hook() {
 
 /// A kernel boundary of the calling thread: if it was notified, the resume hook runs now.
 pub fn resume_boundary() {
-    if with_current(|t| resume_pending(Some(t))).unwrap_or(false) {
+    if thread::any_notified() && with_current(|t| resume_pending(Some(t))).unwrap_or(false) {
         run_resume_hook();
     }
 }
@@ -909,7 +909,8 @@ pub fn preempt_irq() {
     let notified = if pc.need_resched.load(Ordering::Acquire) && pc.up.load(Ordering::Relaxed) {
         schedule_inner(true)
     } else {
-        with_current(|t| resume_pending(Some(t))).unwrap_or(false)
+        // (No thread notified at all, the common case: no look at this one.)
+        thread::any_notified() && with_current(|t| resume_pending(Some(t))).unwrap_or(false)
     };
     if notified {
         p.irq_enable();

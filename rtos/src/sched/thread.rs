@@ -12,6 +12,18 @@ use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 
+/// How many threads have their `notify_resume` flag set, at least: incremented before a flag is
+/// set and decremented after it is cleared, so it is never below the true count. The way out of
+/// an interrupt looks at the interrupted thread's flag (under its run-queue lock) only when this
+/// is not zero: one load on every interrupt instead.
+static NOTIFIED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether some thread may have its `notify_resume` flag set (false: none has).
+#[inline(always)]
+pub(crate) fn any_notified() -> bool {
+    NOTIFIED.load(Ordering::Acquire) != 0
+}
+
 /// Thread id: unique for the life of the system, never reused.
 pub type Tid = u32;
 
@@ -126,7 +138,9 @@ pub struct Thread {
     /// Queued task works (see [`crate::work::task_work`]).
     pub(crate) task_works: IrqSpinLock<TaskWorks>,
     /// A notifying task_work add asked the thread to run its works at its next kernel boundary
-    /// (Linux's `TIF_NOTIFY_RESUME`): the scheduler calls its resume hook there.
+    /// (Linux's `TIF_NOTIFY_RESUME`): the scheduler calls its resume hook there. Set and cleared
+    /// through [`Thread::set_notify`] and [`Thread::clear_notify`], which keep [`any_notified`]
+    /// true while it is set.
     pub(crate) notify_resume: AtomicBool,
     /// The thread is inside its task_work run loop (boundaries crossed by a callback skip it).
     pub(crate) task_work_running: AtomicBool,
@@ -207,6 +221,20 @@ impl Thread {
     pub(crate) fn clear_flag(&self, f: u32) {
         self.flags.fetch_and(!f, Ordering::AcqRel);
     }
+    /// Sets the notify-resume flag ([`any_notified`] counts it first).
+    pub(crate) fn set_notify(&self) {
+        NOTIFIED.fetch_add(1, Ordering::AcqRel);
+        if self.notify_resume.swap(true, Ordering::AcqRel) {
+            // Already set (and counted).
+            NOTIFIED.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    /// Clears the notify-resume flag (and then its count).
+    pub(crate) fn clear_notify(&self) {
+        if self.notify_resume.swap(false, Ordering::AcqRel) {
+            NOTIFIED.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
     /// Whether this is a CPU's idle thread (its boot context; it never sleeps).
     pub fn is_idle(&self) -> bool {
         self.is_idle
@@ -262,5 +290,14 @@ impl Thread {
 impl core::fmt::Debug for Thread {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Thread({} {:?} {:?})", self.tid, self.name, self.state())
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // A thread that ended with its flag set no longer counts.
+        if *self.notify_resume.get_mut() {
+            NOTIFIED.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }

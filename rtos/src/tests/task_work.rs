@@ -594,3 +594,30 @@ fn only_signal_to_a_thread_running_elsewhere_sends_an_sgi() {
         0
     });
 }
+
+#[test]
+fn a_set_notify_flag_is_always_counted_and_the_count_balances() {
+    // The way out of an interrupt only looks at the interrupted thread's flag while some flag
+    // is counted: a flag set but not counted would be missed at every interrupt exit.
+    run(2, || {
+        let log = Arc::new(Log::default());
+        let t = sleeper("tw-count");
+        kthread::park(&t).unwrap();
+        add(t.thread(), log.work("c"), Notify::Resume).unwrap();
+        assert!(t.thread().notify_resume.load(Ordering::Acquire));
+        assert!(sched::thread::any_notified(), "a set flag is counted");
+        // Setting it again counts nothing more: two clears would otherwise leave the count
+        // short of a third thread's flag.
+        t.thread().set_notify();
+        t.thread().clear_notify();
+        assert!(!t.thread().notify_resume.load(Ordering::Acquire));
+        t.thread().clear_notify();
+        t.thread().set_notify();
+        assert!(sched::thread::any_notified(), "set again: counted again");
+        kthread::unpark(&t);
+        assert!(wait_for(500, || log.len() == 1), "ran after unpark");
+        assert!(!t.thread().notify_resume.load(Ordering::Acquire));
+        kthread::stop(&t);
+        0
+    });
+}

@@ -141,12 +141,12 @@ pub fn add(t: &Arc<Thread>, work: Arc<TaskWork>, notify: Notify) -> Result<(), E
     account::count(WorkKind::TaskWork, Event::Submitted);
     match notify {
         Notify::None => {}
-        Notify::Resume => t.notify_resume.store(true, Ordering::Release),
+        Notify::Resume => t.set_notify(),
         Notify::NmiCurrent => raise_nmi_notify(t)?,
         Notify::Signal | Notify::SignalNoIpi => {
             // The flag before the wake: a thread about to sleep interruptibly either is seen
             // asleep by the wake (under its run-queue lock) or sees the flag and does not sleep.
-            t.notify_resume.store(true, Ordering::Release);
+            t.set_notify();
             sched::wake_interruptible(t);
             if notify == Notify::Signal && !own {
                 kick_if_running_elsewhere(t);
@@ -197,7 +197,7 @@ fn make_nmi_works(cpu: usize) -> Result<crate::work::irq_work::IrqWork, Error> {
                 false,
                 alloc::sync::Arc::new(|_: &IrqWork| {
                     if let Some(t) = sched::current() {
-                        t.notify_resume.store(true, Ordering::Release);
+                        t.set_notify();
                     }
                 }),
             )?);
@@ -209,7 +209,7 @@ fn make_nmi_works(cpu: usize) -> Result<crate::work::irq_work::IrqWork, Error> {
 /// Under loom (which models only the lock-free cores, never this path) the flag is set directly.
 #[cfg(loom)]
 fn raise_nmi_notify(current: &Thread) -> Result<(), Error> {
-    current.notify_resume.store(true, Ordering::Release);
+    current.set_notify();
     Ok(())
 }
 
@@ -291,7 +291,7 @@ pub(crate) fn run_at_exit(me: &Thread) {
 /// `close`, the list is closed by the same lock hold that finds it empty.
 fn run(me: &Thread, close: bool) {
     loop {
-        me.notify_resume.store(false, Ordering::Release);
+        me.clear_notify();
         let n = TaskWorks::run_pass(&me.task_works, close, &me.callback);
         if n == 0 {
             return;
