@@ -632,18 +632,18 @@ pub fn send_sgi(sgi: Sgi, cpus: u32) {
     port::port().send_sgi(sgi, cpus);
 }
 
-/// The trace point of a switch on `cpu` from `prev` to `next` (no event when they are the same
-/// thread), which also tells the trace which thread runs there now. Only while tracing is on:
-/// when a run starts, [`note_current_for_trace`] tells it for every CPU.
+/// The trace point of a switch on `cpu` to `next` from a thread left in `prev_state` (no event
+/// when it is the `same` thread), which also tells the trace which thread runs there now. Only
+/// while tracing is on: when a run starts, [`note_current_for_trace`] tells it for every CPU.
 #[cold]
 #[inline(never)]
-fn trace_switch(cpu: usize, prev: &Arc<Thread>, next: &Arc<Thread>) {
-    if !Arc::ptr_eq(prev, next) {
+fn trace_switch(cpu: usize, prev_state: State, next: &Thread, same: bool) {
+    if !same {
         // (Before the CPU's running tid changes: the event names the thread leaving.)
         crate::trace::emit(
             crate::trace::Kind::Switch,
             u64::from(next.tid),
-            prev.state() as u64,
+            prev_state as u64,
         );
     }
     crate::trace::set_current(cpu, next.tid);
@@ -696,7 +696,7 @@ fn schedule_inner(preempt: bool) -> bool {
     let pc = &CPUS[cpu];
     let now = p.now();
     // Reference counts are atomic read-modify-writes: this path moves the `Arc`s it has
-    // instead of cloning them (one clone per switch, for the run queue).
+    // instead of cloning them (none per switch).
     let mut rq = pc.rq.lock_masked();
     pc.need_resched.store(false, Ordering::Release);
     let Some(prev) = rq.current.take() else {
@@ -710,18 +710,30 @@ fn schedule_inner(preempt: bool) -> bool {
         prev.runtime.load(Ordering::Relaxed).wrapping_add(ran),
         Ordering::Relaxed,
     );
-    let mut exited = false;
-    if !prev.is_idle {
+    // Where `prev` goes: back on the run queue, which keeps it alive while it is switched out
+    // (it is only ever taken off to run, to move to another queue, or by an exit, its own);
+    // kept on its own stack (it blocked: it holds itself until it runs again); or to `rq.prev`
+    // (it exited). What the switch needs of it afterwards is taken first.
+    let (requeue, prev_state) = if prev.is_idle {
+        (false, prev.state())
+    } else {
         match prev.state() {
             State::Running | State::Ready => {
                 prev.set_state(State::Ready);
-                rq.enqueue(prev.clone());
+                (true, State::Ready)
             }
-            _ if preempt => rq.enqueue(prev.clone()),
-            State::Exited => exited = true,
-            _ => {}
+            s => (preempt, s),
         }
-    }
+    };
+    let exited = !requeue && prev_state == State::Exited;
+    let prev_at = Arc::as_ptr(&prev);
+    let from: *const Context = &prev.context;
+    let held = if requeue {
+        rq.enqueue(prev);
+        None
+    } else {
+        Some(prev)
+    };
     // A CPU going offline runs only its idle thread, which hands the others to online CPUs.
     let next = match rq.pick_unless(pc.dying.load(Ordering::Acquire)) {
         Some(t) => t,
@@ -732,8 +744,9 @@ fn schedule_inner(preempt: bool) -> bool {
         next.set_state(State::Running);
     }
     next.ran_since.store(now, Ordering::Relaxed);
+    let same = core::ptr::eq(Arc::as_ptr(&next), prev_at);
     if crate::trace::on() {
-        trace_switch(cpu, &prev, &next);
+        trace_switch(cpu, prev_state, &next, same);
     }
     let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
     if slice || rq.slice {
@@ -744,11 +757,11 @@ fn schedule_inner(preempt: bool) -> bool {
             slice.then(|| Instant::from_ticks(now).add_ticks(SLICE_TICKS.load(Ordering::Relaxed))),
         );
     }
-    if Arc::ptr_eq(&next, &prev) {
+    if same {
         rq.current = Some(next);
         let notified = resume_pending(rq.current.as_ref());
         drop(rq);
-        drop(prev);
+        drop(held);
         p.irq_restore(saved);
         return notified;
     }
@@ -765,25 +778,32 @@ fn schedule_inner(preempt: bool) -> bool {
         wait_off_cpu(&next);
     }
     next.context.set_on_cpu(true);
-    let from: *const Context = &prev.context;
     let to: *const Context = &next.context;
-    // `rq.current` keeps `next` alive while it runs. `prev` stays alive on its own stack across
-    // the switch (it holds itself while switched out) and is dropped when it runs again; an
-    // exited thread never runs again, so its reference goes to `rq.prev` for the thread switched
-    // to, which frees its stack ([`finish_switch`]).
-    rq.current = Some(next);
+    // `rq.current` keeps `next` alive while it runs. `prev` stays alive across the switch in the
+    // run queue or on its own stack (`held`, dropped when it runs again); an exited thread
+    // never runs again, so its reference goes to `rq.prev` for the thread switched to, which
+    // frees its stack ([`finish_switch`]). (`current` was taken above: nothing to drop.)
+    debug_assert!(rq.current.is_none());
+    core::mem::forget(rq.current.replace(next));
     let me = if exited {
-        rq.prev = Some(prev);
+        rq.prev = held;
         pc.reap.store(true, Ordering::Relaxed);
         None
     } else {
-        Some(prev)
+        held
     };
     drop(rq);
     do_switch(from, to);
     // Running again (maybe on another CPU).
     finish_switch();
-    let notified = resume_pending(me.as_ref());
+    let notified = match me.as_ref() {
+        Some(me) => resume_pending(Some(me)),
+        // Requeued: the run queue held it, and now this CPU's `current` does (a look under the
+        // lock only while some thread is notified at all).
+        None => {
+            thread::any_notified() && with_current(|t| resume_pending(Some(t))).unwrap_or(false)
+        }
+    };
     drop(me);
     p.irq_restore(saved);
     notified
