@@ -16,6 +16,8 @@ use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 
+const _: () = assert!(PRIORITIES.is_power_of_two());
+
 struct RunQueue {
     queues: [Fifo<Arc<Thread>>; PRIORITIES],
     bitmap: u32,
@@ -61,7 +63,9 @@ impl RunQueue {
     /// queue and marked so that wakers leave it alone while it moves ([`die`]).
     #[inline(always)]
     fn enqueue_moved(&mut self, t: Arc<Thread>) {
-        let p = (t.prio() as usize).min(PRIORITIES - 1);
+        // (Priorities are stored below PRIORITIES, a power of two: the mask is no clamp, and the
+        // index needs no bounds check.)
+        let p = t.prio() as usize % PRIORITIES;
         t.on_rq.store(true, Ordering::Release);
         self.queues[p].push_back(t);
         self.bitmap |= 1 << p;
@@ -495,7 +499,13 @@ fn try_wake_if(w: Waking<'_>, from: u8, cond: impl Fn(&Thread) -> bool) -> bool 
         let target = if on_cpu {
             c
         } else {
-            select_cpu_unlocked(&mut rq, t, c)
+            // (Bound to its CPU, the common case for per-CPU threads: no call.)
+            let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
+            if allowed == 1 << c {
+                c
+            } else {
+                select_cpu_unlocked(&rq, c, allowed)
+            }
         };
         // (`c` cannot be a dead CPU's queue here: its last drain and `dead` happened under this
         // lock, after the online mask changed, so `select_cpu_unlocked` did not pick it.)
@@ -561,14 +571,11 @@ fn preempt_point() {
     }
 }
 
-/// Chooses a CPU for `t` while holding `rq` (the lock of CPU `c`): the other queues are sampled
-/// without holding two locks at once.
-fn select_cpu_unlocked(
-    rq: &mut crate::sync::IrqSpinGuard<'_, RunQueue>,
-    t: &Thread,
-    c: usize,
-) -> usize {
-    let allowed = t.allowed.load(Ordering::Acquire) & online_mask();
+/// Chooses a CPU for a thread that may run on the online CPUs in `allowed`, while holding `rq`
+/// (the lock of CPU `c`, its last one): the other queues are sampled without holding two locks
+/// at once.
+#[inline(never)]
+fn select_cpu_unlocked(rq: &RunQueue, c: usize, allowed: u32) -> usize {
     if allowed == 0 {
         // Every CPU it may use is offline (hotplug parks per-CPU kthreads first, so only a race
         // gets here): it runs on an online CPU rather than never (Linux's select_fallback_rq).
