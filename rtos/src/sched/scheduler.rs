@@ -323,9 +323,17 @@ pub fn peek_current(f: impl FnOnce(crate::sched::thread::Tid, &str, bool)) -> bo
     false
 }
 
-/// Whether `t` is the calling thread (no reference-count traffic).
+/// Whether `t` is the calling thread, without the run-queue lock: with interrupts masked, the
+/// one thread that is on this CPU (its registers live, until a switch away saves them) and has
+/// it as its CPU is the caller, since no switch can be under way on the CPU running this.
 pub fn is_current(t: &Arc<Thread>) -> bool {
-    with_current(|c| Arc::ptr_eq(c, t)).unwrap_or(false)
+    let Some(p) = port::try_port() else {
+        return false;
+    };
+    let saved = p.irq_save();
+    let me = t.on_cpu() && t.cpu() == p.cpu_id();
+    p.irq_restore(saved);
+    me
 }
 
 /// Sets the calling thread's state (sleeping or parked) before it calls [`schedule`].
@@ -1110,6 +1118,11 @@ pub fn set_priority(t: &Arc<Thread>, prio: u8) {
 /// Restricts `t` to the CPUs in `mask`. Only legal while `t` is not running or runnable (the
 /// caller checks the kthread rules); moves its home CPU into the mask.
 pub(crate) fn set_allowed(t: &Arc<Thread>, mask: u32) {
+    // Already so, its CPU inside (an unpark re-binding a per-CPU thread to its CPU): the locked
+    // section below would change nothing.
+    if t.allowed.load(Ordering::Acquire) == mask && mask & (1 << t.cpu()) != 0 {
+        return;
+    }
     let p = port::port();
     let saved = p.irq_save();
     loop {

@@ -1238,3 +1238,48 @@ fn a_stack_address_names_its_thread() {
         0
     });
 }
+
+#[test]
+fn is_current_names_only_the_calling_thread() {
+    // Without the run-queue lock: the thread on this CPU, with this CPU as its own, is the
+    // caller; one running on another CPU, one asleep and one never woken are not.
+    run(2, || {
+        let me = sched::current().expect("the test runs in a thread");
+        assert!(sched::is_current(&me));
+        let go = Arc::new(AtomicBool::new(true));
+        let g2 = go.clone();
+        let saw_itself = Arc::new(AtomicBool::new(false));
+        let s2 = saw_itself.clone();
+        let busy = kthread::run("is-current-busy", move || {
+            let me = sched::current().expect("a thread");
+            s2.store(sched::is_current(&me), Ordering::SeqCst);
+            while g2.load(Ordering::SeqCst) {
+                spin_for(Duration::from_micros(100));
+            }
+            0
+        })
+        .unwrap();
+        assert!(wait_for(500, || busy.state() == State::Running));
+        assert!(wait_for(500, || saw_itself.load(Ordering::SeqCst)));
+        assert!(
+            !sched::is_current(busy.thread()),
+            "running on the other CPU"
+        );
+        let sleeper = kthread::run("is-current-sleeper", || {
+            while !kthread::should_stop() {
+                sched::sleep(Duration::from_millis(1));
+            }
+            0
+        })
+        .unwrap();
+        let never = kthread::create("is-current-never", || 0).unwrap();
+        assert!(!sched::is_current(sleeper.thread()));
+        assert!(!sched::is_current(never.thread()));
+        assert!(sched::is_current(&me), "still itself");
+        go.store(false, Ordering::SeqCst);
+        kthread::stop(&busy);
+        kthread::stop(&sleeper);
+        kthread::stop(&never);
+        0
+    });
+}
