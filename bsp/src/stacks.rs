@@ -185,7 +185,8 @@ fn scan(stack: &Stack) -> usize {
     // ever yields some value it held, which is all a high-water estimate needs.
     let word = |i: usize| unsafe { core::ptr::read_volatile(words.add(i)) };
     let per_line = LINE / 8;
-    let Some(line) = first_written_line(|l: usize| word(l * per_line) ^ pattern) else {
+    // SAFETY: `words` is the slot's usable stack, STACK_SIZE bytes of mapped RAM.
+    let Some(line) = (unsafe { first_written_line(words, pattern) }) else {
         return 0;
     };
     let from = (line * per_line).saturating_sub(per_line - 1);
@@ -205,29 +206,84 @@ const LINES: usize = STACK_SIZE / LINE;
 const GROUP: usize = 8;
 const _: () = assert!(LINES.is_multiple_of(GROUP));
 
-/// The lowest line `l` whose sample differs from the fill (`diff(l) != 0`), testing [`GROUP`]
-/// lines per step with one branch: a light thread's scan crosses almost all of its stack, and
-/// a compare-and-branch per line was almost half of `bench create`.
-fn first_written_line(diff: impl Fn(usize) -> u64) -> Option<usize> {
-    // Spelled out: the kernel is built for size (`opt-level = "s"`), which does not unroll.
+/// The lowest line `l` of the stack at `words` whose sample (its first word) is not `pattern`,
+/// testing [`GROUP`] lines per step with one branch: a light thread's scan crosses almost all of
+/// its stack, and a compare-and-branch per line was almost half of `bench create`. The samples
+/// are compared with a chain of conditional compares (a load and a compare each), and the loop
+/// carries one index: placing the line in its group is out of line ([`place`]).
+///
+/// # Safety
+/// `words` must point to [`STACK_SIZE`] bytes of mapped memory (a slot's usable stack).
+unsafe fn first_written_line(words: *const u64, pattern: u64) -> Option<usize> {
     let mut g = 0;
     while g < LINES {
-        let any = diff(g)
-            | diff(g + 1)
-            | diff(g + 2)
-            | diff(g + 3)
-            | diff(g + 4)
-            | diff(g + 5)
-            | diff(g + 6)
-            | diff(g + 7);
-        if any != 0 {
-            // Read the group again to place the line (keeping the samples costs stores on every
-            // step). If the owner wrote the fill value back meanwhile, the scan goes on above.
-            if let Some(k) = (0..GROUP).find(|&k| diff(g + k) != 0) {
-                return Some(g + k);
+        // SAFETY: `g + GROUP` <= LINES (both multiples of GROUP), so the GROUP words read, one
+        // per line from line `g` on, are inside the `STACK_SIZE` bytes at `words` (the caller's
+        // promise); plain loads of mapped normal memory the owning thread may be writing, which
+        // only ever yield values it held. Registers only; the flags are clobbered.
+        let all: u64 = unsafe { group_is_fill(words.add(g * (LINE / 8)), pattern) };
+        if all == 0 {
+            // SAFETY: the caller's promise, passed on; `g + GROUP` <= LINES.
+            if let Some(l) = unsafe { place(words, pattern, g) } {
+                return Some(l);
             }
         }
         g += GROUP;
     }
     None
+}
+
+/// 1 if the first word of each of the [`GROUP`] lines from `at` on is `pattern`, else 0: eight
+/// loads and a chain of conditional compares, one result (the compiler, left to itself,
+/// branched after every compare).
+///
+/// # Safety
+/// `at` must point to `GROUP` lines of mapped memory.
+#[inline(always)]
+unsafe fn group_is_fill(at: *const u64, pattern: u64) -> u64 {
+    const _: () = assert!(GROUP == 8 && LINE == 64);
+    let all: u64;
+    // SAFETY: the caller's promise: the eight words at `at + k * LINE`, k < 8, are mapped.
+    unsafe {
+        core::arch::asm!(
+            "ldr {a}, [{p}]",
+            "ldr {b}, [{p}, #64]",
+            "cmp {a}, {pat}",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #128]",
+            "ldr {b}, [{p}, #192]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #256]",
+            "ldr {b}, [{p}, #320]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #384]",
+            "ldr {b}, [{p}, #448]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "cset {r}, eq",
+            p = in(reg) at,
+            pat = in(reg) pattern,
+            a = out(reg) _,
+            b = out(reg) _,
+            r = lateout(reg) all,
+            options(nostack, readonly),
+        );
+    }
+    all
+}
+
+/// The first line of group `g` whose sample is not `pattern`: the group is read again (keeping
+/// the samples costs stores on every step). `None` if the owner wrote the fill value back
+/// meanwhile (the scan goes on above).
+///
+/// # Safety
+/// As [`first_written_line`]'s, and `g + GROUP` <= [`LINES`].
+#[cold]
+#[inline(never)]
+unsafe fn place(words: *const u64, pattern: u64, g: usize) -> Option<usize> {
+    // SAFETY: `l` < g + GROUP <= LINES: inside the stack (the caller's promise).
+    (g..g + GROUP)
+        .find(|&l| unsafe { core::ptr::read_volatile(words.add(l * (LINE / 8))) } != pattern)
 }

@@ -726,6 +726,14 @@ mod kthread {
                 Some(cpu),
                 "back on its CPU after unpark: {r}"
             );
+            // The stack high-water scan: a thread that ran, parked and polled has used some
+            // hundreds of bytes of its stack, far from all of it.
+            let used = field(r, "stack_used").expect("ps shows stack_used");
+            let size = field(r, "stack_size").expect("ps shows stack_size");
+            assert!(
+                (256..size / 2).contains(&used),
+                "{name}: stack_used {used} of {size}: {r}"
+            );
             let res =
                 result(&o, name).unwrap_or_else(|| panic!("no result for {name}\n{}", show(&o)));
             assert!(res >= 0, "{name}: result {res}\n{}", show(&o));
