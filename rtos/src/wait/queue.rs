@@ -116,6 +116,10 @@ impl WaitQueue {
         let mut left = None;
         let mut woke = 0;
         loop {
+            // (The last one taken: no lock again only to find that.)
+            if left == Some(0) {
+                return woke;
+            }
             let t = {
                 let mut q = self.waiters.lock();
                 let left = left.get_or_insert(q.len());
