@@ -1577,8 +1577,10 @@ mod bench {
     /// `delayed` and `taskwork` arm or cancel a timer in the measured path, whose cost depends on
     /// how the deadline's bits (absolute time) share levels of the timer trie with the other
     /// timers.
-    /// `hotplug` polls every millisecond for the CPU to leave and to come back, so where its
-    /// polls fall against the CPU's own progress decides a few hundred ticks.
+    /// `hotplug` waits for another CPU to leave and come back (a PSCI power cycle and its
+    /// start-up path), woken by that CPU: where the round robin of the vCPUs stands when each
+    /// wake-up comes decides up to a fifth of a sample, so of its 20 samples only the median is
+    /// compared (within 5 %, as `bench-check` does); its extremes are single samples.
     const NOT_EXACT: &[&str] = &[
         "create",
         "delayed/1ms",
@@ -1608,7 +1610,14 @@ mod bench {
         let names = |r: &[(String, Vec<u64>)]| r.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert_eq!(names(&ra), names(&rb), "{}\n{}", show(&a), show(&b));
         for ((name, va), (_, vb)) in ra.iter().zip(&rb) {
-            if NOT_EXACT.contains(&name.as_str()) {
+            if name == "hotplug" {
+                // (n, then the median.)
+                assert_eq!(va[0], vb[0], "{name}: {va:?} vs {vb:?}");
+                assert!(
+                    va[2].abs_diff(vb[2]) * 20 <= va[2],
+                    "{name}: {va:?} vs {vb:?}"
+                );
+            } else if NOT_EXACT.contains(&name.as_str()) {
                 for (x, y) in va.iter().zip(vb) {
                     assert!(x.abs_diff(*y) * 20 <= *x, "{name}: {va:?} vs {vb:?}");
                 }
