@@ -1589,8 +1589,8 @@ mod bench {
         "hotplug",
     ];
 
-    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables
-    /// (the [`NOT_EXACT`] rows within 5 %).
+    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables but
+    /// for each row's maximum (the [`NOT_EXACT`] rows within 5 %).
     #[test]
     fn bench_under_icount_is_repeatable_virt() {
         let opts = ScriptOpts {
@@ -1622,7 +1622,17 @@ mod bench {
                     assert!(x.abs_diff(*y) * 20 <= *x, "{name}: {va:?} vs {vb:?}");
                 }
             } else {
-                assert_eq!(va, vb, "{name} differs\n{}\n{}", show(&a), show(&b));
+                // n, min, median and p99 exactly. The max is one sample: an interrupt that lands
+                // in it (a timer of the shell's or the watchdog's, whose moment against the row
+                // depends on when the command arrived) raises it (CI saw park's 1,016 vs 1,292
+                // with every other figure equal).
+                assert_eq!(
+                    va[..4],
+                    vb[..4],
+                    "{name} differs\n{}\n{}",
+                    show(&a),
+                    show(&b)
+                );
             }
         }
     }
