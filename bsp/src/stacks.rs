@@ -215,14 +215,15 @@ const _: () = assert!(LINES.is_multiple_of(GROUP));
 /// # Safety
 /// `words` must point to [`STACK_SIZE`] bytes of mapped memory (a slot's usable stack).
 unsafe fn first_written_line(words: *const u64, pattern: u64) -> Option<usize> {
+    const _: () = assert!(GROUP == 8 && LINE == 64);
     let mut g = 0;
     while g < LINES {
         // SAFETY: `g + GROUP` <= LINES (both multiples of GROUP), so the GROUP words read, one
         // per line from line `g` on, are inside the `STACK_SIZE` bytes at `words` (the caller's
         // promise); plain loads of mapped normal memory the owning thread may be writing, which
-        // only ever yield values it held. Registers only; the flags are clobbered.
-        let all: u64 = unsafe { group_is_fill(words.add(g * (LINE / 8)), pattern) };
-        if all == 0 {
+        // only ever yield values it held.
+        let all = unsafe { crate::arch::eight_equal_64_apart(words.add(g * (LINE / 8)), pattern) };
+        if !all {
             // SAFETY: the caller's promise, passed on; `g + GROUP` <= LINES.
             if let Some(l) = unsafe { place(words, pattern, g) } {
                 return Some(l);
@@ -231,47 +232,6 @@ unsafe fn first_written_line(words: *const u64, pattern: u64) -> Option<usize> {
         g += GROUP;
     }
     None
-}
-
-/// 1 if the first word of each of the [`GROUP`] lines from `at` on is `pattern`, else 0: eight
-/// loads and a chain of conditional compares, one result (the compiler, left to itself,
-/// branched after every compare).
-///
-/// # Safety
-/// `at` must point to `GROUP` lines of mapped memory.
-#[inline(always)]
-unsafe fn group_is_fill(at: *const u64, pattern: u64) -> u64 {
-    const _: () = assert!(GROUP == 8 && LINE == 64);
-    let all: u64;
-    // SAFETY: the caller's promise: the eight words at `at + k * LINE`, k < 8, are mapped.
-    unsafe {
-        core::arch::asm!(
-            "ldr {a}, [{p}]",
-            "ldr {b}, [{p}, #64]",
-            "cmp {a}, {pat}",
-            "ccmp {b}, {pat}, #0, eq",
-            "ldr {a}, [{p}, #128]",
-            "ldr {b}, [{p}, #192]",
-            "ccmp {a}, {pat}, #0, eq",
-            "ccmp {b}, {pat}, #0, eq",
-            "ldr {a}, [{p}, #256]",
-            "ldr {b}, [{p}, #320]",
-            "ccmp {a}, {pat}, #0, eq",
-            "ccmp {b}, {pat}, #0, eq",
-            "ldr {a}, [{p}, #384]",
-            "ldr {b}, [{p}, #448]",
-            "ccmp {a}, {pat}, #0, eq",
-            "ccmp {b}, {pat}, #0, eq",
-            "cset {r}, eq",
-            p = in(reg) at,
-            pat = in(reg) pattern,
-            a = out(reg) _,
-            b = out(reg) _,
-            r = lateout(reg) all,
-            options(nostack, readonly),
-        );
-    }
-    all
 }
 
 /// The first line of group `g` whose sample is not `pattern`: the group is read again (keeping

@@ -766,7 +766,6 @@ fn schedule_inner(preempt: bool) -> bool {
     let slice = !next.is_idle && rq.highest_ready() == Some(next.prio());
     if slice || rq.slice {
         rq.slice = slice;
-        // (A whole number of slices per second: one division, no 128-bit arithmetic.)
         timer::set_slice(
             cpu,
             slice.then(|| Instant::from_ticks(now).add_ticks(SLICE_TICKS.load(Ordering::Relaxed))),

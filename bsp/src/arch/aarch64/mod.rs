@@ -11,6 +11,47 @@ pub(crate) mod reload;
 pub mod semihosting;
 pub mod trap;
 
+/// Whether the eight words at `at`, `at + 64`, ..., `at + 448` (bytes) all equal `pattern`: eight loads and a chain of conditional compares with one result (left to itself,
+/// the compiler branched after every compare). The stack high-water scan's step
+/// ([`crate::stacks`]).
+///
+/// # Safety
+/// The eight words must be mapped memory.
+#[inline(always)]
+pub(crate) unsafe fn eight_equal_64_apart(at: *const u64, pattern: u64) -> bool {
+    let all: u64;
+    // SAFETY: the caller's promise: the eight words at `at + k * 64`, k < 8, are mapped. Loads
+    // into scratch registers only; the flags are clobbered (not preserved).
+    unsafe {
+        core::arch::asm!(
+            "ldr {a}, [{p}]",
+            "ldr {b}, [{p}, #64]",
+            "cmp {a}, {pat}",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #128]",
+            "ldr {b}, [{p}, #192]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #256]",
+            "ldr {b}, [{p}, #320]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "ldr {a}, [{p}, #384]",
+            "ldr {b}, [{p}, #448]",
+            "ccmp {a}, {pat}, #0, eq",
+            "ccmp {b}, {pat}, #0, eq",
+            "cset {r}, eq",
+            p = in(reg) at,
+            pat = in(reg) pattern,
+            a = out(reg) _,
+            b = out(reg) _,
+            r = lateout(reg) all,
+            options(nostack, readonly),
+        );
+    }
+    all != 0
+}
+
 /// The current stack pointer.
 #[inline(always)]
 pub fn stack_pointer() -> usize {
