@@ -79,4 +79,16 @@ impl Port for HwPort {
         // SAFETY: the trait's contract is `context::switch`'s.
         unsafe { arch::context::switch(from, to) }
     }
+    fn set_static_key(&self, key: &'static jump_label::StaticKey, on: bool) -> usize {
+        let write = |addr, insn| {
+            // SAFETY: `patch` calls this with its sites' addresses: instructions of this image,
+            // which the early map (`mmu`) maps writable at EL1, rewritten only by `patch` (which
+            // serializes itself); each becomes a `NOP` or a `B` inside the site's own function,
+            // which may replace each other while other CPUs run them.
+            unsafe { arch::cache::patch_insn(addr, insn) }
+        };
+        // SAFETY: `write` keeps `patch`'s contract (above); the kernel turns keys on and off
+        // from threads only (trace start and stop), never from an interrupt handler.
+        unsafe { jump_label::patch(key, on, write) }
+    }
 }

@@ -31,6 +31,13 @@ pub fn init_cpu() {
         sched::set_dying_hook(cpu_dying);
         sched::set_exit_hook(crate::kthread::exit_hook);
         crate::trace::set_start_hook(sched::note_current_for_trace);
+        crate::trace::set_sync_hook(|| {
+            if crate::hotplug::grace_period().is_err() {
+                crate::kprintln!(
+                    "trace: a CPU took no interrupt for seconds; it records from its next one"
+                );
+            }
+        });
     });
     sched::init_cpu();
     let cpu = port::port().cpu_id();

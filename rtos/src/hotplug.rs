@@ -41,7 +41,7 @@ use crate::sched;
 use crate::time::{Duration, Instant};
 use crate::wait::{Mutex, WaitQueue};
 use crate::work::irq_work;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// How long [`offline`] waits for the per-CPU kthreads to park (one deadline for all of them).
 pub const PARK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,8 +57,9 @@ const ON_SPINS: u32 = 100;
 /// Where [`offline`] and [`online`] wait for a CPU to leave, to come back, or for the grace
 /// period's interrupts.
 static EVENTS: WaitQueue = WaitQueue::new();
-/// A grace period is being waited for: only then does each CPU's reschedule SGI wake [`EVENTS`].
-static IN_GRACE: AtomicBool = AtomicBool::new(false);
+/// How many grace periods are being waited for: only then does each CPU's reschedule SGI wake
+/// [`EVENTS`].
+static IN_GRACE: AtomicUsize = AtomicUsize::new(0);
 
 /// A CPU left (it is dead, [`sched::is_dead`]) or came online: wakes a hotplug operation
 /// waiting for it. Called by [`crate::entry`] on that CPU, interrupts masked.
@@ -70,7 +71,7 @@ pub(crate) fn notify() {
 /// it. One load when none is. Called by [`crate::entry`], interrupts masked.
 #[inline]
 pub(crate) fn notify_quiesced() {
-    if IN_GRACE.load(Ordering::Acquire) {
+    if IN_GRACE.load(Ordering::Acquire) != 0 {
         EVENTS.wake_all();
     }
 }
@@ -159,8 +160,10 @@ pub fn offline(cpu: usize) -> Result<(), HotplugError> {
 }
 
 /// Waits until every online CPU has taken a reschedule SGI sent now: none is still inside an
-/// interrupt-masked window it entered before.
-fn grace_period() -> Result<(), HotplugError> {
+/// interrupt-masked window it entered before, and each went through an exception entry since
+/// (which makes it fetch code rewritten before the call: trace start uses it for that, as
+/// Linux's `kick_all_cpus_sync`). Several may wait at once. Sleeps: thread context only.
+pub(crate) fn grace_period() -> Result<(), HotplugError> {
     let online = sched::online_mask();
     let mut before = [0u64; MAX_CPUS];
     for (c, b) in before.iter_mut().enumerate() {
@@ -168,7 +171,7 @@ fn grace_period() -> Result<(), HotplugError> {
             *b = s.quiesced();
         }
     }
-    IN_GRACE.store(true, Ordering::SeqCst);
+    IN_GRACE.fetch_add(1, Ordering::SeqCst);
     sched::send_sgi(crate::port::Sgi::Resched, online);
     let r = wait_until(|| {
         (0..MAX_CPUS).all(|c| {
@@ -177,7 +180,7 @@ fn grace_period() -> Result<(), HotplugError> {
                 || crate::cpu::stats(c).is_some_and(|s| s.quiesced() != before[c])
         })
     });
-    IN_GRACE.store(false, Ordering::Release);
+    IN_GRACE.fetch_sub(1, Ordering::Release);
     r
 }
 

@@ -228,6 +228,15 @@ pub trait Port: Sync {
     /// [`Port::init_context`] or saved by an earlier `switch`, that no CPU is running, and whose
     /// stack stays valid.
     unsafe fn switch(&self, from: &Context, to: &Context);
+    /// Turns static key `key` on or off (the kernel's trace points test one): sets its flag and,
+    /// where its sites are patched instructions (AArch64 bare metal, [`jump_label::patch`]),
+    /// rewrites them. Returns how many sites it rewrote; after a nonzero count other CPUs may run
+    /// the old instructions until their next exception. The default sets the flag only, which is
+    /// what the sites test on the host.
+    fn set_static_key(&self, key: &'static jump_label::StaticKey, on: bool) -> usize {
+        key.set(on);
+        0
+    }
 }
 
 // Two ways to find the port.

@@ -83,10 +83,11 @@ usage:
       (default 200,400); the difference per iteration, by function (ELF symbol; --inlined: the
       innermost inlined source function), the --top (default 25) largest; --annotate FN also
       lists FN's instructions (functions whose name contains FN) with their counts per iteration
-  runner bench-check [--baseline FILE] [--current FILE] [--tolerance PCT] [--ignore PREFIX]...
+  runner bench-check [--baseline FILE]... [--current FILE]... [--tolerance PCT] [--ignore PREFIX]...
       fail (status 1) if a row's MEDIAN in FILE (default target/bench/virt.json) is more than 5%
       (--tolerance) above the baseline's (default bench/baseline.json), or a baseline row is
-      missing; rows whose name starts with an --ignore PREFIX are not compared
+      missing; rows whose name starts with an --ignore PREFIX are not compared. Several files on
+      a side: each row's lowest median among them (the best of several runs)
 
 The board defaults to virt (image and push: rpi4). --smp (virt only, 1..=8) defaults to 4.
 --kernel skips the build and boots the given image (an ELF for virt, kernel8.img for rpi4).
@@ -790,6 +791,8 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
     let mut out = None;
     let mut timeout = None;
     let mut check = crate::bench::CheckOpts::default();
+    // (The first --baseline or --current replaces its default; more add runs.)
+    let (mut baselines, mut currents) = (Vec::new(), Vec::new());
     let mut extra = Vec::new();
     let mut allow_missing_cpus = false;
     while let Some(a) = it.next() {
@@ -825,7 +828,7 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
             "--kernel" => kernel = Some(PathBuf::from(v)),
             "--out" => out = Some(PathBuf::from(v)),
             "--timeout" => timeout = Some(parse_timeout(&v.to_string_lossy())?),
-            "--baseline" => check.baseline = PathBuf::from(v),
+            "--baseline" => baselines.push(PathBuf::from(v)),
             "--tolerance" => {
                 let v = v.to_string_lossy();
                 check.tolerance_pct =
@@ -834,10 +837,16 @@ fn parse_bench(sub: &str, args: &[OsString]) -> Result<Cmd, String> {
                     })?
             }
             "--ignore" => check.ignore.push(v.to_string_lossy().into_owned()),
-            _ => check.current = PathBuf::from(v),
+            _ => currents.push(PathBuf::from(v)),
         }
     }
     if sub == "bench-check" {
+        if !baselines.is_empty() {
+            check.baseline = baselines;
+        }
+        if !currents.is_empty() {
+            check.current = currents;
+        }
         return Ok(Cmd::BenchCheck { check });
     }
     let opts = ScriptOpts {
@@ -1119,8 +1128,8 @@ mod tests {
             panic!()
         };
         assert_eq!(check, crate::bench::CheckOpts::default());
-        assert_eq!(check.baseline, PathBuf::from("bench/baseline.json"));
-        assert_eq!(check.current, PathBuf::from("target/bench/virt.json"));
+        assert_eq!(check.baseline, [PathBuf::from("bench/baseline.json")]);
+        assert_eq!(check.current, [PathBuf::from("target/bench/virt.json")]);
         assert_eq!(check.tolerance_pct, 5);
         let Ok(Cmd::BenchCheck { check }) = p(
             "bench-check --baseline=b.json --current c.json --tolerance 2 --ignore trace/ --ignore boot",
@@ -1130,12 +1139,19 @@ mod tests {
         assert_eq!(
             check,
             crate::bench::CheckOpts {
-                baseline: "b.json".into(),
-                current: "c.json".into(),
+                baseline: vec!["b.json".into()],
+                current: vec!["c.json".into()],
                 tolerance_pct: 2,
                 ignore: vec!["trace/".into(), "boot".into()],
             }
         );
+        let Ok(Cmd::BenchCheck { check }) = p(
+            "bench-check --current c1.json --baseline b1.json --current c2.json --baseline b2.json",
+        ) else {
+            panic!()
+        };
+        assert_eq!(check.baseline, [PathBuf::from("b1.json"), "b2.json".into()]);
+        assert_eq!(check.current, [PathBuf::from("c1.json"), "c2.json".into()]);
         for (line, why) in [
             ("bench pi5", "unknown board"),
             ("bench virt extra", "unexpected argument"),

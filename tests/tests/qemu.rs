@@ -1535,6 +1535,10 @@ mod bench {
             .collect()
     }
 
+    fn row_names(r: &[(String, Vec<u64>)]) -> Vec<&str> {
+        r.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
     fn bench_prints_a_row_per_case(board: Board) {
         let o = run(
             board,
@@ -1543,9 +1547,8 @@ mod bench {
         assert_eq!(o.status, 0, "{}", show(&o));
         assert_eq!(panic_lines(&o), 0, "{}", show(&o));
         let r = rows(&o);
-        let names: Vec<&str> = r.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
-            names,
+            row_names(&r),
             [
                 "yield",
                 "irqwork",
@@ -1589,18 +1592,23 @@ mod bench {
         "hotplug",
     ];
 
-    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables but
-    /// for each row's maximum (the [`NOT_EXACT`] rows within 5 %).
-    #[test]
-    fn bench_under_icount_is_repeatable_virt() {
-        let opts = ScriptOpts {
+    /// The virt image under the bench's `-icount shift=4,align=off,sleep=off`.
+    fn icount_opts() -> ScriptOpts {
+        ScriptOpts {
             kernel: Some(image(Board::Virt)),
             timeout: Duration::from_secs(120),
             extra_args: ["-icount", "shift=4,align=off,sleep=off"]
                 .map(Into::into)
                 .to_vec(),
             ..ScriptOpts::default()
-        };
+        }
+    }
+
+    /// The whole suite under `-icount shift=4,align=off,sleep=off`, twice: identical tables but
+    /// for each row's maximum (the [`NOT_EXACT`] rows within 5 %).
+    #[test]
+    fn bench_under_icount_is_repeatable_virt() {
+        let opts = icount_opts();
         let script = "bench --iters 300\n";
         let a = run_script(Board::Virt, script, &opts);
         let b = run_script(Board::Virt, script, &opts);
@@ -1636,6 +1644,51 @@ mod bench {
             }
         }
     }
+    /// The trace points are patched branches (issue 16, `jump-label`): tracing on, the irqwork
+    /// row runs its trace points (`trace/irqwork` well above `irqwork`); after `trace stop` they
+    /// cost what they did before it, to the instruction (under -icount), on the switch path and
+    /// on the irq_work path alike.
+    #[test]
+    fn trace_points_are_patched_in_for_a_run_and_out_after_it_virt() {
+        let opts = icount_opts();
+        let o = run_script(
+            Board::Virt,
+            "bench yield irqwork trace yield irqwork --iters 300\n",
+            &opts,
+        );
+        assert_eq!(o.status, 0, "{}", show(&o));
+        let r = rows(&o);
+        assert_eq!(
+            row_names(&r),
+            [
+                "yield",
+                "irqwork",
+                "trace/record",
+                "trace/irqwork",
+                "yield",
+                "irqwork"
+            ],
+            "{}",
+            show(&o)
+        );
+        // n, min, median, p99 (the max is one sample an interrupt can land in).
+        assert_eq!(
+            r[0].1[..4],
+            r[4].1[..4],
+            "yield after a trace run\n{}",
+            show(&o)
+        );
+        assert_eq!(
+            r[1].1[..4],
+            r[5].1[..4],
+            "irqwork after a trace run\n{}",
+            show(&o)
+        );
+        // Recording an event costs tens of instructions; the traced irq_work path records
+        // several (queue, SGI, interrupt entry and exit, callback start and end).
+        assert!(r[3].1[2] > r[1].1[2] + 4 * r[2].1[2], "{}", show(&o));
+    }
+
     /// `runner profile` (issue 16): the `yield` row's iteration, attributed to functions. The
     /// switch's own code (`schedule_inner`, the assembly `bsp_context_switch` named by its
     /// label) is in it, nothing is left unnamed, and the total is what the row's two switches

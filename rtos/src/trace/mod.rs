@@ -322,7 +322,7 @@ pub fn untag(a: u64) -> (u16, u64) {
     ((a >> 48) as u16, a & ((1 << 48) - 1))
 }
 
-/// Whether tracing records at all (the one check a trace point makes when it is off).
+/// Whether tracing records at all: [`KEY`] follows it, and [`emit`] checks it again.
 static ON: AtomicBool = AtomicBool::new(false);
 /// The classes recorded.
 static CLASSES: AtomicU32 = AtomicU32::new(0);
@@ -357,11 +357,42 @@ pub fn set_start_hook(f: fn()) {
     START_HOOK.call_once(|| f);
 }
 
-/// Whether tracing is on: what every trace point checks first. Always false when the
-/// `trace-off` feature compiled the trace points out (to measure their cost).
+/// What [`start`] calls after turning [`KEY`] on where that rewrote code: the scheduler's way
+/// to wait until every CPU took an interrupt, so that each runs the new instructions (until
+/// then, a CPU may still skip its trace points).
+static SYNC_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Registers [`SYNC_HOOK`] (once; later calls do nothing).
+pub fn set_sync_hook(f: fn()) {
+    SYNC_HOOK.call_once(|| f);
+}
+
+/// The trace points' static key: on while a run records. On AArch64 bare metal each trace
+/// point's test is one instruction the port rewrites when the key changes (a `NOP` while off,
+/// the way Linux's trace points use jump labels); on the host it is a flag.
+static KEY: jump_label::StaticKey = jump_label::StaticKey::new();
+
+/// Turns [`KEY`] on or off through the port (the flag alone before there is one); returns how
+/// many trace points were rewritten.
+fn set_key(on: bool) -> usize {
+    match crate::port::try_port() {
+        Some(p) => p.set_static_key(&KEY, on),
+        None => {
+            KEY.set(on);
+            0
+        }
+    }
+}
+
+/// Whether tracing is on: what every trace point checks first. While it is off this costs one
+/// instruction on AArch64 bare metal (see [`KEY`]), one load and one branch on the host. Always
+/// false when the `trace-off` feature compiled the trace points out (to measure their cost).
 #[inline(always)]
 pub fn on() -> bool {
-    !cfg!(feature = "trace-off") && ON.load(Ordering::Relaxed)
+    #[cfg(feature = "trace-off")]
+    return false;
+    #[cfg(not(feature = "trace-off"))]
+    jump_label::static_branch_unlikely!(KEY)
 }
 
 /// The largest ring size [`start`] takes, in events per CPU.
@@ -399,15 +430,22 @@ pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> 
         c.store(UNKNOWN_TID, Ordering::Relaxed);
     }
     ON.store(true, Ordering::Release);
+    if set_key(true) > 0
+        && let Some(sync) = SYNC_HOOK.get()
+    {
+        sync();
+    }
     if let Some(hook) = START_HOOK.get() {
         hook();
     }
     Ok(())
 }
 
-/// Stops recording (the rings keep what they hold).
+/// Stops recording (the rings keep what they hold). A CPU that still runs a trace point's old
+/// branch for a moment finds [`ON`] false in [`emit`] and records nothing.
 pub fn stop() {
     ON.store(false, Ordering::Release);
+    set_key(false);
 }
 
 /// The classes of the current (or last) run.
@@ -455,7 +493,8 @@ macro_rules! trace_event {
 #[cold]
 #[inline(never)]
 pub fn emit(kind: Kind, a: u64, b: u64) {
-    if CLASSES.load(Ordering::Relaxed) & kind.class().bit() == 0 {
+    // (Off: a trace point's branch another CPU has not seen rewritten yet.)
+    if !ON.load(Ordering::Relaxed) || CLASSES.load(Ordering::Relaxed) & kind.class().bit() == 0 {
         return;
     }
     let Some(p) = crate::port::try_port() else {

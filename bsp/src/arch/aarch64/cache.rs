@@ -44,3 +44,33 @@ pub(crate) fn invalidate_icache_all() {
         )
     };
 }
+
+/// Writes instruction `insn` at `addr` and makes it what the CPUs fetch there: the data cache
+/// line is cleaned to the point of unification and the instruction cache line invalidated on
+/// every CPU (both broadcast, inner shareable), then this CPU's pipeline is flushed. Another CPU
+/// may still execute the old instruction until its next context synchronization (an exception
+/// entry or return at the latest).
+///
+/// # Safety
+/// `addr` is a 4-byte-aligned instruction of the kernel image, mapped writable, and `insn` may
+/// replace it while other CPUs execute it: the ARM ARM allows that for `B`, `BL`, `NOP`, `BRK`,
+/// `SVC`, `HVC`, `SMC` and `ISB` (each CPU then executes the old or the new one); the program
+/// must be correct with either.
+pub(crate) unsafe fn patch_insn(addr: usize, insn: u32) {
+    // SAFETY: by the caller, `addr` is an aligned, writable instruction word; one aligned
+    // 32-bit store is single-copy atomic, so a CPU fetching it sees the old or the new word.
+    unsafe { core::ptr::write_volatile(addr as *mut u32, insn) };
+    // SAFETY: cache maintenance by address and barriers change no program state; they only make
+    // the new word visible to instruction fetches.
+    unsafe {
+        core::arch::asm!(
+            "dc cvau, {a}",
+            "dsb ish",
+            "ic ivau, {a}",
+            "dsb ish",
+            "isb",
+            a = in(reg) addr,
+            options(nostack, preserves_flags)
+        )
+    };
+}

@@ -269,10 +269,15 @@ fn queue_local_traced(w: IrqWork, cpu: usize) {
     queue_local::<true>(w, cpu);
 }
 
+/// [`queue_on`] with its trace points, its own masked window included (a separate return
+/// path: the untraced one merges no result with it).
 #[cold]
 #[inline(never)]
 fn queue_on_traced(p: &dyn crate::port::Port, w: IrqWork, cpu: usize) -> Result<bool, Error> {
-    queue_on_masked::<true>(p, w, cpu)
+    let saved = p.irq_save();
+    let r = queue_on_masked::<true>(p, w, cpu);
+    p.irq_restore(saved);
+    r
 }
 
 #[cold]
@@ -301,12 +306,11 @@ pub fn queue_on(w: IrqWork, cpu: usize) -> Result<bool, Error> {
     // every CPU has taken an interrupt after it marked a CPU offline (a grace period), so no
     // push that saw the CPU online is still to come when it collects what the CPU left
     // ([`run_leftovers`]); later ones see it offline.
+    if crate::trace::on() {
+        return queue_on_traced(p, w, cpu);
+    }
     let saved = p.irq_save();
-    let r = if crate::trace::on() {
-        queue_on_traced(p, w, cpu)
-    } else {
-        queue_on_masked::<false>(p, w, cpu)
-    };
+    let r = queue_on_masked::<false>(p, w, cpu);
     p.irq_restore(saved);
     r
 }
