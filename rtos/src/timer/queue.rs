@@ -308,23 +308,37 @@ impl<T> TimerQueue<T> {
             }
             return (deadline, value);
         }
-        // The last entry with this deadline: clear its bit, free the nodes left empty.
+        // The last entry with this deadline: clear its bit, free the nodes left empty (the
+        // loop keeps the free list's head and the digit's shift in registers).
         self.visit();
-        self.nodes[idx(leaf)].bits &= !(1 << d);
+        let nodes = &mut self.nodes[..];
+        nodes[idx(leaf)].bits &= !(1 << d);
+        let mut free = self.free_node;
         let mut n = leaf;
-        let mut level = 0;
-        while n != ROOT && self.nodes[idx(n)].bits == 0 {
-            self.visit();
-            let p = self.nodes[idx(n)].parent;
-            self.nodes[idx(n)].parent = self.free_node;
-            self.free_node = n;
-            if self.path[level] == n {
-                // The finger path loses this node and the ones below it.
-                self.path_lo = self.path_lo.max(level + 1);
+        let mut shift = 0;
+        while n != ROOT {
+            let node = &mut nodes[idx(n)];
+            if node.bits != 0 {
+                break;
             }
-            level += 1;
-            self.nodes[idx(p)].bits &= !(1 << digit(deadline, level));
+            let p = node.parent;
+            node.parent = free;
+            free = n;
+            shift += BITS;
+            nodes[idx(p)].bits &= !(1 << ((deadline >> shift) & (FAN as u64 - 1)));
             n = p;
+        }
+        self.free_node = free;
+        let freed = shift / BITS;
+        #[cfg(test)]
+        {
+            self.visits += freed as u64;
+        }
+        // The freed nodes are `deadline`'s path at levels `0..freed`. The finger's node at a
+        // level is the same node when the two deadlines agree on every digit above it; if so
+        // for the top freed level, the finger loses its nodes up to there.
+        if freed > 0 && (deadline ^ self.path_deadline) >> shift == 0 {
+            self.path_lo = self.path_lo.max(freed);
         }
         if self.earliest == Some(deadline) {
             self.find_earliest();
