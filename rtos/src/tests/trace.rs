@@ -332,3 +332,48 @@ fn each_mechanism_records_where_the_seeds_say_it_runs() {
         0
     });
 }
+
+/// A `stop` racing a `start` (issue 16's static keys): `start` turns the run's flag on, then the
+/// trace points; a `stop` that ran between the two used to leave the trace points on with the
+/// flag off. Now the two are one step for each other: the stop waits for the start, and the
+/// trace points are off once both returned.
+#[test]
+fn a_stop_racing_a_start_leaves_the_trace_points_off() {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static GO: AtomicBool = AtomicBool::new(false);
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+    GO.store(false, Ordering::SeqCst);
+    STOPPED.store(false, Ordering::SeqCst);
+    fn stop_now_and_wait() {
+        GO.store(true, Ordering::SeqCst);
+        // Until the stop returned, or long enough for it to have, had it not waited.
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        while !STOPPED.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            core::hint::spin_loop();
+        }
+    }
+    run(2, || {
+        let stopper = crate::kthread::create_on_cpu("trace-stopper", 1, || {
+            while !GO.load(Ordering::SeqCst) {
+                core::hint::spin_loop();
+            }
+            trace::stop();
+            STOPPED.store(true, Ordering::SeqCst);
+            0
+        })
+        .unwrap();
+        crate::kthread::wake_up_process(&stopper);
+        *trace::BETWEEN_FLAG_AND_KEY.lock() = Some(stop_now_and_wait);
+        let started = trace::start(&[Class::Mark], RING);
+        *trace::BETWEEN_FLAG_AND_KEY.lock() = None;
+        started.unwrap();
+        while !STOPPED.load(Ordering::SeqCst) {
+            sched::yield_now();
+        }
+        assert!(!trace::on(), "the trace points stayed on after the stop");
+        trace::record(Kind::Mark, 7, 0);
+        assert!(trace::snapshot().iter().all(|c| c.events.is_empty()));
+        crate::kthread::stop(&stopper);
+        0
+    });
+}

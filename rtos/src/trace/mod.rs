@@ -372,6 +372,16 @@ pub fn set_sync_hook(f: fn()) {
 /// the way Linux's trace points use jump labels); on the host it is a flag.
 static KEY: jump_label::StaticKey = jump_label::StaticKey::new();
 
+/// Serializes the changes [`start_on`] and [`stop`] make to [`ON`] and [`KEY`]: once either
+/// returns, the flag and the trace points agree (a stop racing a start could otherwise leave
+/// the flag off and the trace points on, or the reverse: a run that records nothing).
+static CONTROL: IrqSpinLock<()> = IrqSpinLock::new(());
+
+/// Host tests: called by [`start_on`] between turning [`ON`] on and [`KEY`] (to race a stop
+/// there).
+#[cfg(test)]
+pub(crate) static BETWEEN_FLAG_AND_KEY: spin::Mutex<Option<fn()>> = spin::Mutex::new(None);
+
 /// Turns [`KEY`] on or off through the port (the flag alone before there is one); returns how
 /// many trace points were rewritten.
 fn set_key(on: bool) -> usize {
@@ -416,6 +426,7 @@ pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> 
     if rings[0].capacity() != size {
         return Err(Error::Busy);
     }
+    let control = CONTROL.lock();
     ON.store(false, Ordering::Release);
     for (b, r) in BASE.iter().zip(rings) {
         b.store(r.recorded(), Ordering::Release);
@@ -430,7 +441,13 @@ pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> 
         c.store(UNKNOWN_TID, Ordering::Relaxed);
     }
     ON.store(true, Ordering::Release);
-    if set_key(true) > 0
+    #[cfg(test)]
+    if let Some(f) = *BETWEEN_FLAG_AND_KEY.lock() {
+        f();
+    }
+    let patched = set_key(true);
+    drop(control);
+    if patched > 0
         && let Some(sync) = SYNC_HOOK.get()
     {
         sync();
@@ -444,6 +461,7 @@ pub fn start_on(classes: &[Class], cpus: u32, size: usize) -> Result<(), Error> 
 /// Stops recording (the rings keep what they hold). A CPU that still runs a trace point's old
 /// branch for a moment finds [`ON`] false in [`emit`] and records nothing.
 pub fn stop() {
+    let _control = CONTROL.lock();
     ON.store(false, Ordering::Release);
     set_key(false);
 }
