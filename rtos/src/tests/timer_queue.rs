@@ -311,3 +311,40 @@ fn an_equal_or_nearby_deadline_arms_from_the_last_leaf() {
     assert!(q.visits - before > 1 && q.visits - before <= LEVELS as u64 + 1);
     assert_eq!(q.len(), 6);
 }
+
+/// Cancelling the only timer frees its whole path below the root, one visit per level, and the
+/// next arm, however far away, takes its nodes from the free list: the slab does not grow.
+#[test]
+fn cancelling_the_only_timer_frees_its_path_for_the_next_arm() {
+    let mut q: TimerQueue<u32> = TimerQueue::new();
+    let h = q.arm(1 << 40, 0);
+    let slots = q.node_slots();
+    assert_eq!(slots, LEVELS, "the root and one node per level below it");
+    let before = q.visits;
+    assert_eq!(q.cancel(h), Some(0));
+    assert_eq!(
+        q.visits - before,
+        LEVELS as u64,
+        "the leaf's bit, then each of the 10 nodes below the root"
+    );
+    assert_eq!(q.earliest(), None);
+    // Different in every digit below the root's.
+    let h = q.arm((1 << 60) - 1, 1);
+    assert_eq!(q.node_slots(), slots, "the freed nodes are reused");
+    assert_eq!(q.cancel(h), Some(1));
+}
+
+/// Freeing another deadline's path keeps the finger: after a far timer is cancelled, a deadline
+/// next to the last armed one still arms from its leaf.
+#[test]
+fn a_cancel_elsewhere_keeps_the_finger() {
+    let mut q: TimerQueue<u32> = TimerQueue::new();
+    let far = q.arm(1 << 50, 0);
+    let d = (1u64 << 40) + 12_345_678;
+    q.arm(d, 1);
+    assert_eq!(q.cancel(far), Some(0));
+    let before = q.visits;
+    q.arm(d + 1, 2);
+    assert_eq!(q.visits - before, 1, "from the last leaf");
+    assert_eq!(q.len(), 2);
+}

@@ -154,6 +154,12 @@ impl<T> TimerQueue<T> {
         }
     }
 
+    /// Node slots in the slab, free or not (host tests: freed nodes are reused).
+    #[cfg(test)]
+    pub(crate) fn node_slots(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Number of pending entries.
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -336,8 +342,9 @@ impl<T> TimerQueue<T> {
         }
         // The freed nodes are `deadline`'s path at levels `0..freed`. The finger's node at a
         // level is the same node when the two deadlines agree on every digit above it; if so
-        // for the top freed level, the finger loses its nodes up to there.
-        if freed > 0 && (deadline ^ self.path_deadline) >> shift == 0 {
+        // for the top freed level, the finger loses its nodes up to there. (Nothing freed: the
+        // maximum with 0 changes nothing.)
+        if (deadline ^ self.path_deadline) >> shift == 0 {
             self.path_lo = self.path_lo.max(freed);
         }
         if self.earliest == Some(deadline) {
