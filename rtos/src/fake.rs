@@ -103,6 +103,9 @@ static FAKE: FakePort = FakePort {
 static BATONS: Mutex<Vec<Arc<Baton>>> = Mutex::new(Vec::new());
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 static RUN: Mutex<()> = Mutex::new(());
+/// Threads that stopped in [`FakePort::check_alive`] since the last run ended: the run's end
+/// waits until each of its CPUs' running thread has (see [`run_or_hang`]).
+static FROZEN: AtomicUsize = AtomicUsize::new(0);
 
 fn baton(word: usize) -> Arc<Baton> {
     BATONS.lock().unwrap()[word - 1].clone()
@@ -119,6 +122,7 @@ impl FakePort {
     fn check_alive(&self) {
         let mine = GENERATION.with(|g| g.get());
         if mine != 0 && mine != self.generation.load(Ordering::Acquire) {
+            FROZEN.fetch_add(1, Ordering::AcqRel);
             loop {
                 std::thread::park();
             }
@@ -465,10 +469,20 @@ fn run_or_hang(
     }
     drop(tx);
     let result = rx.recv_timeout(limit);
-    // Freeze everything left from this run.
+    // Freeze everything left from this run, and wait until the thread running on each of its
+    // CPUs has stopped (at its next call into the port: an idle CPU within 5 ms): one still in
+    // the middle of the scheduler when the next run resets the kernel's state would act on
+    // that run's run queues (seen: an idle CPU of a finished run took the next run's kthreadd
+    // off its queue, and the next run hung). A thread spinning without calling the port (a hung
+    // run) never stops: the wait gives up after a second, as before.
+    FROZEN.store(0, Ordering::Release);
     FAKE.generation.fetch_add(1, Ordering::AcqRel);
     for c in 0..MAX_CPUS {
         FAKE.wake_cpu(c);
+    }
+    let until = Instant::now() + Duration::from_secs(1);
+    while FROZEN.load(Ordering::Acquire) < cpus && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
     }
     match result {
         Ok(Ok(r)) => Ok(r),

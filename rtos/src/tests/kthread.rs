@@ -490,9 +490,11 @@ fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
                 let stop = kthread::should_stop();
                 let park = kthread::should_park();
                 g.store(true, Ordering::Release);
-                // ... and the request lands now, before the sleep: wait until it has.
+                // ... and the request lands now, before the sleep: wait until it has (yielding:
+                // on the fake port a thread queued behind a spinner on its CPU never runs, and
+                // the requester may have been placed here).
                 while !kthread::should_stop() && !kthread::should_park() {
-                    core::hint::spin_loop();
+                    sched::yield_now();
                 }
                 if stop {
                     return naps;
@@ -508,14 +510,16 @@ fn interruptible_sleep_sees_a_stop_or_park_requested_after_the_check() {
             }
         })
         .unwrap();
+        // (Yielding: the thread may be queued on this CPU, when the wake-up's placement could
+        // not sample the other one: its run-queue lock was busy.)
         while !go.load(Ordering::Acquire) {
-            core::hint::spin_loop();
+            sched::yield_now();
         }
         kthread::park_until(&t, Some(deadline_in(3_000))).expect("park seen by the sleep");
         go.store(false, Ordering::Release);
         kthread::unpark(&t);
         while !go.load(Ordering::Acquire) {
-            core::hint::spin_loop();
+            sched::yield_now();
         }
         let r = kthread::stop_until(&t, Some(deadline_in(3_000)));
         assert_eq!(r, Ok(2), "stop seen by the sleep");
