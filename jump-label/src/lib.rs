@@ -174,13 +174,6 @@ mod table {
     }
 }
 
-/// How many sites `key` has in the image (bare metal).
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub fn sites_of(key: &'static StaticKey) -> usize {
-    let addr = core::ptr::from_ref(key).addr();
-    table::sites().filter(|s| s.key == addr).count()
-}
-
 /// Serializes [`patch`]: one key change at a time, so the flag and the sites agree.
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 static PATCHING: spin::Mutex<()> = spin::Mutex::new(());

@@ -11,9 +11,9 @@ pub(crate) mod reload;
 pub mod semihosting;
 pub mod trap;
 
-/// Whether the eight words at `at`, `at + 64`, ..., `at + 448` (bytes) all equal `pattern`: eight loads and a chain of conditional compares with one result (left to itself,
-/// the compiler branched after every compare). The stack high-water scan's step
-/// ([`crate::stacks`]).
+/// Whether the eight words at `at`, `at + 64`, ..., `at + 448` (bytes) all equal `pattern`:
+/// eight loads and a chain of conditional compares with one result (left to itself, the
+/// compiler branched after every compare). The stack high-water scan's step ([`crate::stacks`]).
 ///
 /// # Safety
 /// The eight words must be mapped memory.
